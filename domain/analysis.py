@@ -1,0 +1,199 @@
+"""Analysis jobs, their results (issues) and the code metrics they measure."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import attrs
+
+from domain import validation as v
+from domain._base import Entity, utc_now
+from domain.enums import (
+    Category,
+    JobStatus,
+    MetricType,
+    Severity,
+    to_category,
+    to_job_status,
+    to_metric_type,
+    to_severity,
+)
+from domain.errors import InvalidTransitionError, ValidationError
+from domain.ids import AnalysisResultId, FileId, JobId, MetricId, ProjectId, RuleId, new_id
+from domain.values import SourceLocation
+
+__all__ = ["AnalysisJob", "AnalysisResult", "CodeMetric"]
+
+_METRIC_MAX_ABS = 1_000_000  # DECIMAL(10,4)
+
+
+def _guard_transition(instance: AnalysisJob, attribute: attrs.Attribute[Any], new: Any) -> Any:
+    new = to_job_status(new)
+    v.enum_member(JobStatus)(instance, attribute, new)
+    current = instance.status
+    if new != current and not current.can_move_to(new):
+        raise InvalidTransitionError("status", current, new, entity="AnalysisJob")
+    return new
+
+
+def _job_type(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    v.text(max_length=50)(instance, attribute, value)
+    if not value.replace("_", "").replace("-", "").isalnum():
+        v.fail(instance, attribute, value, "must be letters, digits, '_' or '-'")
+
+
+@attrs.define(kw_only=True, eq=False)
+class AnalysisJob(Entity):
+    """One run of analysis over a project.
+
+    Its status only moves forward: pending -> running -> completed | failed | cancelled
+    (a pending job may also fail or be cancelled). Assigning ``status`` directly is held
+    to the same rule; use :meth:`start`, :meth:`report_progress`, :meth:`complete`,
+    :meth:`fail` and :meth:`cancel`, which also keep the timestamps right.
+    """
+
+    id: JobId = attrs.field(factory=lambda: JobId(new_id()))
+    project_id: ProjectId
+    job_type: str = attrs.field(default="full", validator=_job_type)
+    status: JobStatus = attrs.field(
+        default=JobStatus.PENDING,
+        converter=to_job_status,
+        validator=v.enum_member(JobStatus),
+        on_setattr=_guard_transition,
+    )
+    priority: int = attrs.field(default=5, validator=v.int_range(1, 10))
+    config: dict[str, Any] = attrs.field(factory=dict)
+    progress: int = attrs.field(default=0, validator=v.int_range(0, 100))
+    started_at: dt.datetime | None = attrs.field(
+        default=None, validator=v.optional(v.aware_datetime())
+    )
+    completed_at: dt.datetime | None = attrs.field(
+        default=None, validator=v.optional(v.aware_datetime())
+    )
+    error_message: str | None = None
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
+    updated_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
+
+    def __attrs_post_init__(self) -> None:
+        if (
+            self.started_at is not None
+            and self.completed_at is not None
+            and self.completed_at < self.started_at
+        ):
+            raise ValidationError(
+                "completed_at",
+                self.completed_at,
+                f"must not be before started_at ({self.started_at.isoformat()})",
+                entity="AnalysisJob",
+            )
+
+    def start(self, at: dt.datetime | None = None) -> None:
+        self.status = JobStatus.RUNNING
+        self.started_at = at or utc_now()
+
+    def report_progress(self, progress: int) -> None:
+        """Record progress (0-100) of a running job."""
+        if self.status is not JobStatus.RUNNING:
+            raise ValidationError(
+                "progress",
+                progress,
+                f"can only be reported while running (job is {self.status})",
+                entity="AnalysisJob",
+            )
+        self.progress = progress
+
+    def complete(self, at: dt.datetime | None = None) -> None:
+        self.status = JobStatus.COMPLETED
+        self.progress = 100
+        self._finish(at)
+
+    def fail(self, message: str, at: dt.datetime | None = None) -> None:
+        v.text()(self, attrs.fields(AnalysisJob).error_message, message)
+        self.status = JobStatus.FAILED
+        self.error_message = message
+        self._finish(at)
+
+    def cancel(self, at: dt.datetime | None = None) -> None:
+        self.status = JobStatus.CANCELLED
+        self._finish(at)
+
+    def _finish(self, at: dt.datetime | None) -> None:
+        finished = at or utc_now()
+        if self.started_at is not None and finished < self.started_at:
+            finished = self.started_at
+        self.completed_at = finished
+
+    @property
+    def duration(self) -> dt.timedelta | None:
+        if self.started_at is None or self.completed_at is None:
+            return None
+        return self.completed_at - self.started_at
+
+
+def _rule_id(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    v.text(max_length=100)(instance, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class AnalysisResult:
+    """An issue found by a rule, optionally located in a file."""
+
+    id: AnalysisResultId = attrs.field(factory=lambda: AnalysisResultId(new_id()))
+    job_id: JobId
+    file_id: FileId | None = None
+    rule_id: RuleId = attrs.field(validator=_rule_id)
+    severity: Severity = attrs.field(converter=to_severity, validator=v.enum_member(Severity))
+    category: Category = attrs.field(converter=to_category, validator=v.enum_member(Category))
+    title: str = attrs.field(validator=v.text(max_length=500))
+    description: str = attrs.field(validator=v.text())
+    location: SourceLocation | None = None
+    suggestion: str | None = None
+    confidence: float = attrs.field(default=1.0, validator=v.confidence())
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
+
+
+def _threshold(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if value is not None:
+        v.finite_number(max_abs=_METRIC_MAX_ABS, decimals=4)(instance, attribute, value)
+
+
+@attrs.frozen(kw_only=True)
+class CodeMetric:
+    """A measured value of a file in a job. ``(file_id, job_id, metric_type, metric_name)``
+    is unique. ``is_violation`` is derived: the value lies outside ``[threshold_min,
+    threshold_max]``."""
+
+    id: MetricId = attrs.field(factory=lambda: MetricId(new_id()))
+    file_id: FileId
+    job_id: JobId
+    metric_type: MetricType = attrs.field(
+        converter=to_metric_type, validator=v.enum_member(MetricType)
+    )
+    metric_name: str = attrs.field(validator=v.text(max_length=100))
+    value: float = attrs.field(validator=v.finite_number(max_abs=_METRIC_MAX_ABS, decimals=4))
+    threshold_min: float | None = attrs.field(default=None, validator=_threshold)
+    threshold_max: float | None = attrs.field(default=None, validator=_threshold)
+    metadata: dict[str, Any] = attrs.field(factory=dict)
+    created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
+
+    def __attrs_post_init__(self) -> None:
+        if (
+            self.threshold_min is not None
+            and self.threshold_max is not None
+            and self.threshold_min > self.threshold_max
+        ):
+            raise ValidationError(
+                "threshold_max",
+                self.threshold_max,
+                f"must be >= threshold_min ({self.threshold_min})",
+                entity="CodeMetric",
+            )
+
+    @property
+    def is_violation(self) -> bool:
+        if self.threshold_min is not None and self.value < self.threshold_min:
+            return True
+        return self.threshold_max is not None and self.value > self.threshold_max

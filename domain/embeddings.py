@@ -1,0 +1,103 @@
+"""Code embeddings: a vector for a unit of code (function, class or file) plus the
+metadata that lets a similarity search be filtered and its hits be shown."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import attrs
+
+from domain import validation as v
+from domain.enums import CodeUnitKind, ProgrammingLanguage, to_code_unit_kind, to_optional_language
+from domain.ids import EmbeddingId, FileId, OrganizationId, ProjectId, RepositoryId, new_id
+
+__all__ = ["CodeEmbedding", "SimilarCode"]
+
+
+def _vector(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+    if not isinstance(value, tuple) or not value:
+        v.fail(instance, attribute, value, "must be a non-empty sequence of floats")
+    for x in value:
+        if not isinstance(x, float) or not math.isfinite(x):
+            v.fail(instance, attribute, x, "components must be finite floats")
+
+
+def _to_vector(value: Any) -> Any:
+    try:
+        return tuple(float(x) for x in value)
+    except (TypeError, ValueError):
+        return value
+
+
+@attrs.frozen(kw_only=True)
+class CodeEmbedding:
+    """The embedding of one code unit. ``code_hash`` (SHA-256 of the unit's normalized
+    source) lets re-indexing skip units whose code did not change."""
+
+    id: EmbeddingId = attrs.field(factory=lambda: EmbeddingId(new_id()))
+    organization_id: OrganizationId
+    project_id: ProjectId
+    repository_id: RepositoryId
+    file_id: FileId
+    file_path: str = attrs.field(validator=v.text(max_length=4096))
+    kind: CodeUnitKind = attrs.field(
+        converter=to_code_unit_kind, validator=v.enum_member(CodeUnitKind)
+    )
+    language: ProgrammingLanguage | None = attrs.field(
+        default=None,
+        converter=to_optional_language,
+        validator=v.optional(v.enum_member(ProgrammingLanguage)),
+    )
+    symbol: str = attrs.field(validator=v.text(max_length=1000))
+    line_start: int = attrs.field(validator=v.int_range(1))
+    line_end: int = attrs.field(validator=v.int_range(1))
+    code_hash: str = attrs.field(validator=v.hex_digest(64))
+    code_snippet: str = ""
+    vector: tuple[float, ...] = attrs.field(converter=_to_vector, validator=_vector)
+
+    def __attrs_post_init__(self) -> None:
+        if self.line_end < self.line_start:
+            v.fail(
+                self,
+                attrs.fields(CodeEmbedding).line_end,
+                self.line_end,
+                f"must be >= line_start ({self.line_start})",
+            )
+
+    @property
+    def dimension(self) -> int:
+        return len(self.vector)
+
+    def payload(self) -> dict[str, Any]:
+        """The metadata stored beside the vector, the keys a search can filter on."""
+        return {
+            "organization_id": str(self.organization_id),
+            "project_id": str(self.project_id),
+            "repository_id": str(self.repository_id),
+            "file_id": str(self.file_id),
+            "file_path": self.file_path,
+            "kind": self.kind.value,
+            "language": self.language.value if self.language else None,
+            "symbol": self.symbol,
+            "line_start": self.line_start,
+            "line_end": self.line_end,
+            "code_hash": self.code_hash,
+            "code_snippet": self.code_snippet,
+        }
+
+
+@attrs.frozen(kw_only=True)
+class SimilarCode:
+    """A hit of a similarity search: the unit found and how close it is (higher is closer)."""
+
+    embedding_id: EmbeddingId
+    score: float
+    file_path: str
+    symbol: str
+    kind: CodeUnitKind
+    language: ProgrammingLanguage | None
+    line_start: int
+    line_end: int
+    project_id: ProjectId
+    file_id: FileId

@@ -1,0 +1,37 @@
+"""Errors raised by the domain when an invariant would be broken."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["DomainError", "InvalidTransitionError", "ValidationError"]
+
+
+class DomainError(Exception):
+    """Base class of every error the domain raises."""
+
+
+class ValidationError(DomainError, ValueError):
+    """A value breaks an invariant: names the field, the offending value and the rule."""
+
+    def __init__(self, field: str, value: Any, reason: str, *, entity: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.reason = reason
+        self.entity = entity
+        shown = repr(value)
+        if len(shown) > 120:
+            shown = shown[:117] + "..."
+        where = f"{entity}.{field}" if entity else field
+        super().__init__(f"{where}: {reason} (got {shown})")
+
+
+class InvalidTransitionError(ValidationError):
+    """A state machine was asked to move along an edge it does not have."""
+
+    def __init__(self, field: str, current: Any, target: Any, *, entity: str | None = None) -> None:
+        self.current = current
+        self.target = target
+        super().__init__(
+            field, target, f"cannot move from {current!s} to {target!s}", entity=entity
+        )

@@ -1,0 +1,74 @@
+"""Ports: the Protocols the core needs from the outside world, and their errors."""
+
+from ports.cache import Cache
+from ports.errors import (
+    ConcurrencyError,
+    DuplicateError,
+    NotFoundError,
+    PersistenceError,
+    UnavailableError,
+    ValidationError,
+)
+from ports.health import HealthCheck, HealthReport, HealthStatus
+from ports.outbox import Outbox, OutboxMessage
+from ports.pagination import Page, PageRequest
+from ports.repositories import (
+    AnalysisRepository,
+    BranchRepository,
+    FileIndexRepository,
+    MemberRepository,
+    OrganizationRepository,
+    ProjectRepository,
+    ProjectSearchFilters,
+    RepositoryRepository,
+    RuleConfigRepository,
+    RuleRepository,
+    UserRepository,
+)
+from ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
+from ports.vectors import (
+    CollectionInfo,
+    Distance,
+    Embedder,
+    ScoredPoint,
+    VectorFilter,
+    VectorPoint,
+    VectorStore,
+)
+
+__all__ = [
+    "AnalysisRepository",
+    "BranchRepository",
+    "Cache",
+    "CollectionInfo",
+    "ConcurrencyError",
+    "Distance",
+    "DuplicateError",
+    "Embedder",
+    "FileIndexRepository",
+    "HealthCheck",
+    "HealthReport",
+    "HealthStatus",
+    "MemberRepository",
+    "NotFoundError",
+    "OrganizationRepository",
+    "Outbox",
+    "OutboxMessage",
+    "Page",
+    "PageRequest",
+    "PersistenceError",
+    "ProjectRepository",
+    "ProjectSearchFilters",
+    "RepositoryRepository",
+    "RuleConfigRepository",
+    "RuleRepository",
+    "ScoredPoint",
+    "UnavailableError",
+    "UnitOfWork",
+    "UnitOfWorkFactory",
+    "UserRepository",
+    "ValidationError",
+    "VectorFilter",
+    "VectorPoint",
+    "VectorStore",
+]

@@ -1,0 +1,319 @@
+"""Repository ports: one per aggregate. Every method runs inside the caller's unit of work
+and never commits. Lookups return None when nothing matches; writes raise
+:class:`~ports.errors.NotFoundError` when the row (or a parent it refers to) is missing,
+:class:`~ports.errors.DuplicateError` when a uniqueness rule of the schema would break, and
+:class:`~ports.errors.ConcurrencyError` when ``update`` is given an entity whose
+``updated_at`` is no longer the stored one (it was changed by someone else since it was
+read). ``update`` returns the entity as stored, with its new ``updated_at``.
+
+Lists page by keyset (:class:`~ports.pagination.PageRequest`); the ``*_SORTS`` constants
+name the sort fields each list offers, the first being its default. Text searches return
+the best ``limit`` matches, most relevant first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Protocol
+
+import attrs
+
+from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
+from domain.enums import (
+    AnalysisStatus,
+    Category,
+    JobStatus,
+    MetricType,
+    ProgrammingLanguage,
+    ProjectStatus,
+    Severity,
+    Visibility,
+)
+from domain.files import FileIndex
+from domain.ids import (
+    BranchId,
+    FileId,
+    JobId,
+    OrganizationId,
+    ProjectId,
+    RepositoryId,
+    RuleId,
+    UserId,
+)
+from domain.organizations import Organization, OrganizationMember, User
+from domain.projects import Project, Repository, RepositoryBranch
+from domain.reports import FileHotspot, IssuesSummary, MetricAggregation, SnapshotResult
+from domain.rules import ProjectRuleConfig, Rule
+from ports.pagination import Page, PageRequest
+
+__all__ = [
+    "FILE_SORTS",
+    "JOB_SORTS",
+    "MEMBER_SORTS",
+    "ORGANIZATION_SORTS",
+    "PROJECT_SORTS",
+    "RESULT_SORTS",
+    "USER_SORTS",
+    "AnalysisRepository",
+    "BranchRepository",
+    "FileIndexRepository",
+    "MemberRepository",
+    "OrganizationRepository",
+    "ProjectRepository",
+    "ProjectSearchFilters",
+    "RepositoryRepository",
+    "RuleConfigRepository",
+    "RuleRepository",
+    "UserRepository",
+]
+
+ORGANIZATION_SORTS = ("created_at", "name", "slug")
+USER_SORTS = ("created_at", "username", "email")
+MEMBER_SORTS = ("joined_at",)
+PROJECT_SORTS = ("created_at", "updated_at", "name", "slug")
+FILE_SORTS = ("relative_path", "last_modified", "size_bytes", "line_count")
+JOB_SORTS = ("created_at", "priority")
+RESULT_SORTS = ("created_at",)
+
+
+class OrganizationRepository(Protocol):
+    """Organizations. Slugs are unique (also among soft-deleted ones, as in the schema).
+    ``delete`` is soft: the row stays with ``deleted_at`` set and lookups skip it."""
+
+    async def create(self, organization: Organization) -> Organization: ...
+    async def find_by_id(self, id: OrganizationId) -> Organization | None: ...
+    async def find_by_slug(self, slug: str) -> Organization | None: ...
+    async def update(self, organization: Organization) -> Organization: ...
+    async def delete(self, id: OrganizationId) -> None: ...
+    async def list(self, page: PageRequest) -> Page[Organization]: ...
+
+
+class UserRepository(Protocol):
+    """Users; e-mail and username are each unique. Users are deactivated, not deleted."""
+
+    async def create(self, user: User) -> User: ...
+    async def find_by_id(self, id: UserId) -> User | None: ...
+    async def find_by_email(self, email: str) -> User | None: ...
+    async def find_by_username(self, username: str) -> User | None: ...
+    async def update(self, user: User) -> User: ...
+    async def list(self, page: PageRequest, *, active_only: bool = True) -> Page[User]: ...
+
+
+class MemberRepository(Protocol):
+    """Memberships; ``(organization_id, user_id)`` is unique. Both must exist (NotFoundError)."""
+
+    async def add(self, member: OrganizationMember) -> OrganizationMember: ...
+    async def find(
+        self, organization_id: OrganizationId, user_id: UserId
+    ) -> OrganizationMember | None: ...
+    async def update(self, member: OrganizationMember) -> OrganizationMember: ...
+    async def remove(self, organization_id: OrganizationId, user_id: UserId) -> bool: ...
+    async def list_by_organization(
+        self, organization_id: OrganizationId, page: PageRequest
+    ) -> Page[OrganizationMember]: ...
+    async def list_by_user(self, user_id: UserId) -> list[OrganizationMember]: ...
+
+
+@attrs.frozen(kw_only=True)
+class ProjectSearchFilters:
+    """Narrow a project search; None means any."""
+
+    organization_id: OrganizationId | None = None
+    status: ProjectStatus | None = None
+    visibility: Visibility | None = None
+
+
+class ProjectRepository(Protocol):
+    """Projects; ``(organization_id, slug)`` is unique, soft-deleted projects included.
+    ``delete`` is soft; every lookup, list and search skips deleted projects."""
+
+    async def create(self, project: Project) -> Project: ...
+    async def find_by_id(self, id: ProjectId) -> Project | None: ...
+    async def find_by_slug(self, organization_id: OrganizationId, slug: str) -> Project | None: ...
+    async def update(self, project: Project) -> Project: ...
+    async def delete(self, id: ProjectId) -> None: ...
+    async def list_by_organization(
+        self,
+        organization_id: OrganizationId,
+        page: PageRequest,
+        *,
+        status: ProjectStatus | None = None,
+    ) -> Page[Project]: ...
+    async def search(
+        self, text: str, filters: ProjectSearchFilters | None = None, *, limit: int = 20
+    ) -> list[Project]:
+        """Full-text match of every word of ``text`` against name, slug and description."""
+        ...
+
+
+class RepositoryRepository(Protocol):
+    """Git repositories of projects. ``delete`` removes the repository with its branches,
+    file index, and the results and metrics of its files (ON DELETE CASCADE)."""
+
+    async def create(self, repository: Repository) -> Repository: ...
+    async def find_by_id(self, id: RepositoryId) -> Repository | None: ...
+    async def update(self, repository: Repository) -> Repository: ...
+    async def delete(self, id: RepositoryId) -> None: ...
+    async def list_by_project(self, project_id: ProjectId) -> list[Repository]: ...
+
+
+class BranchRepository(Protocol):
+    """Branches; ``(repository_id, name)`` is unique."""
+
+    async def find_by_name(
+        self, repository_id: RepositoryId, name: str
+    ) -> RepositoryBranch | None: ...
+    async def list_by_repository(self, repository_id: RepositoryId) -> list[RepositoryBranch]: ...
+    async def replace_all(
+        self, repository_id: RepositoryId, branches: Sequence[RepositoryBranch]
+    ) -> list[RepositoryBranch]:
+        """Make the repository's branches exactly ``branches``: new names are inserted,
+        known names updated in place (keeping their id and created_at), missing names
+        deleted. Returns the stored branches sorted by name."""
+        ...
+
+    async def delete(self, id: BranchId) -> None: ...
+
+
+class FileIndexRepository(Protocol):
+    """The file index; ``(repository_id, relative_path)`` is unique. Deleting a file
+    deletes its results and metrics."""
+
+    async def create(self, file: FileIndex) -> FileIndex: ...
+    async def find_by_id(self, id: FileId) -> FileIndex | None: ...
+    async def find_by_path(
+        self, repository_id: RepositoryId, relative_path: str
+    ) -> FileIndex | None: ...
+    async def update(self, file: FileIndex) -> FileIndex: ...
+    async def delete(self, id: FileId) -> None: ...
+    async def list_by_repository(
+        self,
+        repository_id: RepositoryId,
+        page: PageRequest,
+        *,
+        language: ProgrammingLanguage | None = None,
+        status: AnalysisStatus | None = None,
+    ) -> Page[FileIndex]: ...
+    async def find_by_language(
+        self, repository_id: RepositoryId, language: ProgrammingLanguage, page: PageRequest
+    ) -> Page[FileIndex]: ...
+    async def find_modified_since(
+        self, repository_id: RepositoryId, since: dt.datetime, page: PageRequest
+    ) -> Page[FileIndex]:
+        """Files whose ``last_modified`` is strictly after ``since``."""
+        ...
+
+    async def count_by_repository(self, repository_id: RepositoryId) -> int: ...
+    async def bulk_update_status(self, ids: Sequence[FileId], status: AnalysisStatus) -> int:
+        """Set the analysis status of the given files; returns how many exist."""
+        ...
+
+    async def upsert_snapshot(
+        self, repository_id: RepositoryId, files: Sequence[FileIndex], *, prune: bool = True
+    ) -> SnapshotResult:
+        """Record the whole file index of a repository in one bulk operation. A path not
+        yet indexed is inserted; a known path whose ``file_hash`` differs is updated in
+        place (its id and created_at kept, its analysis status reset to the one given);
+        a known path with the same hash is left untouched. With ``prune``, indexed paths
+        absent from ``files`` are deleted. Paths must be unique within ``files``."""
+        ...
+
+    async def search(
+        self, repository_ids: Sequence[RepositoryId], text: str, *, limit: int = 20
+    ) -> list[FileIndex]:
+        """Full-text match of ``text`` over the paths and metadata description of the
+        files of the given repositories (path words split at '/', '.', '_' and '-')."""
+        ...
+
+
+class AnalysisRepository(Protocol):
+    """Analysis jobs, their results and their metrics. Results and metrics are written in
+    bulk; metrics upsert on ``(file_id, job_id, metric_type, metric_name)``."""
+
+    async def create_job(self, job: AnalysisJob) -> AnalysisJob: ...
+    async def find_job_by_id(self, id: JobId) -> AnalysisJob | None: ...
+    async def update_job(self, job: AnalysisJob) -> AnalysisJob: ...
+    async def list_jobs(
+        self, project_id: ProjectId, page: PageRequest, *, status: JobStatus | None = None
+    ) -> Page[AnalysisJob]: ...
+    async def latest_job(
+        self, project_id: ProjectId, *, status: JobStatus | None = JobStatus.COMPLETED
+    ) -> AnalysisJob | None:
+        """The most recently created job of the project (with that status, if given)."""
+        ...
+
+    async def create_results(self, results: Sequence[AnalysisResult]) -> int:
+        """Insert results in bulk; returns how many were written."""
+        ...
+
+    async def find_results_by_job(
+        self,
+        job_id: JobId,
+        page: PageRequest,
+        *,
+        min_severity: Severity | None = None,
+        category: Category | None = None,
+    ) -> Page[AnalysisResult]: ...
+    async def find_results_by_file(self, file_id: FileId) -> list[AnalysisResult]: ...
+    async def delete_results_by_job(self, job_id: JobId) -> int: ...
+
+    async def create_metrics(self, metrics: Sequence[CodeMetric]) -> int:
+        """Upsert metrics in bulk on their natural key; returns how many were written."""
+        ...
+
+    async def find_metrics_by_file(
+        self, file_id: FileId, *, job_id: JobId | None = None
+    ) -> list[CodeMetric]: ...
+    async def aggregate_metrics(
+        self, project_id: ProjectId, metric_type: MetricType
+    ) -> MetricAggregation:
+        """Per metric name of ``metric_type``: count, min, max, avg, sum and violations
+        over the metrics of the project's latest completed job."""
+        ...
+
+    async def issues_summary(
+        self, project_id: ProjectId, *, days: int = 30, now: dt.datetime | None = None
+    ) -> IssuesSummary:
+        """Results of the project's completed jobs created in the last ``days`` days,
+        grouped by severity and category with count and average confidence; most severe
+        first, then the largest groups."""
+        ...
+
+    async def hotspots(self, project_id: ProjectId, *, limit: int = 10) -> list[FileHotspot]:
+        """Files with the most results in the project's latest completed job."""
+        ...
+
+
+class RuleRepository(Protocol):
+    """The rule catalogue: a bounded reference set, so lists are not paged."""
+
+    async def create(self, rule: Rule) -> Rule: ...
+    async def find_by_id(self, id: RuleId) -> Rule | None: ...
+    async def update(self, rule: Rule) -> Rule: ...
+    async def delete(self, id: RuleId) -> None: ...
+    async def upsert_many(self, rules: Sequence[Rule]) -> int:
+        """Insert or replace rules by id in bulk (keeping created_at of known ones)."""
+        ...
+
+    async def list(
+        self,
+        *,
+        category: Category | None = None,
+        language: ProgrammingLanguage | None = None,
+        enabled: bool | None = None,
+    ) -> list[Rule]: ...
+
+
+class RuleConfigRepository(Protocol):
+    """Per-project rule configuration; ``(project_id, rule_id)`` is unique and both the
+    project and the rule must exist."""
+
+    async def find(self, project_id: ProjectId, rule_id: RuleId) -> ProjectRuleConfig | None: ...
+    async def list_by_project(self, project_id: ProjectId) -> list[ProjectRuleConfig]: ...
+    async def upsert(self, config: ProjectRuleConfig) -> ProjectRuleConfig:
+        """Insert, or replace the existing config of the same project and rule (keeping its
+        id and created_at)."""
+        ...
+
+    async def delete(self, project_id: ProjectId, rule_id: RuleId) -> bool: ...

@@ -1,0 +1,73 @@
+"""The Unit of Work port: one transaction and the repositories that work inside it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from domain.events import DomainEvent
+from ports.repositories import (
+    AnalysisRepository,
+    BranchRepository,
+    FileIndexRepository,
+    MemberRepository,
+    OrganizationRepository,
+    ProjectRepository,
+    RepositoryRepository,
+    RuleConfigRepository,
+    RuleRepository,
+    UserRepository,
+)
+
+__all__ = ["UnitOfWork", "UnitOfWorkFactory"]
+
+
+class UnitOfWork(Protocol):
+    """A transaction over every repository.
+
+    ``async with uow:`` begins a transaction; leaving the block rolls back unless
+    :meth:`commit` ran, and always on an exception. Changes are invisible to other units
+    until commit. Events added with :meth:`add_event` are written to the outbox in the
+    same transaction as the changes, so they are delivered (after commit) if and only if
+    the changes committed. A unit can be entered again after it exits (a fresh
+    transaction each time), which is how a retried service reuses it; it cannot be
+    nested. :meth:`commit` raises :class:`~ports.errors.ConcurrencyError` if a concurrent
+    unit committed a conflicting change first, and :class:`~ports.errors.DuplicateError`
+    if a uniqueness rule would break; either way nothing is written.
+    """
+
+    organizations: OrganizationRepository
+    users: UserRepository
+    members: MemberRepository
+    projects: ProjectRepository
+    repositories: RepositoryRepository
+    branches: BranchRepository
+    files: FileIndexRepository
+    analysis: AnalysisRepository
+    rules: RuleRepository
+    rule_configs: RuleConfigRepository
+
+    async def __aenter__(self) -> Self: ...
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None: ...
+    async def commit(self) -> None: ...
+    async def rollback(self) -> None: ...
+    def add_event(self, event: DomainEvent) -> None:
+        """Collect ``event``; it reaches the outbox when the unit commits."""
+        ...
+
+    @property
+    def events(self) -> Sequence[DomainEvent]:
+        """Events collected in the current transaction, not yet committed."""
+        ...
+
+
+class UnitOfWorkFactory(Protocol):
+    """Makes a fresh unit of work (the container's ``uow`` provider)."""
+
+    def __call__(self) -> UnitOfWork: ...

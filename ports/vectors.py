@@ -1,0 +1,104 @@
+"""The vector store and embedder ports."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+import attrs
+
+__all__ = [
+    "CollectionInfo",
+    "Distance",
+    "Embedder",
+    "ScoredPoint",
+    "VectorFilter",
+    "VectorPoint",
+    "VectorStore",
+]
+
+
+class Distance(enum.StrEnum):
+    COSINE = "cosine"
+    DOT = "dot"
+    EUCLIDEAN = "euclidean"
+
+
+@attrs.frozen
+class VectorPoint:
+    id: uuid.UUID
+    vector: tuple[float, ...]
+    payload: Mapping[str, Any] = attrs.field(factory=dict)
+
+
+@attrs.frozen
+class ScoredPoint:
+    id: uuid.UUID
+    score: float
+    payload: Mapping[str, Any]
+
+
+@attrs.frozen
+class CollectionInfo:
+    name: str
+    dimension: int
+    distance: Distance
+    points: int
+
+
+VectorFilter = Mapping[str, Any]
+"""Payload conditions, all of which must hold: ``{"language": "python"}`` matches equal
+values, ``{"language": ["python", "go"]}`` any of the listed ones."""
+
+
+class VectorStore(Protocol):
+    """Named collections of fixed-dimension vectors with payloads.
+
+    Scores: cosine similarity for COSINE, the dot product for DOT (higher is closer), the
+    Euclidean distance for EUCLIDEAN (lower is closer); ``score_threshold`` keeps hits at
+    least that close. Search results are ordered closest first, ties by id. Operations on
+    a missing collection raise :class:`~ports.errors.NotFoundError`; a vector of the wrong
+    dimension raises :class:`~ports.errors.ValidationError`; an unreachable server
+    :class:`~ports.errors.UnavailableError`.
+    """
+
+    async def ensure_collection(
+        self, name: str, *, dimension: int, distance: Distance = Distance.COSINE
+    ) -> None:
+        """Create the collection if missing. If it exists with another dimension or
+        distance, raise ValidationError naming both."""
+        ...
+
+    async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None: ...
+    async def search(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        *,
+        limit: int = 10,
+        filter: VectorFilter | None = None,
+        score_threshold: float | None = None,
+    ) -> list[ScoredPoint]: ...
+    async def retrieve(self, collection: str, ids: Sequence[uuid.UUID]) -> list[VectorPoint]: ...
+    async def scroll(
+        self, collection: str, *, filter: VectorFilter | None = None, limit: int = 10_000
+    ) -> list[VectorPoint]:
+        """Points matching ``filter`` (vectors included), at most ``limit``, by id."""
+        ...
+
+    async def delete(self, collection: str, ids: Sequence[uuid.UUID]) -> None: ...
+    async def delete_by_filter(self, collection: str, filter: VectorFilter) -> None: ...
+    async def count(self, collection: str, *, filter: VectorFilter | None = None) -> int: ...
+    async def collections(self) -> list[CollectionInfo]: ...
+
+
+class Embedder(Protocol):
+    """Turns code into vectors of a fixed ``dimension``, deterministically."""
+
+    @property
+    def dimension(self) -> int: ...
+    @property
+    def model_name(self) -> str: ...
+    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]: ...
