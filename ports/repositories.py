@@ -229,7 +229,9 @@ class FileIndexRepository(Protocol):
 
 class AnalysisRepository(Protocol):
     """Analysis jobs, their results and their metrics. Results and metrics are written in
-    bulk; metrics upsert on ``(file_id, job_id, metric_type, metric_name)``."""
+    bulk; metrics upsert on ``(file_id, job_id, metric_type, metric_name)``. A result read
+    back carries in ``location.file_path`` the path of its file (empty without a file):
+    the path is the file's, not stored twice."""
 
     async def create_job(self, job: AnalysisJob) -> AnalysisJob: ...
     async def find_job_by_id(self, id: JobId) -> AnalysisJob | None: ...

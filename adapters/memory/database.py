@@ -1,0 +1,322 @@
+"""The committed state of the in-memory store, and the transactions that change it.
+
+The store mirrors the rules of the SQL schema so that code tested against it behaves the
+same on PostgreSQL: unique constraints, foreign keys with their ON DELETE action, and the
+outbox written in the same transaction as the changes. A :class:`Transaction` keeps its
+writes to itself until it commits (read committed, like PostgreSQL's default), and its
+commit fails with ConcurrencyError if a row it wrote was committed by someone else since
+it first touched it (first committer wins). Commits are atomic under asyncio (no await
+inside); the store is not meant to be shared between threads.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import enum
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any, TypeVar
+
+import attrs
+
+from domain.events import DomainEvent
+from ports.errors import ConcurrencyError, DuplicateError, NotFoundError, ValidationError
+
+__all__ = ["SCHEMA", "MemoryDatabase", "OnDelete", "OutboxRecord", "TableSpec", "Transaction"]
+
+
+class OnDelete(enum.Enum):
+    CASCADE = "cascade"
+    RESTRICT = "restrict"
+
+
+@attrs.frozen
+class ForeignKey:
+    column: str
+    parent: str
+    on_delete: OnDelete = OnDelete.CASCADE
+
+
+@attrs.frozen
+class TableSpec:
+    entity: str
+    uniques: tuple[tuple[str, ...], ...] = ()
+    foreign_keys: tuple[ForeignKey, ...] = ()
+
+
+SCHEMA: dict[str, TableSpec] = {
+    "organizations": TableSpec("organization", uniques=(("slug",),)),
+    "users": TableSpec("user", uniques=(("email",), ("username",))),
+    "organization_members": TableSpec(
+        "organization member",
+        uniques=(("organization_id", "user_id"),),
+        foreign_keys=(
+            ForeignKey("organization_id", "organizations"),
+            ForeignKey("user_id", "users"),
+            ForeignKey("invited_by", "users", OnDelete.RESTRICT),
+        ),
+    ),
+    "projects": TableSpec(
+        "project",
+        uniques=(("organization_id", "slug"),),
+        foreign_keys=(ForeignKey("organization_id", "organizations"),),
+    ),
+    "repositories": TableSpec("repository", foreign_keys=(ForeignKey("project_id", "projects"),)),
+    "repository_branches": TableSpec(
+        "repository branch",
+        uniques=(("repository_id", "name"),),
+        foreign_keys=(ForeignKey("repository_id", "repositories"),),
+    ),
+    "file_index": TableSpec(
+        "file",
+        uniques=(("repository_id", "relative_path"),),
+        foreign_keys=(ForeignKey("repository_id", "repositories"),),
+    ),
+    "analysis_jobs": TableSpec(
+        "analysis job", foreign_keys=(ForeignKey("project_id", "projects"),)
+    ),
+    "analysis_results": TableSpec(
+        "analysis result",
+        foreign_keys=(ForeignKey("job_id", "analysis_jobs"), ForeignKey("file_id", "file_index")),
+    ),
+    "code_metrics": TableSpec(
+        "code metric",
+        uniques=(("file_id", "job_id", "metric_type", "metric_name"),),
+        foreign_keys=(ForeignKey("file_id", "file_index"), ForeignKey("job_id", "analysis_jobs")),
+    ),
+    "rules": TableSpec("rule"),
+    "project_rule_configs": TableSpec(
+        "project rule config",
+        uniques=(("project_id", "rule_id"),),
+        foreign_keys=(ForeignKey("project_id", "projects"), ForeignKey("rule_id", "rules")),
+    ),
+}
+
+# parent table -> [(child table, foreign key)]
+_CHILDREN: dict[str, list[tuple[str, ForeignKey]]] = {}
+for _child, _spec in SCHEMA.items():
+    for _fk in _spec.foreign_keys:
+        _CHILDREN.setdefault(_fk.parent, []).append((_child, _fk))
+
+
+@attrs.define
+class OutboxRecord:
+    id: uuid.UUID
+    event: DomainEvent
+    created_at: dt.datetime
+    sequence: int
+    attempts: int = 0
+    last_error: str | None = None
+    delivered_at: dt.datetime | None = None
+
+
+_DELETED = object()
+R = TypeVar("R")
+
+
+class MemoryDatabase:
+    """Committed rows of every table, the outbox, and a strictly increasing clock."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[Any, Any]] = {name: {} for name in SCHEMA}
+        self.versions: dict[tuple[str, Any], int] = {}
+        self.outbox: list[OutboxRecord] = []
+        self._last_now = dt.datetime.min.replace(tzinfo=dt.UTC)
+        self._sequence = 0
+
+    def now(self) -> dt.datetime:
+        """The current UTC time, strictly later than any time this store handed out before
+        (what an ``updated_at`` trigger gives on PostgreSQL, where the clock ticks in
+        microseconds)."""
+        now = dt.datetime.now(dt.UTC)
+        if now <= self._last_now:
+            now = self._last_now + dt.timedelta(microseconds=1)
+        self._last_now = now
+        return now
+
+    def begin(self) -> Transaction:
+        return Transaction(self)
+
+    def row_count(self) -> dict[str, int]:
+        return {name: len(rows) for name, rows in self.tables.items()}
+
+    def _next_sequence(self) -> int:
+        self._sequence += 1
+        return self._sequence
+
+
+class Transaction:
+    """Private writes over the committed state; see the module docstring."""
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._db = database
+        self._writes: dict[str, dict[Any, Any]] = {name: {} for name in SCHEMA}
+        self._base_versions: dict[tuple[str, Any], int] = {}
+        self.closed = False
+
+    # ------------------------------------------------------------------ reads (raw rows)
+
+    def get(self, table: str, key: Any) -> Any | None:
+        """The row as this transaction sees it (not a copy: callers must not mutate it)."""
+        written = self._writes[table].get(key, None)
+        if written is _DELETED:
+            return None
+        if written is not None:
+            return written
+        return self._db.tables[table].get(key)
+
+    def scan(self, table: str) -> Iterator[Any]:
+        """Every row of ``table`` as this transaction sees it (not copies)."""
+        writes = self._writes[table]
+        for key, row in self._db.tables[table].items():
+            if key not in writes:
+                yield row
+        for row in writes.values():
+            if row is not _DELETED:
+                yield row
+
+    def find_unique(self, table: str, columns: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+        for row in self.scan(table):
+            if tuple(getattr(row, c) for c in columns) == values:
+                return row
+        return None
+
+    # ------------------------------------------------------------------ writes
+
+    def insert(self, table: str, row: R) -> R:
+        """Insert a copy of ``row``; checks the primary key, unique and foreign keys."""
+        key = row.id  # type: ignore[attr-defined]
+        if self.get(table, key) is not None:
+            raise DuplicateError(SCHEMA[table].entity, "id", key)
+        self._check_row(table, row, exclude=None)
+        return self._put(table, row)
+
+    def replace(self, table: str, row: R) -> R:
+        """Overwrite the row with ``row.id`` by a copy of ``row``; checks constraints."""
+        key = row.id  # type: ignore[attr-defined]
+        if self.get(table, key) is None:
+            raise NotFoundError(SCHEMA[table].entity, key)
+        self._check_row(table, row, exclude=key)
+        return self._put(table, row)
+
+    def delete(self, table: str, key: Any) -> None:
+        """Delete a row and, following the foreign keys, its dependants (CASCADE) or
+        refuse if a RESTRICT reference remains."""
+        if self.get(table, key) is None:
+            raise NotFoundError(SCHEMA[table].entity, key)
+        for child, fk in _CHILDREN.get(table, ()):
+            dependants = [r.id for r in self.scan(child) if getattr(r, fk.column) == key]
+            if not dependants:
+                continue
+            if fk.on_delete is OnDelete.RESTRICT:
+                raise ValidationError(
+                    fk.column,
+                    key,
+                    f"{SCHEMA[table].entity} is still referenced by {SCHEMA[child].entity}",
+                    entity=SCHEMA[child].entity,
+                )
+            for dependant in dependants:
+                if self.get(child, dependant) is not None:
+                    self.delete(child, dependant)
+        self._touch(table, key)
+        self._writes[table][key] = _DELETED
+
+    def _put(self, table: str, row: R) -> R:
+        stored = copy.deepcopy(row)
+        key = row.id  # type: ignore[attr-defined]
+        self._touch(table, key)
+        self._writes[table][key] = stored
+        return stored
+
+    def _touch(self, table: str, key: Any) -> None:
+        self._base_versions.setdefault((table, key), self._db.versions.get((table, key), 0))
+
+    def _check_row(self, table: str, row: Any, *, exclude: Any) -> None:
+        spec = SCHEMA[table]
+        for columns in spec.uniques:
+            values = tuple(getattr(row, c) for c in columns)
+            if any(v is None for v in values):
+                continue  # NULLs never clash, as in SQL
+            clash = self.find_unique(table, columns, values)
+            if clash is not None and clash.id != exclude:
+                raise DuplicateError(spec.entity, _describe(columns), _describe_values(values))
+        for fk in spec.foreign_keys:
+            parent_id = getattr(row, fk.column)
+            if parent_id is not None and self.get(fk.parent, parent_id) is None:
+                raise NotFoundError(SCHEMA[fk.parent].entity, parent_id)
+
+    # ------------------------------------------------------------------ end
+
+    def commit(self, events: Sequence[DomainEvent]) -> None:
+        """Apply every write and append ``events`` to the outbox, all or nothing."""
+        self._require_open()
+        db = self._db
+        for (table, key), base in self._base_versions.items():
+            if db.versions.get((table, key), 0) != base:
+                self.closed = True
+                raise ConcurrencyError(
+                    f"{SCHEMA[table].entity} {key} was changed by a concurrent transaction"
+                )
+        try:
+            self._check_against_committed()
+        except Exception:
+            self.closed = True
+            raise
+        for table, writes in self._writes.items():
+            rows = db.tables[table]
+            for key, row in writes.items():
+                if row is _DELETED:
+                    rows.pop(key, None)
+                else:
+                    rows[key] = row
+                db.versions[(table, key)] = db.versions.get((table, key), 0) + 1
+        now = db.now()
+        for event in events:
+            db.outbox.append(
+                OutboxRecord(
+                    id=uuid.uuid4(), event=event, created_at=now, sequence=db._next_sequence()
+                )
+            )
+        self.closed = True
+
+    def rollback(self) -> None:
+        self.closed = True
+
+    def _require_open(self) -> None:
+        if self.closed:
+            raise RuntimeError("the transaction is already closed")
+
+    def _check_against_committed(self) -> None:
+        """Writes were checked when made; rows committed by others since then may clash
+        with them (unique keys) or have removed their parents (foreign keys)."""
+        for table, writes in self._writes.items():
+            spec = SCHEMA[table]
+            if not writes:
+                continue
+            live = [row for row in writes.values() if row is not _DELETED]
+            for columns in spec.uniques:
+                seen: dict[tuple[Any, ...], Any] = {}
+                for row in self.scan(table):
+                    values = tuple(getattr(row, c) for c in columns)
+                    if any(v is None for v in values):
+                        continue
+                    other = seen.setdefault(values, row.id)
+                    if other != row.id:
+                        raise DuplicateError(
+                            spec.entity, _describe(columns), _describe_values(values)
+                        )
+            for row in live:
+                for fk in spec.foreign_keys:
+                    parent_id = getattr(row, fk.column)
+                    if parent_id is not None and self.get(fk.parent, parent_id) is None:
+                        raise NotFoundError(SCHEMA[fk.parent].entity, parent_id)
+
+
+def _describe(columns: tuple[str, ...]) -> str:
+    return columns[0] if len(columns) == 1 else "(" + ", ".join(columns) + ")"
+
+
+def _describe_values(values: tuple[Any, ...]) -> Any:
+    plain = tuple(v.value if isinstance(v, enum.Enum) else v for v in values)
+    return plain[0] if len(plain) == 1 else plain

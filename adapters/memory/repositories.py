@@ -1,0 +1,762 @@
+"""In-memory implementations of the repository ports, over a :class:`Transaction`."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import attrs
+
+from adapters.memory._query import check_limit, copied, match_rank, paginate, words
+from adapters.memory.database import SCHEMA, MemoryDatabase, Transaction
+from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
+from domain.enums import (
+    AnalysisStatus,
+    Category,
+    JobStatus,
+    MetricType,
+    ProgrammingLanguage,
+    ProjectStatus,
+    Severity,
+)
+from domain.files import FileIndex
+from domain.ids import (
+    BranchId,
+    FileId,
+    JobId,
+    OrganizationId,
+    ProjectId,
+    RepositoryId,
+    RuleId,
+    UserId,
+)
+from domain.organizations import Organization, OrganizationMember, User
+from domain.projects import Project, Repository, RepositoryBranch
+from domain.reports import (
+    FileHotspot,
+    FileRef,
+    IssuesSummary,
+    IssuesSummaryRow,
+    MetricAggregation,
+    MetricStats,
+    SnapshotResult,
+)
+from domain.rules import ProjectRuleConfig, Rule
+from ports.errors import ConcurrencyError, NotFoundError, ValidationError
+from ports.pagination import Page, PageRequest
+from ports.repositories import (
+    FILE_SORTS,
+    JOB_SORTS,
+    MEMBER_SORTS,
+    ORGANIZATION_SORTS,
+    PROJECT_SORTS,
+    RESULT_SORTS,
+    USER_SORTS,
+    ProjectSearchFilters,
+)
+
+__all__ = [
+    "MemoryAnalysisRepository",
+    "MemoryBranchRepository",
+    "MemoryFileIndexRepository",
+    "MemoryMemberRepository",
+    "MemoryOrganizationRepository",
+    "MemoryProjectRepository",
+    "MemoryRepositoryRepository",
+    "MemoryRuleConfigRepository",
+    "MemoryRuleRepository",
+    "MemoryUserRepository",
+]
+
+E = TypeVar("E")
+
+
+class _Base:
+    """Gives a repository the active transaction of its unit and the store's clock."""
+
+    table: str
+
+    def __init__(self, transaction: Callable[[], Transaction], database: MemoryDatabase) -> None:
+        self._tx = transaction
+        self._db = database
+
+    def _get(self, key: Any) -> Any | None:
+        return self._tx().get(self.table, key)
+
+    def _create(self, entity: E) -> E:
+        return copied(self._tx().insert(self.table, entity))
+
+    def _update_versioned(self, entity: E, *, visible: Callable[[Any], bool] = bool) -> E:
+        """Optimistic update: ``entity.updated_at`` must still be the stored one."""
+        tx = self._tx()
+        current = tx.get(self.table, entity.id)  # type: ignore[attr-defined]
+        if current is None or not visible(current):
+            raise NotFoundError(SCHEMA[self.table].entity, entity.id)  # type: ignore[attr-defined]
+        if current.updated_at != entity.updated_at:  # type: ignore[attr-defined]
+            raise ConcurrencyError(
+                f"{SCHEMA[self.table].entity} {entity.id} changed since it was read"  # type: ignore[attr-defined]
+            )
+        stored = copied(entity)
+        stored.updated_at = self._db.now()  # type: ignore[attr-defined]
+        return copied(tx.replace(self.table, stored))
+
+    def _soft_delete(self, key: Any) -> None:
+        tx = self._tx()
+        current = tx.get(self.table, key)
+        if current is None or current.deleted_at is not None:
+            raise NotFoundError(SCHEMA[self.table].entity, key)
+        row = copied(current)
+        row.deleted_at = row.updated_at = self._db.now()
+        tx.replace(self.table, row)
+
+
+def _alive(row: Any) -> bool:
+    return row is not None and row.deleted_at is None
+
+
+# --------------------------------------------------------------------------- organizations
+
+
+class MemoryOrganizationRepository(_Base):
+    table = "organizations"
+
+    async def create(self, organization: Organization) -> Organization:
+        return self._create(organization)
+
+    async def find_by_id(self, id: OrganizationId) -> Organization | None:
+        row = self._get(id)
+        return copied(row) if _alive(row) else None
+
+    async def find_by_slug(self, slug: str) -> Organization | None:
+        row = self._tx().find_unique(self.table, ("slug",), (slug,))
+        return copied(row) if _alive(row) else None
+
+    async def update(self, organization: Organization) -> Organization:
+        return self._update_versioned(organization, visible=_alive)
+
+    async def delete(self, id: OrganizationId) -> None:
+        self._soft_delete(id)
+
+    async def list(self, page: PageRequest) -> Page[Organization]:
+        rows = (r for r in self._tx().scan(self.table) if r.deleted_at is None)
+        return paginate(rows, page, sorts=ORGANIZATION_SORTS)
+
+
+class MemoryUserRepository(_Base):
+    table = "users"
+
+    async def create(self, user: User) -> User:
+        return self._create(user)
+
+    async def find_by_id(self, id: UserId) -> User | None:
+        row = self._get(id)
+        return copied(row) if row is not None else None
+
+    async def find_by_email(self, email: str) -> User | None:
+        row = self._tx().find_unique(self.table, ("email",), (email,))
+        return copied(row) if row is not None else None
+
+    async def find_by_username(self, username: str) -> User | None:
+        row = self._tx().find_unique(self.table, ("username",), (username,))
+        return copied(row) if row is not None else None
+
+    async def update(self, user: User) -> User:
+        return self._update_versioned(user)
+
+    async def list(self, page: PageRequest, *, active_only: bool = True) -> Page[User]:
+        rows = (r for r in self._tx().scan(self.table) if r.is_active or not active_only)
+        return paginate(rows, page, sorts=USER_SORTS)
+
+
+class MemoryMemberRepository(_Base):
+    table = "organization_members"
+
+    async def add(self, member: OrganizationMember) -> OrganizationMember:
+        return self._create(member)
+
+    async def find(
+        self, organization_id: OrganizationId, user_id: UserId
+    ) -> OrganizationMember | None:
+        row = self._find(organization_id, user_id)
+        return copied(row) if row is not None else None
+
+    def _find(self, organization_id: OrganizationId, user_id: UserId) -> Any:
+        return self._tx().find_unique(
+            self.table, ("organization_id", "user_id"), (organization_id, user_id)
+        )
+
+    async def update(self, member: OrganizationMember) -> OrganizationMember:
+        if self._get(member.id) is None:
+            raise NotFoundError("organization member", member.id)
+        return copied(self._tx().replace(self.table, member))
+
+    async def remove(self, organization_id: OrganizationId, user_id: UserId) -> bool:
+        row = self._find(organization_id, user_id)
+        if row is None:
+            return False
+        self._tx().delete(self.table, row.id)
+        return True
+
+    async def list_by_organization(
+        self, organization_id: OrganizationId, page: PageRequest
+    ) -> Page[OrganizationMember]:
+        rows = (r for r in self._tx().scan(self.table) if r.organization_id == organization_id)
+        return paginate(rows, page, sorts=MEMBER_SORTS)
+
+    async def list_by_user(self, user_id: UserId) -> list[OrganizationMember]:
+        rows = [r for r in self._tx().scan(self.table) if r.user_id == user_id]
+        return [copied(r) for r in sorted(rows, key=lambda r: (r.joined_at, r.id))]
+
+
+# --------------------------------------------------------------------------- projects
+
+
+class MemoryProjectRepository(_Base):
+    table = "projects"
+
+    async def create(self, project: Project) -> Project:
+        return self._create(project)
+
+    async def find_by_id(self, id: ProjectId) -> Project | None:
+        row = self._get(id)
+        return copied(row) if _alive(row) else None
+
+    async def find_by_slug(self, organization_id: OrganizationId, slug: str) -> Project | None:
+        row = self._tx().find_unique(
+            self.table, ("organization_id", "slug"), (organization_id, slug)
+        )
+        return copied(row) if _alive(row) else None
+
+    async def update(self, project: Project) -> Project:
+        return self._update_versioned(project, visible=_alive)
+
+    async def delete(self, id: ProjectId) -> None:
+        self._soft_delete(id)
+
+    async def list_by_organization(
+        self,
+        organization_id: OrganizationId,
+        page: PageRequest,
+        *,
+        status: ProjectStatus | None = None,
+    ) -> Page[Project]:
+        rows = (
+            r
+            for r in self._tx().scan(self.table)
+            if r.organization_id == organization_id
+            and r.deleted_at is None
+            and (status is None or r.status == status)
+        )
+        return paginate(rows, page, sorts=PROJECT_SORTS)
+
+    async def search(
+        self, text: str, filters: ProjectSearchFilters | None = None, *, limit: int = 20
+    ) -> list[Project]:
+        check_limit(limit)
+        query = words(text)
+        if not query:
+            return []
+        f = filters or ProjectSearchFilters()
+        hits: list[tuple[int, Project]] = []
+        for row in self._tx().scan(self.table):
+            if row.deleted_at is not None:
+                continue
+            if f.organization_id is not None and row.organization_id != f.organization_id:
+                continue
+            if f.status is not None and row.status != f.status:
+                continue
+            if f.visibility is not None and row.visibility != f.visibility:
+                continue
+            rank = match_rank(query, f"{row.name} {row.slug} {row.description or ''}")
+            if rank:
+                hits.append((rank, row))
+        hits.sort(key=lambda h: (-h[0], h[1].name, h[1].id))
+        return [copied(row) for _, row in hits[:limit]]
+
+
+class MemoryRepositoryRepository(_Base):
+    table = "repositories"
+
+    async def create(self, repository: Repository) -> Repository:
+        return self._create(repository)
+
+    async def find_by_id(self, id: RepositoryId) -> Repository | None:
+        row = self._get(id)
+        return copied(row) if row is not None else None
+
+    async def update(self, repository: Repository) -> Repository:
+        return self._update_versioned(repository)
+
+    async def delete(self, id: RepositoryId) -> None:
+        self._tx().delete(self.table, id)
+
+    async def list_by_project(self, project_id: ProjectId) -> list[Repository]:
+        rows = [r for r in self._tx().scan(self.table) if r.project_id == project_id]
+        return [copied(r) for r in sorted(rows, key=lambda r: (r.created_at, r.id))]
+
+
+class MemoryBranchRepository(_Base):
+    table = "repository_branches"
+
+    async def find_by_name(self, repository_id: RepositoryId, name: str) -> RepositoryBranch | None:
+        row = self._tx().find_unique(self.table, ("repository_id", "name"), (repository_id, name))
+        return copied(row) if row is not None else None
+
+    async def list_by_repository(self, repository_id: RepositoryId) -> list[RepositoryBranch]:
+        rows = [r for r in self._tx().scan(self.table) if r.repository_id == repository_id]
+        return [copied(r) for r in sorted(rows, key=lambda r: r.name)]
+
+    async def replace_all(
+        self, repository_id: RepositoryId, branches: Sequence[RepositoryBranch]
+    ) -> list[RepositoryBranch]:
+        tx = self._tx()
+        if tx.get("repositories", repository_id) is None:
+            raise NotFoundError("repository", repository_id)
+        names: set[str] = set()
+        for branch in branches:
+            if branch.repository_id != repository_id:
+                raise ValidationError(
+                    "repository_id",
+                    branch.repository_id,
+                    f"branch {branch.name!r} belongs to another repository",
+                    entity="RepositoryBranch",
+                )
+            if branch.name in names:
+                raise ValidationError(
+                    "name", branch.name, "is given twice", entity="RepositoryBranch"
+                )
+            names.add(branch.name)
+        existing = {r.name: r for r in tx.scan(self.table) if r.repository_id == repository_id}
+        for name, row in existing.items():
+            if name not in names:
+                tx.delete(self.table, row.id)
+        for branch in branches:
+            known = existing.get(branch.name)
+            if known is None:
+                tx.insert(self.table, branch)
+            else:
+                tx.replace(
+                    self.table, attrs.evolve(branch, id=known.id, created_at=known.created_at)
+                )
+        return await self.list_by_repository(repository_id)
+
+    async def delete(self, id: BranchId) -> None:
+        self._tx().delete(self.table, id)
+
+
+# --------------------------------------------------------------------------- file index
+
+
+class MemoryFileIndexRepository(_Base):
+    table = "file_index"
+
+    async def create(self, file: FileIndex) -> FileIndex:
+        return self._create(file)
+
+    async def find_by_id(self, id: FileId) -> FileIndex | None:
+        row = self._get(id)
+        return copied(row) if row is not None else None
+
+    async def find_by_path(
+        self, repository_id: RepositoryId, relative_path: str
+    ) -> FileIndex | None:
+        row = self._tx().find_unique(
+            self.table, ("repository_id", "relative_path"), (repository_id, relative_path)
+        )
+        return copied(row) if row is not None else None
+
+    async def update(self, file: FileIndex) -> FileIndex:
+        return self._update_versioned(file)
+
+    async def delete(self, id: FileId) -> None:
+        self._tx().delete(self.table, id)
+
+    def _of(self, repository_id: RepositoryId) -> list[Any]:
+        return [r for r in self._tx().scan(self.table) if r.repository_id == repository_id]
+
+    async def list_by_repository(
+        self,
+        repository_id: RepositoryId,
+        page: PageRequest,
+        *,
+        language: ProgrammingLanguage | None = None,
+        status: AnalysisStatus | None = None,
+    ) -> Page[FileIndex]:
+        rows = (
+            r
+            for r in self._of(repository_id)
+            if (language is None or r.language == language)
+            and (status is None or r.analysis_status == status)
+        )
+        return paginate(rows, page, sorts=FILE_SORTS)
+
+    async def find_by_language(
+        self, repository_id: RepositoryId, language: ProgrammingLanguage, page: PageRequest
+    ) -> Page[FileIndex]:
+        return await self.list_by_repository(repository_id, page, language=language)
+
+    async def find_modified_since(
+        self, repository_id: RepositoryId, since: dt.datetime, page: PageRequest
+    ) -> Page[FileIndex]:
+        rows = (r for r in self._of(repository_id) if r.last_modified > since)
+        return paginate(rows, page, sorts=FILE_SORTS)
+
+    async def count_by_repository(self, repository_id: RepositoryId) -> int:
+        return len(self._of(repository_id))
+
+    async def bulk_update_status(self, ids: Sequence[FileId], status: AnalysisStatus) -> int:
+        tx = self._tx()
+        now = self._db.now()
+        count = 0
+        for file_id in dict.fromkeys(ids):
+            row = tx.get(self.table, file_id)
+            if row is None:
+                continue
+            tx.replace(self.table, attrs.evolve(row, analysis_status=status, updated_at=now))
+            count += 1
+        return count
+
+    async def upsert_snapshot(
+        self, repository_id: RepositoryId, files: Sequence[FileIndex], *, prune: bool = True
+    ) -> SnapshotResult:
+        tx = self._tx()
+        if tx.get("repositories", repository_id) is None:
+            raise NotFoundError("repository", repository_id)
+        paths: set[str] = set()
+        for file in files:
+            if file.repository_id != repository_id:
+                raise ValidationError(
+                    "repository_id",
+                    file.repository_id,
+                    f"file {file.relative_path!r} belongs to another repository",
+                    entity="FileIndex",
+                )
+            if file.relative_path in paths:
+                raise ValidationError(
+                    "relative_path",
+                    file.relative_path,
+                    "appears twice in the snapshot",
+                    entity="FileIndex",
+                )
+            paths.add(file.relative_path)
+        existing = {r.relative_path: r for r in self._of(repository_id)}
+        now = self._db.now()
+        added: list[FileRef] = []
+        modified: list[FileRef] = []
+        removed: list[FileRef] = []
+        unchanged = 0
+        for file in files:
+            known = existing.get(file.relative_path)
+            if known is None:
+                tx.insert(self.table, file)
+                added.append(FileRef(file.id, file.relative_path))
+            elif known.file_hash != file.file_hash:
+                tx.replace(
+                    self.table,
+                    attrs.evolve(file, id=known.id, created_at=known.created_at, updated_at=now),
+                )
+                modified.append(FileRef(known.id, file.relative_path))
+            else:
+                unchanged += 1
+        if prune:
+            for path, row in existing.items():
+                if path not in paths:
+                    tx.delete(self.table, row.id)
+                    removed.append(FileRef(row.id, path))
+        by_path = lambda ref: ref.relative_path  # noqa: E731
+        return SnapshotResult(
+            added=tuple(sorted(added, key=by_path)),
+            modified=tuple(sorted(modified, key=by_path)),
+            removed=tuple(sorted(removed, key=by_path)),
+            unchanged=unchanged,
+        )
+
+    async def search(
+        self, repository_ids: Sequence[RepositoryId], text: str, *, limit: int = 20
+    ) -> list[FileIndex]:
+        check_limit(limit)
+        query = words(text)
+        wanted = set(repository_ids)
+        if not query or not wanted:
+            return []
+        hits: list[tuple[int, Any]] = []
+        for row in self._tx().scan(self.table):
+            if row.repository_id not in wanted:
+                continue
+            rank = match_rank(query, f"{row.relative_path} {row.metadata.description or ''}")
+            if rank:
+                hits.append((rank, row))
+        hits.sort(key=lambda h: (-h[0], h[1].relative_path, h[1].id))
+        return [copied(row) for _, row in hits[:limit]]
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class MemoryAnalysisRepository(_Base):
+    table = "analysis_jobs"
+
+    async def create_job(self, job: AnalysisJob) -> AnalysisJob:
+        return self._create(job)
+
+    async def find_job_by_id(self, id: JobId) -> AnalysisJob | None:
+        row = self._get(id)
+        return copied(row) if row is not None else None
+
+    async def update_job(self, job: AnalysisJob) -> AnalysisJob:
+        return self._update_versioned(job)
+
+    def _jobs(self, project_id: ProjectId, status: JobStatus | None) -> list[Any]:
+        return [
+            r
+            for r in self._tx().scan(self.table)
+            if r.project_id == project_id and (status is None or r.status == status)
+        ]
+
+    async def list_jobs(
+        self, project_id: ProjectId, page: PageRequest, *, status: JobStatus | None = None
+    ) -> Page[AnalysisJob]:
+        return paginate(self._jobs(project_id, status), page, sorts=JOB_SORTS)
+
+    async def latest_job(
+        self, project_id: ProjectId, *, status: JobStatus | None = JobStatus.COMPLETED
+    ) -> AnalysisJob | None:
+        row = self._latest(project_id, status)
+        return copied(row) if row is not None else None
+
+    def _latest(self, project_id: ProjectId, status: JobStatus | None) -> Any | None:
+        jobs = self._jobs(project_id, status)
+        return max(jobs, key=lambda r: (r.created_at, r.id)) if jobs else None
+
+    async def create_results(self, results: Sequence[AnalysisResult]) -> int:
+        tx = self._tx()
+        for result in results:
+            tx.insert("analysis_results", result)
+        return len(results)
+
+    def _located(self, result: AnalysisResult) -> AnalysisResult:
+        """``result`` with the path of its file in its location."""
+        if result.location is None:
+            return result
+        file = self._tx().get("file_index", result.file_id) if result.file_id else None
+        path = file.relative_path if file is not None else ""
+        if result.location.file_path == path:
+            return result
+        return attrs.evolve(result, location=attrs.evolve(result.location, file_path=path))
+
+    async def find_results_by_job(
+        self,
+        job_id: JobId,
+        page: PageRequest,
+        *,
+        min_severity: Severity | None = None,
+        category: Category | None = None,
+    ) -> Page[AnalysisResult]:
+        rows = (
+            r
+            for r in self._tx().scan("analysis_results")
+            if r.job_id == job_id
+            and (min_severity is None or r.severity >= min_severity)
+            and (category is None or r.category == category)
+        )
+        page_ = paginate(rows, page, sorts=RESULT_SORTS)
+        return Page(tuple(self._located(r) for r in page_.items), page_.next_cursor)
+
+    async def find_results_by_file(self, file_id: FileId) -> list[AnalysisResult]:
+        rows = [r for r in self._tx().scan("analysis_results") if r.file_id == file_id]
+        rows.sort(key=lambda r: (r.created_at, r.id))
+        return [self._located(copied(r)) for r in rows]
+
+    async def delete_results_by_job(self, job_id: JobId) -> int:
+        tx = self._tx()
+        ids = [r.id for r in tx.scan("analysis_results") if r.job_id == job_id]
+        for result_id in ids:
+            tx.delete("analysis_results", result_id)
+        return len(ids)
+
+    async def create_metrics(self, metrics: Sequence[CodeMetric]) -> int:
+        tx = self._tx()
+        latest: dict[tuple[Any, ...], CodeMetric] = {}
+        for metric in metrics:  # the last of a natural key wins, as one upsert would
+            latest[(metric.file_id, metric.job_id, metric.metric_type, metric.metric_name)] = metric
+        columns = ("file_id", "job_id", "metric_type", "metric_name")
+        for natural_key, metric in latest.items():
+            known = tx.find_unique("code_metrics", columns, natural_key)
+            if known is None:
+                tx.insert("code_metrics", metric)
+            else:
+                tx.replace(
+                    "code_metrics", attrs.evolve(metric, id=known.id, created_at=known.created_at)
+                )
+        return len(latest)
+
+    async def find_metrics_by_file(
+        self, file_id: FileId, *, job_id: JobId | None = None
+    ) -> list[CodeMetric]:
+        rows = [
+            r
+            for r in self._tx().scan("code_metrics")
+            if r.file_id == file_id and (job_id is None or r.job_id == job_id)
+        ]
+        rows.sort(key=lambda r: (r.metric_type.value, r.metric_name, r.created_at, r.id))
+        return [copied(r) for r in rows]
+
+    async def aggregate_metrics(
+        self, project_id: ProjectId, metric_type: MetricType
+    ) -> MetricAggregation:
+        job = self._latest(project_id, JobStatus.COMPLETED)
+        if job is None:
+            return MetricAggregation(
+                project_id=project_id, metric_type=metric_type, job_id=None, metrics=()
+            )
+        groups: dict[str, list[CodeMetric]] = {}
+        for m in self._tx().scan("code_metrics"):
+            if m.job_id == job.id and m.metric_type == metric_type:
+                groups.setdefault(m.metric_name, []).append(m)
+        stats = tuple(
+            MetricStats(
+                metric_name=name,
+                count=len(ms),
+                min=min(m.value for m in ms),
+                max=max(m.value for m in ms),
+                avg=sum(m.value for m in ms) / len(ms),
+                sum=sum(m.value for m in ms),
+                violations=sum(1 for m in ms if m.is_violation),
+            )
+            for name, ms in sorted(groups.items())
+        )
+        return MetricAggregation(
+            project_id=project_id, metric_type=metric_type, job_id=job.id, metrics=stats
+        )
+
+    async def issues_summary(
+        self, project_id: ProjectId, *, days: int = 30, now: dt.datetime | None = None
+    ) -> IssuesSummary:
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
+            raise ValidationError("days", days, "must be an integer from 1 to 3650")
+        since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
+        completed = {r.id for r in self._jobs(project_id, JobStatus.COMPLETED)}
+        groups: dict[tuple[Severity, Category], list[float]] = {}
+        for r in self._tx().scan("analysis_results"):
+            if r.job_id in completed and r.created_at > since:
+                groups.setdefault((r.severity, r.category), []).append(r.confidence)
+        rows = [
+            IssuesSummaryRow(
+                severity=severity,
+                category=category,
+                count=len(values),
+                avg_confidence=sum(values) / len(values),
+            )
+            for (severity, category), values in groups.items()
+        ]
+        rows.sort(key=lambda r: (r.severity.rank, -r.count, r.category.value))
+        return IssuesSummary(project_id=project_id, since=since, rows=tuple(rows))
+
+    async def hotspots(self, project_id: ProjectId, *, limit: int = 10) -> list[FileHotspot]:
+        check_limit(limit)
+        job = self._latest(project_id, JobStatus.COMPLETED)
+        if job is None:
+            return []
+        tx = self._tx()
+        per_file: dict[FileId, list[Severity]] = {}
+        for r in tx.scan("analysis_results"):
+            if r.job_id == job.id and r.file_id is not None:
+                per_file.setdefault(r.file_id, []).append(r.severity)
+        spots = []
+        for file_id, severities in per_file.items():
+            file = tx.get("file_index", file_id)
+            if file is None:
+                continue
+            spots.append(
+                FileHotspot(
+                    file_id=file_id,
+                    relative_path=file.relative_path,
+                    issues=len(severities),
+                    worst_severity=max(severities),
+                )
+            )
+        spots.sort(key=lambda s: (-s.issues, s.worst_severity.rank, s.relative_path))
+        return spots[:limit]
+
+
+# --------------------------------------------------------------------------- rules
+
+
+class MemoryRuleRepository(_Base):
+    table = "rules"
+
+    async def create(self, rule: Rule) -> Rule:
+        return self._create(rule)
+
+    async def find_by_id(self, id: RuleId) -> Rule | None:
+        row = self._get(id)
+        return copied(row) if row is not None else None
+
+    async def update(self, rule: Rule) -> Rule:
+        return self._update_versioned(rule)
+
+    async def delete(self, id: RuleId) -> None:
+        self._tx().delete(self.table, id)
+
+    async def upsert_many(self, rules: Sequence[Rule]) -> int:
+        tx = self._tx()
+        now = self._db.now()
+        latest = {rule.id: rule for rule in rules}
+        for rule in latest.values():
+            known = tx.get(self.table, rule.id)
+            if known is None:
+                tx.insert(self.table, rule)
+            else:
+                tx.replace(
+                    self.table, attrs.evolve(rule, created_at=known.created_at, updated_at=now)
+                )
+        return len(latest)
+
+    async def list(
+        self,
+        *,
+        category: Category | None = None,
+        language: ProgrammingLanguage | None = None,
+        enabled: bool | None = None,
+    ) -> list[Rule]:
+        rows = [
+            r
+            for r in self._tx().scan(self.table)
+            if (category is None or r.category == category)
+            and (language is None or language in r.languages)
+            and (enabled is None or r.is_enabled == enabled)
+        ]
+        return [copied(r) for r in sorted(rows, key=lambda r: r.id)]
+
+
+class MemoryRuleConfigRepository(_Base):
+    table = "project_rule_configs"
+
+    def _find(self, project_id: ProjectId, rule_id: RuleId) -> Any:
+        return self._tx().find_unique(self.table, ("project_id", "rule_id"), (project_id, rule_id))
+
+    async def find(self, project_id: ProjectId, rule_id: RuleId) -> ProjectRuleConfig | None:
+        row = self._find(project_id, rule_id)
+        return copied(row) if row is not None else None
+
+    async def list_by_project(self, project_id: ProjectId) -> list[ProjectRuleConfig]:
+        rows = [r for r in self._tx().scan(self.table) if r.project_id == project_id]
+        return [copied(r) for r in sorted(rows, key=lambda r: r.rule_id)]
+
+    async def upsert(self, config: ProjectRuleConfig) -> ProjectRuleConfig:
+        tx = self._tx()
+        known = self._find(config.project_id, config.rule_id)
+        if known is None:
+            return copied(tx.insert(self.table, config))
+        row = attrs.evolve(
+            config, id=known.id, created_at=known.created_at, updated_at=self._db.now()
+        )
+        return copied(tx.replace(self.table, row))
+
+    async def delete(self, project_id: ProjectId, rule_id: RuleId) -> bool:
+        row = self._find(project_id, rule_id)
+        if row is None:
+            return False
+        self._tx().delete(self.table, row.id)
+        return True

@@ -1,0 +1,91 @@
+"""The in-memory unit of work."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from adapters.memory.database import MemoryDatabase, Transaction
+from adapters.memory.repositories import (
+    MemoryAnalysisRepository,
+    MemoryBranchRepository,
+    MemoryFileIndexRepository,
+    MemoryMemberRepository,
+    MemoryOrganizationRepository,
+    MemoryProjectRepository,
+    MemoryRepositoryRepository,
+    MemoryRuleConfigRepository,
+    MemoryRuleRepository,
+    MemoryUserRepository,
+)
+from domain.events import DomainEvent
+
+__all__ = ["MemoryUnitOfWork"]
+
+
+class MemoryUnitOfWork:
+    """A unit of work over a :class:`MemoryDatabase` (see ports.unit_of_work.UnitOfWork).
+
+    Each ``async with`` opens a :class:`Transaction`; repositories used outside one raise
+    RuntimeError. After a commit or rollback inside the block, work continues in a fresh
+    transaction, as on a database connection.
+    """
+
+    def __init__(self, database: MemoryDatabase) -> None:
+        self._db = database
+        self._tx: Transaction | None = None
+        self._events: list[DomainEvent] = []
+        self.organizations = MemoryOrganizationRepository(self._active, database)
+        self.users = MemoryUserRepository(self._active, database)
+        self.members = MemoryMemberRepository(self._active, database)
+        self.projects = MemoryProjectRepository(self._active, database)
+        self.repositories = MemoryRepositoryRepository(self._active, database)
+        self.branches = MemoryBranchRepository(self._active, database)
+        self.files = MemoryFileIndexRepository(self._active, database)
+        self.analysis = MemoryAnalysisRepository(self._active, database)
+        self.rules = MemoryRuleRepository(self._active, database)
+        self.rule_configs = MemoryRuleConfigRepository(self._active, database)
+
+    def _active(self) -> Transaction:
+        if self._tx is None:
+            raise RuntimeError("the unit of work is not active: use it inside 'async with'")
+        if self._tx.closed:
+            self._tx = self._db.begin()
+        return self._tx
+
+    async def __aenter__(self) -> Self:
+        if self._tx is not None:
+            raise RuntimeError("the unit of work is already active; units cannot be nested")
+        self._tx = self._db.begin()
+        self._events = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            await self.rollback()
+        finally:
+            self._tx = None
+
+    async def commit(self) -> None:
+        tx = self._active()
+        events, self._events = self._events, []
+        tx.commit(events)
+
+    async def rollback(self) -> None:
+        if self._tx is not None and not self._tx.closed:
+            self._tx.rollback()
+        self._events = []
+
+    def add_event(self, event: DomainEvent) -> None:
+        self._active()
+        self._events.append(event)
+
+    @property
+    def events(self) -> Sequence[DomainEvent]:
+        return tuple(self._events)
