@@ -147,7 +147,8 @@ class AnalysisResult:
     severity: Severity = attrs.field(converter=to_severity, validator=v.enum_member(Severity))
     category: Category = attrs.field(converter=to_category, validator=v.enum_member(Category))
     title: str = attrs.field(validator=v.text(max_length=500))
-    description: str = attrs.field(validator=v.text())
+    # bounded: the covering index of the issues queries includes it (btree rows < 2.7 kB)
+    description: str = attrs.field(validator=v.text(max_length=2000))
     location: SourceLocation | None = None
     suggestion: str | None = None
     confidence: float = attrs.field(default=1.0, validator=v.confidence())

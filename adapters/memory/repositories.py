@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from adapters.common import check_branches, check_snapshot
 from adapters.memory._query import check_limit, copied, match_rank, paginate, words
 from adapters.memory.database import SCHEMA, MemoryDatabase, Transaction
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
@@ -313,21 +314,9 @@ class MemoryBranchRepository(_Base):
         tx = self._tx()
         if tx.get("repositories", repository_id) is None:
             raise NotFoundError("repository", repository_id)
-        names: set[str] = set()
-        for branch in branches:
-            if branch.repository_id != repository_id:
-                raise ValidationError(
-                    "repository_id",
-                    branch.repository_id,
-                    f"branch {branch.name!r} belongs to another repository",
-                    entity="RepositoryBranch",
-                )
-            if branch.name in names:
-                raise ValidationError(
-                    "name", branch.name, "is given twice", entity="RepositoryBranch"
-                )
-            names.add(branch.name)
+        check_branches(repository_id, branches)
         existing = {r.name: r for r in tx.scan(self.table) if r.repository_id == repository_id}
+        names = {b.name for b in branches}
         for name, row in existing.items():
             if name not in names:
                 tx.delete(self.table, row.id)
@@ -423,23 +412,7 @@ class MemoryFileIndexRepository(_Base):
         tx = self._tx()
         if tx.get("repositories", repository_id) is None:
             raise NotFoundError("repository", repository_id)
-        paths: set[str] = set()
-        for file in files:
-            if file.repository_id != repository_id:
-                raise ValidationError(
-                    "repository_id",
-                    file.repository_id,
-                    f"file {file.relative_path!r} belongs to another repository",
-                    entity="FileIndex",
-                )
-            if file.relative_path in paths:
-                raise ValidationError(
-                    "relative_path",
-                    file.relative_path,
-                    "appears twice in the snapshot",
-                    entity="FileIndex",
-                )
-            paths.add(file.relative_path)
+        check_snapshot(repository_id, files)
         existing = {r.relative_path: r for r in self._of(repository_id)}
         now = self._db.now()
         added: list[FileRef] = []
@@ -460,6 +433,7 @@ class MemoryFileIndexRepository(_Base):
             else:
                 unchanged += 1
         if prune:
+            paths = {file.relative_path for file in files}
             for path, row in existing.items():
                 if path not in paths:
                     tx.delete(self.table, row.id)

@@ -1,0 +1,334 @@
+"""PostgreSQL repository of analysis jobs, results and code metrics."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from adapters.postgres._sql import (
+    Repo,
+    columns,
+    entity_params,
+    fetch_page,
+    insert_sql,
+    plain,
+    to_entity,
+    update_sql,
+)
+from adapters.postgres.errors import translated
+from adapters.postgres.organizations import versioned_update
+from adapters.postgres.projects import _check_limit
+from adapters.serialization import unstructure
+from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
+from domain.enums import Category, JobStatus, MetricType, Severity
+from domain.ids import FileId, JobId, ProjectId
+from domain.reports import (
+    FileHotspot,
+    IssuesSummary,
+    IssuesSummaryRow,
+    MetricAggregation,
+    MetricStats,
+)
+from ports.errors import ValidationError
+from ports.pagination import Page, PageRequest
+from ports.repositories import JOB_SORTS, RESULT_SORTS
+
+__all__ = ["PostgresAnalysisRepository"]
+
+JOB_COLUMNS = (
+    "id", "project_id", "job_type", "status", "priority", "config", "progress", "started_at",
+    "completed_at", "error_message", "metadata", "created_at", "updated_at",
+)  # fmt: skip
+JOB_JSON = ("config", "metadata")
+INSERT_JOB = insert_sql("analysis_jobs", JOB_COLUMNS)
+SELECT_JOB = f"SELECT {columns(JOB_COLUMNS)} FROM analysis_jobs WHERE id = %(id)s"
+UPDATE_JOB = update_sql(
+    "analysis_jobs", JOB_COLUMNS, where="id = %(id)s AND updated_at = %(updated_at)s"
+)
+JOB_EXISTS = "SELECT 1 AS found FROM analysis_jobs WHERE id = %(id)s"
+LIST_JOBS = (
+    f"SELECT {columns(JOB_COLUMNS)} FROM analysis_jobs WHERE project_id = %(project_id)s"
+    " AND (%(status)s::text IS NULL OR status = %(status)s)"
+)
+LATEST_JOB = LIST_JOBS + " ORDER BY created_at DESC, id DESC LIMIT 1"
+
+RESULT_COLUMNS = (
+    "id", "job_id", "file_id", "rule_id", "severity", "category", "title", "description",
+    "line_start", "line_end", "column_start", "column_end", "suggestion", "confidence",
+    "metadata", "created_at",
+)  # fmt: skip
+COPY_RESULTS = f"COPY analysis_results ({columns(RESULT_COLUMNS)}) FROM STDIN"
+SELECT_RESULTS = (
+    f"SELECT {columns(RESULT_COLUMNS, 'r')}, f.relative_path AS file_path"
+    " FROM analysis_results r LEFT JOIN file_index f ON f.id = r.file_id"
+)
+LIST_RESULTS_OF_JOB = (
+    SELECT_RESULTS + " WHERE r.job_id = %(job_id)s"
+    " AND (%(severities)s::text[] IS NULL OR r.severity = ANY(%(severities)s::text[]))"
+    " AND (%(category)s::text IS NULL OR r.category = %(category)s)"
+)
+LIST_RESULTS_OF_FILE = SELECT_RESULTS + " WHERE r.file_id = %(file_id)s ORDER BY r.created_at, r.id"
+DELETE_RESULTS_OF_JOB = "DELETE FROM analysis_results WHERE job_id = %(job_id)s"
+
+METRIC_COLUMNS = (
+    "id", "file_id", "job_id", "metric_type", "metric_name", "value", "threshold_min",
+    "threshold_max", "is_violation", "metadata", "created_at",
+)  # fmt: skip
+UPSERT_METRIC = (
+    f"INSERT INTO code_metrics ({columns(METRIC_COLUMNS)})"
+    f" VALUES ({', '.join(f'%({c})s' for c in METRIC_COLUMNS)})"
+    " ON CONFLICT (file_id, job_id, metric_type, metric_name) DO UPDATE SET"
+    " value = EXCLUDED.value, threshold_min = EXCLUDED.threshold_min,"
+    " threshold_max = EXCLUDED.threshold_max, is_violation = EXCLUDED.is_violation,"
+    " metadata = EXCLUDED.metadata"
+)
+SELECT_METRICS_OF_FILE = (
+    f"SELECT {columns(METRIC_COLUMNS)} FROM code_metrics WHERE file_id = %(file_id)s"
+    " AND (%(job_id)s::uuid IS NULL OR job_id = %(job_id)s)"
+    ' ORDER BY metric_type COLLATE "C", metric_name COLLATE "C", created_at, id'
+)
+
+LATEST_COMPLETED_JOB = """
+SELECT id FROM analysis_jobs
+WHERE project_id = %(project_id)s AND status = 'completed'
+ORDER BY created_at DESC, id DESC LIMIT 1
+"""
+AGGREGATE_METRICS = """
+SELECT metric_name, count(*) AS count, min(value) AS min, max(value) AS max,
+       avg(value) AS avg, sum(value) AS sum,
+       count(*) FILTER (WHERE is_violation) AS violations
+FROM code_metrics
+WHERE job_id = %(job_id)s AND metric_type = %(metric_type)s
+GROUP BY metric_name
+ORDER BY metric_name COLLATE "C"
+"""
+# seed 000, section 3.9.2, with the window start as a parameter and 'info' ranked last
+ISSUES_SUMMARY = """
+SELECT
+    ar.severity,
+    ar.category,
+    COUNT(*) as count,
+    AVG(ar.confidence) as avg_confidence
+FROM analysis_results ar
+JOIN analysis_jobs aj ON ar.job_id = aj.id
+WHERE aj.project_id = %(project_id)s
+  AND aj.status = 'completed'
+  AND ar.created_at > %(since)s
+GROUP BY ar.severity, ar.category
+ORDER BY
+    CASE ar.severity
+        WHEN 'critical' THEN 1
+        WHEN 'high' THEN 2
+        WHEN 'medium' THEN 3
+        WHEN 'low' THEN 4
+        WHEN 'info' THEN 5
+    END,
+    COUNT(*) DESC,
+    ar.category COLLATE "C"
+"""
+HOTSPOTS = """
+SELECT r.file_id, f.relative_path, count(*) AS issues,
+       min(CASE r.severity WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3
+                           WHEN 'low' THEN 4 ELSE 5 END) AS worst_rank
+FROM analysis_results r JOIN file_index f ON f.id = r.file_id
+WHERE r.job_id = %(job_id)s
+GROUP BY r.file_id, f.relative_path
+ORDER BY issues DESC, worst_rank, f.relative_path COLLATE "C"
+LIMIT %(limit)s
+"""
+_SEVERITY_OF_RANK = {s.rank: s for s in Severity}
+
+
+def _job(row: dict[str, Any]) -> AnalysisJob:
+    return to_entity(row, AnalysisJob)
+
+
+def _result(row: dict[str, Any]) -> AnalysisResult:
+    data = dict(row)
+    location = None
+    if data["line_start"] is not None:
+        location = {
+            "file_path": data["file_path"] or "",
+            "line_start": data["line_start"],
+            "line_end": data["line_end"] if data["line_end"] is not None else data["line_start"],
+            "column_start": data["column_start"],
+            "column_end": data["column_end"],
+        }
+    for key in ("file_path", "line_start", "line_end", "column_start", "column_end"):
+        del data[key]
+    data["location"] = location
+    return to_entity(data, AnalysisResult)
+
+
+def _result_row(result: AnalysisResult) -> tuple[Any, ...]:
+    loc = result.location
+    values = {
+        "id": result.id,
+        "job_id": result.job_id,
+        "file_id": result.file_id,
+        "rule_id": result.rule_id,
+        "severity": result.severity.value,
+        "category": result.category.value,
+        "title": result.title,
+        "description": result.description,
+        "line_start": loc.line_start if loc else None,
+        "line_end": loc.line_end if loc else None,
+        "column_start": loc.column_start if loc else None,
+        "column_end": loc.column_end if loc else None,
+        "suggestion": result.suggestion,
+        "confidence": result.confidence,
+        "metadata": Jsonb(unstructure(result.metadata)),
+        "created_at": result.created_at,
+    }
+    return tuple(values[c] for c in RESULT_COLUMNS)
+
+
+def _metric_params(metric: CodeMetric) -> dict[str, Any]:
+    params = entity_params(metric, json=("metadata",))
+    params["is_violation"] = metric.is_violation
+    return params
+
+
+class PostgresAnalysisRepository(Repo):
+    async def create_job(self, job: AnalysisJob) -> AnalysisJob:
+        row = await self._one(INSERT_JOB, entity_params(job, json=JOB_JSON))
+        assert row is not None
+        return _job(row)
+
+    async def find_job_by_id(self, id: JobId) -> AnalysisJob | None:
+        row = await self._one(SELECT_JOB, {"id": id})
+        return _job(row) if row else None
+
+    async def update_job(self, job: AnalysisJob) -> AnalysisJob:
+        params = entity_params(job, json=JOB_JSON)
+        result: AnalysisJob = await versioned_update(
+            self, UPDATE_JOB, params, JOB_EXISTS, "analysis job", AnalysisJob
+        )
+        return result
+
+    async def list_jobs(
+        self, project_id: ProjectId, page: PageRequest, *, status: JobStatus | None = None
+    ) -> Page[AnalysisJob]:
+        return await fetch_page(
+            self, LIST_JOBS, {"project_id": project_id, "status": plain(status)}, page,
+            sorts=JOB_SORTS, convert=_job,
+        )  # fmt: skip
+
+    async def latest_job(
+        self, project_id: ProjectId, *, status: JobStatus | None = JobStatus.COMPLETED
+    ) -> AnalysisJob | None:
+        row = await self._one(LATEST_JOB, {"project_id": project_id, "status": plain(status)})
+        return _job(row) if row else None
+
+    async def create_results(self, results: Sequence[AnalysisResult]) -> int:
+        if not results:
+            return 0
+        async with translated(), self._conn().cursor() as cur:
+            async with cur.copy(COPY_RESULTS) as copy:
+                for result in results:
+                    await copy.write_row(_result_row(result))
+        return len(results)
+
+    async def find_results_by_job(
+        self,
+        job_id: JobId,
+        page: PageRequest,
+        *,
+        min_severity: Severity | None = None,
+        category: Category | None = None,
+    ) -> Page[AnalysisResult]:
+        severities = (
+            None if min_severity is None else [s.value for s in Severity if s >= min_severity]
+        )
+        params = {"job_id": job_id, "severities": severities, "category": plain(category)}
+        return await fetch_page(
+            self, LIST_RESULTS_OF_JOB, params, page, sorts=RESULT_SORTS, alias="r",
+            convert=_result,
+        )  # fmt: skip
+
+    async def find_results_by_file(self, file_id: FileId) -> list[AnalysisResult]:
+        rows = await self._all(LIST_RESULTS_OF_FILE, {"file_id": file_id})
+        return [_result(r) for r in rows]
+
+    async def delete_results_by_job(self, job_id: JobId) -> int:
+        return await self._rowcount(DELETE_RESULTS_OF_JOB, {"job_id": job_id})
+
+    async def create_metrics(self, metrics: Sequence[CodeMetric]) -> int:
+        latest: dict[tuple[Any, ...], CodeMetric] = {}
+        for metric in metrics:  # the last of a natural key wins
+            latest[(metric.file_id, metric.job_id, metric.metric_type, metric.metric_name)] = metric
+        await self._many(UPSERT_METRIC, [_metric_params(m) for m in latest.values()])
+        return len(latest)
+
+    async def find_metrics_by_file(
+        self, file_id: FileId, *, job_id: JobId | None = None
+    ) -> list[CodeMetric]:
+        rows = await self._all(SELECT_METRICS_OF_FILE, {"file_id": file_id, "job_id": job_id})
+        return [to_entity(r, CodeMetric) for r in rows]
+
+    async def aggregate_metrics(
+        self, project_id: ProjectId, metric_type: MetricType
+    ) -> MetricAggregation:
+        job = await self._one(LATEST_COMPLETED_JOB, {"project_id": project_id})
+        if job is None:
+            return MetricAggregation(
+                project_id=project_id, metric_type=metric_type, job_id=None, metrics=()
+            )
+        rows = await self._all(
+            AGGREGATE_METRICS, {"job_id": job["id"], "metric_type": metric_type.value}
+        )
+        stats = tuple(
+            MetricStats(
+                metric_name=r["metric_name"],
+                count=int(r["count"]),
+                min=float(r["min"]),
+                max=float(r["max"]),
+                avg=float(r["avg"]),
+                sum=float(r["sum"]),
+                violations=int(r["violations"]),
+            )
+            for r in rows
+        )
+        return MetricAggregation(
+            project_id=project_id, metric_type=metric_type, job_id=job["id"], metrics=stats
+        )
+
+    async def issues_summary(
+        self, project_id: ProjectId, *, days: int = 30, now: dt.datetime | None = None
+    ) -> IssuesSummary:
+        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
+            raise ValidationError("days", days, "must be an integer from 1 to 3650")
+        since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
+        rows = await self._all(ISSUES_SUMMARY, {"project_id": project_id, "since": since})
+        return IssuesSummary(
+            project_id=project_id,
+            since=since,
+            rows=tuple(
+                IssuesSummaryRow(
+                    severity=Severity(r["severity"]),
+                    category=Category(r["category"]),
+                    count=int(r["count"]),
+                    avg_confidence=float(r["avg_confidence"]),
+                )
+                for r in rows
+            ),
+        )
+
+    async def hotspots(self, project_id: ProjectId, *, limit: int = 10) -> list[FileHotspot]:
+        _check_limit(limit)
+        job = await self._one(LATEST_COMPLETED_JOB, {"project_id": project_id})
+        if job is None:
+            return []
+        rows = await self._all(HOTSPOTS, {"job_id": job["id"], "limit": limit})
+        return [
+            FileHotspot(
+                file_id=r["file_id"],
+                relative_path=r["relative_path"],
+                issues=int(r["issues"]),
+                worst_severity=_SEVERITY_OF_RANK[r["worst_rank"]],
+            )
+            for r in rows
+        ]

@@ -1,0 +1,84 @@
+"""The PostgreSQL outbox: events written by units of work, read by the relay."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres.errors import translated
+from adapters.serialization import event_from_dict, event_to_dict
+from domain.events import DomainEvent
+from ports.errors import ValidationError
+from ports.outbox import OutboxMessage
+
+__all__ = ["INSERT_EVENT", "PostgresOutbox", "event_params"]
+
+INSERT_EVENT = (
+    "INSERT INTO outbox_events (id, event_type, payload, created_at)"
+    " VALUES (%(id)s, %(event_type)s, %(payload)s, %(created_at)s)"
+)
+PENDING = """
+SELECT id, event_type, payload, created_at, attempts, last_error
+FROM outbox_events
+WHERE delivered_at IS NULL
+ORDER BY sequence
+LIMIT %(limit)s
+"""
+MARK_DELIVERED = (
+    "UPDATE outbox_events SET delivered_at = clock_timestamp()"
+    " WHERE id = ANY(%(ids)s::uuid[]) AND delivered_at IS NULL"
+)
+MARK_FAILED = (
+    "UPDATE outbox_events SET attempts = attempts + 1, last_error = %(error)s WHERE id = %(id)s"
+)
+
+
+def event_params(event: DomainEvent) -> dict[str, Any]:
+    envelope = event_to_dict(event)
+    return {
+        "id": uuid.uuid4(),
+        "event_type": envelope["type"],
+        "payload": Jsonb(envelope["data"]),
+        "created_at": event.occurred_at,
+    }
+
+
+class PostgresOutbox:
+    """Implements ports.outbox.Outbox; each call is its own short transaction."""
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+
+    async def pending(self, *, limit: int = 100) -> list[OutboxMessage]:
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
+            raise ValidationError("limit", limit, "must be an integer from 1 to 10000")
+        async with translated(), self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(PENDING, {"limit": limit})
+            rows = await cur.fetchall()
+        return [
+            OutboxMessage(
+                id=r["id"],
+                event=event_from_dict({"type": r["event_type"], "data": r["payload"]}),
+                created_at=r["created_at"],
+                attempts=r["attempts"],
+                last_error=r["last_error"],
+            )
+            for r in rows
+        ]
+
+    async def mark_delivered(self, ids: Sequence[uuid.UUID]) -> int:
+        if not ids:
+            return 0
+        async with translated(), self._pool.connection() as conn:
+            cur = await conn.execute(MARK_DELIVERED, {"ids": list(ids)})
+            return int(cur.rowcount)
+
+    async def mark_failed(self, id: uuid.UUID, error: str) -> None:
+        async with translated(), self._pool.connection() as conn:
+            await conn.execute(MARK_FAILED, {"id": id, "error": error})

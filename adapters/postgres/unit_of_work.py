@@ -1,0 +1,118 @@
+"""The PostgreSQL unit of work: one pooled connection, one transaction at a time."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+import psycopg
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres._sql import Connection
+from adapters.postgres.analysis import PostgresAnalysisRepository
+from adapters.postgres.errors import translate, translated
+from adapters.postgres.files import PostgresFileIndexRepository
+from adapters.postgres.organizations import (
+    PostgresMemberRepository,
+    PostgresOrganizationRepository,
+    PostgresUserRepository,
+)
+from adapters.postgres.outbox import INSERT_EVENT, event_params
+from adapters.postgres.projects import (
+    PostgresBranchRepository,
+    PostgresProjectRepository,
+    PostgresRepositoryRepository,
+)
+from adapters.postgres.rules import PostgresRuleConfigRepository, PostgresRuleRepository
+from domain.events import DomainEvent
+
+__all__ = ["PostgresUnitOfWork"]
+
+
+class PostgresUnitOfWork:
+    """A unit of work on PostgreSQL (see ports.unit_of_work.UnitOfWork).
+
+    Entering takes a connection from the pool (UnavailableError if none comes within the
+    pool's timeout); every repository of the unit runs on it; leaving rolls back what was
+    not committed and returns the connection. Commit writes the collected events to the
+    outbox in the same transaction. After a port error from a statement, PostgreSQL has
+    aborted the transaction: leave the block (or roll back) before using the unit again.
+    """
+
+    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
+        self._pool = pool
+        self._conn: Connection | None = None
+        self._events: list[DomainEvent] = []
+        self.organizations = PostgresOrganizationRepository(self._active)
+        self.users = PostgresUserRepository(self._active)
+        self.members = PostgresMemberRepository(self._active)
+        self.projects = PostgresProjectRepository(self._active)
+        self.repositories = PostgresRepositoryRepository(self._active)
+        self.branches = PostgresBranchRepository(self._active)
+        self.files = PostgresFileIndexRepository(self._active)
+        self.analysis = PostgresAnalysisRepository(self._active)
+        self.rules = PostgresRuleRepository(self._active)
+        self.rule_configs = PostgresRuleConfigRepository(self._active)
+
+    def _active(self) -> Connection:
+        if self._conn is None:
+            raise RuntimeError("the unit of work is not active: use it inside 'async with'")
+        return self._conn
+
+    async def __aenter__(self) -> Self:
+        if self._conn is not None:
+            raise RuntimeError("the unit of work is already active; units cannot be nested")
+        async with translated():
+            self._conn = await self._pool.getconn()
+        self._events = []
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn, self._conn = self._conn, None
+        self._events = []
+        if conn is None:
+            return
+        try:
+            if not conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.rollback()
+        finally:
+            await self._pool.putconn(conn)
+
+    async def commit(self) -> None:
+        conn = self._active()
+        events, self._events = self._events, []
+        try:
+            if events:
+                async with conn.cursor() as cur:
+                    await cur.executemany(INSERT_EVENT, [event_params(e) for e in events])
+            await conn.commit()
+        except Exception as exc:
+            if not conn.closed:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.rollback()
+            mapped: Any = translate(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
+
+    async def rollback(self) -> None:
+        conn = self._active()
+        self._events = []
+        async with translated():
+            await conn.rollback()
+
+    def add_event(self, event: DomainEvent) -> None:
+        self._active()
+        self._events.append(event)
+
+    @property
+    def events(self) -> Sequence[DomainEvent]:
+        return tuple(self._events)

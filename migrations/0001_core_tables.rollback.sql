@@ -1,0 +1,4 @@
+DROP TABLE organization_members;
+DROP TABLE users;
+DROP TABLE organizations;
+DROP FUNCTION codeant_touch_updated_at();

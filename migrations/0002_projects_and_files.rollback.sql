@@ -1,0 +1,4 @@
+DROP TABLE file_index;
+DROP TABLE repository_branches;
+DROP TABLE repositories;
+DROP TABLE projects;

@@ -1,0 +1,2 @@
+DROP TABLE project_rule_configs;
+DROP TABLE rules;
