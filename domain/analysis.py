@@ -90,7 +90,7 @@ class AnalysisJob(Entity):
             )
 
     def start(self, at: dt.datetime | None = None) -> None:
-        self.status = JobStatus.RUNNING
+        self._move(JobStatus.RUNNING)
         self.started_at = at or utc_now()
 
     def report_progress(self, progress: int) -> None:
@@ -105,19 +105,26 @@ class AnalysisJob(Entity):
         self.progress = progress
 
     def complete(self, at: dt.datetime | None = None) -> None:
-        self.status = JobStatus.COMPLETED
+        self._move(JobStatus.COMPLETED)
         self.progress = 100
         self._finish(at)
 
     def fail(self, message: str, at: dt.datetime | None = None) -> None:
         v.text()(self, attrs.fields(AnalysisJob).error_message, message)
-        self.status = JobStatus.FAILED
+        self._move(JobStatus.FAILED)
         self.error_message = message
         self._finish(at)
 
     def cancel(self, at: dt.datetime | None = None) -> None:
-        self.status = JobStatus.CANCELLED
+        self._move(JobStatus.CANCELLED)
         self._finish(at)
+
+    def _move(self, target: JobStatus) -> None:
+        """Move along a lifecycle edge; unlike a plain assignment, staying put is refused
+        (a job is started, or finished, once)."""
+        if not self.status.can_move_to(target):
+            raise InvalidTransitionError("status", self.status, target, entity="AnalysisJob")
+        self.status = target
 
     def _finish(self, at: dt.datetime | None) -> None:
         finished = at or utc_now()

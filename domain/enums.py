@@ -38,28 +38,32 @@ class Severity(enum.StrEnum):
         """1 for critical down to 5 for info, the order of the issues-summary query."""
         return _SEVERITY_RANK[self]
 
-    # A lower rank is more severe, so it compares greater.
+    # A lower rank is more severe, so it compares greater. A plain string compares as the
+    # severity it names (never alphabetically); any other string is a TypeError.
     def __lt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank > other.rank
+        return self.rank > _other_rank(other)
 
     def __le__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank >= other.rank
+        return self.rank >= _other_rank(other)
 
     def __gt__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank < other.rank
+        return self.rank < _other_rank(other)
 
     def __ge__(self, other: object) -> bool:
-        if not isinstance(other, Severity):
-            return NotImplemented
-        return self.rank <= other.rank
+        return self.rank <= _other_rank(other)
 
     __hash__ = enum.StrEnum.__hash__
+
+
+def _other_rank(other: object) -> int:
+    if isinstance(other, Severity):
+        return other.rank
+    if isinstance(other, str):
+        try:
+            return Severity(other).rank
+        except ValueError:
+            pass
+    raise TypeError(f"cannot compare a severity with {other!r}")
 
 
 _SEVERITY_RANK = {

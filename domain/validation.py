@@ -157,6 +157,8 @@ def finite_number(*, max_abs: float | None = None, decimals: int | None = None) 
 
 def _has_at_most_decimals(value: float, decimals: int) -> bool:
     scaled = float(value) * 10**decimals
+    if not math.isfinite(scaled):
+        return False
     return bool(abs(scaled - round(scaled)) <= 1e-6 * max(1.0, abs(scaled)))
 
 

@@ -16,6 +16,7 @@ from domain.enums import (
     to_categories,
     to_languages,
     to_line_ending_type,
+    to_programming_language,
     to_severity,
 )
 
@@ -157,9 +158,17 @@ class CommitInfo:
     committed_at: dt.datetime = attrs.field(validator=v.aware_datetime())
 
 
+def _language_keys(value: Any) -> Any:
+    if not isinstance(value, dict):
+        return value
+    return {to_programming_language(k): v for k, v in value.items()}
+
+
 @attrs.frozen(kw_only=True)
 class ProjectMetadata:
-    languages: dict[ProgrammingLanguage, LanguageStats] = attrs.field(factory=dict)
+    languages: dict[ProgrammingLanguage, LanguageStats] = attrs.field(
+        factory=dict, converter=_language_keys
+    )
     total_files: int = attrs.field(default=0, validator=v.int_range(0))
     total_lines: int = attrs.field(default=0, validator=v.int_range(0))
     repository_size: int = attrs.field(default=0, validator=v.int_range(0))

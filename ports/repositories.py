@@ -170,7 +170,9 @@ class BranchRepository(Protocol):
     ) -> list[RepositoryBranch]:
         """Make the repository's branches exactly ``branches``: new names are inserted,
         known names updated in place (keeping their id and created_at), missing names
-        deleted. Returns the stored branches sorted by name."""
+        deleted. Names must be unique within ``branches`` and every branch must belong to
+        ``repository_id`` (ValidationError otherwise, before any write). Returns the
+        stored branches sorted by name."""
         ...
 
     async def delete(self, id: BranchId) -> None: ...

@@ -37,16 +37,26 @@ class UnitOfWork(Protocol):
     if a uniqueness rule would break; either way nothing is written.
     """
 
-    organizations: OrganizationRepository
-    users: UserRepository
-    members: MemberRepository
-    projects: ProjectRepository
-    repositories: RepositoryRepository
-    branches: BranchRepository
-    files: FileIndexRepository
-    analysis: AnalysisRepository
-    rules: RuleRepository
-    rule_configs: RuleConfigRepository
+    @property
+    def organizations(self) -> OrganizationRepository: ...
+    @property
+    def users(self) -> UserRepository: ...
+    @property
+    def members(self) -> MemberRepository: ...
+    @property
+    def projects(self) -> ProjectRepository: ...
+    @property
+    def repositories(self) -> RepositoryRepository: ...
+    @property
+    def branches(self) -> BranchRepository: ...
+    @property
+    def files(self) -> FileIndexRepository: ...
+    @property
+    def analysis(self) -> AnalysisRepository: ...
+    @property
+    def rules(self) -> RuleRepository: ...
+    @property
+    def rule_configs(self) -> RuleConfigRepository: ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(
