@@ -1,0 +1,100 @@
+"""Use cases of the persistence core.
+
+Services are async functions taking the ports they need (a unit of work, a vector store,
+an embedder) as arguments. Each runs in one unit of work, validates its input by building
+domain objects before writing anything, and commits once; events reach the outbox only
+with that commit. Wrap a service in :func:`with_retry` to retry it on ConcurrencyError.
+"""
+
+from application.analysis import (
+    cancel_analysis,
+    complete_analysis,
+    enqueue_analysis,
+    fail_analysis,
+    report_progress,
+    start_analysis,
+)
+from application.code_units import CodeUnit, code_hash, collection_name, normalize_code
+from application.file_index import record_file_snapshot
+from application.organizations import (
+    add_member,
+    change_member_role,
+    register_organization,
+    register_user,
+    remove_member,
+    update_organization_settings,
+)
+from application.projects import (
+    archive_project,
+    create_project,
+    delete_project,
+    get_project,
+    get_project_by_slug,
+    list_projects,
+    search_projects,
+    update_project,
+)
+from application.reports import (
+    ProjectReport,
+    hotspots,
+    issues_summary,
+    metric_aggregation,
+    project_report,
+)
+from application.repositories import BranchSpec, register_repository, sync_repository
+from application.retry import with_retry
+from application.rules import configure_rule, effective_rule_set, register_rules, reset_rule
+from application.similarity import (
+    IndexResult,
+    find_similar_code,
+    index_code_units,
+    remove_file_units,
+)
+from application.unchanged import UNCHANGED, Unchanged
+
+__all__ = [
+    "UNCHANGED",
+    "BranchSpec",
+    "CodeUnit",
+    "IndexResult",
+    "ProjectReport",
+    "Unchanged",
+    "add_member",
+    "archive_project",
+    "cancel_analysis",
+    "change_member_role",
+    "code_hash",
+    "collection_name",
+    "complete_analysis",
+    "configure_rule",
+    "create_project",
+    "delete_project",
+    "effective_rule_set",
+    "enqueue_analysis",
+    "fail_analysis",
+    "find_similar_code",
+    "get_project",
+    "get_project_by_slug",
+    "hotspots",
+    "index_code_units",
+    "issues_summary",
+    "list_projects",
+    "metric_aggregation",
+    "normalize_code",
+    "project_report",
+    "record_file_snapshot",
+    "register_organization",
+    "register_repository",
+    "register_rules",
+    "register_user",
+    "remove_file_units",
+    "remove_member",
+    "report_progress",
+    "reset_rule",
+    "search_projects",
+    "start_analysis",
+    "sync_repository",
+    "update_organization_settings",
+    "update_project",
+    "with_retry",
+]

@@ -1,0 +1,208 @@
+"""Use cases of code similarity: index code units as embeddings, find similar code.
+
+Each :class:`~domain.enums.CodeUnitKind` has a collection of its own, named
+``f"{collection_prefix}_{kind}"``. Indexing is incremental: a unit whose stored code hash
+(and embedding model) is unchanged is neither embedded nor written again.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+from application._checks import instance_of, int_in_range, member_of, non_blank
+from application.code_units import CodeUnit, collection_name, normalize_code
+from domain.embeddings import CodeEmbedding, SimilarCode
+from domain.enums import CodeUnitKind, ProgrammingLanguage
+from domain.errors import ValidationError
+from domain.ids import EmbeddingId, FileId, ProjectId
+from ports.errors import NotFoundError
+from ports.vectors import Embedder, ScoredPoint, VectorFilter, VectorPoint, VectorStore
+
+__all__ = [
+    "DEFAULT_COLLECTION_PREFIX",
+    "MAX_SIMILAR",
+    "SNIPPET_LENGTH",
+    "IndexResult",
+    "find_similar_code",
+    "index_code_units",
+    "remove_file_units",
+]
+
+DEFAULT_COLLECTION_PREFIX = "code"
+SNIPPET_LENGTH = 500
+"""How many characters of a unit's code are kept in its payload, to show with a hit."""
+MAX_SIMILAR = 1000
+_MODEL_KEY = "embedding_model"
+
+
+@attrs.frozen(kw_only=True)
+class IndexResult:
+    """How many units were embedded and written, and how many were already up to date."""
+
+    embedded: int = 0
+    skipped: int = 0
+
+
+async def index_code_units(
+    embedder: Embedder,
+    store: VectorStore,
+    units: Sequence[CodeUnit],
+    *,
+    collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
+    batch_size: int = 256,
+) -> IndexResult:
+    """Embed and store the units that are new or whose code changed, ``batch_size`` at a
+    time. Two units with the same identity (repository, path, kind, symbol, first line)
+    raise ValidationError before anything is written."""
+    non_blank("collection_prefix", collection_prefix)
+    int_in_range("batch_size", batch_size, 1)
+    by_kind = _group_by_kind(units)
+    model = embedder.model_name
+    embedded = skipped = 0
+    for kind, group in by_kind.items():
+        collection = collection_name(collection_prefix, kind)
+        await store.ensure_collection(collection, dimension=embedder.dimension)
+        for start in range(0, len(group), batch_size):
+            batch = group[start : start + batch_size]
+            stale = await _stale_units(store, collection, batch, model)
+            skipped += len(batch) - len(stale)
+            if not stale:
+                continue
+            vectors = await embedder.embed([normalize_code(u.code) for u in stale])
+            points = [_point(u, vec, model) for u, vec in zip(stale, vectors, strict=True)]
+            await store.upsert(collection, points)
+            embedded += len(points)
+    return IndexResult(embedded=embedded, skipped=skipped)
+
+
+async def find_similar_code(
+    embedder: Embedder,
+    store: VectorStore,
+    code: str,
+    *,
+    kind: CodeUnitKind,
+    limit: int = 10,
+    project_id: ProjectId | None = None,
+    language: ProgrammingLanguage | None = None,
+    score_threshold: float | None = None,
+    collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
+) -> list[SimilarCode]:
+    """The indexed units of ``kind`` closest to ``code``, closest first; only those of
+    ``project_id`` and ``language`` when given. Nothing indexed yet gives no hits."""
+    non_blank("code", code)
+    int_in_range("limit", limit, 1, MAX_SIMILAR)
+    checked_kind = member_of("kind", kind, CodeUnitKind)
+    conditions: dict[str, Any] = {}
+    if project_id is not None:
+        conditions["project_id"] = str(project_id)
+    if language is not None:
+        conditions["language"] = member_of("language", language, ProgrammingLanguage).value
+    [vector] = await embedder.embed([normalize_code(code)])
+    try:
+        hits = await store.search(
+            collection_name(collection_prefix, checked_kind),
+            vector,
+            limit=limit,
+            filter=conditions or None,
+            score_threshold=score_threshold,
+        )
+    except NotFoundError:
+        return []
+    return [_similar(hit) for hit in hits]
+
+
+async def remove_file_units(
+    store: VectorStore,
+    file_id: FileId,
+    *,
+    collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
+) -> None:
+    """Delete every indexed unit of a file, from the collection of every kind."""
+    file_filter: VectorFilter = {"file_id": str(file_id)}
+    for kind in CodeUnitKind:
+        try:
+            await store.delete_by_filter(collection_name(collection_prefix, kind), file_filter)
+        except NotFoundError:
+            continue
+
+
+def _group_by_kind(units: Sequence[CodeUnit]) -> dict[CodeUnitKind, list[CodeUnit]]:
+    for unit in units:
+        instance_of("units", unit, CodeUnit)
+    counts = Counter(u.point_id for u in units)
+    repeated = sorted(
+        {
+            f"{u.file_path}:{u.symbol}@{u.line_start} ({u.kind})"
+            for u in units
+            if counts[u.point_id] > 1
+        }
+    )
+    if repeated:
+        raise ValidationError(
+            "units", repeated, "must not repeat a unit (same repository, path, kind, symbol, line)"
+        )
+    by_kind: dict[CodeUnitKind, list[CodeUnit]] = {}
+    for unit in units:
+        by_kind.setdefault(unit.kind, []).append(unit)
+    return by_kind
+
+
+async def _stale_units(
+    store: VectorStore, collection: str, units: Sequence[CodeUnit], model: str
+) -> list[CodeUnit]:
+    """The units whose stored point is missing or was made from other code or model."""
+    stored = await store.retrieve(collection, [u.point_id for u in units])
+    payloads: dict[uuid.UUID, Mapping[str, Any]] = {p.id: p.payload for p in stored}
+    return [u for u in units if not _up_to_date(payloads.get(u.point_id), u, model)]
+
+
+def _up_to_date(payload: Mapping[str, Any] | None, unit: CodeUnit, model: str) -> bool:
+    return (
+        payload is not None
+        and payload.get("code_hash") == unit.code_hash
+        and payload.get(_MODEL_KEY) == model
+    )
+
+
+def _point(unit: CodeUnit, vector: Sequence[float], model: str) -> VectorPoint:
+    embedding = CodeEmbedding(
+        id=EmbeddingId(unit.point_id),
+        organization_id=unit.organization_id,
+        project_id=unit.project_id,
+        repository_id=unit.repository_id,
+        file_id=unit.file_id,
+        file_path=unit.file_path,
+        kind=unit.kind,
+        language=unit.language,
+        symbol=unit.symbol,
+        line_start=unit.line_start,
+        line_end=unit.line_end,
+        code_hash=unit.code_hash,
+        code_snippet=unit.code[:SNIPPET_LENGTH],
+        vector=tuple(vector),
+    )
+    return VectorPoint(
+        id=embedding.id, vector=embedding.vector, payload={**embedding.payload(), _MODEL_KEY: model}
+    )
+
+
+def _similar(hit: ScoredPoint) -> SimilarCode:
+    payload = hit.payload
+    language = payload.get("language")
+    return SimilarCode(
+        embedding_id=EmbeddingId(hit.id),
+        score=hit.score,
+        file_path=payload["file_path"],
+        symbol=payload["symbol"],
+        kind=CodeUnitKind(payload["kind"]),
+        language=None if language is None else ProgrammingLanguage(language),
+        line_start=payload["line_start"],
+        line_end=payload["line_end"],
+        project_id=ProjectId(uuid.UUID(payload["project_id"])),
+        file_id=FileId(uuid.UUID(payload["file_id"])),
+    )

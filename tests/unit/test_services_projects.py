@@ -1,0 +1,209 @@
+"""Project services, against the in-memory store."""
+
+from __future__ import annotations
+
+import pytest
+
+from adapters.memory.unit_of_work import MemoryUnitOfWork
+from application import (
+    archive_project,
+    create_project,
+    delete_project,
+    get_project,
+    get_project_by_slug,
+    list_projects,
+    search_projects,
+    update_project,
+)
+from domain.enums import ProjectStatus, Visibility
+from domain.errors import ValidationError
+from domain.events import ProjectArchived, ProjectCreated, ProjectDeleted, ProjectUpdated
+from domain.ids import OrganizationId, ProjectId, new_id
+from domain.values import ProjectSettings
+from ports.errors import DuplicateError, NotFoundError
+from ports.pagination import PageRequest
+
+
+async def _read(db, project_id):
+    async with MemoryUnitOfWork(db) as fresh:
+        return await fresh.projects.find_by_id(project_id)
+
+
+async def test_create_project_stores_it_and_announces_it(db, uow, project, events):
+    """A created project reads back with its fields, and ProjectCreated follows commit."""
+    created = await create_project(
+        uow,
+        project.organization_id,
+        name="Web app",
+        slug="web-app",
+        repository_url="https://git.example.com/acme/web.git",
+        visibility=Visibility.INTERNAL,
+    )
+    stored = await _read(db, created.id)
+    assert stored is not None
+    assert (stored.name, stored.slug, stored.visibility) == ("Web app", "web-app", "internal")
+    last = (await events())[-1]
+    assert isinstance(last, ProjectCreated)
+    assert (last.project_id, last.organization_id) == (created.id, project.organization_id)
+
+
+async def test_create_project_rejects_a_bad_name_and_writes_nothing(uow, project, committed):
+    """An empty name raises ValidationError on ``name`` before anything is written."""
+    before = committed()
+    with pytest.raises(ValidationError) as caught:
+        await create_project(
+            uow, project.organization_id, name=" ", slug="x", repository_url="https://x"
+        )
+    assert caught.value.field == "name"
+    assert committed() == before
+
+
+async def test_create_project_needs_an_existing_organization(uow, committed):
+    """A project of an unknown organization raises NotFoundError naming the organization."""
+    before = committed()
+    with pytest.raises(NotFoundError) as caught:
+        await create_project(
+            uow, OrganizationId(new_id()), name="X", slug="x", repository_url="https://x"
+        )
+    assert caught.value.entity == "Organization"
+    assert committed() == before
+
+
+async def test_create_project_refuses_a_slug_taken_in_the_organization(uow, project, committed):
+    """A second project with the same slug in one organization raises DuplicateError."""
+    before = committed()
+    with pytest.raises(DuplicateError):
+        await create_project(
+            uow, project.organization_id, name="X", slug=project.slug, repository_url="https://x"
+        )
+    assert committed() == before
+
+
+async def test_update_project_announces_only_the_fields_that_changed(db, uow, project, events):
+    """ProjectUpdated lists the fields whose value changed, not those given unchanged."""
+    updated = await update_project(
+        uow,
+        project.id,
+        name="Billing",
+        description=project.description,  # same value: not a change
+        visibility="public",  # type: ignore[arg-type]
+    )
+    assert updated.name == "Billing" and updated.visibility is Visibility.PUBLIC
+    stored = await _read(db, project.id)
+    assert stored is not None and stored.name == "Billing"
+    assert stored.description == project.description
+    [event] = await events()
+    assert isinstance(event, ProjectUpdated)
+    assert event.changed == ("name", "visibility")
+
+
+async def test_update_project_can_clear_an_optional_field(db, uow, project):
+    """None is a value (clear the description), unlike leaving the argument out."""
+    await update_project(uow, project.id, description=None)
+    stored = await _read(db, project.id)
+    assert stored is not None and stored.description is None
+    assert stored.name == project.name
+
+
+async def test_update_project_without_changes_writes_nothing(uow, project, committed):
+    """Arguments equal to the stored values write nothing and raise no event."""
+    before = committed()
+    result = await update_project(uow, project.id, name=project.name)
+    assert result.name == project.name
+    assert committed() == before
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"name": ""}, "name"),
+        ({"default_branch": "x" * 101}, "default_branch"),
+        ({"visibility": "secret"}, "visibility"),
+        ({"settings": {"auto_analyze_on_push": False}}, "settings"),
+    ],
+)
+async def test_update_project_rejects_bad_values(uow, project, committed, changes, field):
+    """A bad value raises ValidationError naming the field, and nothing is written."""
+    before = committed()
+    with pytest.raises(ValidationError) as caught:
+        await update_project(uow, project.id, **changes)
+    assert caught.value.field == field
+    assert committed() == before
+
+
+async def test_update_project_stores_new_settings(db, uow, project, events):
+    """New settings are stored and announced as a change of ``settings``."""
+    settings = ProjectSettings(auto_analyze_on_push=False, analyze_branches=("main",))
+    await update_project(uow, project.id, settings=settings)
+    stored = await _read(db, project.id)
+    assert stored is not None and stored.settings == settings
+    assert [e.changed for e in await events()] == [("settings",)]
+
+
+async def test_update_of_a_missing_project_raises_not_found(uow):
+    """Updating an unknown project raises NotFoundError."""
+    with pytest.raises(NotFoundError):
+        await update_project(uow, ProjectId(new_id()), name="X")
+
+
+async def test_archive_project_sets_the_status_once(db, uow, project, events):
+    """Archiving sets ARCHIVED with ProjectArchived; archiving again changes nothing."""
+    await archive_project(uow, project.id)
+    await archive_project(uow, project.id)
+    stored = await _read(db, project.id)
+    assert stored is not None and stored.status is ProjectStatus.ARCHIVED
+    assert [type(e) for e in await events()] == [ProjectArchived]
+
+
+async def test_delete_project_is_soft_and_hides_the_project(db, uow, project, events):
+    """A deleted project is no longer found by id, slug, list or search (ProjectDeleted)."""
+    await delete_project(uow, project.id)
+    with pytest.raises(NotFoundError):
+        await get_project(uow, project.id)
+    with pytest.raises(NotFoundError):
+        await get_project_by_slug(uow, project.organization_id, project.slug)
+    assert len(await list_projects(uow, project.organization_id)) == 0
+    assert await search_projects(uow, "billing") == []
+    assert db.row_count()["projects"] == 1  # the row stays, marked deleted
+    [event] = await events()
+    assert isinstance(event, ProjectDeleted) and event.project_id == project.id
+
+
+async def test_get_project_reads_by_id_and_slug(uow, project):
+    """The project is found both by its id and by its organization and slug."""
+    assert (await get_project(uow, project.id)).id == project.id
+    assert (await get_project_by_slug(uow, project.organization_id, "billing")).id == project.id
+
+
+async def test_list_projects_pages_by_keyset(uow, project):
+    """Pages of two follow each other without repeats until the cursor runs out."""
+    for n in range(4):
+        await create_project(
+            uow,
+            project.organization_id,
+            name=f"Service {n}",
+            slug=f"service-{n}",
+            repository_url=f"https://git.example.com/s{n}.git",
+        )
+    seen = []
+    request = PageRequest(limit=2, sort="slug")
+    while True:
+        page = await list_projects(uow, project.organization_id, request)
+        seen.extend(p.slug for p in page)
+        if page.next_cursor is None:
+            break
+        request = PageRequest(limit=2, sort="slug", cursor=page.next_cursor)
+    assert seen == ["billing", "service-0", "service-1", "service-2", "service-3"]
+
+
+async def test_search_projects_matches_words_of_the_description(uow, project):
+    """Searching a word of the description finds the project."""
+    found = await search_projects(uow, "payments", organization_id=project.organization_id)
+    assert [p.id for p in found] == [project.id]
+
+
+async def test_search_projects_rejects_empty_text(uow):
+    """A blank search text raises ValidationError on ``text``."""
+    with pytest.raises(ValidationError) as caught:
+        await search_projects(uow, "   ")
+    assert caught.value.field == "text"
