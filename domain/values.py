@@ -40,6 +40,27 @@ __all__ = [
 ]
 
 
+def _as_tuple(value: Any) -> Any:
+    """Lists become tuples; a string or a non-iterable is left for the validator to refuse
+    (``tuple("main")`` would silently give its characters)."""
+    if isinstance(value, str | bytes) or not hasattr(value, "__iter__"):
+        return value
+    return tuple(value)
+
+
+def _texts(max_length: int) -> v.Validator:
+    """A tuple of strings, each non-empty and at most ``max_length`` characters."""
+    each = v.text(max_length=max_length)
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, tuple):
+            v.fail(instance, attribute, value, "must be a list of strings")
+        for item in value:
+            each(instance, attribute, item)
+
+    return check
+
+
 def _each(validator: v.Validator) -> v.Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         for item in value:
@@ -72,7 +93,7 @@ class AnalysisConfig:
     )
     max_file_size_bytes: int = attrs.field(default=1_000_000, validator=v.int_range(1, 1 << 40))
     exclude_patterns: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_each(v.text(max_length=500))
+        default=(), converter=_as_tuple, validator=_texts(500)
     )
     include_tests: bool = True
 
@@ -80,9 +101,7 @@ class AnalysisConfig:
 @attrs.frozen(kw_only=True)
 class WebhookSettings:
     url: str | None = attrs.field(default=None, validator=v.optional(v.text(max_length=2048)))
-    events: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_each(v.text(max_length=100))
-    )
+    events: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_texts(100))
     active: bool = False
 
 
@@ -110,11 +129,11 @@ class NotificationPreferences:
 class SecuritySettings:
     require_two_factor: bool = False
     allowed_email_domains: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_each(v.text(max_length=253))
+        default=(), converter=_as_tuple, validator=_texts(253)
     )
     session_timeout_minutes: int = attrs.field(default=480, validator=v.int_range(5, 43_200))
     ip_allowlist: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_each(v.text(max_length=64))
+        default=(), converter=_as_tuple, validator=_texts(64)
     )
 
 
@@ -133,7 +152,7 @@ class ProjectSettings:
     analysis: AnalysisConfig | None = None
     auto_analyze_on_push: bool = True
     analyze_branches: tuple[str, ...] = attrs.field(
-        default=(), converter=tuple, validator=_each(v.text(max_length=255))
+        default=(), converter=_as_tuple, validator=_texts(255)
     )
     quality_gate_min_score: float | None = attrs.field(
         default=None, validator=v.optional(v.finite_number(max_abs=101))
@@ -209,7 +228,7 @@ def _line_span(instance: Any) -> None:
 @attrs.frozen(kw_only=True)
 class ImportDeclaration:
     module: str = attrs.field(validator=v.text(max_length=1000))
-    names: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    names: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_texts(1000))
     alias: str | None = None
     line: int | None = attrs.field(default=None, validator=v.optional(v.int_range(1)))
 
@@ -224,7 +243,9 @@ class ExportDeclaration:
 @attrs.frozen(kw_only=True)
 class FunctionSignature:
     name: str = attrs.field(validator=v.text(max_length=1000))
-    parameters: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    parameters: tuple[str, ...] = attrs.field(
+        default=(), converter=_as_tuple, validator=_texts(1000)
+    )
     return_type: str | None = None
     line_start: int = attrs.field(validator=v.int_range(1))
     line_end: int = attrs.field(validator=v.int_range(1))
@@ -244,8 +265,8 @@ class FunctionSignature:
 @attrs.frozen(kw_only=True)
 class ClassSignature:
     name: str = attrs.field(validator=v.text(max_length=1000))
-    bases: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-    methods: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    bases: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_texts(1000))
+    methods: tuple[str, ...] = attrs.field(default=(), converter=_as_tuple, validator=_texts(1000))
     line_start: int = attrs.field(validator=v.int_range(1))
     line_end: int = attrs.field(validator=v.int_range(1))
 
@@ -275,10 +296,10 @@ class FileMetadata:
         validator=v.enum_member(LineEndingType),
     )
     complexity_metrics: ComplexityMetrics | None = None
-    imports: tuple[ImportDeclaration, ...] = attrs.field(default=(), converter=tuple)
-    exports: tuple[ExportDeclaration, ...] = attrs.field(default=(), converter=tuple)
-    functions: tuple[FunctionSignature, ...] = attrs.field(default=(), converter=tuple)
-    classes: tuple[ClassSignature, ...] = attrs.field(default=(), converter=tuple)
+    imports: tuple[ImportDeclaration, ...] = attrs.field(default=(), converter=_as_tuple)
+    exports: tuple[ExportDeclaration, ...] = attrs.field(default=(), converter=_as_tuple)
+    functions: tuple[FunctionSignature, ...] = attrs.field(default=(), converter=_as_tuple)
+    classes: tuple[ClassSignature, ...] = attrs.field(default=(), converter=_as_tuple)
     description: str | None = None
     skipped_reason: str | None = None
 

@@ -23,5 +23,5 @@ class Cache(Protocol):
 
     async def incr(self, key: str) -> int:
         """Atomically add one to an integer counter (missing counts as 0); returns the new
-        value. Counters do not expire."""
+        value. A new counter has no expiry; an existing key keeps the one it had."""
         ...
