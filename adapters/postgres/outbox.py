@@ -10,6 +10,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.errors import translated
 from adapters.serialization import event_from_dict, event_to_dict
 from domain.events import DomainEvent
@@ -51,13 +52,15 @@ def event_params(event: DomainEvent) -> dict[str, Any]:
 class PostgresOutbox:
     """Implements ports.outbox.Outbox; each call is its own short transaction."""
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
-        self._pool = pool
+    def __init__(self, database: PostgresDatabase | AsyncConnectionPool[Any]) -> None:
+        if not isinstance(database, PostgresDatabase):
+            database = PostgresDatabase.from_pool(database)
+        self._database = database
 
     async def pending(self, *, limit: int = 100) -> list[OutboxMessage]:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
             raise ValidationError("limit", limit, "must be an integer from 1 to 10000")
-        async with translated(), self._pool.connection() as conn:
+        async with translated(), (await self._database.pool()).connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
             await cur.execute(PENDING, {"limit": limit})
             rows = await cur.fetchall()
@@ -75,10 +78,10 @@ class PostgresOutbox:
     async def mark_delivered(self, ids: Sequence[uuid.UUID]) -> int:
         if not ids:
             return 0
-        async with translated(), self._pool.connection() as conn:
+        async with translated(), (await self._database.pool()).connection() as conn:
             cur = await conn.execute(MARK_DELIVERED, {"ids": list(ids)})
             return int(cur.rowcount)
 
     async def mark_failed(self, id: uuid.UUID, error: str) -> None:
-        async with translated(), self._pool.connection() as conn:
+        async with translated(), (await self._database.pool()).connection() as conn:
             await conn.execute(MARK_FAILED, {"id": id, "error": error})

@@ -12,6 +12,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres._sql import Connection
 from adapters.postgres.analysis import PostgresAnalysisRepository
+from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.errors import translate, translated
 from adapters.postgres.files import PostgresFileIndexRepository
 from adapters.postgres.organizations import (
@@ -34,15 +35,19 @@ __all__ = ["PostgresUnitOfWork"]
 class PostgresUnitOfWork:
     """A unit of work on PostgreSQL (see ports.unit_of_work.UnitOfWork).
 
-    Entering takes a connection from the pool (UnavailableError if none comes within the
-    pool's timeout); every repository of the unit runs on it; leaving rolls back what was
-    not committed and returns the connection. Commit writes the collected events to the
-    outbox in the same transaction. After a port error from a statement, PostgreSQL has
+    Entering takes a connection from the database's pool (opening the database on first
+    use; UnavailableError if no connection comes within the pool's timeout); every
+    repository of the unit runs on it; leaving rolls back what was not committed and
+    returns the connection. Commit writes the collected events to the outbox in the same
+    transaction. After a port error from a statement, PostgreSQL has
     aborted the transaction: leave the block (or roll back) before using the unit again.
     """
 
-    def __init__(self, pool: AsyncConnectionPool[Any]) -> None:
-        self._pool = pool
+    def __init__(self, database: PostgresDatabase | AsyncConnectionPool[Any]) -> None:
+        if not isinstance(database, PostgresDatabase):
+            database = PostgresDatabase.from_pool(database)
+        self._database = database
+        self._pool: AsyncConnectionPool[Any] | None = None
         self._conn: Connection | None = None
         self._events: list[DomainEvent] = []
         self.organizations = PostgresOrganizationRepository(self._active)
@@ -65,6 +70,7 @@ class PostgresUnitOfWork:
         if self._conn is not None:
             raise RuntimeError("the unit of work is already active; units cannot be nested")
         async with translated():
+            self._pool = await self._database.pool()
             self._conn = await self._pool.getconn()
         self._events = []
         return self
@@ -84,6 +90,7 @@ class PostgresUnitOfWork:
                 with contextlib.suppress(psycopg.Error):
                     await conn.rollback()
         finally:
+            assert self._pool is not None
             await self._pool.putconn(conn)
 
     async def commit(self) -> None:

@@ -1,0 +1,103 @@
+"""A PostgreSQL database as the application uses it: the server (the configured URL, or
+the embedded one), its migrations, and the connection pool, opened on first use."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres.embedded import EmbeddedPostgres
+from adapters.postgres.migrations import MigrationRunner
+from adapters.postgres.pool import PoolSettings, create_pool
+from ports.errors import UnavailableError
+
+__all__ = ["PostgresDatabase"]
+
+log = logging.getLogger(__name__)
+
+
+class PostgresDatabase:
+    """Opens lazily and once: with no ``url`` it starts (or joins) the embedded server in
+    ``data_dir``; with ``migrate`` it brings the schema to the latest version; then it
+    opens the pool. :meth:`close` closes the pool and leaves the embedded server (which
+    stops when its last user leaves)."""
+
+    def __init__(
+        self,
+        *,
+        url: str | None = None,
+        data_dir: Path | None = None,
+        pool: PoolSettings | None = None,
+        migrate: bool = True,
+    ) -> None:
+        if url is None and data_dir is None:
+            raise ValueError("either url or data_dir (for the embedded server) is required")
+        self._url = url
+        self._data_dir = data_dir
+        self._settings = pool or PoolSettings()
+        self._migrate = migrate
+        self._pool: AsyncConnectionPool[Any] | None = None
+        self._embedded: EmbeddedPostgres | None = None
+        self._owns_pool = True
+        self._lock = asyncio.Lock()
+
+    @classmethod
+    def from_pool(cls, pool: AsyncConnectionPool[Any]) -> PostgresDatabase:
+        """A database over an already open pool (closing it stays the caller's job)."""
+        database = cls(url=str(pool.conninfo), migrate=False)
+        database._pool = pool
+        database._owns_pool = False
+        return database
+
+    @property
+    def embedded(self) -> bool:
+        return self._url is None
+
+    @property
+    def url(self) -> str | None:
+        """The connection URL, once open (the embedded server's is known only then)."""
+        if self._url is not None:
+            return self._url
+        return self._embedded.url() if self._embedded is not None else None
+
+    async def pool(self) -> AsyncConnectionPool[Any]:
+        """The open pool, opening everything on first call."""
+        if self._pool is not None:
+            return self._pool
+        async with self._lock:
+            if self._pool is None:
+                await self._open()
+        assert self._pool is not None
+        return self._pool
+
+    async def _open(self) -> None:
+        url = self._url
+        if url is None:
+            assert self._data_dir is not None
+            embedded = EmbeddedPostgres(self._data_dir / "postgres")
+            await asyncio.to_thread(embedded.start)
+            self._embedded = embedded
+            url = embedded.url()
+        if self._migrate:
+            applied = await asyncio.to_thread(MigrationRunner(url).upgrade)
+            if applied:
+                log.info("applied migrations: %s", ", ".join(applied))
+        pool = create_pool(url, self._settings)
+        try:
+            await pool.open(wait=True, timeout=self._settings.timeout)
+        except Exception as exc:
+            await pool.close()
+            raise UnavailableError(f"cannot connect to the database: {exc}") from exc
+        self._pool = pool
+
+    async def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None and self._owns_pool:
+            await pool.close()
+        embedded, self._embedded = self._embedded, None
+        if embedded is not None:
+            await asyncio.to_thread(embedded.stop)

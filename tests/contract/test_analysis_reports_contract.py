@@ -1,0 +1,195 @@
+"""Contract of the reporting queries of AnalysisRepository: metric aggregation and hotspots
+over a project's latest completed job, and the issues summary over a time window."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from domain.enums import MetricType, Severity
+from domain.reports import MetricStats
+from tests.contract.builders import (
+    analysis_job,
+    analysis_result,
+    at,
+    code_metric,
+    file_index,
+    read,
+    scaffold,
+    store,
+)
+
+NOW = at(0)
+
+
+def days_ago(days):
+    return NOW - dt.timedelta(days=days)
+
+
+async def test_aggregate_metrics_summarizes_the_latest_completed_job_only(backend):
+    """Statistics per metric name cover only the metrics of the given type in the newest
+    completed job, with exact count, min, max, avg, sum and violations."""
+    base = await scaffold(backend)
+    files = [file_index(base.repository.id) for _ in range(3)]
+    older = analysis_job(base.project.id, status="completed", created_at=at(0))
+    latest = analysis_job(base.project.id, status="completed", created_at=at(1))
+    running = analysis_job(base.project.id, status="running", created_at=at(2))
+    await store(backend, *files, older, latest, running)
+    a, b, c = (f.id for f in files)
+    await store(
+        backend,
+        code_metric(a, latest.id, metric_name="cyclomatic", value=2, threshold_min=3),
+        code_metric(b, latest.id, metric_name="cyclomatic", value=7, threshold_max=10),
+        code_metric(c, latest.id, metric_name="cyclomatic", value=12, threshold_max=10),
+        code_metric(a, latest.id, metric_name="cognitive", value=1.5),
+        code_metric(b, latest.id, metric_name="cognitive", value=2.25),
+        code_metric(a, latest.id, metric_type="size", metric_name="nloc", value=500),
+        code_metric(a, older.id, metric_name="cyclomatic", value=99),
+        code_metric(a, running.id, metric_name="cyclomatic", value=77),
+    )
+
+    report = await read(
+        backend, lambda uow: uow.analysis.aggregate_metrics(base.project.id, MetricType.COMPLEXITY)
+    )
+
+    assert report.project_id == base.project.id
+    assert report.metric_type is MetricType.COMPLEXITY
+    assert report.job_id == latest.id
+    assert sorted(m.metric_name for m in report.metrics) == ["cognitive", "cyclomatic"]
+    assert report.get("cyclomatic") == MetricStats(
+        metric_name="cyclomatic", count=3, min=2, max=12, avg=7, sum=21, violations=2
+    )
+    assert report.get("cognitive") == MetricStats(
+        metric_name="cognitive", count=2, min=1.5, max=2.25, avg=1.875, sum=3.75, violations=0
+    )
+
+
+async def test_aggregate_metrics_without_a_completed_job_is_empty(backend):
+    """A project with no completed job aggregates to no job and no metrics."""
+    base = await scaffold(backend)
+    source, running = file_index(base.repository.id), analysis_job(base.project.id)
+    await store(backend, source, running, code_metric(source.id, running.id))
+
+    report = await read(
+        backend, lambda uow: uow.analysis.aggregate_metrics(base.project.id, MetricType.COMPLEXITY)
+    )
+
+    assert report.job_id is None
+    assert report.metrics == ()
+
+
+async def test_issues_summary_groups_recent_results_of_completed_jobs(backend):
+    """Only results of the project's completed jobs within the last days count; rows go
+    from critical to info, larger groups first, with the average confidence."""
+    base, other = await scaffold(backend), await scaffold(backend)
+    done = analysis_job(base.project.id, status="completed", created_at=at(-10))
+    also_done = analysis_job(base.project.id, status="completed", created_at=at(-5))
+    running = analysis_job(base.project.id, status="running")
+    failed = analysis_job(base.project.id, status="failed")
+    foreign = analysis_job(other.project.id, status="completed")
+    await store(backend, done, also_done, running, failed, foreign)
+
+    def issue(job, severity, category, confidence, age=1):
+        return analysis_result(
+            job.id,
+            severity=severity,
+            category=category,
+            confidence=confidence,
+            created_at=days_ago(age),
+        )
+
+    await store(
+        backend,
+        issue(done, "info", "documentation", 0.33),
+        issue(done, "high", "bug", 1.0),
+        issue(done, "high", "style", 0.9),
+        issue(done, "low", "style", 0.6),
+        issue(done, "high", "style", 0.8),
+        issue(done, "critical", "security", 0.9, age=2),
+        issue(done, "high", "bug", 0.5),
+        issue(also_done, "high", "style", 0.75, age=29),
+        issue(also_done, "medium", "performance", 0.7),
+        issue(done, "critical", "bug", 0.4, age=40),
+        issue(running, "critical", "security", 1.0),
+        issue(failed, "critical", "security", 1.0),
+        issue(foreign, "critical", "security", 1.0),
+    )
+
+    summary = await read(
+        backend, lambda uow: uow.analysis.issues_summary(base.project.id, days=30, now=NOW)
+    )
+
+    assert summary.project_id == base.project.id
+    assert summary.since == days_ago(30)
+    rows = [
+        (r.severity.value, r.category.value, r.count, round(r.avg_confidence, 2))
+        for r in summary.rows
+    ]
+    assert rows == [
+        ("critical", "security", 1, 0.9),
+        ("high", "style", 3, 0.82),
+        ("high", "bug", 2, 0.75),
+        ("medium", "performance", 1, 0.7),
+        ("low", "style", 1, 0.6),
+        ("info", "documentation", 1, 0.33),
+    ]
+
+
+async def test_issues_summary_window_follows_days(backend):
+    """A longer window takes in older results; a project without results sums to nothing."""
+    base, empty = await scaffold(backend), await scaffold(backend)
+    done = analysis_job(base.project.id, status="completed")
+    await store(backend, done)
+    await store(
+        backend,
+        *(
+            analysis_result(done.id, severity="critical", created_at=days_ago(age))
+            for age in (1, 40, 70)
+        ),
+    )
+
+    async def total(project_id, days):
+        summary = await read(
+            backend, lambda uow: uow.analysis.issues_summary(project_id, days=days, now=NOW)
+        )
+        return summary.total
+
+    assert await total(base.project.id, 30) == 1
+    assert await total(base.project.id, 60) == 2
+    assert await total(base.project.id, 90) == 3
+    assert await total(empty.project.id, 30) == 0
+
+
+async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend):
+    """Hotspots list the files with the most results of the newest completed job, most
+    first, with their worst severity, at most limit of them."""
+    base = await scaffold(backend)
+    a, b, c, quiet = (file_index(base.repository.id) for _ in range(4))
+    older = analysis_job(base.project.id, status="completed", created_at=at(0))
+    latest = analysis_job(base.project.id, status="completed", created_at=at(1))
+    running = analysis_job(base.project.id, status="running", created_at=at(2))
+    await store(backend, a, b, c, quiet, older, latest, running)
+
+    def issues(job, source, *severities):
+        return [analysis_result(job.id, file_id=source.id, severity=s) for s in severities]
+
+    await store(
+        backend,
+        *issues(latest, a, "low", "high", "info"),
+        *issues(latest, b, "critical"),
+        *issues(latest, c, "medium", "medium"),
+        analysis_result(latest.id, severity="critical"),
+        *issues(older, b, *["critical"] * 5),
+        *issues(running, quiet, *["high"] * 5),
+    )
+
+    def ranking(spots):
+        return [(s.file_id, s.relative_path, s.issues, s.worst_severity) for s in spots]
+
+    spots = await read(backend, lambda uow: uow.analysis.hotspots(base.project.id))
+    assert ranking(spots) == [
+        (a.id, a.relative_path, 3, Severity.HIGH),
+        (c.id, c.relative_path, 2, Severity.MEDIUM),
+        (b.id, b.relative_path, 1, Severity.CRITICAL),
+    ]
+    top = await read(backend, lambda uow: uow.analysis.hotspots(base.project.id, limit=2))
+    assert ranking(top) == ranking(spots)[:2]

@@ -1,0 +1,216 @@
+"""Contract of the results and metrics half of AnalysisRepository: bulk writes, parents that
+must exist, paged and filtered reads, deletion by job and the metric upsert."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from domain.enums import Category, Severity
+from domain.ids import FileId, JobId, new_id
+from domain.values import SourceLocation
+from ports.errors import NotFoundError
+from ports.pagination import PageRequest
+from ports.repositories import RESULT_SORTS
+from tests.contract.builders import (
+    analysis_job,
+    analysis_result,
+    at,
+    code_metric,
+    file_index,
+    read,
+    scaffold,
+    store,
+)
+from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
+
+
+def as_dicts(items):
+    return {item.id: attrs.asdict(item) for item in items}
+
+
+async def job_with_files(backend, count=2):
+    """A stored job and ``count`` stored files of the same project."""
+    base = await scaffold(backend)
+    job = analysis_job(base.project.id)
+    files = [file_index(base.repository.id) for _ in range(count)]
+    await store(backend, job, *files)
+    return job, files
+
+
+async def results_of_job(backend, job_id, **filters):
+    page = await read(
+        backend,
+        lambda uow: uow.analysis.find_results_by_job(job_id, PageRequest(limit=1000), **filters),
+    )
+    return list(page)
+
+
+async def test_create_results_writes_in_bulk_and_round_trips_every_field(backend):
+    """create_results returns how many it wrote; each reads back with every field."""
+    job, (source, _) = await job_with_files(backend)
+    located = analysis_result(
+        job.id,
+        file_id=source.id,
+        rule_id="sql-injection",
+        severity="critical",
+        category="security",
+        title="Query built from user input",
+        description="String formatting in a SQL query.",
+        location=SourceLocation(
+            file_path=source.relative_path, line_start=3, line_end=4, column_start=8, column_end=30
+        ),
+        suggestion="Use bound parameters.",
+        confidence=0.85,
+        metadata={"cwe": 89, "tags": ["owasp"], "snippet": {"before": "f'...'"}},
+        created_at=at(0),
+    )
+    loose = analysis_result(job.id, confidence=0.5, created_at=at(1))
+
+    async with backend.uow() as uow:
+        assert await uow.analysis.create_results([located, loose]) == 2
+        await uow.commit()
+
+    assert as_dicts(await results_of_job(backend, job.id)) == as_dicts([located, loose])
+    by_file = await read(backend, lambda uow: uow.analysis.find_results_by_file(source.id))
+    assert as_dicts(by_file) == as_dicts([located])
+
+
+async def test_results_of_an_unknown_job_or_file_raise_not_found(backend):
+    """Results need their job, and their file when they name one; a failed batch writes
+    nothing."""
+    job, (source, _) = await job_with_files(backend)
+    good = analysis_result(job.id, file_id=source.id)
+
+    for orphan in (
+        analysis_result(JobId(new_id())),
+        analysis_result(job.id, file_id=FileId(new_id())),
+    ):
+        with pytest.raises(NotFoundError):
+            async with backend.uow() as uow:
+                await uow.analysis.create_results([good, orphan])
+                await uow.commit()
+
+    assert await results_of_job(backend, job.id) == []
+
+
+async def test_find_results_by_job_pages_by_created_at(backend):
+    """A job's results page in (created_at, id) order; other jobs' results never appear."""
+    job, _ = await job_with_files(backend)
+    other = analysis_job(job.project_id)
+    results = [analysis_result(job.id, created_at=at(m)) for m in (2, 0, 0, 1, 3, 3, 1)]
+    await store(backend, other, *results, analysis_result(other.id))
+
+    def fetch(uow, request):
+        return uow.analysis.find_results_by_job(job.id, request)
+
+    await assert_keyset_pagination(
+        backend, fetch, results, {"created_at": lambda r: r.created_at}, offered=RESULT_SORTS
+    )
+    await assert_rejects_bad_requests(backend, fetch, offered=RESULT_SORTS)
+
+
+async def test_find_results_by_job_filters_by_minimum_severity_and_category(backend):
+    """min_severity keeps results at least that severe; category keeps that category."""
+    job, _ = await job_with_files(backend)
+    shape = [
+        ("critical", "security"),
+        ("high", "bug"),
+        ("high", "security"),
+        ("medium", "security"),
+        ("low", "style"),
+        ("info", "security"),
+    ]
+    results = [analysis_result(job.id, severity=s, category=c) for s, c in shape]
+    await store(backend, *results)
+
+    def pairs(found):
+        return sorted((r.severity.value, r.category.value) for r in found)
+
+    high_up = await results_of_job(backend, job.id, min_severity=Severity.HIGH)
+    assert pairs(high_up) == sorted(shape[:3])
+    security = await results_of_job(backend, job.id, category=Category.SECURITY)
+    assert pairs(security) == sorted(p for p in shape if p[1] == "security")
+    both = await results_of_job(
+        backend, job.id, min_severity=Severity.MEDIUM, category=Category.SECURITY
+    )
+    assert pairs(both) == sorted([shape[0], shape[2], shape[3]])
+
+
+async def test_delete_results_by_job_counts_and_spares_other_jobs(backend):
+    """delete_results_by_job removes the job's results, returns how many, and keeps the
+    results of other jobs."""
+    job, _ = await job_with_files(backend)
+    other = analysis_job(job.project_id)
+    kept = analysis_result(other.id)
+    await store(backend, other, *(analysis_result(job.id) for _ in range(3)), kept)
+
+    async with backend.uow() as uow:
+        assert await uow.analysis.delete_results_by_job(job.id) == 3
+        await uow.commit()
+
+    assert await results_of_job(backend, job.id) == []
+    assert [r.id for r in await results_of_job(backend, other.id)] == [kept.id]
+
+
+async def test_create_metrics_writes_in_bulk_and_round_trips_every_field(backend):
+    """create_metrics returns how many it wrote; each reads back with every field, and the
+    job filter narrows a file's metrics."""
+    job, (source, _) = await job_with_files(backend)
+    later = analysis_job(job.project_id)
+    await store(backend, later)
+    metrics = [
+        code_metric(
+            source.id,
+            job.id,
+            metric_name="cyclomatic",
+            value=12.5,
+            threshold_min=1,
+            threshold_max=10.25,
+            metadata={"function": "parse", "lines": [20, 60]},
+            created_at=at(0),
+        ),
+        code_metric(source.id, job.id, metric_type="size", metric_name="nloc", value=120),
+    ]
+    again = code_metric(source.id, later.id)
+
+    async with backend.uow() as uow:
+        assert await uow.analysis.create_metrics(metrics) == 2
+        assert await uow.analysis.create_metrics([again]) == 1
+        await uow.commit()
+
+    all_of_file = await read(backend, lambda uow: uow.analysis.find_metrics_by_file(source.id))
+    assert as_dicts(all_of_file) == as_dicts([*metrics, again])
+    of_job = await read(
+        backend, lambda uow: uow.analysis.find_metrics_by_file(source.id, job_id=job.id)
+    )
+    assert as_dicts(of_job) == as_dicts(metrics)
+
+
+async def test_create_metrics_upserts_on_file_job_type_and_name(backend):
+    """Writing a metric with the natural key of a stored one replaces its value instead of
+    failing."""
+    job, (source, _) = await job_with_files(backend)
+    await store(backend, code_metric(source.id, job.id, value=3, threshold_max=10))
+    replacement = code_metric(source.id, job.id, value=15, threshold_max=10)
+
+    async with backend.uow() as uow:
+        assert await uow.analysis.create_metrics([replacement]) == 1
+        await uow.commit()
+
+    stored = await read(backend, lambda uow: uow.analysis.find_metrics_by_file(source.id))
+    assert [(m.metric_name, m.value, m.is_violation) for m in stored] == [("cyclomatic", 15, True)]
+
+
+async def test_metrics_of_an_unknown_file_or_job_raise_not_found(backend):
+    """Metrics need their file and their job; a failed batch writes nothing."""
+    job, (source, _) = await job_with_files(backend)
+    good = code_metric(source.id, job.id, metric_name="good")
+
+    for orphan in (code_metric(FileId(new_id()), job.id), code_metric(source.id, JobId(new_id()))):
+        with pytest.raises(NotFoundError):
+            async with backend.uow() as uow:
+                await uow.analysis.create_metrics([good, orphan])
+                await uow.commit()
+
+    assert await read(backend, lambda uow: uow.analysis.find_metrics_by_file(source.id)) == []

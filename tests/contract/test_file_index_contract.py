@@ -1,0 +1,422 @@
+"""Contract of FileIndexRepository: round trips, paths unique per repository, optimistic
+concurrency, cascades, paged lists and filters, bulk status updates, snapshots and search."""
+
+from __future__ import annotations
+
+import attrs
+import pytest
+
+from domain.enums import AnalysisStatus, ProgrammingLanguage
+from domain.ids import FileId, RepositoryId, new_id
+from domain.values import (
+    ClassSignature,
+    ComplexityMetrics,
+    ExportDeclaration,
+    FileMetadata,
+    FunctionSignature,
+    ImportDeclaration,
+)
+from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
+from ports.pagination import PageRequest
+from ports.repositories import FILE_SORTS
+from tests.contract.builders import (
+    analysis_job,
+    analysis_result,
+    at,
+    code_metric,
+    fields_of,
+    file_hash,
+    file_index,
+    read,
+    scaffold,
+    store,
+)
+from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests, walk
+
+RICH_METADATA = FileMetadata(
+    encoding="latin-1",
+    has_bom=True,
+    line_endings="crlf",
+    complexity_metrics=ComplexityMetrics(
+        nloc=120, function_count=2, cyclomatic_total=9, cyclomatic_average=4.5, cyclomatic_max=7
+    ),
+    imports=(ImportDeclaration(module="os.path", names=("join",), alias="p", line=1),),
+    exports=(ExportDeclaration(name="Parser", kind="class", line=10),),
+    functions=(
+        FunctionSignature(
+            name="parse",
+            parameters=("text: str", "strict: bool = False"),
+            return_type="Tree",
+            line_start=20,
+            line_end=60,
+            complexity=7,
+            nloc=35,
+            is_async=True,
+        ),
+    ),
+    classes=(
+        ClassSignature(
+            name="Parser", bases=("Base",), methods=("run",), line_start=10, line_end=80
+        ),
+    ),
+    description="Parses configuration files",
+)
+
+
+def paths(pages_or_files):
+    return [f.relative_path for f in pages_or_files]
+
+
+async def walk_files(backend, fetch, limit=2):
+    return [f for page in await walk(backend, fetch, limit=limit) for f in page]
+
+
+async def snapshot(backend, repository_id, files, *, prune=True):
+    async with backend.uow() as uow:
+        result = await uow.files.upsert_snapshot(repository_id, files, prune=prune)
+        await uow.commit()
+    return result
+
+
+async def test_create_then_find_round_trips_every_field(backend):
+    """A file reads back by id and by path with every field, metadata included."""
+    repo = (await scaffold(backend)).repository
+    source = file_index(
+        repo.id,
+        relative_path="src/config/parser.py",
+        language="python",
+        size_bytes=4096,
+        line_count=120,
+        content_hash=file_hash("normalized"),
+        last_modified=at(-30),
+        analysis_status="analyzed",
+        metadata=RICH_METADATA,
+        created_at=at(0),
+        updated_at=at(1),
+    )
+    await store(backend, source)
+
+    by_id = await read(backend, lambda uow: uow.files.find_by_id(source.id))
+    by_path = await read(backend, lambda uow: uow.files.find_by_path(repo.id, source.relative_path))
+
+    assert attrs.asdict(by_id) == attrs.asdict(source)
+    assert attrs.asdict(by_path) == attrs.asdict(source)
+    assert await read(backend, lambda uow: uow.files.find_by_path(repo.id, "nope.py")) is None
+    assert await read(backend, lambda uow: uow.files.find_by_id(new_id())) is None
+
+
+async def test_duplicate_path_in_the_repository_raises_duplicate_error(backend):
+    """A path can be indexed once per repository, and again in another repository."""
+    repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
+    first = file_index(repo.id, relative_path="a/b.py")
+    await store(backend, first, file_index(other.id, relative_path="a/b.py"))
+    clash = file_index(repo.id, relative_path="a/b.py")
+
+    with pytest.raises(DuplicateError):
+        await store(backend, clash)
+
+    assert await read(backend, lambda uow: uow.files.find_by_id(clash.id)) is None
+
+
+async def test_file_of_an_unknown_repository_raises_not_found(backend):
+    """Indexing a file needs its repository to exist."""
+    orphan = file_index(RepositoryId(new_id()))
+
+    with pytest.raises(NotFoundError):
+        await store(backend, orphan)
+
+    assert await read(backend, lambda uow: uow.files.find_by_id(orphan.id)) is None
+
+
+async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend):
+    """update stores the changes and returns them with an updated_at later than before."""
+    repo = (await scaffold(backend)).repository
+    source = file_index(repo.id, created_at=at(0), updated_at=at(0))
+    await store(backend, source)
+    changed = attrs.evolve(
+        source, file_hash=file_hash("v2"), analysis_status="analyzing", metadata=RICH_METADATA
+    )
+
+    async with backend.uow() as uow:
+        updated = await uow.files.update(changed)
+        await uow.commit()
+
+    assert updated.updated_at > source.updated_at
+    assert fields_of(updated, "updated_at") == fields_of(changed, "updated_at")
+    found = await read(backend, lambda uow: uow.files.find_by_id(source.id))
+    assert attrs.asdict(found) == attrs.asdict(updated)
+
+
+async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
+    """Updating from a copy read before another update raises ConcurrencyError."""
+    repo = (await scaffold(backend)).repository
+    source = file_index(repo.id)
+    await store(backend, source)
+    async with backend.uow() as uow:
+        await uow.files.update(attrs.evolve(source, line_count=1))
+        await uow.commit()
+
+    with pytest.raises(ConcurrencyError):
+        async with backend.uow() as uow:
+            await uow.files.update(attrs.evolve(source, line_count=2))
+            await uow.commit()
+
+    found = await read(backend, lambda uow: uow.files.find_by_id(source.id))
+    assert found.line_count == 1
+
+
+async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
+    """update and delete of a file that was never stored raise NotFoundError."""
+    repo = (await scaffold(backend)).repository
+
+    with pytest.raises(NotFoundError):
+        async with backend.uow() as uow:
+            await uow.files.update(file_index(repo.id))
+    with pytest.raises(NotFoundError):
+        async with backend.uow() as uow:
+            await uow.files.delete(FileId(new_id()))
+
+
+async def test_delete_removes_the_file_with_its_results_and_metrics(backend):
+    """Deleting a file deletes its results and metrics, not those of other files."""
+    base = await scaffold(backend)
+    doomed, kept = file_index(base.repository.id), file_index(base.repository.id)
+    job = analysis_job(base.project.id)
+    await store(
+        backend,
+        doomed,
+        kept,
+        job,
+        analysis_result(job.id, file_id=doomed.id),
+        analysis_result(job.id, file_id=kept.id),
+        code_metric(doomed.id, job.id),
+        code_metric(kept.id, job.id),
+    )
+
+    async with backend.uow() as uow:
+        await uow.files.delete(doomed.id)
+        await uow.commit()
+
+    async with backend.uow() as uow:
+        assert await uow.files.find_by_id(doomed.id) is None
+        assert await uow.analysis.find_results_by_file(doomed.id) == []
+        assert await uow.analysis.find_metrics_by_file(doomed.id) == []
+        assert len(await uow.analysis.find_results_by_file(kept.id)) == 1
+        assert len(await uow.analysis.find_metrics_by_file(kept.id)) == 1
+
+
+async def test_list_by_repository_pages_through_every_sort_in_keyset_order(backend):
+    """Listing yields each of the repository's files once, in (sort field, id) order, for
+    each sort."""
+    repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
+    shape = [(0, 300, 10), (2, 100, 30), (0, 200, 10), (1, 100, 20), (2, 50, 20), (3, 300, 5)]
+    files = [
+        file_index(
+            repo.id,
+            relative_path=f"pkg/f{n}.py",
+            last_modified=at(m),
+            size_bytes=size,
+            line_count=lines,
+        )
+        for n, (m, size, lines) in zip([3, 0, 5, 1, 4, 2], shape, strict=True)
+    ]
+    await store(backend, *files, file_index(other.id))
+
+    def fetch(uow, request):
+        return uow.files.list_by_repository(repo.id, request)
+
+    await assert_keyset_pagination(
+        backend,
+        fetch,
+        files,
+        {
+            "relative_path": lambda f: f.relative_path,
+            "last_modified": lambda f: f.last_modified,
+            "size_bytes": lambda f: f.size_bytes,
+            "line_count": lambda f: f.line_count,
+        },
+        offered=FILE_SORTS,
+    )
+    await assert_rejects_bad_requests(backend, fetch, offered=FILE_SORTS)
+
+
+async def test_list_by_repository_filters_by_language_and_status(backend):
+    """The language and status filters each narrow the list, and combine."""
+    repo = (await scaffold(backend)).repository
+    py_new = file_index(repo.id, relative_path="a.py", language="python")
+    py_done = file_index(
+        repo.id, relative_path="b.py", language="python", analysis_status="analyzed"
+    )
+    rs_done = file_index(repo.id, relative_path="c.rs", language="rust", analysis_status="analyzed")
+    await store(backend, py_new, py_done, rs_done)
+
+    def listed(**filters):
+        return read(
+            backend, lambda uow: uow.files.list_by_repository(repo.id, PageRequest(), **filters)
+        )
+
+    assert paths(await listed(language=ProgrammingLanguage.PYTHON)) == ["a.py", "b.py"]
+    assert paths(await listed(status=AnalysisStatus.ANALYZED)) == ["b.py", "c.rs"]
+    both = await listed(language=ProgrammingLanguage.RUST, status=AnalysisStatus.ANALYZED)
+    assert paths(both) == ["c.rs"]
+
+
+async def test_find_by_language_pages_through_the_files_of_that_language(backend):
+    """find_by_language returns every file of the language in the repository, paged."""
+    repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
+    python = [file_index(repo.id, relative_path=f"m{i}.py", language="python") for i in range(5)]
+    await store(
+        backend,
+        *python,
+        file_index(repo.id, relative_path="x.go", language="go"),
+        file_index(repo.id, relative_path="y.txt", language=None),
+        file_index(other.id, relative_path="m9.py", language="python"),
+    )
+
+    found = await walk_files(
+        backend,
+        lambda uow, request: uow.files.find_by_language(
+            repo.id, ProgrammingLanguage.PYTHON, request
+        ),
+    )
+
+    assert paths(found) == [f"m{i}.py" for i in range(5)]
+
+
+async def test_find_modified_since_is_strictly_after(backend):
+    """Only files modified strictly after the instant are returned."""
+    repo = (await scaffold(backend)).repository
+    files = [file_index(repo.id, relative_path=f"f{m}.py", last_modified=at(m)) for m in range(5)]
+    await store(backend, *files)
+
+    found = await walk_files(
+        backend, lambda uow, request: uow.files.find_modified_since(repo.id, at(2), request)
+    )
+
+    assert paths(found) == ["f3.py", "f4.py"]
+
+
+async def test_count_by_repository_counts_only_that_repository(backend):
+    """count_by_repository counts the files of one repository."""
+    repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
+    await store(backend, *(file_index(repo.id) for _ in range(3)), file_index(other.id))
+
+    assert await read(backend, lambda uow: uow.files.count_by_repository(repo.id)) == 3
+    assert (
+        await read(backend, lambda uow: uow.files.count_by_repository(RepositoryId(new_id()))) == 0
+    )
+
+
+async def test_bulk_update_status_sets_the_status_and_counts_existing_files(backend):
+    """bulk_update_status changes the given files only and returns how many exist."""
+    repo = (await scaffold(backend)).repository
+    chosen, untouched = [file_index(repo.id) for _ in range(2)], file_index(repo.id)
+    await store(backend, *chosen, untouched)
+    ids = [f.id for f in chosen] + [FileId(new_id())]
+
+    async with backend.uow() as uow:
+        count = await uow.files.bulk_update_status(ids, AnalysisStatus.SKIPPED)
+        await uow.commit()
+
+    assert count == 2
+    async with backend.uow() as uow:
+        for f in chosen:
+            assert (await uow.files.find_by_id(f.id)).analysis_status is AnalysisStatus.SKIPPED
+        assert (await uow.files.find_by_id(untouched.id)).analysis_status is AnalysisStatus.PENDING
+
+
+async def test_upsert_snapshot_adds_modifies_keeps_and_prunes(backend):
+    """A snapshot inserts new paths, updates changed hashes in place, leaves same hashes
+    untouched and deletes absent paths, reporting each."""
+    repo = (await scaffold(backend)).repository
+    same = file_index(repo.id, relative_path="same.py", analysis_status="analyzed")
+    changed = file_index(
+        repo.id, relative_path="changed.py", analysis_status="analyzed", created_at=at(0)
+    )
+    gone = [file_index(repo.id, relative_path=p) for p in ("gone1.py", "gone2.py")]
+    await store(backend, same, changed, *gone)
+    again = file_index(repo.id, relative_path="same.py", file_hash=same.file_hash, line_count=999)
+    edited = file_index(repo.id, relative_path="changed.py", file_hash=file_hash("v2"))
+    added = file_index(repo.id, relative_path="added.py")
+
+    result = await snapshot(backend, repo.id, [again, edited, added])
+
+    assert [(r.id, r.relative_path) for r in result.added] == [(added.id, "added.py")]
+    assert [(r.id, r.relative_path) for r in result.modified] == [(changed.id, "changed.py")]
+    assert {(r.id, r.relative_path) for r in result.removed} == {
+        (g.id, g.relative_path) for g in gone
+    }
+    assert result.unchanged == 1
+    async with backend.uow() as uow:
+        assert attrs.asdict(await uow.files.find_by_id(same.id)) == attrs.asdict(same)
+        stored_edit = await uow.files.find_by_path(repo.id, "changed.py")
+        expected_edit = attrs.evolve(edited, id=changed.id, created_at=changed.created_at)
+        assert fields_of(stored_edit, "updated_at") == fields_of(expected_edit, "updated_at")
+        assert stored_edit.analysis_status is AnalysisStatus.PENDING
+        assert attrs.asdict(await uow.files.find_by_id(added.id)) == attrs.asdict(added)
+        assert await uow.files.count_by_repository(repo.id) == 3
+
+
+async def test_upsert_snapshot_without_prune_keeps_missing_paths(backend):
+    """With prune=False, indexed paths absent from the snapshot are kept and not reported."""
+    repo = (await scaffold(backend)).repository
+    kept = file_index(repo.id, relative_path="kept.py")
+    await store(backend, kept)
+    added = file_index(repo.id, relative_path="added.py")
+
+    result = await snapshot(backend, repo.id, [added], prune=False)
+
+    assert [r.id for r in result.added] == [added.id]
+    assert result.removed == () and result.modified == () and result.unchanged == 0
+    found = await read(backend, lambda uow: uow.files.find_by_id(kept.id))
+    assert attrs.asdict(found) == attrs.asdict(kept)
+
+
+async def test_search_matches_path_words_and_metadata_description(backend):
+    """Search finds files by a word of their path or of their description, only in the
+    given repositories, at most limit of them."""
+    repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
+    client = file_index(repo.id, relative_path="src/payment_gateway/stripe-client.py")
+    readme = file_index(
+        repo.id,
+        relative_path="docs/readme.md",
+        language="markdown",
+        metadata=FileMetadata(description="Explains refunds"),
+    )
+    elsewhere = file_index(other.id, relative_path="lib/stripe.py")
+    await store(backend, client, readme, file_index(repo.id, relative_path="lib/utils.py"))
+    await store(backend, elsewhere)
+
+    async def search(repository_ids, text, limit=20):
+        return [
+            f.id
+            for f in await read(
+                backend, lambda uow: uow.files.search(repository_ids, text, limit=limit)
+            )
+        ]
+
+    assert await search([repo.id], "stripe") == [client.id]
+    assert await search([repo.id], "gateway") == [client.id]
+    assert await search([repo.id], "client") == [client.id]
+    assert await search([repo.id], "refunds") == [readme.id]
+    assert set(await search([repo.id, other.id], "stripe")) == {client.id, elsewhere.id}
+    assert len(await search([repo.id, other.id], "stripe", limit=1)) == 1
+    assert await search([repo.id], "nothing") == []
+
+
+async def test_files_inserted_after_the_first_page_before_the_cursor_are_skipped(backend):
+    """Files added mid-walk appear only if they sort after the cursor; nothing repeats."""
+    repo = (await scaffold(backend)).repository
+    await store(backend, *(file_index(repo.id, relative_path=f"f{i}0.py") for i in range(1, 6)))
+
+    def fetch(uow, request):
+        return uow.files.list_by_repository(repo.id, request)
+
+    async with backend.uow() as uow:
+        first = await fetch(uow, PageRequest(limit=2))
+    assert paths(first) == ["f10.py", "f20.py"]
+    await store(backend, *(file_index(repo.id, relative_path=p) for p in ("f05.py", "f25.py")))
+
+    rest = await walk(backend, fetch, limit=2, cursor=first.next_cursor)
+
+    assert [p for page in rest for p in paths(page)] == ["f25.py", "f30.py", "f40.py", "f50.py"]

@@ -1,0 +1,187 @@
+"""Contract of UnitOfWork: rollback by default and on error, isolation until commit, events
+delivered to the outbox only with a commit, re-entry, and conflicts between concurrent units."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+import pytest
+
+from domain.events import OrganizationRegistered
+from ports.errors import ConcurrencyError, DuplicateError
+from tests.contract.builders import add, organization, project, read, store, user
+
+
+class Boom(Exception):
+    """Raised inside a unit of work to abort it."""
+
+
+async def find_organization(backend, organization_id):
+    return await read(backend, lambda uow: uow.organizations.find_by_id(organization_id))
+
+
+def registered(org):
+    return OrganizationRegistered(organization_id=org.id, slug=org.slug)
+
+
+async def test_changes_without_commit_are_rolled_back(backend):
+    """Leaving a unit without commit discards its changes."""
+    org = organization()
+
+    async with backend.uow() as uow:
+        await uow.organizations.create(org)
+        assert await uow.organizations.find_by_id(org.id) == org
+
+    assert await find_organization(backend, org.id) is None
+
+
+async def test_an_exception_rolls_back_and_propagates(backend):
+    """An exception leaving the unit discards its changes and reaches the caller."""
+    org = organization()
+
+    with pytest.raises(Boom):
+        async with backend.uow() as uow:
+            await uow.organizations.create(org)
+            raise Boom
+
+    assert await find_organization(backend, org.id) is None
+
+
+async def test_explicit_rollback_discards_the_changes(backend):
+    """rollback discards what the unit wrote so far."""
+    org = organization()
+
+    async with backend.uow() as uow:
+        await uow.organizations.create(org)
+        await uow.rollback()
+
+    assert await find_organization(backend, org.id) is None
+
+
+async def test_commit_makes_changes_visible_to_a_new_unit(backend):
+    """After commit, a new unit reads what the unit wrote."""
+    org = organization()
+
+    async with backend.uow() as uow:
+        await uow.organizations.create(org)
+        await uow.commit()
+
+    found = await find_organization(backend, org.id)
+    assert attrs.asdict(found) == attrs.asdict(org)
+
+
+async def test_uncommitted_changes_are_invisible_to_a_concurrent_unit(backend):
+    """A unit does not see another open unit's changes; once committed, new units do."""
+    org = organization()
+
+    async with backend.uow() as writer, backend.uow() as reader:
+        await writer.organizations.create(org)
+        assert await reader.organizations.find_by_id(org.id) is None
+        assert await reader.organizations.find_by_slug(org.slug) is None
+        await writer.commit()
+
+    assert await find_organization(backend, org.id) == org
+
+
+async def test_events_reach_the_outbox_only_when_the_unit_commits(backend):
+    """Events are held by the unit until commit, then appear in the outbox."""
+    org = organization()
+    event = registered(org)
+    outbox = backend.outbox()
+
+    async with backend.uow() as uow:
+        await uow.organizations.create(org)
+        uow.add_event(event)
+        assert list(uow.events) == [event]
+        assert await outbox.pending() == []
+        await uow.commit()
+
+    assert [m.event for m in await outbox.pending()] == [event]
+
+
+async def test_events_of_a_rolled_back_unit_never_reach_the_outbox(backend):
+    """Events of a unit left without commit, or by an exception, are discarded."""
+    outbox = backend.outbox()
+
+    async with backend.uow() as uow:
+        uow.add_event(registered(organization()))
+    with pytest.raises(Boom):
+        async with backend.uow() as uow:
+            uow.add_event(registered(organization()))
+            raise Boom
+
+    assert await outbox.pending() == []
+
+
+async def test_a_unit_can_be_entered_again_with_a_fresh_transaction(backend):
+    """Re-entering a unit starts a new transaction with no events: the first commit stays,
+    the second entry's uncommitted work and events are discarded."""
+    kept, dropped = organization(), organization()
+    event = registered(kept)
+    uow = backend.uow()
+
+    async with uow:
+        await uow.organizations.create(kept)
+        uow.add_event(event)
+        await uow.commit()
+    async with uow:
+        assert list(uow.events) == []
+        await uow.organizations.create(dropped)
+        uow.add_event(registered(dropped))
+
+    assert await find_organization(backend, kept.id) == kept
+    assert await find_organization(backend, dropped.id) is None
+    assert [m.event for m in await backend.outbox().pending()] == [event]
+
+
+async def test_concurrent_update_of_the_same_entity_loses_with_concurrency_error(backend):
+    """Of two units that read the same row, the one updating after the other committed gets
+    ConcurrencyError and none of its changes are kept."""
+    org = organization()
+    await store(backend, org)
+    bystander = user()
+
+    async with backend.uow() as first, backend.uow() as second:
+        mine = await first.organizations.find_by_id(org.id)
+        theirs = await second.organizations.find_by_id(org.id)
+        await first.organizations.update(attrs.evolve(mine, name="First"))
+        await first.commit()
+        await second.users.create(bystander)
+        second.add_event(registered(org))
+        with pytest.raises(ConcurrencyError):
+            await second.organizations.update(attrs.evolve(theirs, name="Second"))
+            await second.commit()
+
+    assert (await find_organization(backend, org.id)).name == "First"
+    assert await read(backend, lambda uow: uow.users.find_by_id(bystander.id)) is None
+    assert await backend.outbox().pending() == []
+
+
+async def test_concurrent_inserts_of_the_same_slug_let_exactly_one_win(backend):
+    """Two units creating the same slug at once: one commits, the other gets DuplicateError
+    and writes nothing (neither the organization nor its other changes)."""
+    slug = organization().slug
+    contenders = [organization(slug=slug) for _ in range(2)]
+    parents = [organization() for _ in range(2)]
+    events = [registered(o) for o in contenders]
+
+    async def contend(i):
+        async with backend.uow() as uow:
+            await add(uow, parents[i])
+            await add(uow, project(parents[i].id))
+            await uow.organizations.create(contenders[i])
+            uow.add_event(events[i])
+            await uow.commit()
+
+    outcomes = await asyncio.gather(contend(0), contend(1), return_exceptions=True)
+
+    winners = [i for i, outcome in enumerate(outcomes) if outcome is None]
+    assert len(winners) == 1, outcomes
+    loser = 1 - winners[0]
+    assert isinstance(outcomes[loser], DuplicateError), outcomes
+    found = await read(backend, lambda uow: uow.organizations.find_by_slug(slug))
+    assert found.id == contenders[winners[0]].id
+    assert await find_organization(backend, parents[loser].id) is None
+    assert await find_organization(backend, parents[winners[0]].id) is not None
+    assert [m.event for m in await backend.outbox().pending()] == [events[winners[0]]]

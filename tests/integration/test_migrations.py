@@ -1,0 +1,157 @@
+"""The schema migrations on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from adapters.postgres.migrations import (
+    MigrationError,
+    MigrationRunner,
+    default_migrations_dir,
+)
+from adapters.postgres.schema import read_schema
+from tests.servers import scratch_database
+
+EXPECTED_TABLES = {
+    "organizations", "users", "organization_members", "projects", "repositories",
+    "repository_branches", "file_index", "analysis_jobs", "analysis_results", "code_metrics",
+    "rules", "project_rule_configs", "outbox_events",
+}  # fmt: skip
+
+
+@pytest.fixture
+def database(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url, prefix="codeant_migrations") as url:
+        yield url
+
+
+def tables(url: str) -> set[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename NOT LIKE '%yoyo%'"
+        ).fetchall()
+    return {r[0] for r in rows}
+
+
+def schema(url: str) -> dict[str, set[str]]:
+    with psycopg.connect(url) as conn:
+        return read_schema(conn)
+
+
+def test_upgrade_from_empty_builds_every_table_and_index(database: str) -> None:
+    """Upgrading an empty database creates all tables, the seed's named indexes and the
+    updated_at triggers, and records the latest version."""
+    runner = MigrationRunner(database)
+    applied = runner.upgrade()
+    assert len(applied) == runner.latest_version
+    assert tables(database) == EXPECTED_TABLES
+    indexes = {line.split()[2] for line in schema(database)["indexes"]}
+    for name in (
+        "idx_projects_repo_url", "idx_file_index_path_gin", "idx_file_index_fulltext",
+        "idx_file_index_active", "idx_analysis_results_composite", "idx_metrics_violations",
+        "idx_rules_languages", "idx_project_rules_enabled", "idx_code_metrics_violations",
+    ):  # fmt: skip
+        assert name in indexes
+    with psycopg.connect(database) as conn:
+        method = conn.execute(
+            "SELECT am.amname FROM pg_class c JOIN pg_am am ON am.oid = c.relam"
+            " WHERE c.relname = 'idx_projects_repo_url'"
+        ).fetchone()
+    assert method == ("hash",)
+    assert runner.current_version() == runner.latest_version
+    assert runner.upgrade() == []
+
+
+def test_full_downgrade_returns_to_an_empty_schema(database: str) -> None:
+    """Rolling back every migration leaves no table, index, trigger or function."""
+    runner = MigrationRunner(database)
+    runner.upgrade()
+    rolled_back = runner.downgrade(to=0)
+    assert len(rolled_back) == runner.latest_version
+    assert all(not items for items in schema(database).values())
+    assert runner.current_version() == 0
+
+
+def test_every_step_round_trips_to_the_identical_schema(database: str) -> None:
+    """For each version, up then down then up again gives exactly the same catalog."""
+    runner = MigrationRunner(database)
+    for version in range(1, runner.latest_version + 1):
+        runner.upgrade(to=version)
+        before = schema(database)
+        runner.downgrade(to=version - 1)
+        runner.upgrade(to=version)
+        assert schema(database) == before, f"version {version} does not round-trip"
+
+
+def test_verify_reports_drift_and_nothing_when_in_sync(database: str) -> None:
+    """verify is empty on a migrated database and names a dropped column and an extra
+    index once the live schema drifts."""
+    runner = MigrationRunner(database)
+    runner.upgrade()
+    assert runner.verify() == []
+    with psycopg.connect(database, autocommit=True) as conn:
+        conn.execute("ALTER TABLE users DROP COLUMN avatar_url")
+        conn.execute("CREATE INDEX idx_drift ON projects(name)")
+    drift = runner.verify()
+    assert any(line.startswith("missing column: users.avatar_url") for line in drift)
+    assert any("idx_drift" in line and line.startswith("unexpected index") for line in drift)
+
+
+def test_concurrent_runners_apply_each_migration_once(database: str) -> None:
+    """Two runners started at once: together they apply every migration exactly once."""
+    results: list[list[str]] = []
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run() -> None:
+        try:
+            barrier.wait()
+            results.append(MigrationRunner(database).upgrade())
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors
+    applied = sorted(results[0] + results[1])
+    runner = MigrationRunner(database)
+    assert applied == sorted(s.id for s in runner.status())
+    with psycopg.connect(database) as conn:
+        count = conn.execute("SELECT count(*) FROM _yoyo_migration").fetchone()
+    assert count == (runner.latest_version,)
+
+
+def test_a_failing_migration_leaves_the_previous_version(database: str, tmp_path: Path) -> None:
+    """A migration that fails half-way is rolled back whole: the schema and the recorded
+    version are those of before it."""
+    directory = tmp_path / "migrations"
+    shutil.copytree(default_migrations_dir(), directory)
+    (directory / "0099_broken.sql").write_text(
+        "-- depends: 0007_outbox\n"
+        "CREATE TABLE half_done (id int);\n"
+        "ALTER TABLE no_such_table ADD COLUMN x int;\n",
+        encoding="utf-8",
+    )
+    (directory / "0099_broken.rollback.sql").write_text("DROP TABLE half_done;\n")
+    runner = MigrationRunner(database, directory=directory)
+    with pytest.raises(MigrationError, match="0099_broken"):
+        runner.upgrade()
+    assert runner.current_version() == 7
+    assert "half_done" not in tables(database)
+    assert tables(database) == EXPECTED_TABLES
+
+
+def test_unknown_target_version_is_rejected(database: str) -> None:
+    """Asking for a version no migration has raises MigrationError listing the known ones."""
+    with pytest.raises(MigrationError, match="known versions"):
+        MigrationRunner(database).upgrade(to=42)

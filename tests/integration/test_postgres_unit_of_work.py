@@ -1,0 +1,205 @@
+"""The PostgreSQL unit of work and repositories, checked with raw SQL rather than through
+the adapter under test."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+from adapters.postgres import MigrationRunner, PostgresUnitOfWork, open_pool
+from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
+from domain.enums import Category, JobStatus, MetricType, Severity
+from domain.events import ProjectCreated
+from domain.files import FileIndex
+from domain.organizations import Organization
+from domain.projects import Project, Repository
+from domain.values import SourceLocation
+from ports.errors import ConcurrencyError, DuplicateError, NotFoundError, UnavailableError
+from tests.servers import scratch_database
+
+
+@pytest.fixture
+def database(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url, prefix="codeant_uow") as url:
+        MigrationRunner(url).upgrade()
+        yield url
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[Any]:
+    async with open_pool(database) as pool:
+        yield pool
+
+
+def sql(url: str, query: str, *params: Any) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params or None).fetchall()
+
+
+def org(slug: str = "acme") -> Organization:
+    return Organization(name=slug.title(), slug=slug)
+
+
+async def test_without_commit_nothing_is_written(pool: Any, database: str) -> None:
+    """Leaving the block without commit rolls back: the row never reaches the table."""
+    async with PostgresUnitOfWork(pool) as uow:
+        await uow.organizations.create(org())
+    assert sql(database, "SELECT count(*) FROM organizations") == [(0,)]
+
+
+async def test_an_exception_rolls_back_every_write(pool: Any, database: str) -> None:
+    """An exception inside the block discards all writes of the unit, not just the last."""
+    with pytest.raises(RuntimeError):
+        async with PostgresUnitOfWork(pool) as uow:
+            o = await uow.organizations.create(org())
+            await uow.projects.create(
+                Project(organization_id=o.id, name="P", slug="p", repository_url="u")
+            )
+            raise RuntimeError("boom")
+    assert sql(database, "SELECT count(*) FROM organizations") == [(0,)]
+    assert sql(database, "SELECT count(*) FROM projects") == [(0,)]
+
+
+async def test_commit_writes_rows_and_outbox_together(pool: Any, database: str) -> None:
+    """A commit stores the rows and the unit's events in the outbox table."""
+    async with PostgresUnitOfWork(pool) as uow:
+        o = await uow.organizations.create(org())
+        p = await uow.projects.create(
+            Project(organization_id=o.id, name="P", slug="p", repository_url="u")
+        )
+        uow.add_event(ProjectCreated(project_id=p.id, organization_id=o.id))
+        await uow.commit()
+    assert sql(database, "SELECT slug FROM projects") == [("p",)]
+    rows = sql(database, "SELECT event_type, payload->>'project_id' FROM outbox_events")
+    assert rows == [("ProjectCreated", str(p.id))]
+
+
+async def test_a_failed_commit_writes_neither_rows_nor_events(pool: Any, database: str) -> None:
+    """When the commit fails (here a duplicate slug committed meanwhile), no row and no
+    event of the unit remain."""
+    async with PostgresUnitOfWork(pool) as first:
+        await first.organizations.create(org())
+        await first.commit()
+    with pytest.raises(DuplicateError) as caught:
+        async with PostgresUnitOfWork(pool) as uow:
+            o = await uow.organizations.create(org("other"))
+            uow.add_event(ProjectCreated(project_id=o.id, organization_id=o.id))  # type: ignore[arg-type]
+            await uow.organizations.create(org())
+            await uow.commit()
+    assert caught.value.key == "slug"
+    assert sql(database, "SELECT slug FROM organizations") == [("acme",)]
+    assert sql(database, "SELECT count(*) FROM outbox_events") == [(0,)]
+
+
+async def test_uncommitted_changes_are_invisible_to_another_unit(pool: Any) -> None:
+    """A concurrent unit does not see another's uncommitted insert, and sees it after."""
+    async with PostgresUnitOfWork(pool) as writer, PostgresUnitOfWork(pool) as reader:
+        o = await writer.organizations.create(org())
+        assert await reader.organizations.find_by_id(o.id) is None
+        await writer.commit()
+        assert await reader.organizations.find_by_id(o.id) is not None
+
+
+async def test_concurrent_updates_of_one_row_lose_nothing(pool: Any, database: str) -> None:
+    """Two units update the same project from the same read: the second waits for the
+    first, then fails with ConcurrencyError instead of overwriting it."""
+    async with PostgresUnitOfWork(pool) as uow:
+        o = await uow.organizations.create(org())
+        p = await uow.projects.create(
+            Project(organization_id=o.id, name="P", slug="p", repository_url="u")
+        )
+        await uow.commit()
+    async with PostgresUnitOfWork(pool) as a, PostgresUnitOfWork(pool) as b:
+        pa = await a.projects.find_by_id(p.id)
+        pb = await b.projects.find_by_id(p.id)
+        assert pa is not None and pb is not None
+        pa.name = "from a"
+        pb.name = "from b"
+        await a.projects.update(pa)
+        blocked = asyncio.create_task(b.projects.update(pb))
+        await asyncio.sleep(0.2)
+        assert not blocked.done()  # waiting on a's row lock
+        await a.commit()
+        with pytest.raises(ConcurrencyError):
+            await blocked
+    assert sql(database, "SELECT name FROM projects") == [("from a",)]
+
+
+async def test_foreign_key_violation_names_the_missing_parent(pool: Any) -> None:
+    """A project of an unknown organization raises NotFoundError naming the organization."""
+    missing = org()
+    async with PostgresUnitOfWork(pool) as uow:
+        with pytest.raises(NotFoundError) as caught:
+            await uow.projects.create(
+                Project(organization_id=missing.id, name="P", slug="p", repository_url="u")
+            )
+    assert caught.value.entity == "organization"
+    assert str(missing.id) in str(caught.value.key)
+
+
+async def test_bulk_paths_write_every_row(pool: Any, database: str) -> None:
+    """A snapshot of 500 files, 500 results and 500 metrics land in one unit, verified by
+    counting the tables."""
+    now = dt.datetime.now(dt.UTC)
+    async with PostgresUnitOfWork(pool) as uow:
+        o = await uow.organizations.create(org())
+        p = await uow.projects.create(
+            Project(organization_id=o.id, name="P", slug="p", repository_url="u")
+        )
+        r = await uow.repositories.create(
+            Repository(project_id=p.id, local_path="/r", remote_url="", default_branch="main")
+        )
+        files = [
+            FileIndex(
+                repository_id=r.id, relative_path=f"src/m{i}.py", absolute_path=f"/r/src/m{i}.py",
+                size_bytes=i, file_hash=hashlib.sha256(str(i).encode()).hexdigest(),
+                last_modified=now,
+            )
+            for i in range(500)
+        ]  # fmt: skip
+        outcome = await uow.files.upsert_snapshot(r.id, files)
+        job = AnalysisJob(project_id=p.id, status=JobStatus.PENDING)
+        job = await uow.analysis.create_job(job)
+        await uow.analysis.create_results(
+            [
+                AnalysisResult(
+                    job_id=job.id, file_id=f.id, rule_id="long-function", severity=Severity.LOW,
+                    category=Category.MAINTAINABILITY, title="t", description="d",
+                    location=SourceLocation(file_path=f.relative_path, line_start=1, line_end=2),
+                    confidence=0.5,
+                )
+                for f in files
+            ]
+        )  # fmt: skip
+        await uow.analysis.create_metrics(
+            [
+                CodeMetric(
+                    file_id=f.id, job_id=job.id, metric_type=MetricType.SIZE,
+                    metric_name="loc", value=float(i), threshold_max=100.0,
+                )
+                for i, f in enumerate(files)
+            ]
+        )  # fmt: skip
+        await uow.commit()
+    assert len(outcome.added) == 500
+    assert sql(database, "SELECT count(*) FROM file_index") == [(500,)]
+    assert sql(database, "SELECT count(*), sum(line_end) FROM analysis_results") == [(500, 1000)]
+    assert sql(database, "SELECT count(*) FILTER (WHERE is_violation) FROM code_metrics") == [
+        (399,)
+    ]
+
+
+async def test_an_unreachable_server_is_unavailable() -> None:
+    """Opening a pool on a port where nothing listens raises UnavailableError."""
+    from adapters.postgres import PoolSettings
+
+    settings = PoolSettings(timeout=1.0, connect_timeout=1)
+    with pytest.raises(UnavailableError):
+        async with open_pool("postgresql://postgres@127.0.0.1:1/none", settings):
+            pass
