@@ -21,6 +21,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from adapters.postgres.urls import as_url
+
 __all__ = [
     "docker_available",
     "postgres_server",
@@ -79,7 +81,7 @@ def scratch_database(server_url: str, prefix: str = "codeant_test") -> Iterator[
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     try:
-        yield psycopg.conninfo.make_conninfo(server_url, dbname=name)
+        yield as_url(psycopg.conninfo.make_conninfo(server_url, dbname=name))
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
             conn.execute(

@@ -64,6 +64,22 @@ class PostgresDatabase:
             return self._url
         return self._embedded.url() if self._embedded is not None else None
 
+    async def server_url(self) -> str:
+        """The URL of the server, starting (or joining) the embedded one if that is ours;
+        neither migrates nor opens the pool (what ``codeant db`` needs)."""
+        async with self._lock:
+            return await self._server_url()
+
+    async def _server_url(self) -> str:
+        if self._url is not None:
+            return self._url
+        if self._embedded is None:
+            assert self._data_dir is not None
+            embedded = EmbeddedPostgres(self._data_dir / "postgres")
+            await asyncio.to_thread(embedded.start)
+            self._embedded = embedded
+        return self._embedded.url()
+
     async def pool(self) -> AsyncConnectionPool[Any]:
         """The open pool, opening everything on first call."""
         if self._pool is not None:
@@ -75,13 +91,7 @@ class PostgresDatabase:
         return self._pool
 
     async def _open(self) -> None:
-        url = self._url
-        if url is None:
-            assert self._data_dir is not None
-            embedded = EmbeddedPostgres(self._data_dir / "postgres")
-            await asyncio.to_thread(embedded.start)
-            self._embedded = embedded
-            url = embedded.url()
+        url = await self._server_url()
         if self._migrate:
             applied = await asyncio.to_thread(MigrationRunner(url).upgrade)
             if applied:

@@ -46,7 +46,8 @@ class PostgresHealthCheck:
     async def check(self) -> HealthReport:
         started = time.perf_counter()
         try:
-            pool = await self._database.pool()
+            pool = await self._database.pool()  # opening is not part of the round trip
+            started = time.perf_counter()
             async with pool.connection() as conn:
                 cur = conn.cursor(row_factory=dict_row)
                 await cur.execute(PROBE)

@@ -21,16 +21,15 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlencode, urlunsplit
 
 import attrs
 import psycopg
 from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict
 from yoyo import get_backend, read_migrations
 from yoyo.migrations import Migration
 
 from adapters.postgres.schema import SchemaSnapshot, diff_snapshots, read_schema
+from adapters.postgres.urls import as_url
 from ports.errors import UnavailableError
 
 __all__ = [
@@ -65,27 +64,10 @@ def default_migrations_dir() -> Path:
 
 
 def _yoyo_url(url: str) -> str:
-    """The yoyo URI of a libpq connection string (a URI or ``key=value`` pairs)."""
     try:
-        params = conninfo_to_dict(url)
-    except psycopg.ProgrammingError as exc:
-        raise MigrationError(f"not a PostgreSQL connection string: {exc}") from exc
-    user = quote(str(params.pop("user", "")), safe="")
-    password = params.pop("password", None)
-    host = str(params.pop("host", ""))
-    port = params.pop("port", None)
-    dbname = quote(str(params.pop("dbname", "")), safe="")
-    auth = f"{user}:{quote(str(password), safe='')}@" if password is not None else f"{user}@"
-    netloc = auth if user or password is not None else ""
-    if host and not host.startswith("/") and "," not in host:
-        netloc += host + (f":{port}" if port else "")
-    else:
-        if host:
-            params["host"] = host
-        if port:
-            params["port"] = port
-    query = urlencode({k: str(v) for k, v in params.items()})
-    return urlunsplit(("postgresql+psycopg", netloc, f"/{dbname}", query, ""))
+        return as_url(url, scheme="postgresql+psycopg")
+    except ValueError as exc:
+        raise MigrationError(str(exc)) from exc
 
 
 def _version(migration: Migration) -> int:

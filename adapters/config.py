@@ -1,0 +1,390 @@
+"""Settings: the configuration of the adapters, read from the environment and a TOML file.
+
+Every setting ``name`` has an environment variable ``CODEANT_<NAME>`` (``pool_max_size`` is
+``CODEANT_POOL_MAX_SIZE``) and the same key in the optional TOML file: the file named by
+``CODEANT_CONFIG``, else ``codeant.toml`` in the working directory. The environment wins over
+the file, the file over the defaults. An empty variable counts as unset. A bad value raises
+:class:`ConfigError` naming the variable (or the file and key), the value and the rule.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import attrs
+
+__all__ = [
+    "BACKENDS",
+    "CONFIG_FILE_NAME",
+    "CONFIG_PATH_VARIABLE",
+    "LOG_LEVELS",
+    "ConfigError",
+    "Settings",
+    "default_data_dir",
+    "env_var",
+    "mask_url",
+]
+
+BACKENDS = ("memory", "postgres")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+CONFIG_FILE_NAME = "codeant.toml"
+CONFIG_PATH_VARIABLE = "CODEANT_CONFIG"
+_MAX_TTL = 30 * 24 * 3600
+_SECRET_QUERY_KEYS = frozenset({"password", "passwd", "api_key", "apikey", "token", "secret"})
+
+
+class ConfigError(ValueError):
+    """A setting is invalid: names the setting (variable, file key or field), the value
+    and the rule it breaks."""
+
+    def __init__(self, name: str, value: Any, reason: str) -> None:
+        self.name = name
+        self.value = value
+        self.reason = reason
+        super().__init__(f"{name}: {reason} (got {value!r})")
+
+
+def env_var(field: str) -> str:
+    """The environment variable of the setting ``field``."""
+    return f"CODEANT_{field.upper()}"
+
+
+def mask_url(url: str) -> str:
+    """``url`` with its password and secret query parameters replaced by ``***``."""
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return "***"
+    netloc = parts.netloc
+    if password is not None:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.partition(":")[0]
+        netloc = f"{user}:***@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(key.lower() in _SECRET_QUERY_KEYS for key, _ in pairs):
+            masked = [(k, "***" if k.lower() in _SECRET_QUERY_KEYS else v) for k, v in pairs]
+            query = urlencode(masked, safe="*")
+    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+
+
+def default_data_dir(environ: Mapping[str, str]) -> Path:
+    """Where data lives when ``CODEANT_DATA_DIR`` is unset: ``$XDG_DATA_HOME/codeant`` if
+    that is an absolute path, else ``~/.local/share/codeant``."""
+    xdg = environ.get("XDG_DATA_HOME", "")
+    if os.path.isabs(xdg):
+        return Path(xdg) / "codeant"
+    home = environ.get("HOME") or str(Path.home())
+    return Path(home) / ".local" / "share" / "codeant"
+
+
+# Converters coerce text (from the environment) to the field's type and leave anything they
+# cannot coerce unchanged, so that the rule rejects it with the full explanation.
+
+
+def _as_int(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            return int(raw.strip())
+        except ValueError:
+            return raw
+    return raw
+
+
+def _as_float(raw: Any) -> Any:
+    if isinstance(raw, str):
+        try:
+            return float(raw.strip())
+        except ValueError:
+            return raw
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return float(raw)
+    return raw
+
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def _as_bool(raw: Any) -> Any:
+    if isinstance(raw, str):
+        text = raw.strip().lower()
+        if text in _TRUE:
+            return True
+        if text in _FALSE:
+            return False
+    return raw
+
+
+def _is_bool(value: Any) -> None:
+    if not isinstance(value, bool):
+        raise ValueError("must be true or false (also 1/0, yes/no, on/off)")
+
+
+def _as_lower(raw: Any) -> Any:
+    return raw.strip().lower() if isinstance(raw, str) else raw
+
+
+def _as_upper(raw: Any) -> Any:
+    return raw.strip().upper() if isinstance(raw, str) else raw
+
+
+def _as_optional_text(raw: Any) -> Any:
+    if isinstance(raw, str):
+        return raw.strip() or None
+    return raw
+
+
+def _as_path(raw: Any) -> Any:
+    return Path(raw).expanduser() if isinstance(raw, str | os.PathLike) else raw
+
+
+Rule = Callable[[Any], None]
+"""Checks a converted value; raises ValueError with the reason it is rejected."""
+
+
+def _one_of(choices: tuple[str, ...]) -> Rule:
+    def check(value: Any) -> None:
+        if value not in choices:
+            raise ValueError(f"must be one of: {', '.join(choices)}")
+
+    return check
+
+
+def _int_from(low: int, high: int) -> Rule:
+    def check(value: Any) -> None:
+        if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+            raise ValueError(f"must be an integer from {low} to {high}")
+
+    return check
+
+
+def _seconds_up_to(high: float) -> Rule:
+    def check(value: Any) -> None:
+        if not isinstance(value, float) or not 0 < value <= high:
+            raise ValueError(f"must be a number of seconds above 0 and at most {high:g}")
+
+    return check
+
+
+def _url_with_scheme(*schemes: str) -> Rule:
+    def check(value: Any) -> None:
+        if value is None:
+            return
+        reason = f"must be a URL starting with {' or '.join(s + '://' for s in schemes)}"
+        if not isinstance(value, str):
+            raise ValueError(reason)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - parsing the port validates it
+        except ValueError as exc:
+            raise ValueError(f"{reason}; {exc}") from None
+        if parts.scheme not in schemes or not value.startswith(f"{parts.scheme}://"):
+            raise ValueError(reason)
+
+    return check
+
+
+def _absolute_path(value: Any) -> None:
+    if not isinstance(value, Path) or not value.is_absolute():
+        raise ValueError("must be an absolute path")
+
+
+def _checked(rule: Rule) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
+    """An attrs validator applying ``rule``; raises ConfigError naming the field (a secret
+    field's URL masked)."""
+
+    def validate(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        try:
+            rule(value)
+        except ValueError as exc:
+            raise ConfigError(attribute.name, _shown(attribute, value), str(exc)) from None
+
+    return validate
+
+
+_SECRET = {"secret": True}
+
+
+def _shown(field: attrs.Attribute[Any], value: Any) -> Any:
+    """``value`` as an error message may show it: a secret field's URL masked."""
+    return mask_url(value) if field.metadata.get("secret") and isinstance(value, str) else value
+
+
+@attrs.frozen(kw_only=True)
+class Settings:
+    """The resolved configuration. Construct it directly (tests) or with :meth:`from_env`.
+
+    ``backend`` is ``"postgres"`` by default: the server of ``database_url``, or without
+    one an embedded PostgreSQL in ``data_dir``. ``"memory"`` keeps everything in the
+    process (tests, experiments): nothing outlives it.
+    Durations are in seconds; TTLs are those of the three cache tiers: projects (hot data),
+    analysis results and metric aggregations.
+    """
+
+    database_url: str | None = attrs.field(
+        default=None,
+        converter=_as_optional_text,
+        validator=_checked(_url_with_scheme("postgresql", "postgres")),
+        metadata=_SECRET,
+    )
+    backend: str = attrs.field(
+        default="postgres",
+        converter=_as_lower,
+        validator=_checked(_one_of(BACKENDS)),
+    )
+    auto_migrate: bool = attrs.field(default=True, converter=_as_bool, validator=_checked(_is_bool))
+    redis_url: str | None = attrs.field(
+        default=None,
+        converter=_as_optional_text,
+        validator=_checked(_url_with_scheme("redis", "rediss", "unix")),
+        metadata=_SECRET,
+    )
+    qdrant_url: str | None = attrs.field(
+        default=None,
+        converter=_as_optional_text,
+        validator=_checked(_url_with_scheme("http", "https")),
+        metadata=_SECRET,
+    )
+    pool_min_size: int = attrs.field(
+        default=2, converter=_as_int, validator=_checked(_int_from(0, 1000))
+    )
+    pool_max_size: int = attrs.field(
+        default=10, converter=_as_int, validator=_checked(_int_from(1, 1000))
+    )
+    pool_timeout: float = attrs.field(
+        default=30.0, converter=_as_float, validator=_checked(_seconds_up_to(3600))
+    )
+    embedding_dimension: int = attrs.field(
+        default=384, converter=_as_int, validator=_checked(_int_from(8, 8192))
+    )
+    cache_ttl_projects: int = attrs.field(
+        default=300, converter=_as_int, validator=_checked(_int_from(1, _MAX_TTL))
+    )
+    cache_ttl_analysis: int = attrs.field(
+        default=3600, converter=_as_int, validator=_checked(_int_from(1, _MAX_TTL))
+    )
+    cache_ttl_metrics: int = attrs.field(
+        default=86400, converter=_as_int, validator=_checked(_int_from(1, _MAX_TTL))
+    )
+    data_dir: Path = attrs.field(
+        factory=lambda: default_data_dir(os.environ),
+        converter=_as_path,
+        validator=_checked(_absolute_path),
+    )
+    log_level: str = attrs.field(
+        default="WARNING", converter=_as_upper, validator=_checked(_one_of(LOG_LEVELS))
+    )
+
+    def __attrs_post_init__(self) -> None:
+        if self.pool_max_size < self.pool_min_size:
+            raise ConfigError(
+                "pool_max_size",
+                self.pool_max_size,
+                f"must be at least the pool min size, {self.pool_min_size}",
+            )
+
+    @property
+    def cache_backend(self) -> str:
+        """The cache adapter: ``"redis"`` when ``redis_url`` is set, else ``"memory"``."""
+        return "redis" if self.redis_url else "memory"
+
+    @property
+    def vector_backend(self) -> str:
+        """The vector store adapter: ``"qdrant"`` when ``qdrant_url`` is set, else the
+        in-process exact store (``"memory"``)."""
+        return "qdrant" if self.qdrant_url else "memory"
+
+    @classmethod
+    def from_env(
+        cls,
+        environ: Mapping[str, str] = os.environ,
+        *,
+        config_file: Path | None = None,
+        cwd: Path | None = None,
+    ) -> Settings:
+        """Resolve the settings from ``environ`` over the TOML file over the defaults.
+
+        The file is ``config_file`` if given, else the one ``CODEANT_CONFIG`` names (which
+        must exist), else ``codeant.toml`` in ``cwd`` (the working directory) if present.
+        A relative ``data_dir`` is taken from ``cwd`` (environment) or from the file's
+        directory (file). Raises ConfigError naming the variable or the file and key.
+        """
+        cwd = cwd or Path.cwd()
+        values: dict[str, Any] = {}
+        sources: dict[str, tuple[str, Any]] = {}  # field: (where it was set, value as given)
+        path = _config_path(environ, config_file, cwd)
+        if path is not None:
+            for key, value in _read_file(path).items():
+                values[key] = value
+                sources[key] = (f"{key} in {path}", value)
+            if "data_dir" in values:
+                values["data_dir"] = _from(path.parent, values["data_dir"])
+        for field in attrs.fields(cls):
+            name = env_var(field.name)
+            text = environ.get(name, "").strip()
+            if text:
+                values[field.name] = _from(cwd, text) if field.name == "data_dir" else text
+                sources[field.name] = (name, text)
+        values.setdefault("data_dir", default_data_dir(environ))
+        try:
+            return cls(**values)
+        except ConfigError as exc:
+            name, given = sources.get(exc.name, (env_var(exc.name), exc.value))
+            shown = _shown(attrs.fields_dict(cls)[exc.name], given)
+            raise ConfigError(name, shown, exc.reason) from None
+
+    def as_dict(self, *, mask_secrets: bool = True) -> dict[str, Any]:
+        """The settings as JSON-ready values (paths as text), URLs masked unless told not."""
+        result: dict[str, Any] = {}
+        for field in attrs.fields(type(self)):
+            value = getattr(self, field.name)
+            if isinstance(value, Path):
+                value = str(value)
+            elif mask_secrets and field.metadata.get("secret") and isinstance(value, str):
+                value = mask_url(value)
+            result[field.name] = value
+        return result
+
+
+def _from(base: Path, raw: Any) -> Any:
+    """``raw`` as a path relative to ``base`` (unchanged if it is not text)."""
+    return base / Path(raw).expanduser() if isinstance(raw, str) else raw
+
+
+def _config_path(environ: Mapping[str, str], given: Path | None, cwd: Path) -> Path | None:
+    if given is not None:
+        path = cwd / given
+        if not path.is_file():
+            raise ConfigError("config file", str(given), "does not exist or is not a file")
+        return path
+    named = environ.get(CONFIG_PATH_VARIABLE, "").strip()
+    if named:
+        path = cwd / Path(named).expanduser()
+        if not path.is_file():
+            raise ConfigError(CONFIG_PATH_VARIABLE, named, "does not exist or is not a file")
+        return path
+    default = cwd / CONFIG_FILE_NAME
+    return default if default.is_file() else None
+
+
+def _read_file(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as file:
+            data = tomllib.load(file)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError("config file", str(path), f"cannot be read as TOML: {exc}") from None
+    known = [field.name for field in attrs.fields(Settings)]
+    for key in data:
+        if key not in known:
+            raise ConfigError(
+                f"{key} in {path}", data[key], f"is not a setting; known: {', '.join(known)}"
+            )
+    return data

@@ -1,0 +1,257 @@
+"""The ``codeant`` command, run in-process: version, config, health and error handling."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from importlib import metadata
+from pathlib import Path
+
+import attrs
+import pytest
+
+from adapters.cli.main import main
+from adapters.config import Settings
+from adapters.container import Container, build_container
+from ports.health import HealthCheck, HealthReport, HealthStatus
+
+
+@pytest.fixture
+def environ(tmp_path: Path) -> dict[str, str]:
+    """An environment with an empty config file, so no ./codeant.toml is read, on the
+    in-process backend."""
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    return {"HOME": str(tmp_path), "CODEANT_CONFIG": str(config), "CODEANT_BACKEND": "memory"}
+
+
+@attrs.frozen
+class FixedCheck:
+    """A health check that always reports ``status``."""
+
+    name: str
+    status: HealthStatus
+
+    async def check(self) -> HealthReport:
+        error = None if self.status is HealthStatus.HEALTHY else f"{self.name} is {self.status}"
+        return HealthReport(
+            component=self.name,
+            status=self.status,
+            latency_ms=1.5,
+            details={"probe": "fixed"},
+            error=error,
+        )
+
+
+@attrs.frozen
+class SilentCheck:
+    """A health check that never answers."""
+
+    name: str = "silent"
+
+    async def check(self) -> HealthReport:
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+
+def with_checks(*checks: HealthCheck) -> Callable[[Settings], Container]:
+    """A container factory whose health checks are ``checks``."""
+
+    def build(settings: Settings) -> Container:
+        container = build_container(settings)
+        container.health_checks.override(list(checks))
+        return container
+
+    return build
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    """--version prints the program and package version and exits 0."""
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"codeant {metadata.version('codeant-persistence')}\n"
+
+
+def test_config_json_masks_passwords(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """config --json prints every resolved setting with URL passwords masked."""
+    environ["CODEANT_DATABASE_URL"] = "postgresql://app:s3cret@db:5432/codeant"
+    environ["CODEANT_REDIS_URL"] = "redis://:hunter2@cache:6379/0"
+    environ["CODEANT_POOL_MAX_SIZE"] = "25"
+    assert main(["config", "--json"], environ=environ) == 0
+    out = capsys.readouterr().out
+    assert "s3cret" not in out
+    assert "hunter2" not in out
+    values = json.loads(out)
+    assert values["database_url"] == "postgresql://app:***@db:5432/codeant"
+    assert values["redis_url"] == "redis://:***@cache:6379/0"
+    assert values["backend"] == "memory"
+    assert values["pool_max_size"] == 25
+    assert set(values) == {field.name for field in attrs.fields(Settings)}
+
+
+def test_config_table_names_each_variable(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """config prints one line per setting with its value and its environment variable."""
+    assert main(["config"], environ=environ) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(attrs.fields(Settings))
+    by_name = {line.split()[0]: line.split()[1:] for line in lines}
+    assert by_name["embedding_dimension"] == ["384", "CODEANT_EMBEDDING_DIMENSION"]
+    assert by_name["redis_url"] == ["(unset)", "CODEANT_REDIS_URL"]
+
+
+def test_config_option_reads_the_given_file(
+    environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--config FILE is read instead of the file CODEANT_CONFIG names."""
+    path = tmp_path / "other.toml"
+    path.write_text("cache_ttl_projects = 42\n")
+    assert main(["--config", str(path), "config", "--json"], environ=environ) == 0
+    assert json.loads(capsys.readouterr().out)["cache_ttl_projects"] == 42
+
+
+def test_health_on_memory_is_healthy(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """health on the in-memory adapters prints a table, overall healthy, exit 0."""
+    assert main(["health"], environ=environ) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].split() == ["COMPONENT", "STATUS", "LATENCY", "DETAILS"]
+    rows = [line.split()[:2] for line in lines[1:-1]]
+    assert rows == [["database", "healthy"], ["cache", "healthy"], ["vector_store", "healthy"]]
+    assert lines[-1] == "overall: healthy"
+
+
+@pytest.mark.parametrize(
+    ("statuses", "overall", "code"),
+    [
+        ((HealthStatus.HEALTHY, HealthStatus.HEALTHY), "healthy", 0),
+        ((HealthStatus.HEALTHY, HealthStatus.DEGRADED), "degraded", 0),
+        ((HealthStatus.DEGRADED, HealthStatus.UNHEALTHY), "unhealthy", 1),
+    ],
+)
+def test_health_exit_code_follows_the_worst_status(
+    environ: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    statuses: tuple[HealthStatus, ...],
+    overall: str,
+    code: int,
+) -> None:
+    """health --json reports the worst status overall and exits 1 only when unhealthy."""
+    checks = [FixedCheck(f"part{i}", status) for i, status in enumerate(statuses)]
+    result = main(["health", "--json"], environ=environ, container_factory=with_checks(*checks))
+    assert result == code
+    body = json.loads(capsys.readouterr().out)
+    assert body["status"] == overall
+    assert [c["status"] for c in body["checks"]] == [str(s) for s in statuses]
+    assert body["checks"][0] == {
+        "component": "part0",
+        "status": str(statuses[0]),
+        "latency_ms": 1.5,
+        "details": {"probe": "fixed"},
+        "error": None if statuses[0] is HealthStatus.HEALTHY else f"part0 is {statuses[0]}",
+    }
+
+
+def test_health_table_shows_errors(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The health table shows a failing component's error in place of its details."""
+    factory = with_checks(FixedCheck("cache", HealthStatus.UNHEALTHY))
+    assert main(["health"], environ=environ, container_factory=factory) == 1
+    out = capsys.readouterr().out
+    assert "cache is unhealthy" in out
+    assert out.splitlines()[-1] == "overall: unhealthy"
+
+
+def test_health_reports_a_silent_component_unhealthy(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A component that does not answer within --timeout is reported unhealthy."""
+    factory = with_checks(FixedCheck("database", HealthStatus.HEALTHY), SilentCheck())
+    result = main(
+        ["health", "--json", "--timeout", "0.05"], environ=environ, container_factory=factory
+    )
+    assert result == 1
+    checks = json.loads(capsys.readouterr().out)["checks"]
+    assert checks[1]["component"] == "silent"
+    assert checks[1]["status"] == "unhealthy"
+    assert checks[1]["error"] == "no answer within 0.05 s"
+
+
+def test_bad_configuration_is_one_line_and_exit_2(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An invalid variable prints one error line naming it and exits 2."""
+    environ["CODEANT_POOL_TIMEOUT"] = "forever"
+    assert main(["config"], environ=environ) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "codeant: error: CODEANT_POOL_TIMEOUT: must be a number of seconds above 0 and at "
+        "most 3600 (got 'forever')"
+    ]
+
+
+def test_missing_adapter_fails_health_but_not_config(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With a cache adapter this installation lacks, health exits 2 with one clear line
+    while config still shows the settings."""
+    environ["CODEANT_REDIS_URL"] = "redis://cache:6379/0"
+    assert main(["health"], environ=environ) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1
+    assert err[0].startswith("codeant: error: cache: this installation has no such adapter")
+    assert main(["config", "--json"], environ=environ) == 0
+    assert json.loads(capsys.readouterr().out)["redis_url"] == "redis://cache:6379/0"
+
+
+def test_health_reports_an_unreachable_database_unhealthy(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A PostgreSQL server that does not answer makes the database row unhealthy, with the
+    reason, and health exits 1."""
+    environ.update(
+        CODEANT_BACKEND="postgres",
+        CODEANT_DATABASE_URL="postgresql://postgres@127.0.0.1:1/codeant",
+        CODEANT_POOL_TIMEOUT="1",
+    )
+    assert main(["health", "--json"], environ=environ) == 1
+    body = json.loads(capsys.readouterr().out)
+    database = next(c for c in body["checks"] if c["component"] == "database")
+    assert body["status"] == database["status"] == "unhealthy"
+    assert "cannot connect to the database" in database["error"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        ([], "the following arguments are required: COMMAND"),
+        (["frobnicate"], "invalid choice: 'frobnicate'"),
+        (["health", "--timeout", "0"], "must be a number of seconds above 0 (got '0')"),
+        (["config", "--yaml"], "unrecognized arguments: --yaml"),
+    ],
+)
+def test_usage_errors_are_one_line_and_exit_2(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A bad command line prints one error line to stderr and exits 2."""
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    lines = captured.err.splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("codeant")
+    assert message in lines[0]
+
+
+def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help prints usage with the commands to stdout and exits 0."""
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    assert "config" in out
+    assert "health" in out

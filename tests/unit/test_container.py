@@ -1,0 +1,139 @@
+"""The composition root: which adapters it builds, how it shares them, how tests override."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from adapters.config import ConfigError, Settings
+from adapters.container import Container, build_container
+from adapters.embedders.hashing import HashingEmbedder
+from adapters.memory.cache import MemoryCache
+from adapters.memory.outbox import MemoryOutbox
+from adapters.memory.unit_of_work import MemoryUnitOfWork
+from adapters.memory.vectors import MemoryVectorStore
+from adapters.postgres.outbox import PostgresOutbox
+from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from domain.organizations import Organization
+from ports.health import HealthStatus
+
+
+@pytest.fixture
+def container(tmp_path: Path) -> Container:
+    return build_container(Settings(data_dir=tmp_path, backend="memory"))
+
+
+def test_memory_backend_wires_in_memory_adapters(container: Container) -> None:
+    """The memory backend wires every port to its in-memory adapter."""
+    assert isinstance(container.uow(), MemoryUnitOfWork)
+    assert isinstance(container.outbox(), MemoryOutbox)
+    assert isinstance(container.cache(), MemoryCache)
+    assert isinstance(container.vector_store(), MemoryVectorStore)
+    assert isinstance(container.embedder(), HashingEmbedder)
+
+
+def test_postgres_is_the_default_and_opens_nothing_until_used(tmp_path: Path) -> None:
+    """Default settings wire the PostgreSQL unit of work and outbox over one database
+    object, without starting a server or opening a pool at build time."""
+    container = build_container(Settings(data_dir=tmp_path))
+    assert isinstance(container.uow(), PostgresUnitOfWork)
+    assert isinstance(container.outbox(), PostgresOutbox)
+    database = container.postgres_database()
+    assert database is container.postgres_database()
+    assert database.embedded and database.url is None
+    assert not (tmp_path / "postgres").exists()
+
+
+def test_embedder_has_the_configured_dimension(tmp_path: Path) -> None:
+    """The embedder produces vectors of the configured dimension."""
+    container = build_container(Settings(data_dir=tmp_path, embedding_dimension=64))
+    assert container.embedder().dimension == 64
+
+
+def test_config_holds_the_settings_and_adapter_choices(tmp_path: Path) -> None:
+    """The container's configuration carries every setting, unmasked, and the choices."""
+    url = "postgresql://app:s3cret@db/codeant"
+    settings = Settings(data_dir=tmp_path, database_url=url, backend="memory")
+    config = build_container(settings).config()
+    assert config["database_url"] == url
+    assert config["data_dir"] == str(tmp_path)
+    assert config["cache_ttl_metrics"] == 86400
+    assert (config["backend"], config["cache_backend"], config["vector_backend"]) == (
+        "memory",
+        "memory",
+        "memory",
+    )
+
+
+async def test_each_uow_is_fresh_over_one_database(container: Container) -> None:
+    """Every call gives a new unit of work, and what one commits another reads."""
+    writer, reader = container.uow(), container.uow()
+    assert writer is not reader
+    organization = Organization(name="Acme", slug="acme")
+    async with writer:
+        await writer.organizations.create(organization)
+        await writer.commit()
+    async with reader:
+        found = await reader.organizations.find_by_slug("acme")
+    assert found is not None
+    assert found.id == organization.id
+
+
+def test_shared_adapters_are_singletons(container: Container) -> None:
+    """The cache, vector store, outbox and embedder are one instance per container."""
+    for provider in (container.cache, container.vector_store, container.outbox):
+        assert provider() is provider()
+    assert container.embedder() is container.embedder()
+
+
+async def test_containers_do_not_share_state(tmp_path: Path) -> None:
+    """Two containers have separate in-memory databases."""
+    first = build_container(Settings(data_dir=tmp_path, backend="memory"))
+    second = build_container(Settings(data_dir=tmp_path, backend="memory"))
+    uow = first.uow()
+    async with uow:
+        await uow.organizations.create(Organization(name="Acme", slug="acme"))
+        await uow.commit()
+    other = second.uow()
+    async with other:
+        assert await other.organizations.find_by_slug("acme") is None
+
+
+def test_override_replaces_a_provider_until_reset(container: Container) -> None:
+    """A provider overridden with an object returns it, and the original after reset."""
+    original = container.cache()
+    replacement = MemoryCache()
+    with container.cache.override(replacement):
+        assert container.cache() is replacement
+    assert container.cache() is original
+
+
+async def test_health_checks_report_a_fresh_memory_store_healthy(container: Container) -> None:
+    """The configured health checks all report healthy on a fresh in-memory store."""
+    checks = container.health_checks()
+    assert checks
+    reports = [await check.check() for check in checks]
+    assert {report.status for report in reports} == {HealthStatus.HEALTHY}
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (
+            {"redis_url": "redis://cache"},
+            r"^cache: .*no such adapter.*CODEANT_REDIS_URL.*\(got 'redis'\)$",
+        ),
+        (
+            {"qdrant_url": "http://vectors:6333"},
+            r"^vector store: .*no such adapter.*CODEANT_QDRANT_URL.*\(got 'qdrant'\)$",
+        ),
+    ],
+)
+def test_missing_adapter_is_a_config_error(
+    tmp_path: Path, settings: dict[str, str], message: str
+) -> None:
+    """Settings that select an adapter this installation lacks fail at build time, naming
+    the port, the choice and what chose it."""
+    with pytest.raises(ConfigError, match=message):
+        build_container(Settings(data_dir=tmp_path, **settings))
