@@ -262,6 +262,9 @@ class Settings:
     pool_timeout: float = attrs.field(
         default=30.0, converter=_as_float, validator=_checked(_seconds_up_to(3600))
     )
+    pool_max_lifetime: float = attrs.field(
+        default=3600.0, converter=_as_float, validator=_checked(_seconds_up_to(86400))
+    )
     embedding_dimension: int = attrs.field(
         default=384, converter=_as_int, validator=_checked(_int_from(8, 8192))
     )

@@ -55,6 +55,7 @@ class Container(containers.DeclarativeContainer):
             min_size=config.pool_min_size,
             max_size=config.pool_max_size,
             timeout=config.pool_timeout,
+            max_lifetime=config.pool_max_lifetime,
         ),
     )
 

@@ -6,6 +6,7 @@ from ports.errors import (
     DuplicateError,
     NotFoundError,
     PersistenceError,
+    TransactionAbortedError,
     UnavailableError,
     ValidationError,
 )
@@ -63,6 +64,7 @@ __all__ = [
     "RuleConfigRepository",
     "RuleRepository",
     "ScoredPoint",
+    "TransactionAbortedError",
     "UnavailableError",
     "UnitOfWork",
     "UnitOfWorkFactory",

@@ -12,6 +12,7 @@ __all__ = [
     "DuplicateError",
     "NotFoundError",
     "PersistenceError",
+    "TransactionAbortedError",
     "UnavailableError",
     "ValidationError",
 ]
@@ -43,6 +44,15 @@ class DuplicateError(PersistenceError):
 class ConcurrencyError(PersistenceError):
     """A concurrent change won: the row changed since it was read, or the transaction could
     not be serialized. Retrying the whole unit of work may succeed."""
+
+
+class TransactionAbortedError(PersistenceError):
+    """A statement of this unit of work failed earlier, which aborted its transaction (as
+    PostgreSQL does): nothing more can run in it and it cannot commit; roll back (leave the
+    block) and start again."""
+
+    def __init__(self, cause: str = "an earlier statement failed") -> None:
+        super().__init__(f"the transaction was aborted ({cause}); roll back and start again")
 
 
 class UnavailableError(PersistenceError):

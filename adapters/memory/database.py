@@ -11,6 +11,7 @@ inside); the store is not meant to be shared between threads.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import enum
@@ -21,7 +22,14 @@ from typing import Any, TypeVar
 import attrs
 
 from domain.events import DomainEvent
-from ports.errors import ConcurrencyError, DuplicateError, NotFoundError, ValidationError
+from ports.errors import (
+    ConcurrencyError,
+    DuplicateError,
+    NotFoundError,
+    PersistenceError,
+    TransactionAbortedError,
+    ValidationError,
+)
 
 __all__ = ["SCHEMA", "MemoryDatabase", "OnDelete", "OutboxRecord", "TableSpec", "Transaction"]
 
@@ -154,11 +162,13 @@ class Transaction:
         self._writes: dict[str, dict[Any, Any]] = {name: {} for name in SCHEMA}
         self._base_versions: dict[tuple[str, Any], int] = {}
         self.closed = False
+        self.aborted = False
 
     # ------------------------------------------------------------------ reads (raw rows)
 
     def get(self, table: str, key: Any) -> Any | None:
         """The row as this transaction sees it (not a copy: callers must not mutate it)."""
+        self._check_usable()
         written = self._writes[table].get(key, None)
         if written is _DELETED:
             return None
@@ -168,6 +178,7 @@ class Transaction:
 
     def scan(self, table: str) -> Iterator[Any]:
         """Every row of ``table`` as this transaction sees it (not copies)."""
+        self._check_usable()
         writes = self._writes[table]
         for key, row in self._db.tables[table].items():
             if key not in writes:
@@ -186,25 +197,34 @@ class Transaction:
 
     def insert(self, table: str, row: R) -> R:
         """Insert a copy of ``row``; checks the primary key, unique and foreign keys."""
-        key = row.id  # type: ignore[attr-defined]
-        if self.get(table, key) is not None:
-            raise DuplicateError(SCHEMA[table].entity, "id", key)
-        self._check_row(table, row, exclude=None)
-        return self._put(table, row)
+        with self._aborting():
+            key = row.id  # type: ignore[attr-defined]
+            if self.get(table, key) is not None:
+                raise DuplicateError(SCHEMA[table].entity, "id", key)
+            self._check_row(table, row, exclude=None)
+            return self._put(table, row)
 
     def replace(self, table: str, row: R) -> R:
-        """Overwrite the row with ``row.id`` by a copy of ``row``; checks constraints."""
+        """Overwrite the row with ``row.id`` by a copy of ``row``; checks constraints.
+        A missing row is a NotFoundError that leaves the transaction usable (an UPDATE
+        of no row is no error in SQL)."""
         key = row.id  # type: ignore[attr-defined]
         if self.get(table, key) is None:
             raise NotFoundError(SCHEMA[table].entity, key)
-        self._check_row(table, row, exclude=key)
-        return self._put(table, row)
+        with self._aborting():
+            self._check_row(table, row, exclude=key)
+            return self._put(table, row)
 
     def delete(self, table: str, key: Any) -> None:
         """Delete a row and, following the foreign keys, its dependants (CASCADE) or
-        refuse if a RESTRICT reference remains."""
+        refuse if a RESTRICT reference remains. A missing row is a NotFoundError that
+        leaves the transaction usable."""
         if self.get(table, key) is None:
             raise NotFoundError(SCHEMA[table].entity, key)
+        with self._aborting():
+            self._delete(table, key)
+
+    def _delete(self, table: str, key: Any) -> None:
         for child, fk in _CHILDREN.get(table, ()):
             dependants = [r.id for r in self.scan(child) if getattr(r, fk.column) == key]
             if not dependants:
@@ -218,9 +238,23 @@ class Transaction:
                 )
             for dependant in dependants:
                 if self.get(child, dependant) is not None:
-                    self.delete(child, dependant)
+                    self._delete(child, dependant)
         self._touch(table, key)
         self._writes[table][key] = _DELETED
+
+    @contextlib.contextmanager
+    def _aborting(self) -> Iterator[None]:
+        """A failed write aborts the transaction, as a failed statement does on PostgreSQL."""
+        self._check_usable()
+        try:
+            yield
+        except PersistenceError:
+            self.aborted = True
+            raise
+
+    def _check_usable(self) -> None:
+        if self.aborted:
+            raise TransactionAbortedError()
 
     def _put(self, table: str, row: R) -> R:
         stored = copy.deepcopy(row)
@@ -251,6 +285,9 @@ class Transaction:
     def commit(self, events: Sequence[DomainEvent]) -> None:
         """Apply every write and append ``events`` to the outbox, all or nothing."""
         self._require_open()
+        if self.aborted:
+            self.closed = True
+            raise TransactionAbortedError()
         db = self._db
         for (table, key), base in self._base_versions.items():
             if db.versions.get((table, key), 0) != base:

@@ -22,6 +22,7 @@ from ports.errors import (
     DuplicateError,
     NotFoundError,
     PersistenceError,
+    TransactionAbortedError,
     UnavailableError,
     ValidationError,
 )
@@ -101,6 +102,8 @@ def translate(exc: BaseException) -> BaseException:
         return ValidationError(
             field, detail or "", diag.message_primary or str(exc), entity=_entity(diag.table_name)
         )
+    if isinstance(exc, pg.InFailedSqlTransaction):
+        return TransactionAbortedError()
     if isinstance(exc, psycopg.OperationalError | psycopg.InterfaceError):
         return UnavailableError(f"database unavailable: {exc}")
     if isinstance(exc, pg.AdminShutdown | pg.CannotConnectNow | pg.CrashShutdown):

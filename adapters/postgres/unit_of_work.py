@@ -8,6 +8,7 @@ from types import TracebackType
 from typing import Any, Self
 
 import psycopg
+from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres._sql import Connection
@@ -28,6 +29,7 @@ from adapters.postgres.projects import (
 )
 from adapters.postgres.rules import PostgresRuleConfigRepository, PostgresRuleRepository
 from domain.events import DomainEvent
+from ports.errors import TransactionAbortedError
 
 __all__ = ["PostgresUnitOfWork"]
 
@@ -96,6 +98,11 @@ class PostgresUnitOfWork:
     async def commit(self) -> None:
         conn = self._active()
         events, self._events = self._events, []
+        if conn.info.transaction_status == TransactionStatus.INERROR:
+            # COMMIT would silently roll back: say so instead
+            with contextlib.suppress(psycopg.Error):
+                await conn.rollback()
+            raise TransactionAbortedError()
         try:
             if events:
                 async with conn.cursor() as cur:

@@ -9,7 +9,12 @@ import attrs
 import pytest
 
 from domain.events import OrganizationRegistered
-from ports.errors import ConcurrencyError, DuplicateError
+from ports.errors import (
+    ConcurrencyError,
+    DuplicateError,
+    NotFoundError,
+    TransactionAbortedError,
+)
 from tests.contract.builders import add, organization, project, read, store, user
 
 
@@ -185,3 +190,36 @@ async def test_concurrent_inserts_of_the_same_slug_let_exactly_one_win(backend):
     assert await find_organization(backend, parents[loser].id) is None
     assert await find_organization(backend, parents[winners[0]].id) is not None
     assert [m.event for m in await backend.outbox().pending()] == [events[winners[0]]]
+
+
+async def test_a_failed_write_aborts_the_unit_until_it_is_rolled_back(backend):
+    """After a constraint violation nothing more runs in the unit and it cannot commit
+    (TransactionAbortedError); its earlier writes are gone and a new unit works."""
+    taken = organization()
+    await store(backend, taken)
+    first = organization()
+
+    with pytest.raises(TransactionAbortedError):
+        async with backend.uow() as uow:
+            await uow.organizations.create(first)
+            with pytest.raises(DuplicateError):
+                await uow.organizations.create(organization(slug=taken.slug))
+            with pytest.raises(TransactionAbortedError):
+                await uow.organizations.find_by_id(taken.id)
+            await uow.commit()
+
+    assert await find_organization(backend, first.id) is None
+    assert await find_organization(backend, taken.id) is not None
+
+
+async def test_an_update_of_a_missing_row_leaves_the_unit_usable(backend):
+    """NotFoundError from updating an unknown entity does not abort the unit: it goes on
+    and commits."""
+    org = organization()
+    async with backend.uow() as uow:
+        with pytest.raises(NotFoundError):
+            await uow.organizations.update(organization())
+        await uow.organizations.create(org)
+        await uow.commit()
+
+    assert await find_organization(backend, org.id) is not None

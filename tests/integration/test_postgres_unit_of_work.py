@@ -20,7 +20,13 @@ from domain.files import FileIndex
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.values import SourceLocation
-from ports.errors import ConcurrencyError, DuplicateError, NotFoundError, UnavailableError
+from ports.errors import (
+    ConcurrencyError,
+    DuplicateError,
+    NotFoundError,
+    TransactionAbortedError,
+    UnavailableError,
+)
 from tests.servers import scratch_database
 
 
@@ -203,3 +209,79 @@ async def test_an_unreachable_server_is_unavailable() -> None:
     with pytest.raises(UnavailableError):
         async with open_pool("postgresql://postgres@127.0.0.1:1/none", settings):
             pass
+
+
+async def two_projects(pool: Any) -> tuple[Project, Project]:
+    async with PostgresUnitOfWork(pool) as uow:
+        o = await uow.organizations.create(org())
+        first = await uow.projects.create(
+            Project(organization_id=o.id, name="One", slug="one", repository_url="u")
+        )
+        second = await uow.projects.create(
+            Project(organization_id=o.id, name="Two", slug="two", repository_url="u")
+        )
+        await uow.commit()
+    return first, second
+
+
+async def test_a_deadlock_becomes_a_concurrency_error(pool: Any, database: str) -> None:
+    """Two units locking two rows in opposite orders deadlock; PostgreSQL aborts one,
+    which surfaces as ConcurrencyError, and the other commits."""
+    one, two = await two_projects(pool)
+
+    async def rename(first: Project, second: Project, label: str) -> str:
+        async with PostgresUnitOfWork(pool) as uow:
+            a = await uow.projects.find_by_id(first.id)
+            b = await uow.projects.find_by_id(second.id)
+            assert a is not None and b is not None
+            a.description = label
+            await uow.projects.update(a)
+            await asyncio.sleep(0.2)  # both now hold their first row
+            b.description = label
+            await uow.projects.update(b)
+            await uow.commit()
+            return label
+
+    results = await asyncio.gather(
+        rename(one, two, "left"), rename(two, one, "right"), return_exceptions=True
+    )
+    errors = [r for r in results if isinstance(r, BaseException)]
+    winners = [r for r in results if isinstance(r, str)]
+    assert len(errors) == 1 and isinstance(errors[0], ConcurrencyError), results
+    assert len(winners) == 1
+    assert sql(database, "SELECT DISTINCT description FROM projects") == [(winners[0],)]
+
+
+async def test_a_lost_connection_is_unavailable_and_the_pool_recovers(
+    pool: Any, database: str
+) -> None:
+    """When the server ends a unit's connection, its next statement raises
+    UnavailableError; the next unit gets a fresh connection and works."""
+    async with PostgresUnitOfWork(pool) as uow:
+        await uow.organizations.create(org())
+        sql(
+            database,
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND application_name = 'codeant'",
+        )
+        with pytest.raises(UnavailableError):
+            await uow.organizations.find_by_slug("acme")
+    async with PostgresUnitOfWork(pool) as uow:
+        await uow.organizations.create(org("after"))
+        await uow.commit()
+    assert sql(database, "SELECT slug FROM organizations") == [("after",)]
+
+
+async def test_commit_after_a_failed_statement_is_refused(pool: Any, database: str) -> None:
+    """Committing a unit whose transaction a failed statement aborted raises
+    TransactionAbortedError instead of silently rolling back."""
+    async with PostgresUnitOfWork(pool) as uow:
+        await uow.organizations.create(org())
+        await uow.commit()
+    async with PostgresUnitOfWork(pool) as uow:
+        await uow.organizations.create(org("fresh"))
+        with pytest.raises(DuplicateError):
+            await uow.organizations.create(org())
+        with pytest.raises(TransactionAbortedError):
+            await uow.commit()
+    assert sql(database, "SELECT slug FROM organizations") == [("acme",)]
