@@ -2,14 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Awaitable, Callable, Sequence
 
+from domain.events import DomainEvent
 from domain.files import FileIndex
 from domain.ids import RepositoryId
 from domain.projects import RepositoryBranch
 from ports.errors import ValidationError
 
-__all__ = ["check_branches", "check_snapshot"]
+__all__ = ["CommitHook", "check_branches", "check_snapshot", "run_commit_hook"]
+
+log = logging.getLogger(__name__)
+
+CommitHook = Callable[[Sequence[DomainEvent]], Awaitable[None]]
+"""Called with a unit's events right after they committed (see run_commit_hook)."""
+
+
+async def run_commit_hook(hook: CommitHook | None, events: Sequence[DomainEvent]) -> None:
+    """Hand committed ``events`` to ``hook``, best effort: a failure is logged, not raised
+    (the commit stands, and the outbox relay delivers the events again)."""
+    if hook is None or not events:
+        return
+    try:
+        await hook(events)
+    except Exception as exc:
+        log.warning("handling committed events failed, the outbox relay will retry: %s", exc)
 
 
 def check_branches(repository_id: RepositoryId, branches: Sequence[RepositoryBranch]) -> None:

@@ -27,6 +27,8 @@ from adapters.postgres.health import PostgresHealthCheck
 from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.pool import PoolSettings
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from application.relay import EventDispatcher
+from application.similarity import VectorCleanup
 
 __all__ = ["Container", "build_container", "close", "running"]
 
@@ -59,10 +61,19 @@ class Container(containers.DeclarativeContainer):
         ),
     )
 
+    vector_store = providers.Selector(
+        config.vector_backend,
+        memory=providers.Singleton(MemoryVectorStore),
+    )
+    event_handlers = providers.List(
+        providers.Factory(VectorCleanup, vector_store),
+    )
+    dispatcher = providers.Singleton(EventDispatcher, event_handlers)
+
     uow = providers.Selector(
         config.backend,
-        memory=providers.Factory(MemoryUnitOfWork, memory_database),
-        postgres=providers.Factory(PostgresUnitOfWork, postgres_database),
+        memory=providers.Factory(MemoryUnitOfWork, memory_database, on_commit=dispatcher),
+        postgres=providers.Factory(PostgresUnitOfWork, postgres_database, on_commit=dispatcher),
     )
     outbox = providers.Selector(
         config.backend,
@@ -72,10 +83,6 @@ class Container(containers.DeclarativeContainer):
     cache = providers.Selector(
         config.cache_backend,
         memory=providers.Singleton(MemoryCache),
-    )
-    vector_store = providers.Selector(
-        config.vector_backend,
-        memory=providers.Singleton(MemoryVectorStore),
     )
     embedder = providers.Singleton(HashingEmbedder, dimension=config.embedding_dimension)
 

@@ -34,6 +34,7 @@ from application.projects import (
     search_projects,
     update_project,
 )
+from application.relay import EventDispatcher, EventHandler, OutboxRelay, RelayResult
 from application.reports import (
     ProjectReport,
     hotspots,
@@ -46,9 +47,11 @@ from application.retry import with_retry
 from application.rules import configure_rule, effective_rule_set, register_rules, reset_rule
 from application.similarity import (
     IndexResult,
+    VectorCleanup,
     find_similar_code,
     index_code_units,
     remove_file_units,
+    remove_project_units,
 )
 from application.unchanged import UNCHANGED, Unchanged
 
@@ -56,9 +59,14 @@ __all__ = [
     "UNCHANGED",
     "BranchSpec",
     "CodeUnit",
+    "EventDispatcher",
+    "EventHandler",
     "IndexResult",
+    "OutboxRelay",
     "ProjectReport",
+    "RelayResult",
     "Unchanged",
+    "VectorCleanup",
     "add_member",
     "archive_project",
     "cancel_analysis",
@@ -89,6 +97,7 @@ __all__ = [
     "register_user",
     "remove_file_units",
     "remove_member",
+    "remove_project_units",
     "report_progress",
     "reset_rule",
     "search_projects",

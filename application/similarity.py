@@ -19,6 +19,7 @@ from application.code_units import CodeUnit, collection_name, normalize_code
 from domain.embeddings import CodeEmbedding, SimilarCode
 from domain.enums import CodeUnitKind, ProgrammingLanguage
 from domain.errors import ValidationError
+from domain.events import DomainEvent, FileChanged, ProjectDeleted
 from domain.ids import EmbeddingId, FileId, ProjectId
 from ports.errors import NotFoundError
 from ports.vectors import Embedder, ScoredPoint, VectorFilter, VectorPoint, VectorStore
@@ -28,9 +29,11 @@ __all__ = [
     "MAX_SIMILAR",
     "SNIPPET_LENGTH",
     "IndexResult",
+    "VectorCleanup",
     "find_similar_code",
     "index_code_units",
     "remove_file_units",
+    "remove_project_units",
 ]
 
 DEFAULT_COLLECTION_PREFIX = "code"
@@ -123,12 +126,44 @@ async def remove_file_units(
     collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
 ) -> None:
     """Delete every indexed unit of a file, from the collection of every kind."""
-    file_filter: VectorFilter = {"file_id": str(file_id)}
+    await _remove_units(store, {"file_id": str(file_id)}, collection_prefix)
+
+
+async def remove_project_units(
+    store: VectorStore,
+    project_id: ProjectId,
+    *,
+    collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
+) -> None:
+    """Delete every indexed unit of a project, from the collection of every kind."""
+    await _remove_units(store, {"project_id": str(project_id)}, collection_prefix)
+
+
+async def _remove_units(store: VectorStore, where: VectorFilter, collection_prefix: str) -> None:
     for kind in CodeUnitKind:
         try:
-            await store.delete_by_filter(collection_name(collection_prefix, kind), file_filter)
+            await store.delete_by_filter(collection_name(collection_prefix, kind), where)
         except NotFoundError:
             continue
+
+
+class VectorCleanup:
+    """Event handler keeping the vector store in step with the relational store: a removed
+    file's units and a deleted project's units leave it. Idempotent."""
+
+    def __init__(
+        self, store: VectorStore, *, collection_prefix: str = DEFAULT_COLLECTION_PREFIX
+    ) -> None:
+        self._store = store
+        self._prefix = collection_prefix
+
+    async def __call__(self, event: DomainEvent) -> None:
+        if isinstance(event, FileChanged) and event.change == "removed":
+            await remove_file_units(self._store, event.file_id, collection_prefix=self._prefix)
+        elif isinstance(event, ProjectDeleted):
+            await remove_project_units(
+                self._store, event.project_id, collection_prefix=self._prefix
+            )
 
 
 def _group_by_kind(units: Sequence[CodeUnit]) -> dict[CodeUnitKind, list[CodeUnit]]:

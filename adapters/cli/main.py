@@ -21,6 +21,7 @@ from typing import Any, NoReturn
 
 from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context
 from adapters.cli.db import DB
+from adapters.cli.outbox import OUTBOX
 from adapters.config import ConfigError, Settings, env_var
 from adapters.container import Container, build_container
 from ports.health import HealthCheck, HealthReport, HealthStatus
@@ -163,7 +164,7 @@ HEALTH = Command(
 
 # entry point -------------------------------------------------------------------------------
 
-COMMANDS: tuple[Command, ...] = (CONFIG, HEALTH, DB)
+COMMANDS: tuple[Command, ...] = (CONFIG, HEALTH, DB, OUTBOX)
 """Every subcommand, in the order ``--help`` lists them."""
 
 

@@ -116,6 +116,7 @@ class OutboxRecord:
     sequence: int
     attempts: int = 0
     last_error: str | None = None
+    available_at: dt.datetime | None = None
     delivered_at: dt.datetime | None = None
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 
 from adapters.memory._query import check_limit
-from adapters.memory.database import MemoryDatabase
-from ports.outbox import OutboxMessage
+from adapters.memory.database import MemoryDatabase, OutboxRecord
+from ports.outbox import OutboxMessage, OutboxStats
 
 __all__ = ["MemoryOutbox"]
 
@@ -18,10 +19,25 @@ class MemoryOutbox:
     def __init__(self, database: MemoryDatabase) -> None:
         self._db = database
 
-    async def pending(self, *, limit: int = 100) -> list[OutboxMessage]:
-        check_limit(limit, maximum=10_000)
+    def _waiting(self) -> list[OutboxRecord]:
         records = [r for r in self._db.outbox if r.delivered_at is None]
         records.sort(key=lambda r: (r.created_at, r.sequence))
+        return records
+
+    async def pending(
+        self,
+        *,
+        limit: int = 100,
+        now: dt.datetime | None = None,
+        max_attempts: int | None = None,
+    ) -> list[OutboxMessage]:
+        check_limit(limit, maximum=10_000)
+        records = [
+            r
+            for r in self._waiting()
+            if (now is None or r.available_at is None or r.available_at <= now)
+            and (max_attempts is None or r.attempts < max_attempts)
+        ]
         return [
             OutboxMessage(
                 id=r.id,
@@ -43,9 +59,22 @@ class MemoryOutbox:
                 count += 1
         return count
 
-    async def mark_failed(self, id: uuid.UUID, error: str) -> None:
+    async def mark_failed(
+        self, id: uuid.UUID, error: str, *, retry_at: dt.datetime | None = None
+    ) -> None:
         for record in self._db.outbox:
             if record.id == id:
                 record.attempts += 1
                 record.last_error = error
+                record.available_at = retry_at
                 return
+
+    async def stats(self) -> OutboxStats:
+        waiting = self._waiting()
+        return OutboxStats(
+            pending=len(waiting),
+            failing=sum(1 for r in waiting if r.attempts),
+            delivered=len(self._db.outbox) - len(waiting),
+            oldest_pending_at=waiting[0].created_at if waiting else None,
+            max_attempts=max((r.attempts for r in waiting), default=0),
+        )

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
+from adapters.common import CommitHook, run_commit_hook
 from adapters.memory.database import MemoryDatabase, Transaction
 from adapters.memory.repositories import (
     MemoryAnalysisRepository,
@@ -29,11 +30,13 @@ class MemoryUnitOfWork:
 
     Each ``async with`` opens a :class:`Transaction`; repositories used outside one raise
     RuntimeError. After a commit or rollback inside the block, work continues in a fresh
-    transaction, as on a database connection.
+    transaction, as on a database connection. ``on_commit`` receives the events of each
+    commit once it succeeded.
     """
 
-    def __init__(self, database: MemoryDatabase) -> None:
+    def __init__(self, database: MemoryDatabase, *, on_commit: CommitHook | None = None) -> None:
         self._db = database
+        self._on_commit = on_commit
         self._tx: Transaction | None = None
         self._events: list[DomainEvent] = []
         self.organizations = MemoryOrganizationRepository(self._active, database)
@@ -76,6 +79,7 @@ class MemoryUnitOfWork:
         tx = self._active()
         events, self._events = self._events, []
         tx.commit(events)
+        await run_commit_hook(self._on_commit, events)
 
     async def rollback(self) -> None:
         if self._tx is not None and not self._tx.closed:

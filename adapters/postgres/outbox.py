@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 from collections.abc import Sequence
 from typing import Any
@@ -15,7 +16,7 @@ from adapters.postgres.errors import translated
 from adapters.serialization import event_from_dict, event_to_dict
 from domain.events import DomainEvent
 from ports.errors import ValidationError
-from ports.outbox import OutboxMessage
+from ports.outbox import OutboxMessage, OutboxStats
 
 __all__ = ["INSERT_EVENT", "PostgresOutbox", "event_params"]
 
@@ -27,6 +28,8 @@ PENDING = """
 SELECT id, event_type, payload, created_at, attempts, last_error
 FROM outbox_events
 WHERE delivered_at IS NULL
+  AND (%(now)s::timestamptz IS NULL OR available_at <= %(now)s)
+  AND (%(max_attempts)s::int IS NULL OR attempts < %(max_attempts)s)
 ORDER BY sequence
 LIMIT %(limit)s
 """
@@ -35,8 +38,18 @@ MARK_DELIVERED = (
     " WHERE id = ANY(%(ids)s::uuid[]) AND delivered_at IS NULL"
 )
 MARK_FAILED = (
-    "UPDATE outbox_events SET attempts = attempts + 1, last_error = %(error)s WHERE id = %(id)s"
+    "UPDATE outbox_events SET attempts = attempts + 1, last_error = %(error)s,"
+    " available_at = COALESCE(%(retry_at)s, clock_timestamp())"
+    " WHERE id = %(id)s"
 )
+STATS = """
+SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS pending,
+       count(*) FILTER (WHERE delivered_at IS NULL AND attempts > 0) AS failing,
+       count(*) FILTER (WHERE delivered_at IS NOT NULL) AS delivered,
+       min(created_at) FILTER (WHERE delivered_at IS NULL) AS oldest_pending_at,
+       COALESCE(max(attempts) FILTER (WHERE delivered_at IS NULL), 0) AS max_attempts
+FROM outbox_events
+"""
 
 
 def event_params(event: DomainEvent) -> dict[str, Any]:
@@ -57,12 +70,19 @@ class PostgresOutbox:
             database = PostgresDatabase.from_pool(database)
         self._database = database
 
-    async def pending(self, *, limit: int = 100) -> list[OutboxMessage]:
+    async def pending(
+        self,
+        *,
+        limit: int = 100,
+        now: dt.datetime | None = None,
+        max_attempts: int | None = None,
+    ) -> list[OutboxMessage]:
         if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
             raise ValidationError("limit", limit, "must be an integer from 1 to 10000")
+        params = {"limit": limit, "now": now, "max_attempts": max_attempts}
         async with translated(), (await self._database.pool()).connection() as conn:
             cur = conn.cursor(row_factory=dict_row)
-            await cur.execute(PENDING, {"limit": limit})
+            await cur.execute(PENDING, params)
             rows = await cur.fetchall()
         return [
             OutboxMessage(
@@ -82,6 +102,23 @@ class PostgresOutbox:
             cur = await conn.execute(MARK_DELIVERED, {"ids": list(ids)})
             return int(cur.rowcount)
 
-    async def mark_failed(self, id: uuid.UUID, error: str) -> None:
+    async def mark_failed(
+        self, id: uuid.UUID, error: str, *, retry_at: dt.datetime | None = None
+    ) -> None:
+        params = {"id": id, "error": error, "retry_at": retry_at}
         async with translated(), (await self._database.pool()).connection() as conn:
-            await conn.execute(MARK_FAILED, {"id": id, "error": error})
+            await conn.execute(MARK_FAILED, params)
+
+    async def stats(self) -> OutboxStats:
+        async with translated(), (await self._database.pool()).connection() as conn:
+            cur = conn.cursor(row_factory=dict_row)
+            await cur.execute(STATS)
+            row = await cur.fetchone()
+        assert row is not None
+        return OutboxStats(
+            pending=int(row["pending"]),
+            failing=int(row["failing"]),
+            delivered=int(row["delivered"]),
+            oldest_pending_at=row["oldest_pending_at"],
+            max_attempts=int(row["max_attempts"]),
+        )

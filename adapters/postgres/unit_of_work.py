@@ -11,6 +11,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.common import CommitHook, run_commit_hook
 from adapters.postgres._sql import Connection
 from adapters.postgres.analysis import PostgresAnalysisRepository
 from adapters.postgres.database import PostgresDatabase
@@ -41,11 +42,18 @@ class PostgresUnitOfWork:
     use; UnavailableError if no connection comes within the pool's timeout); every
     repository of the unit runs on it; leaving rolls back what was not committed and
     returns the connection. Commit writes the collected events to the outbox in the same
-    transaction. After a port error from a statement, PostgreSQL has
+    transaction, then hands them to ``on_commit``. After a port error from a statement,
+    PostgreSQL has
     aborted the transaction: leave the block (or roll back) before using the unit again.
     """
 
-    def __init__(self, database: PostgresDatabase | AsyncConnectionPool[Any]) -> None:
+    def __init__(
+        self,
+        database: PostgresDatabase | AsyncConnectionPool[Any],
+        *,
+        on_commit: CommitHook | None = None,
+    ) -> None:
+        self._on_commit = on_commit
         if not isinstance(database, PostgresDatabase):
             database = PostgresDatabase.from_pool(database)
         self._database = database
@@ -116,6 +124,7 @@ class PostgresUnitOfWork:
             if mapped is exc:
                 raise
             raise mapped from exc
+        await run_commit_hook(self._on_commit, events)
 
     async def rollback(self) -> None:
         conn = self._active()

@@ -3,6 +3,8 @@ are counted and keep the message pending."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 from domain.enums import JobStatus, MemberRole
 from domain.events import (
     AnalysisCompleted,
@@ -130,3 +132,39 @@ async def test_mark_failed_keeps_the_message_pending_with_attempts_and_error(bac
     assert (pending[flaky].attempts, pending[flaky].last_error) == (2, "qdrant down")
     assert pending[flaky].id == message.id
     assert (pending[other].attempts, pending[other].last_error) == (0, None)
+
+
+async def test_a_failed_message_waits_for_its_retry_time(backend):
+    """A message marked failed with retry_at is not due before that time, is due after
+    it, and max_attempts leaves aside the messages that failed that often."""
+    flaky = updated("flaky")
+    await commit_events(backend, flaky)
+    outbox = backend.outbox()
+    message = (await outbox.pending())[0]
+    now = message.created_at + dt.timedelta(minutes=1)
+
+    await outbox.mark_failed(message.id, "down", retry_at=now + dt.timedelta(seconds=30))
+
+    assert await outbox.pending(now=now) == []
+    due = await outbox.pending(now=now + dt.timedelta(seconds=31))
+    assert [m.event for m in due] == [flaky]
+    assert await outbox.pending(max_attempts=1) == []
+    assert [m.event for m in await outbox.pending(max_attempts=2)] == [flaky]
+
+
+async def test_stats_count_pending_failing_and_delivered(backend):
+    """stats counts waiting, failing and delivered messages and dates the oldest waiting."""
+    outbox = backend.outbox()
+    empty = await outbox.stats()
+    assert (empty.pending, empty.failing, empty.delivered) == (0, 0, 0)
+    assert empty.oldest_pending_at is None
+
+    await commit_events(backend, updated("a"), updated("b"), updated("c"))
+    first, second, _ = await outbox.pending()
+    await outbox.mark_delivered([first.id])
+    await outbox.mark_failed(second.id, "down")
+    await outbox.mark_failed(second.id, "down")
+
+    stats = await outbox.stats()
+    assert (stats.pending, stats.failing, stats.delivered, stats.max_attempts) == (2, 1, 1, 2)
+    assert stats.oldest_pending_at == second.created_at

@@ -10,6 +10,7 @@ from adapters.embedders.hashing import HashingEmbedder
 from adapters.memory.vectors import MemoryVectorStore
 from application import (
     CodeUnit,
+    VectorCleanup,
     code_hash,
     find_similar_code,
     index_code_units,
@@ -17,6 +18,7 @@ from application import (
 )
 from domain.enums import CodeUnitKind, ProgrammingLanguage
 from domain.errors import ValidationError
+from domain.events import FileChanged, ProjectDeleted
 from domain.ids import FileId, OrganizationId, ProjectId, RepositoryId, new_id
 
 ORG = OrganizationId(new_id())
@@ -210,3 +212,26 @@ async def test_find_similar_code_rejects_blank_code_and_unknown_kinds(embedder, 
     with pytest.raises(ValidationError) as kind:
         await find_similar_code(embedder, store, "x = 1", kind="module")
     assert (blank.value.field, kind.value.field) == ("code", "kind")
+
+
+async def test_vector_cleanup_follows_removed_files_and_deleted_projects(embedder, store):
+    """The cleanup handler drops a removed file's units, ignores a modified file, and
+    drops every unit of a deleted project; running it twice changes nothing more."""
+    await index_code_units(embedder, store, _units())
+    cleanup = VectorCleanup(store)
+    before = await store.count("code_function")
+
+    def changed(change):
+        return FileChanged(
+            file_id=MAIL_FILE, repository_id=REPO, project_id=PROJECT,
+            relative_path="shop/mail.py", change=change,
+        )  # fmt: skip
+
+    await cleanup(changed("modified"))
+    assert await store.count("code_function") == before
+    await cleanup(changed("removed"))
+    await cleanup(changed("removed"))
+    assert await store.count("code_class") == 0
+    assert await store.count("code_function") == 2
+    await cleanup(ProjectDeleted(project_id=PROJECT, organization_id=ORG))
+    assert await store.count("code_function") == 0

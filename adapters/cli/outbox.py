@@ -1,0 +1,120 @@
+"""``codeant outbox``: the state of the transactional outbox, and its relay."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import signal
+import sys
+
+from adapters.cli import EXIT_OK, Command, Context
+from application.relay import OutboxRelay, RelayResult
+
+__all__ = ["OUTBOX"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number above 0 (got {text!r})")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 (got {text!r})")
+    return value
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="outbox_action", metavar="ACTION", required=True)
+    status = actions.add_parser("status", help="messages waiting, failing and delivered")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    relay = actions.add_parser(
+        "relay", help="deliver waiting events to their handlers (cache, vector store)"
+    )
+    relay.add_argument(
+        "--follow", action="store_true", help="keep relaying until interrupted (Ctrl-C)"
+    )
+    relay.add_argument(
+        "--interval", type=_seconds, default=1.0, metavar="SECONDS",
+        help="with --follow, how often to look for new events (default: 1)",
+    )  # fmt: skip
+    relay.add_argument(
+        "--batch-size", type=_positive_int, default=100, metavar="N",
+        help="messages per batch (default: 100)",
+    )  # fmt: skip
+    relay.add_argument(
+        "--max-attempts", type=_positive_int, default=10, metavar="N",
+        help="failures after which a message is left aside (default: 10)",
+    )  # fmt: skip
+    relay.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+
+async def _run(args: argparse.Namespace, context: Context) -> int:
+    container = context.container
+    outbox = container.outbox()
+    if args.outbox_action == "status":
+        stats = await outbox.stats()
+        values = {
+            "pending": stats.pending,
+            "failing": stats.failing,
+            "delivered": stats.delivered,
+            "max_attempts": stats.max_attempts,
+            "oldest_pending_at": stats.oldest_pending_at.isoformat()
+            if stats.oldest_pending_at
+            else None,
+        }
+        if args.json:
+            print(json.dumps(values))
+        else:
+            for name, value in values.items():
+                print(f"{name:<18} {'-' if value is None else value}")
+        return EXIT_OK
+    relay = OutboxRelay(
+        outbox,
+        container.dispatcher(),
+        batch_size=args.batch_size,
+        max_attempts=args.max_attempts,
+    )
+    if args.follow:
+        total = await _follow(relay, args.interval)
+    else:
+        total = await relay.drain()
+    if args.json:
+        print(json.dumps({"delivered": total.delivered, "failed": total.failed}))
+    else:
+        print(f"delivered {total.delivered}, failed {total.failed}")
+    return EXIT_OK
+
+
+async def _follow(relay: OutboxRelay, interval: float) -> RelayResult:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signum, stop.set)
+    print("relaying outbox events; Ctrl-C to stop", file=sys.stderr, flush=True)
+    total = RelayResult()
+    while not stop.is_set():
+        total += await relay.drain()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), interval)
+    return total
+
+
+OUTBOX = Command(
+    name="outbox",
+    help="inspect the outbox (status) or deliver its events (relay)",
+    run=_run,
+    add_arguments=_arguments,
+)

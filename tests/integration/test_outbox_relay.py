@@ -1,0 +1,98 @@
+"""The outbox relay on PostgreSQL, and ``codeant outbox`` against it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from adapters.cli.main import main
+from adapters.postgres import MigrationRunner, PostgresOutbox, PostgresUnitOfWork, open_pool
+from application.relay import EventDispatcher, OutboxRelay
+from domain.events import DomainEvent, ProjectUpdated
+from domain.ids import OrganizationId, ProjectId, new_id
+from tests.servers import scratch_database
+
+
+@pytest.fixture
+def database(postgres_server_url: str) -> Iterator[str]:
+    with scratch_database(postgres_server_url, prefix="codeant_relay") as url:
+        MigrationRunner(url).upgrade()
+        yield url
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[Any]:
+    async with open_pool(database) as pool:
+        yield pool
+
+
+def updated() -> ProjectUpdated:
+    return ProjectUpdated(project_id=ProjectId(new_id()), organization_id=OrganizationId(new_id()))
+
+
+async def test_events_committed_without_handling_are_delivered_by_the_relay(
+    pool: Any, database: str
+) -> None:
+    """Events committed by a process that never handled them (no commit hook, as after a
+    crash) are delivered by the relay, in order, and marked delivered in the table."""
+    events = [updated() for _ in range(3)]
+    async with PostgresUnitOfWork(pool) as uow:
+        for event in events:
+            uow.add_event(event)
+        await uow.commit()
+    seen: list[DomainEvent] = []
+
+    async def record(event: DomainEvent) -> None:
+        seen.append(event)
+
+    result = await OutboxRelay(PostgresOutbox(pool), EventDispatcher([record])).drain()
+
+    assert result.delivered == 3 and seen == events
+    with psycopg.connect(database) as conn:
+        rows = conn.execute(
+            "SELECT count(*) FILTER (WHERE delivered_at IS NOT NULL) FROM outbox_events"
+        ).fetchone()
+    assert rows == (3,)
+
+
+async def test_a_commit_hook_runs_after_the_commit(pool: Any) -> None:
+    """The hook given to the unit of work sees the events once the commit succeeded."""
+    seen: list[DomainEvent] = []
+
+    async def hook(events: Any) -> None:
+        seen.extend(events)
+
+    event = updated()
+    async with PostgresUnitOfWork(pool, on_commit=hook) as uow:
+        uow.add_event(event)
+        assert seen == []
+        await uow.commit()
+    assert seen == [event]
+
+
+def test_outbox_commands_report_and_drain(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """codeant outbox status counts waiting events and relay delivers them."""
+    with psycopg.connect(database) as conn:
+        conn.execute(
+            "INSERT INTO outbox_events (event_type, payload) VALUES (%s, %s)",
+            ("ProjectUpdated", json.dumps(
+                {"project_id": str(new_id()), "organization_id": str(new_id()), "changed": []}
+            )),
+        )  # fmt: skip
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    environ = {"HOME": str(tmp_path), "CODEANT_CONFIG": str(config),
+               "CODEANT_DATABASE_URL": database}  # fmt: skip
+    assert main(["outbox", "status", "--json"], environ=environ) == 0
+    assert json.loads(capsys.readouterr().out)["pending"] == 1
+    assert main(["outbox", "relay", "--json"], environ=environ) == 0
+    assert json.loads(capsys.readouterr().out) == {"delivered": 1, "failed": 0}
+    assert main(["outbox", "status", "--json"], environ=environ) == 0
+    assert json.loads(capsys.readouterr().out)["pending"] == 0
