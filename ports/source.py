@@ -1,0 +1,81 @@
+"""Ports to the code being indexed: reading a git repository, and analysing one file."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Protocol
+
+import attrs
+
+from domain.enums import ProgrammingLanguage
+from domain.values import CommitInfo, FileMetadata
+
+__all__ = [
+    "BranchInfo",
+    "CodeAnalyzer",
+    "FileAnalysis",
+    "SourceReader",
+    "SourceSnapshot",
+    "TrackedFile",
+]
+
+
+@attrs.frozen(kw_only=True)
+class BranchInfo:
+    name: str
+    commit_hash: str
+    is_default: bool
+    last_commit_at: dt.datetime | None
+
+
+@attrs.frozen(kw_only=True)
+class TrackedFile:
+    """A file of the repository's HEAD: its path relative to the root (POSIX separators),
+    its size, and the time of the last commit that changed it."""
+
+    relative_path: str
+    size_bytes: int
+    last_modified: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class SourceSnapshot:
+    """What a repository holds at HEAD. ``default_branch`` is the checked-out branch (or
+    the remote's default when HEAD is detached); ``remote_url`` the ``origin`` remote."""
+
+    root: str
+    head_commit: CommitInfo | None
+    default_branch: str
+    remote_url: str | None
+    branches: tuple[BranchInfo, ...]
+    files: tuple[TrackedFile, ...]
+
+
+class SourceReader(Protocol):
+    """Reads a repository on the local file system. Raises ValidationError naming the
+    path when it is not a repository (or not readable)."""
+
+    async def snapshot(self, root: str) -> SourceSnapshot: ...
+    async def read(self, root: str, relative_path: str) -> bytes:
+        """The bytes of a tracked file as they are in the working tree."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class FileAnalysis:
+    """What analysing one file found. ``text`` is the decoded content (None for a binary
+    or undecodable file, whose ``metadata.skipped_reason`` says why); ``line_count`` is the
+    number of newline bytes, what ``wc -l`` counts, for every file, binary ones included."""
+
+    language: ProgrammingLanguage | None
+    line_count: int
+    text: str | None
+    metadata: FileMetadata
+
+
+class CodeAnalyzer(Protocol):
+    """Detects a file's language and encoding and extracts its functions and classes with
+    their signatures and complexity. Never raises on file content: what it cannot read
+    it reports in ``metadata.skipped_reason``."""
+
+    def analyze(self, relative_path: str, content: bytes) -> FileAnalysis: ...
