@@ -19,7 +19,7 @@ from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import JobStatus
 from domain.errors import ValidationError
 from domain.events import AnalysisCompleted, AnalysisFailed, AnalysisStarted
-from domain.ids import JobId, ProjectId
+from domain.ids import FileId, JobId, ProjectId
 from ports.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -85,12 +85,15 @@ async def complete_analysis(
     *,
     results: Sequence[AnalysisResult] = (),
     metrics: Sequence[CodeMetric] = (),
+    carry_over: tuple[JobId, Sequence[FileId]] | None = None,
 ) -> AnalysisJob:
     """Complete a running job: write its results and metrics in bulk, mark it completed
     and set its project's ``last_analyzed_at`` (AnalysisCompleted with the counts written).
 
     Every result and metric must belong to the job, and no two metrics may share a file,
-    type and name; otherwise ValidationError, with nothing written.
+    type and name; otherwise ValidationError, with nothing written. ``carry_over`` is a
+    previous job and files whose results and metrics are copied into this job in the same
+    unit (the files an incremental analysis did not analyse again).
     """
     _check_output(job_id, results, metrics)
     async with uow:
@@ -100,6 +103,12 @@ async def complete_analysis(
         analysed = attrs.evolve(project, last_analyzed_at=job.completed_at)
         result_count = await uow.analysis.create_results(results) if results else 0
         metric_count = await uow.analysis.create_metrics(metrics) if metrics else 0
+        if carry_over is not None and carry_over[1]:
+            carried_results, carried_metrics = await uow.analysis.carry_over(
+                carry_over[0], job_id, carry_over[1]
+            )
+            result_count += carried_results
+            metric_count += carried_metrics
         updated = await uow.analysis.update_job(job)
         await uow.projects.update(analysed)
         uow.add_event(

@@ -58,10 +58,13 @@ async def index_code_units(
     *,
     collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
     batch_size: int = 256,
+    prune: bool = False,
 ) -> IndexResult:
     """Embed and store the units that are new or whose code changed, ``batch_size`` at a
     time. Two units with the same identity (repository, path, kind, symbol, first line)
-    raise ValidationError before anything is written."""
+    raise ValidationError before anything is written. With ``prune``, ``units`` are the
+    whole current content of their files: stored units of those files that are not among
+    them (a function renamed or deleted) are removed."""
     non_blank("collection_prefix", collection_prefix)
     int_in_range("batch_size", batch_size, 1)
     by_kind = _group_by_kind(units)
@@ -80,7 +83,19 @@ async def index_code_units(
             points = [_point(u, vec, model) for u, vec in zip(stale, vectors, strict=True)]
             await store.upsert(collection, points)
             embedded += len(points)
+        if prune:
+            await _prune(store, collection, group)
     return IndexResult(embedded=embedded, skipped=skipped)
+
+
+async def _prune(store: VectorStore, collection: str, units: Sequence[CodeUnit]) -> None:
+    """Delete the points of the units' files that are not among ``units``."""
+    current = {u.point_id for u in units}
+    for file_id in {u.file_id for u in units}:
+        stored = await store.scroll(collection, filter={"file_id": str(file_id)})
+        stale = [p.id for p in stored if p.id not in current]
+        if stale:
+            await store.delete(collection, stale)
 
 
 async def find_similar_code(

@@ -269,6 +269,20 @@ class AnalysisRepository(Protocol):
     async def find_metrics_by_file(
         self, file_id: FileId, *, job_id: JobId | None = None
     ) -> list[CodeMetric]: ...
+    async def carry_over(
+        self, from_job: JobId, to_job: JobId, file_ids: Sequence[FileId]
+    ) -> tuple[int, int]:
+        """Copy the results and metrics of ``file_ids`` from one job to another (new ids,
+        created now), in bulk: what an incremental analysis keeps of files it did not
+        re-analyse. Returns how many results and metrics were copied."""
+        ...
+
+    async def search_results(
+        self, project_id: ProjectId, text: str, *, limit: int = 20
+    ) -> list[AnalysisResult]:
+        """Full-text match of ``text`` over the title and description of the results of
+        the project's latest completed job, best first."""
+        ...
     async def aggregate_metrics(
         self, project_id: ProjectId, metric_type: MetricType
     ) -> MetricAggregation:

@@ -23,14 +23,17 @@ from domain.enums import (
 )
 from domain.files import FileIndex
 from domain.ids import (
+    AnalysisResultId,
     BranchId,
     FileId,
     JobId,
+    MetricId,
     OrganizationId,
     ProjectId,
     RepositoryId,
     RuleId,
     UserId,
+    new_id,
 )
 from domain.organizations import Organization, OrganizationMember, User
 from domain.projects import Project, Repository, RepositoryBranch
@@ -575,6 +578,48 @@ class MemoryAnalysisRepository(_Base):
         ]
         rows.sort(key=lambda r: (r.metric_type.value, r.metric_name, r.created_at, r.id))
         return [copied(r) for r in rows]
+
+    async def carry_over(
+        self, from_job: JobId, to_job: JobId, file_ids: Sequence[FileId]
+    ) -> tuple[int, int]:
+        tx = self._tx()
+        if tx.get(self.table, to_job) is None:
+            raise NotFoundError("analysis job", to_job)
+        files = set(file_ids)
+        now = self._db.now()
+        results = [
+            r for r in tx.scan("analysis_results") if r.job_id == from_job and r.file_id in files
+        ]
+        metrics = [
+            m for m in tx.scan("code_metrics") if m.job_id == from_job and m.file_id in files
+        ]
+        for r in results:
+            tx.insert(
+                "analysis_results",
+                attrs.evolve(r, id=AnalysisResultId(new_id()), job_id=to_job, created_at=now),
+            )
+        for m in metrics:
+            tx.insert(
+                "code_metrics", attrs.evolve(m, id=MetricId(new_id()), job_id=to_job, created_at=now)
+            )
+        return len(results), len(metrics)
+
+    async def search_results(
+        self, project_id: ProjectId, text: str, *, limit: int = 20
+    ) -> list[AnalysisResult]:
+        check_limit(limit)
+        query = words(text)
+        job = self._latest(project_id, JobStatus.COMPLETED)
+        if job is None or not query:
+            return []
+        hits = []
+        for r in self._tx().scan("analysis_results"):
+            if r.job_id == job.id:
+                rank = match_rank(query, f"{r.title} {r.description}")
+                if rank:
+                    hits.append((rank, r))
+        hits.sort(key=lambda h: (-h[0], h[1].created_at, h[1].id))
+        return [self._located(copied(r)) for _, r in hits[:limit]]
 
     async def aggregate_metrics(
         self, project_id: ProjectId, metric_type: MetricType

@@ -32,7 +32,7 @@ from domain.reports import (
     MetricAggregation,
     MetricStats,
 )
-from ports.errors import ValidationError
+from ports.errors import NotFoundError, ValidationError
 from ports.pagination import Page, PageRequest
 from ports.repositories import JOB_SORTS, RESULT_SORTS
 
@@ -89,6 +89,30 @@ SELECT_METRICS_OF_FILE = (
     f"SELECT {columns(METRIC_COLUMNS)} FROM code_metrics WHERE file_id = %(file_id)s"
     " AND (%(job_id)s::uuid IS NULL OR job_id = %(job_id)s)"
     ' ORDER BY metric_type COLLATE "C", metric_name COLLATE "C", created_at, id'
+)
+
+CARRY_RESULTS = f"""
+INSERT INTO analysis_results ({columns(RESULT_COLUMNS)})
+SELECT gen_random_uuid(), %(to_job)s, {columns(RESULT_COLUMNS[2:-1])}, clock_timestamp()
+FROM analysis_results
+WHERE job_id = %(from_job)s AND file_id = ANY(%(file_ids)s::uuid[])
+"""
+CARRY_METRICS = f"""
+INSERT INTO code_metrics ({columns(METRIC_COLUMNS)})
+SELECT gen_random_uuid(), file_id, %(to_job)s, {columns(METRIC_COLUMNS[3:-1])}, clock_timestamp()
+FROM code_metrics
+WHERE job_id = %(from_job)s AND file_id = ANY(%(file_ids)s::uuid[])
+"""
+SEARCH_RESULTS = (
+    SELECT_RESULTS
+    + """
+WHERE r.job_id = %(job_id)s
+  AND to_tsvector('english', r.title || ' ' || r.description)
+      @@ plainto_tsquery('english', %(text)s)
+ORDER BY ts_rank(to_tsvector('english', r.title || ' ' || r.description),
+                 plainto_tsquery('english', %(text)s)) DESC, r.created_at, r.id
+LIMIT %(limit)s
+"""
 )
 
 LATEST_COMPLETED_JOB = """
@@ -268,6 +292,26 @@ class PostgresAnalysisRepository(Repo):
     ) -> list[CodeMetric]:
         rows = await self._all(SELECT_METRICS_OF_FILE, {"file_id": file_id, "job_id": job_id})
         return [to_entity(r, CodeMetric) for r in rows]
+
+    async def carry_over(
+        self, from_job: JobId, to_job: JobId, file_ids: Sequence[FileId]
+    ) -> tuple[int, int]:
+        if await self._one(JOB_EXISTS, {"id": to_job}) is None:
+            raise NotFoundError("analysis job", to_job)
+        params = {"from_job": from_job, "to_job": to_job, "file_ids": list(file_ids)}
+        results = await self._rowcount(CARRY_RESULTS, params)
+        metrics = await self._rowcount(CARRY_METRICS, params)
+        return results, metrics
+
+    async def search_results(
+        self, project_id: ProjectId, text: str, *, limit: int = 20
+    ) -> list[AnalysisResult]:
+        _check_limit(limit)
+        job = await self._one(LATEST_COMPLETED_JOB, {"project_id": project_id})
+        if job is None:
+            return []
+        rows = await self._all(SEARCH_RESULTS, {"job_id": job["id"], "text": text, "limit": limit})
+        return [_result(r) for r in rows]
 
     async def aggregate_metrics(
         self, project_id: ProjectId, metric_type: MetricType

@@ -214,3 +214,71 @@ async def test_metrics_of_an_unknown_file_or_job_raise_not_found(backend):
                 await uow.commit()
 
     assert await read(backend, lambda uow: uow.analysis.find_metrics_by_file(source.id)) == []
+
+
+async def test_carry_over_copies_results_and_metrics_of_the_given_files(backend):
+    """carry_over copies the chosen files' results and metrics to the new job with new ids,
+    leaving other files' outputs and the old job untouched."""
+    old, files = await job_with_files(backend, count=2)
+    kept, dropped = files
+    new = analysis_job(old.project_id)
+    await store(
+        backend,
+        analysis_result(old.id, file_id=kept.id, title="kept issue"),
+        analysis_result(old.id, file_id=dropped.id, title="dropped issue"),
+        code_metric(kept.id, old.id, value=7.0),
+        code_metric(dropped.id, old.id),
+        new,
+    )
+
+    async with backend.uow() as uow:
+        counts = await uow.analysis.carry_over(old.id, new.id, [kept.id])
+        await uow.commit()
+
+    assert counts == (1, 1)
+    page = await read(backend, lambda uow: uow.analysis.find_results_by_job(new.id, PageRequest()))
+    assert [r.title for r in page.items] == ["kept issue"]
+    assert page.items[0].file_id == kept.id
+    metrics = await read(backend, lambda uow: uow.analysis.find_metrics_by_file(kept.id))
+    assert sorted((m.job_id == new.id, m.value) for m in metrics) == [(False, 7.0), (True, 7.0)]
+    old_page = await read(
+        backend, lambda uow: uow.analysis.find_results_by_job(old.id, PageRequest())
+    )
+    assert len(old_page.items) == 2
+
+
+async def test_carry_over_to_an_unknown_job_raises_not_found(backend):
+    """Copying into a job that does not exist raises NotFoundError."""
+    old, files = await job_with_files(backend, count=1)
+    async with backend.uow() as uow:
+        with pytest.raises(NotFoundError):
+            await uow.analysis.carry_over(old.id, JobId(new_id()), [files[0].id])
+
+
+async def test_search_results_matches_words_of_the_latest_completed_job(backend):
+    """search_results finds the latest completed job's results whose title or description
+    hold every word, and nothing of older or unfinished jobs."""
+    base = await scaffold(backend)
+    older = analysis_job(base.project.id, created_at=at(0))
+    latest = analysis_job(base.project.id, created_at=at(10))
+    running = analysis_job(base.project.id, created_at=at(20))
+    for job in (older, latest):
+        job.start(at=at(1))
+        job.complete(at=at(2))
+    running.start(at=at(21))
+    await store(
+        backend, older, latest, running,
+        analysis_result(older.id, title="parser recursion depth"),
+        analysis_result(latest.id, title="parser recursion depth"),
+        analysis_result(latest.id, title="unused import", description="module logging unused"),
+        analysis_result(running.id, title="parser recursion depth"),
+    )  # fmt: skip
+
+    hits = await read(
+        backend, lambda uow: uow.analysis.search_results(base.project.id, "recursion parser")
+    )
+    assert [(h.job_id, h.title) for h in hits] == [(latest.id, "parser recursion depth")]
+    described = await read(
+        backend, lambda uow: uow.analysis.search_results(base.project.id, "logging")
+    )
+    assert [h.title for h in described] == ["unused import"]
