@@ -48,6 +48,7 @@ from domain.errors import ValidationError
 from domain.events import EVENT_TYPES, DomainEvent
 
 __all__ = [
+    "JsonCodec",
     "converter",
     "dumps",
     "event_from_dict",
@@ -93,6 +94,16 @@ def loads(data: bytes | str, cls: type[T]) -> T:
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValidationError(_name(cls), data, f"is not valid JSON ({exc})") from exc
     return structure(parsed, cls)
+
+
+class JsonCodec:
+    """Implements :class:`ports.cache.Codec` with :func:`dumps` and :func:`loads`."""
+
+    def dumps(self, obj: Any) -> bytes:
+        return dumps(obj)
+
+    def loads(self, data: bytes, cls: type[T]) -> T:
+        return loads(data, cls)
 
 
 def event_to_dict(event: DomainEvent) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """Ports: the Protocols the core needs from the outside world, and their errors."""
 
-from ports.cache import Cache
+from ports.cache import Cache, Codec
 from ports.errors import (
     ConcurrencyError,
     DuplicateError,
@@ -41,6 +41,7 @@ __all__ = [
     "AnalysisRepository",
     "BranchRepository",
     "Cache",
+    "Codec",
     "CollectionInfo",
     "ConcurrencyError",
     "Distance",

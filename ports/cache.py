@@ -1,10 +1,16 @@
-"""The cache port: a byte-valued key/value store with expiry."""
+"""The cache port: a byte-valued key/value store with expiry, and the codec that turns
+cached values into bytes and back."""
 
 from __future__ import annotations
 
-from typing import Protocol
+import math
+from typing import Any, Protocol, TypeVar
 
-__all__ = ["Cache"]
+from ports.errors import ValidationError
+
+__all__ = ["Cache", "Codec", "check_key", "check_ttl", "check_value"]
+
+T = TypeVar("T")
 
 
 class Cache(Protocol):
@@ -25,3 +31,44 @@ class Cache(Protocol):
         """Atomically add one to an integer counter (missing counts as 0); returns the new
         value. A new counter has no expiry; an existing key keeps the one it had."""
         ...
+
+
+class Codec(Protocol):
+    """Turns domain values (entities, value objects, read models, tuples of them) into
+    bytes and back.
+
+    ``loads(dumps(value), cls)`` builds a value equal in every field to ``value``, running
+    the domain's own validation; data that does not describe a valid ``cls`` raises
+    :class:`~domain.errors.ValidationError`, never a half-built object.
+    """
+
+    def dumps(self, obj: Any) -> bytes: ...
+    def loads(self, data: bytes, cls: type[T]) -> T: ...
+
+
+def check_key(key: Any) -> str:
+    """``key`` if it is a non-empty string, else ValidationError: what every adapter
+    checks before touching its store."""
+    if not isinstance(key, str) or not key:
+        raise ValidationError("key", key, "must be a non-empty string", entity="Cache")
+    return key
+
+
+def check_value(value: Any) -> bytes:
+    """``value`` if it is bytes, else ValidationError."""
+    if not isinstance(value, bytes):
+        raise ValidationError(
+            "value", value, "must be bytes (serialize before caching)", entity="Cache"
+        )
+    return value
+
+
+def check_ttl(ttl: Any) -> float | None:
+    """``ttl`` if it is None or a positive finite number of seconds, else ValidationError."""
+    if ttl is None:
+        return None
+    if not isinstance(ttl, int | float) or isinstance(ttl, bool) or not math.isfinite(ttl):
+        raise ValidationError("ttl", ttl, "must be a finite number of seconds", entity="Cache")
+    if ttl <= 0:
+        raise ValidationError("ttl", ttl, "must be greater than 0", entity="Cache")
+    return float(ttl)

@@ -3,8 +3,10 @@
 A factory is a callable returning an async context manager that yields a cache and tears
 it down. Tests use keys unique to each run, so a shared server needs no flushing; they
 rely on real time only for expiry (short TTLs, one short sleep), as a server has no fake
-clock. Adding an adapter is one entry, e.g. ``"redis": redis_cache`` skipping with a
-reason when ``CODEANT_TEST_REDIS_URL`` is not set.
+clock. Adding an adapter is one entry. The Redis cache runs on the server tests/servers.py
+chooses (``CODEANT_TEST_REDIS_URL``, else a container, else a ``redis-server`` process
+started for the session), skipping with the reason when there is none; each test gets a
+key prefix of its own and its keys are deleted after it.
 """
 
 from __future__ import annotations
@@ -13,15 +15,18 @@ import asyncio
 import contextlib
 import math
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
 
 import pytest
+from redis.asyncio import Redis
 
 from adapters.memory.cache import MemoryCache
+from adapters.redis import RedisCache
 from ports.cache import Cache
 from ports.errors import ValidationError
 from tests.contract.conftest import contract_fixture
+from tests.servers import redis_server
 
 
 @contextlib.asynccontextmanager
@@ -30,7 +35,39 @@ async def memory_cache() -> AsyncIterator[Cache]:
     yield MemoryCache()
 
 
-CACHES: dict[str, Callable[[], AbstractAsyncContextManager[Cache]]] = {"memory": memory_cache}
+@pytest.fixture(scope="session")
+def redis_server_url() -> Iterator[str]:
+    """A Redis server for the session (see tests/servers.py)."""
+    try:
+        url, stop = redis_server()
+    except Exception as exc:  # no server can be had here: say why and skip
+        pytest.skip(f"no Redis server available: {exc}")
+    try:
+        yield url
+    finally:
+        stop()
+
+
+@contextlib.asynccontextmanager
+async def redis_cache(request: pytest.FixtureRequest) -> AsyncIterator[Cache]:
+    """A cache on the session's Redis server, under a key prefix of its own."""
+    url = request.getfixturevalue("redis_server_url")
+    prefix = f"contract:{uuid.uuid4().hex}:"
+    cache = RedisCache(url, key_prefix=prefix)
+    try:
+        yield cache
+    finally:
+        await cache.aclose()
+        async with Redis.from_url(url) as client:
+            stale = [name async for name in client.scan_iter(match=f"{prefix}*")]
+            if stale:
+                await client.delete(*stale)
+
+
+CACHES: dict[str, Callable[..., AbstractAsyncContextManager[Cache]]] = {
+    "memory": memory_cache,
+    "redis": redis_cache,
+}
 
 cache = contract_fixture(CACHES, name="cache")
 
