@@ -50,7 +50,11 @@ class CollectionInfo:
 
 VectorFilter = Mapping[str, Any]
 """Payload conditions, all of which must hold: ``{"language": "python"}`` matches equal
-values, ``{"language": ["python", "go"]}`` any of the listed ones."""
+values, ``{"language": ["python", "go"]}`` any of the listed ones. Keys name top-level
+payload keys of 1 to 255 letters, digits, ``_`` or ``-``; values are a str, int, finite
+float or bool, or a list of them (anything else raises ValidationError). An empty list
+matches nothing; a point whose payload lacks the key never matches; numbers match by value
+(``1`` matches ``1.0``), and booleans never match numbers."""
 
 
 class VectorStore(Protocol):
@@ -58,10 +62,14 @@ class VectorStore(Protocol):
 
     Scores: cosine similarity for COSINE, the dot product for DOT (higher is closer), the
     Euclidean distance for EUCLIDEAN (lower is closer); ``score_threshold`` keeps hits at
-    least that close. Search results are ordered closest first, ties by id. Operations on
-    a missing collection raise :class:`~ports.errors.NotFoundError`; a vector of the wrong
-    dimension raises :class:`~ports.errors.ValidationError`; an unreachable server
-    :class:`~ports.errors.UnavailableError`.
+    least that close (a minimum similarity, or a maximum distance, inclusive). Search
+    results are ordered closest first, ties by id. Collection names are 1 to 255 letters,
+    digits, ``_`` or ``-``. Operations on a missing collection raise
+    :class:`~ports.errors.NotFoundError`; a vector of the wrong dimension, a bad name,
+    limit or filter (see :data:`VectorFilter`) raise :class:`~ports.errors.ValidationError`
+    before anything is written; an unreachable server :class:`~ports.errors.UnavailableError`.
+    Payloads are copied: changing one after upserting it, or one that was read, changes
+    nothing stored.
     """
 
     async def ensure_collection(
@@ -81,17 +89,37 @@ class VectorStore(Protocol):
         filter: VectorFilter | None = None,
         score_threshold: float | None = None,
     ) -> list[ScoredPoint]: ...
-    async def retrieve(self, collection: str, ids: Sequence[uuid.UUID]) -> list[VectorPoint]: ...
+    async def retrieve(self, collection: str, ids: Sequence[uuid.UUID]) -> list[VectorPoint]:
+        """The stored points of ``ids`` (vectors included), in the order of ``ids``; ids
+        not stored are skipped, and an id asked for twice comes once."""
+        ...
+
     async def scroll(
         self, collection: str, *, filter: VectorFilter | None = None, limit: int = 10_000
     ) -> list[VectorPoint]:
         """Points matching ``filter`` (vectors included), at most ``limit``, by id."""
         ...
 
-    async def delete(self, collection: str, ids: Sequence[uuid.UUID]) -> None: ...
-    async def delete_by_filter(self, collection: str, filter: VectorFilter) -> None: ...
-    async def count(self, collection: str, *, filter: VectorFilter | None = None) -> int: ...
-    async def collections(self) -> list[CollectionInfo]: ...
+    async def delete(self, collection: str, ids: Sequence[uuid.UUID]) -> None:
+        """Delete the points of ``ids``; ids not stored are ignored."""
+        ...
+
+    async def delete_by_filter(self, collection: str, filter: VectorFilter) -> None:
+        """Delete the points matching ``filter``; an empty filter (which would delete
+        everything) raises ValidationError."""
+        ...
+
+    async def count(self, collection: str, *, filter: VectorFilter | None = None) -> int:
+        """How many points match ``filter`` (all of them without one), exactly."""
+        ...
+
+    async def collections(self) -> list[CollectionInfo]:
+        """Every collection with its dimension, distance and point count, by name."""
+        ...
+
+    async def drop_collection(self, name: str) -> bool:
+        """Delete collection ``name`` and its points; whether it existed."""
+        ...
 
 
 class Embedder(Protocol):

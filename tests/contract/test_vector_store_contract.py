@@ -5,25 +5,34 @@ it down. Every test works in collections named ``contract_<random>``, so a share
 needs no cleaning between tests (a server factory may drop that prefix on teardown).
 Search results are checked against an exact brute-force computation with numpy; scores are
 compared with a tolerance that allows servers storing float32. Adding an adapter is one
-entry, e.g. ``"qdrant": qdrant_store`` skipping with a reason when
-``CODEANT_TEST_QDRANT_URL`` is not set.
+entry; server-backed factories skip with the reason when their server cannot be had:
+``qdrant-server`` takes ``CODEANT_TEST_QDRANT_URL``, else a container when a Docker daemon
+answers; ``pgvector`` a scratch database on the session's PostgreSQL server (which must
+offer the ``vector`` extension).
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import uuid
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import numpy as np
+import psycopg
 import pytest
 
 from adapters.memory.vectors import MemoryVectorStore
+from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.pool import PoolSettings
+from adapters.postgres.vectors import PgVectorStore
+from adapters.qdrant import QdrantVectorStore
 from ports.errors import NotFoundError, ValidationError
 from ports.vectors import CollectionInfo, Distance, VectorPoint, VectorStore
 from tests.contract.conftest import contract_fixture
+from tests.servers import docker_available, scratch_database
 
 
 @contextlib.asynccontextmanager
@@ -32,8 +41,76 @@ async def memory_vector_store() -> AsyncIterator[VectorStore]:
     yield MemoryVectorStore()
 
 
-VECTOR_STORES: dict[str, Callable[[], AbstractAsyncContextManager[VectorStore]]] = {
+@contextlib.asynccontextmanager
+async def qdrant_local_store(request: pytest.FixtureRequest) -> AsyncIterator[VectorStore]:
+    """Qdrant's local mode in a temporary directory of this test."""
+    store = QdrantVectorStore(path=request.getfixturevalue("tmp_path") / "qdrant")
+    try:
+        yield store
+    finally:
+        await store.aclose()
+
+
+@pytest.fixture(scope="session")
+def qdrant_server_url() -> Iterator[str]:
+    """A Qdrant server: ``CODEANT_TEST_QDRANT_URL``, else a container when a Docker daemon
+    answers; skips otherwise."""
+    url = os.environ.get("CODEANT_TEST_QDRANT_URL")
+    if url:
+        yield url
+        return
+    if not docker_available():
+        pytest.skip("no Qdrant server: set CODEANT_TEST_QDRANT_URL or run a Docker daemon")
+    from testcontainers.community.qdrant import QdrantContainer
+
+    with QdrantContainer() as container:
+        yield f"http://{container.get_container_host_ip()}:{container.get_exposed_port(6333)}"
+
+
+@contextlib.asynccontextmanager
+async def qdrant_server_store(request: pytest.FixtureRequest) -> AsyncIterator[VectorStore]:
+    """The session's Qdrant server; the collections this test made are dropped after it."""
+    store = QdrantVectorStore(url=request.getfixturevalue("qdrant_server_url"))
+    before = {info.name for info in await store.collections()}
+    try:
+        yield store
+    finally:
+        for info in await store.collections():
+            if info.name.startswith("contract_") and info.name not in before:
+                await store.drop_collection(info.name)
+        await store.aclose()
+
+
+@pytest.fixture(scope="session")
+def pgvector_database_url(postgres_server_url: str) -> Iterator[str]:
+    """A scratch database for the session on a PostgreSQL server offering pgvector; skips
+    when the server has no ``vector`` extension available."""
+    with psycopg.connect(postgres_server_url) as conn:
+        available = conn.execute(
+            "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+        ).fetchone()
+    if not available:
+        pytest.skip("the test PostgreSQL server has no pgvector ('vector' extension) available")
+    with scratch_database(postgres_server_url, prefix="codeant_vectors") as url:
+        yield url
+
+
+@contextlib.asynccontextmanager
+async def pgvector_store(request: pytest.FixtureRequest) -> AsyncIterator[VectorStore]:
+    """pgvector in the session's scratch database, over a small pool of this test."""
+    url = request.getfixturevalue("pgvector_database_url")
+    database = PostgresDatabase(url=url, migrate=False, pool=PoolSettings(min_size=1, max_size=2))
+    try:
+        yield PgVectorStore(database)
+    finally:
+        await database.close()
+
+
+VECTOR_STORES: dict[str, Callable[..., AbstractAsyncContextManager[VectorStore]]] = {
     "memory": memory_vector_store,
+    "qdrant-local": qdrant_local_store,
+    "qdrant-server": qdrant_server_store,
+    "pgvector": pgvector_store,
 }
 
 store = contract_fixture(VECTOR_STORES, name="store")
@@ -484,3 +561,83 @@ async def test_collections_describes_each_collection(store, name):
 
     assert infos[cosine] == CollectionInfo(cosine, DIMENSION, Distance.COSINE, 3)
     assert infos[euclid] == CollectionInfo(euclid, 3, Distance.EUCLIDEAN, 1)
+
+
+async def test_drop_collection_removes_it_and_says_whether_it_existed(store, name):
+    """drop_collection deletes a collection with its points, returns whether it existed, and
+    the name can then be ensured anew with other settings."""
+    collection = await new_collection(store, name("drop"), [point(unit(0))])
+
+    assert await store.drop_collection(collection) is True
+    assert await store.drop_collection(collection) is False
+    assert collection not in {info.name for info in await store.collections()}
+    with pytest.raises(NotFoundError):
+        await store.count(collection)
+    await store.ensure_collection(collection, dimension=3, distance=Distance.DOT)
+    assert await store.count(collection) == 0
+
+
+async def test_retrieve_keeps_the_order_asked_for(store, name):
+    """retrieve returns the points in the order of the ids asked for, each once."""
+    points = random_points(seed=4, count=5)
+    collection = await new_collection(store, name("retrieve-order"), points)
+    wanted = [points[3].id, points[0].id, points[3].id, points[4].id]
+
+    found = await store.retrieve(collection, wanted)
+
+    assert [p.id for p in found] == [points[3].id, points[0].id, points[4].id]
+
+
+async def test_delete_by_filter_refuses_an_empty_filter(store, name):
+    """delete_by_filter with no condition (which would delete everything) is refused and
+    deletes nothing."""
+    collection = name("delete-empty")
+    await filtered_collection(store, collection)
+
+    with pytest.raises(ValidationError, match="filter"):
+        await store.delete_by_filter(collection, {})
+    assert await store.count(collection) == 4
+
+
+@pytest.mark.parametrize(
+    "bad_filter",
+    [{"language": {"nested": 1}}, {"language": [None]}, {"": "x"}, {"a.b": "x"}],
+    ids=["object-value", "none-in-list", "empty-key", "dotted-key"],
+)
+async def test_malformed_filters_are_refused(store, name, bad_filter):
+    """A filter value that is not a str, int, float or bool (or a list of them), or a key
+    that is not letters, digits, '_' or '-', is refused."""
+    collection = name("bad-filter")
+    await filtered_collection(store, collection)
+
+    with pytest.raises(ValidationError, match="filter"):
+        await store.count(collection, filter=bad_filter)
+
+
+async def test_booleans_and_numbers_never_match_each_other(store, name):
+    """A filter on True matches only the boolean, one on 1 only the number (1 or 1.0)."""
+    points = {
+        "true": point(unit(0), {"flag": True}),
+        "one": point(unit(1), {"flag": 1}),
+        "one-float": point(unit(2), {"flag": 1.0}),
+    }
+    collection = await new_collection(store, name("bools"), list(points.values()))
+    label = {p.id: key for key, p in points.items()}
+
+    by_true = await store.scroll(collection, filter={"flag": True})
+    by_one = await store.scroll(collection, filter={"flag": 1})
+
+    assert {label[p.id] for p in by_true} == {"true"}
+    assert {label[p.id] for p in by_one} == {"one", "one-float"}
+
+
+async def test_ties_cut_by_the_limit_keep_the_smallest_ids(store, name):
+    """When the limit falls among many points at the same distance, the hits are the
+    closer points and then the tied ones of smallest id."""
+    closest = point(unit(0))
+    tied = [VectorPoint(i, unit(1), {}) for i in ids(50)]
+    collection = await new_collection(store, name("many-ties"), [*reversed(tied), closest])
+
+    hits = await store.search(collection, (1.0, 0.5, *[0.0] * (DIMENSION - 2)), limit=4)
+
+    assert [h.id for h in hits] == [closest.id, *(p.id for p in tied[:3])]

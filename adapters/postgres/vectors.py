@@ -1,0 +1,534 @@
+"""The vector store port in PostgreSQL with pgvector.
+
+Its objects live apart from the relational schema (which must keep migrating on servers
+without pgvector, and which ``codeant db verify`` compares with the migrations): the first
+:meth:`PgVectorStore.ensure_collection` creates the ``vector`` extension, a schema of its
+own (``codeant_vectors`` by default) and in it the registry ``collections(name, dimension,
+distance, created_at)``; each collection is a table ``vectors_<name>`` (``id uuid``,
+``embedding vector(dimension)``, ``payload jsonb``, ``updated_at``) with an HNSW index on the
+embedding, using the operator class of its distance, and a GIN (``jsonb_path_ops``) index
+on the payload for filters. A collection name longer than 50 characters becomes its
+first 34 and a hash of the whole, so that every identifier fits PostgreSQL's 63 bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import math
+import re
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import attrs
+from psycopg import AsyncConnection, sql
+from psycopg import errors as pg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.errors import translated
+from adapters.vector_rules import (
+    Conditions,
+    check_dimension,
+    check_distance,
+    check_limit,
+    check_name,
+    check_points,
+    check_threshold,
+    check_vector,
+    conditions,
+    delete_conditions,
+    matches_nothing,
+    mismatch_error,
+    ordered_by_request,
+    top_hits,
+    unique_ids,
+)
+from ports.errors import NotFoundError, PersistenceError, UnavailableError, ValidationError
+from ports.vectors import CollectionInfo, Distance, ScoredPoint, VectorFilter, VectorPoint
+
+__all__ = ["HNSW_MAX_DIMENSION", "PgVectorStore", "table_names"]
+
+log = logging.getLogger(__name__)
+
+HNSW_MAX_DIMENSION = 2000
+"""pgvector indexes vectors of at most this many dimensions; larger collections get no
+HNSW index, and their searches scan the table (exact, slower)."""
+
+_SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_ITERATIVE_SCAN_SINCE = (0, 8, 0)
+
+
+@attrs.frozen
+class _Metric:
+    operator: str
+    opclass: str
+
+
+_METRICS = {
+    Distance.COSINE: _Metric("<=>", "vector_cosine_ops"),
+    Distance.DOT: _Metric("<#>", "vector_ip_ops"),
+    Distance.EUCLIDEAN: _Metric("<->", "vector_l2_ops"),
+}
+
+# --------------------------------------------------------------------------- SQL
+
+AVAILABLE = (
+    "SELECT installed_version, default_version FROM pg_available_extensions WHERE name = 'vector'"
+)
+CREATE_EXTENSION = "CREATE EXTENSION IF NOT EXISTS vector"
+EXTENSION_VERSION = "SELECT extversion FROM pg_extension WHERE extname = 'vector'"
+# Serializes creating and dropping collections (and the extension) in a database.
+LOCK = "SELECT pg_advisory_xact_lock(hashtext('codeant.vector_store'))"
+CREATE_SCHEMA = sql.SQL("CREATE SCHEMA IF NOT EXISTS {schema}")
+CREATE_REGISTRY = sql.SQL("""
+CREATE TABLE IF NOT EXISTS {schema}.collections (
+    name text PRIMARY KEY CHECK (name ~ '^[A-Za-z0-9_-]{{1,255}}$'),
+    dimension integer NOT NULL CHECK (dimension > 0),
+    distance text NOT NULL CHECK (distance IN ('cosine', 'dot', 'euclidean')),
+    created_at timestamptz NOT NULL DEFAULT now()
+)""")
+REGISTER = sql.SQL(
+    "INSERT INTO {schema}.collections (name, dimension, distance) VALUES (%s, %s, %s)"
+)
+SELECT_ONE = sql.SQL("SELECT dimension, distance FROM {schema}.collections WHERE name = %s")
+SELECT_ALL = sql.SQL("SELECT name, dimension, distance FROM {schema}.collections ORDER BY name")
+UNREGISTER = sql.SQL("DELETE FROM {schema}.collections WHERE name = %s RETURNING name")
+CREATE_TABLE = sql.SQL("""
+CREATE TABLE {schema}.{table} (
+    id uuid PRIMARY KEY,
+    embedding vector({dimension}) NOT NULL,
+    payload jsonb NOT NULL DEFAULT '{{}}',
+    updated_at timestamptz NOT NULL DEFAULT now()
+)""")
+CREATE_HNSW = sql.SQL(
+    "CREATE INDEX {index} ON {schema}.{table} USING hnsw (embedding {opclass})"
+    " WITH (m = {m}, ef_construction = {ef_construction})"
+)
+CREATE_GIN = sql.SQL("CREATE INDEX {index} ON {schema}.{table} USING gin (payload jsonb_path_ops)")
+DROP_TABLE = sql.SQL("DROP TABLE IF EXISTS {schema}.{table}")
+UPSERT = sql.SQL("""
+INSERT INTO {schema}.{table} (id, embedding, payload, updated_at)
+VALUES (%s, %s::vector, %s, now())
+ON CONFLICT (id) DO UPDATE
+SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()
+""")
+SEARCH_SETTINGS = "SELECT set_config('hnsw.ef_search', %s, true)"
+ITERATIVE_SCAN = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"
+# Relaxed iterative scans may yield rows slightly out of order: the outer query re-sorts.
+SEARCH = sql.SQL("""
+WITH hits AS MATERIALIZED (
+    SELECT id, payload, embedding {operator} %s::vector AS distance
+    FROM {schema}.{table}
+    WHERE {where}
+    ORDER BY distance
+    LIMIT %s
+)
+SELECT id, payload, distance FROM hits ORDER BY distance, id
+""")
+RETRIEVE = sql.SQL(
+    "SELECT id, embedding::real[] AS vector, payload FROM {schema}.{table} WHERE id = ANY(%s)"
+)
+SCROLL = sql.SQL(
+    "SELECT id, embedding::real[] AS vector, payload FROM {schema}.{table}"
+    " WHERE {where} ORDER BY id LIMIT %s"
+)
+COUNT = sql.SQL("SELECT count(*) AS n FROM {schema}.{table} WHERE {where}")
+DELETE_IDS = sql.SQL("DELETE FROM {schema}.{table} WHERE id = ANY(%s)")
+DELETE_WHERE = sql.SQL("DELETE FROM {schema}.{table} WHERE {where}")
+
+Connection = AsyncConnection[Any]
+Row = dict[str, Any]
+Query = str | sql.Composed
+
+
+@attrs.frozen
+class _Collection:
+    name: str
+    dimension: int
+    distance: Distance
+
+
+class PgVectorStore:
+    """Implements :class:`ports.vectors.VectorStore` in PostgreSQL with pgvector (see the
+    module docstring for the objects it creates, and when).
+
+    ``m`` and ``ef_construction`` shape the HNSW index of collections created from now on;
+    ``ef_search`` is the candidate list of a search, raised to the number of hits asked
+    for (at most 1000). On pgvector 0.8 or later, searches also set
+    ``hnsw.iterative_scan = relaxed_order``, so a selective filter still yields the full
+    top k; both settings are ``SET LOCAL`` in the search's transaction. Filters are
+    payload containment (``payload @> '{"key": value}'``, an OR of them for a list), so
+    numbers match by value and booleans never match numbers. Upserts are one pipelined
+    statement per point in one transaction. For COSINE, a zero vector scores 0.
+
+    On a server that offers no ``vector`` extension, or where the role may not create it,
+    ensure_collection raises :class:`~ports.errors.UnavailableError` saying so and how to
+    get it. Raises ValueError on a bad configuration.
+    """
+
+    def __init__(
+        self,
+        database: PostgresDatabase | AsyncConnectionPool[Any],
+        *,
+        schema: str = "codeant_vectors",
+        m: int = 16,
+        ef_construction: int = 64,
+        ef_search: int = 100,
+    ) -> None:
+        if not isinstance(schema, str) or not _SCHEMA_RE.match(schema):
+            raise ValueError(
+                f"schema must be 1 to 63 lower-case letters, digits or '_', got {schema!r}"
+            )
+        _check_setting("m", m, 2, 100)
+        _check_setting("ef_construction", ef_construction, 4, 1000)
+        _check_setting("ef_search", ef_search, 1, 1000)
+        if ef_construction < 2 * m:
+            raise ValueError(f"ef_construction ({ef_construction}) must be at least twice m ({m})")
+        if not isinstance(database, PostgresDatabase):
+            database = PostgresDatabase.from_pool(database)
+        self._database = database
+        self._schema = schema
+        self._m = m
+        self._ef_construction = ef_construction
+        self._ef_search = ef_search
+        self._iterative_scan: bool | None = None
+
+    @property
+    def schema(self) -> str:
+        return self._schema
+
+    async def ensure_collection(
+        self, name: str, *, dimension: int, distance: Distance = Distance.COSINE
+    ) -> None:
+        check_name(name)
+        wanted = (check_dimension(dimension), check_distance(distance))
+        with contextlib.suppress(NotFoundError):
+            async with self._collection(name) as (_, existing):
+                _check_same(existing, wanted)
+                return
+        async with self._connection(name) as conn, conn.transaction():
+            await conn.execute(LOCK)
+            await self._install(conn)
+            row = await _one(conn, self._sql(SELECT_ONE), (name,))
+            if row is not None:
+                _check_same(_registered(name, row), wanted)
+                return
+            await self._create(conn, _Collection(name, *wanted))
+
+    async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        async with self._collection(collection) as (conn, target):
+            checked = check_points(points, target.dimension)
+            if not checked:
+                return
+            async with conn.cursor() as cur:
+                await cur.executemany(
+                    self._sql(UPSERT, target),
+                    [(p.id, _vector_text(p.vector), Jsonb(p.payload)) for p in checked],
+                )
+
+    async def search(
+        self,
+        collection: str,
+        vector: Sequence[float],
+        *,
+        limit: int = 10,
+        filter: VectorFilter | None = None,
+        score_threshold: float | None = None,
+    ) -> list[ScoredPoint]:
+        async with self._collection(collection) as (conn, target):
+            query = _vector_text(check_vector(vector, target.dimension))
+            check_limit(limit)
+            threshold = check_threshold(score_threshold)
+            checked = conditions(filter)
+            if matches_nothing(checked):
+                return []
+            where, params = _where(checked)
+            statement = self._sql(SEARCH, target, where=where)
+            iterative = await self._iterative(conn)
+
+            async def fetch(size: int) -> list[ScoredPoint]:
+                ef_search = min(1000, max(self._ef_search, size))
+                await conn.execute(SEARCH_SETTINGS, (str(ef_search),))
+                if iterative:
+                    await conn.execute(ITERATIVE_SCAN)
+                rows = await _all(conn, statement, (query, *params, size))
+                return [
+                    ScoredPoint(
+                        id=row["id"],
+                        score=_score(target.distance, row["distance"]),
+                        payload=row["payload"],
+                    )
+                    for row in rows
+                ]
+
+            return await top_hits(fetch, target.distance, limit=limit, threshold=threshold)
+
+    async def retrieve(self, collection: str, ids: Sequence[uuid.UUID]) -> list[VectorPoint]:
+        async with self._collection(collection) as (conn, target):
+            wanted = unique_ids(ids)
+            if not wanted:
+                return []
+            found = [_point(r) for r in await _all(conn, self._sql(RETRIEVE, target), (wanted,))]
+        return ordered_by_request(found, wanted)
+
+    async def scroll(
+        self, collection: str, *, filter: VectorFilter | None = None, limit: int = 10_000
+    ) -> list[VectorPoint]:
+        async with self._collection(collection) as (conn, target):
+            check_limit(limit)
+            checked = conditions(filter)
+            if matches_nothing(checked):
+                return []
+            where, params = _where(checked)
+            rows = await _all(conn, self._sql(SCROLL, target, where=where), (*params, limit))
+            return [_point(row) for row in rows]
+
+    async def delete(self, collection: str, ids: Sequence[uuid.UUID]) -> None:
+        async with self._collection(collection) as (conn, target):
+            wanted = unique_ids(ids)
+            if wanted:
+                await conn.execute(self._sql(DELETE_IDS, target), (wanted,))
+
+    async def delete_by_filter(self, collection: str, filter: VectorFilter) -> None:
+        async with self._collection(collection) as (conn, target):
+            checked = delete_conditions(filter)
+            if matches_nothing(checked):
+                return
+            where, params = _where(checked)
+            await conn.execute(self._sql(DELETE_WHERE, target, where=where), params)
+
+    async def count(self, collection: str, *, filter: VectorFilter | None = None) -> int:
+        async with self._collection(collection) as (conn, target):
+            checked = conditions(filter)
+            if matches_nothing(checked):
+                return 0
+            return await self._count(conn, target, checked)
+
+    async def collections(self) -> list[CollectionInfo]:
+        """Every collection, by name, with its exact point count; none before the first
+        collection is ensured."""
+        try:
+            async with self._connection(None) as conn, conn.transaction():
+                rows = await _all(conn, self._sql(SELECT_ALL))
+                registered = [_registered(row["name"], row) for row in rows]
+                return [
+                    CollectionInfo(c.name, c.dimension, c.distance, await self._count(conn, c, {}))
+                    for c in registered
+                ]
+        except (pg.UndefinedTable, pg.InvalidSchemaName):  # no collection ensured yet
+            return []
+
+    async def drop_collection(self, name: str) -> bool:
+        check_name(name)
+        table = sql.Identifier(table_names(name)[0])
+        try:
+            async with self._connection(None) as conn, conn.transaction():
+                await conn.execute(LOCK)
+                existed = await _one(conn, self._sql(UNREGISTER), (name,)) is not None
+                await conn.execute(self._sql(DROP_TABLE, table=table))
+        except (pg.UndefinedTable, pg.InvalidSchemaName):  # no collection ensured yet
+            return False
+        return existed
+
+    def __repr__(self) -> str:
+        return f"PgVectorStore(schema={self._schema!r})"
+
+    # ----------------------------------------------------------------------- internals
+
+    @contextlib.asynccontextmanager
+    async def _connection(self, collection: str | None) -> AsyncIterator[Connection]:
+        """A pooled connection for the block, driver errors translated (a missing table of
+        ``collection`` as NotFoundError)."""
+        pool = await self._database.pool()
+        async with _translated(collection), pool.connection() as conn:
+            yield conn
+
+    @contextlib.asynccontextmanager
+    async def _collection(self, name: str) -> AsyncIterator[tuple[Connection, _Collection]]:
+        """A transaction on collection ``name``, with its registry entry; NotFoundError if
+        it is not registered."""
+        check_name(name)
+        async with self._connection(name) as conn, conn.transaction():
+            row = await _one(conn, self._sql(SELECT_ONE), (name,))
+            if row is None:
+                raise NotFoundError("collection", name)
+            yield conn, _registered(name, row)
+
+    async def _install(self, conn: Connection) -> None:
+        """The extension, the schema and the registry, created if missing."""
+        row = await _one(conn, AVAILABLE)
+        where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+        if row is None:
+            raise UnavailableError(
+                f"the PostgreSQL server at {where} has no 'vector' extension (pgvector) "
+                "available: install pgvector on it (e.g. the postgresql-<version>-pgvector "
+                "package, or the pgvector/pgvector image), use the embedded server (leave "
+                "CODEANT_DATABASE_URL unset), or choose another vector store"
+            )
+        if row["installed_version"] is None:
+            try:
+                async with conn.transaction():
+                    await conn.execute(CREATE_EXTENSION)
+            except pg.InsufficientPrivilege as exc:
+                raise UnavailableError(
+                    f"the 'vector' extension is not installed in {where} and this role may "
+                    "not create it: have a superuser run CREATE EXTENSION vector there"
+                ) from exc
+        await conn.execute(self._sql(CREATE_SCHEMA))
+        await conn.execute(self._sql(CREATE_REGISTRY))
+
+    async def _create(self, conn: Connection, target: _Collection) -> None:
+        table, hnsw, gin = table_names(target.name)
+        await conn.execute(self._sql(CREATE_TABLE, target, dimension=sql.Literal(target.dimension)))
+        if target.dimension <= HNSW_MAX_DIMENSION:
+            await conn.execute(
+                self._sql(
+                    CREATE_HNSW,
+                    target,
+                    index=sql.Identifier(hnsw),
+                    opclass=sql.SQL(_METRICS[target.distance].opclass),
+                    m=sql.Literal(self._m),
+                    ef_construction=sql.Literal(self._ef_construction),
+                )
+            )
+        else:
+            log.warning(
+                "collection %s: %d dimensions exceed pgvector's HNSW limit (%d); searches "
+                "will scan it",
+                target.name,
+                target.dimension,
+                HNSW_MAX_DIMENSION,
+            )
+        await conn.execute(self._sql(CREATE_GIN, target, index=sql.Identifier(gin)))
+        await conn.execute(
+            self._sql(REGISTER), (target.name, target.dimension, target.distance.value)
+        )
+        log.info("created vector collection %s (%s)", target.name, table)
+
+    async def _count(self, conn: Connection, target: _Collection, checked: Conditions) -> int:
+        where, params = _where(checked)
+        row = await _one(conn, self._sql(COUNT, target, where=where), params)
+        assert row is not None
+        return int(row["n"])
+
+    async def _iterative(self, conn: Connection) -> bool:
+        """Whether the server's pgvector has iterative index scans (0.8 and later)."""
+        if self._iterative_scan is None:
+            row = await _one(conn, EXTENSION_VERSION)
+            version = _version(str(row["extversion"])) if row else ()
+            self._iterative_scan = version >= _ITERATIVE_SCAN_SINCE
+        return self._iterative_scan
+
+    def _sql(
+        self, template: sql.SQL, target: _Collection | None = None, **parts: sql.Composable
+    ) -> sql.Composed:
+        """``template`` with the schema, and the table and distance operator of ``target``."""
+        if target is not None:
+            parts.setdefault("table", sql.Identifier(table_names(target.name)[0]))
+            parts.setdefault("operator", sql.SQL(_METRICS[target.distance].operator))
+        return template.format(schema=sql.Identifier(self._schema), **parts)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+async def _all(conn: Connection, query: Query, params: Sequence[Any] = ()) -> list[Row]:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(query, params)
+    return await cur.fetchall()
+
+
+async def _one(conn: Connection, query: Query, params: Sequence[Any] = ()) -> Row | None:
+    cur = conn.cursor(row_factory=dict_row)
+    await cur.execute(query, params)
+    return await cur.fetchone()
+
+
+def _registered(name: str, row: Row) -> _Collection:
+    return _Collection(name, int(row["dimension"]), Distance(row["distance"]))
+
+
+def table_names(collection: str) -> tuple[str, str, str]:
+    """The table, HNSW index and GIN index of ``collection``: ``vectors_<base>``,
+    ``hnsw_<base>`` and ``gin_<base>``, where ``<base>`` is the name itself up to 50
+    characters, else its first 34, ``_`` and 16 hex digits of its BLAKE2b hash (51
+    characters, so never the base of another name)."""
+    base = collection
+    if len(collection) > 50:
+        digest = hashlib.blake2b(collection.encode(), digest_size=8).hexdigest()
+        base = f"{collection[:34]}_{digest}"
+    return f"vectors_{base}", f"hnsw_{base}", f"gin_{base}"
+
+
+def _where(checked: Conditions) -> tuple[sql.Composable, list[Jsonb]]:
+    """The filter as payload containments: all conditions, any value of each."""
+    if not checked:
+        return sql.SQL("TRUE"), []
+    clauses: list[sql.Composable] = []
+    params: list[Jsonb] = []
+    for key, accepted in checked.items():
+        options = sql.SQL(" OR ").join(sql.SQL("payload @> %s") for _ in accepted)
+        clauses.append(sql.SQL("({})").format(options))
+        params.extend(Jsonb({key: value}) for value in accepted)
+    return sql.SQL(" AND ").join(clauses), params
+
+
+def _score(distance: Distance, value: float) -> float:
+    """The port's score of a pgvector distance (NaN, from a zero vector, scores 0)."""
+    if math.isnan(value):
+        return 0.0
+    if distance is Distance.COSINE:
+        return 1.0 - value
+    if distance is Distance.DOT:
+        return -value
+    return value
+
+
+def _vector_text(vector: Sequence[float]) -> str:
+    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+
+
+def _point(row: Row) -> VectorPoint:
+    return VectorPoint(
+        id=row["id"], vector=tuple(float(x) for x in row["vector"]), payload=row["payload"]
+    )
+
+
+def _check_same(existing: _Collection, wanted: tuple[int, Distance]) -> None:
+    if (existing.dimension, existing.distance) != wanted:
+        raise mismatch_error(existing.name, (existing.dimension, existing.distance), wanted)
+
+
+def _check_setting(name: str, value: Any, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise ValueError(f"{name} must be an integer from {low} to {high}, got {value!r}")
+
+
+def _version(text: str) -> tuple[int, ...]:
+    numbers = re.findall(r"\d+", text)
+    return tuple(int(n) for n in numbers[:3])
+
+
+@contextlib.asynccontextmanager
+async def _translated(collection: str | None) -> AsyncIterator[None]:
+    """Driver errors as port errors: a table or schema gone missing is NotFoundError for
+    ``collection``, a value PostgreSQL refuses ValidationError, the rest as
+    :func:`adapters.postgres.errors.translated` does."""
+    try:
+        async with translated():
+            yield
+    except PersistenceError:
+        raise
+    except (pg.UndefinedTable, pg.InvalidSchemaName) as exc:
+        if collection is None:
+            raise
+        raise NotFoundError("collection", collection) from exc
+    except pg.DataException as exc:
+        raise ValidationError(
+            "request", collection or "", exc.diag.message_primary or str(exc), entity="pgvector"
+        ) from exc

@@ -1,0 +1,269 @@
+"""The pgvector store on a real PostgreSQL: the objects it creates and when, HNSW searches
+under selective filters, and the error on a server without pgvector.
+
+Runs on the session's PostgreSQL server (tests/conftest.py) when it offers the ``vector``
+extension; the test of the missing extension runs against the machine's own server at
+:data:`NO_PGVECTOR_URL` when it answers and lacks pgvector.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+
+import numpy as np
+import psycopg
+import pytest
+from psycopg import sql
+
+from adapters.postgres.database import PostgresDatabase
+from adapters.postgres.pool import PoolSettings
+from adapters.postgres.vectors import HNSW_MAX_DIMENSION, PgVectorStore, table_names
+from adapters.vector_health import VectorStoreHealthCheck
+from ports.errors import UnavailableError, ValidationError
+from ports.health import HealthStatus
+from ports.vectors import CollectionInfo, Distance, VectorPoint
+from tests.contract.test_vector_store_contract import pgvector_database_url
+from tests.servers import scratch_database
+
+__all__ = ["pgvector_database_url"]  # the session fixture, shared with the contract suite
+
+NO_PGVECTOR_URL = "postgresql://postgres@127.0.0.1:5432/test"
+SMALL_POOL = PoolSettings(min_size=1, max_size=2)
+
+
+@pytest.fixture
+def fresh_database_url(pgvector_database_url: str, postgres_server_url: str) -> Iterator[str]:
+    """A new, empty database on the pgvector server, for this test only."""
+    with scratch_database(postgres_server_url, prefix="codeant_pgvector") as url:
+        yield url
+
+
+@pytest.fixture
+async def store(pgvector_database_url: str) -> AsyncIterator[PgVectorStore]:
+    """A store in the session's pgvector database, in a schema of this test."""
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    try:
+        yield PgVectorStore(database, schema=f"vectors_{uuid.uuid4().hex[:8]}")
+    finally:
+        await database.close()
+
+
+def catalog(url: str, query: str, *params: object) -> list[tuple[object, ...]]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(query, params).fetchall()
+
+
+@pytest.mark.parametrize(
+    ("distance", "opclass"),
+    [
+        (Distance.COSINE, "vector_cosine_ops"),
+        (Distance.DOT, "vector_ip_ops"),
+        (Distance.EUCLIDEAN, "vector_l2_ops"),
+    ],
+)
+async def test_first_ensure_creates_the_extension_registry_table_and_indexes(
+    fresh_database_url, distance, opclass
+):
+    """Nothing exists before the first ensure_collection; after it, the extension, the
+    schema with its registry row, and the collection's table with an HNSW index of the
+    distance's operator class and the store's parameters, and a GIN index on payload."""
+    assert catalog(fresh_database_url, "SELECT 1 FROM pg_extension WHERE extname = 'vector'") == []
+    database = PostgresDatabase(url=fresh_database_url, migrate=False, pool=SMALL_POOL)
+    store = PgVectorStore(database, m=8, ef_construction=32)
+    try:
+        assert await store.collections() == []
+        await store.ensure_collection("code_function", dimension=12, distance=distance)
+    finally:
+        await database.close()
+
+    table, hnsw, gin = table_names("code_function")
+    assert catalog(fresh_database_url, "SELECT 1 FROM pg_extension WHERE extname = 'vector'")
+    assert catalog(
+        fresh_database_url, "SELECT name, dimension, distance FROM codeant_vectors.collections"
+    ) == [("code_function", 12, distance.value)]
+    [(column_type,)] = catalog(
+        fresh_database_url,
+        "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
+        " WHERE attrelid = %s::regclass AND attname = 'embedding'",
+        f"codeant_vectors.{table}",
+    )
+    assert column_type == "vector(12)"
+    indexes = dict(
+        catalog(
+            fresh_database_url,
+            "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'codeant_vectors'"
+            " AND tablename = %s",
+            table,
+        )
+    )
+    assert f"USING hnsw (embedding {opclass})" in indexes[hnsw]
+    assert "m='8'" in indexes[hnsw] and "ef_construction='32'" in indexes[hnsw]
+    assert "USING gin (payload jsonb_path_ops)" in indexes[gin]
+
+
+async def test_public_schema_is_left_alone(fresh_database_url):
+    """The store's tables live in its own schema: the public schema (the relational one,
+    which ``codeant db verify`` compares with the migrations) gains no table."""
+    database = PostgresDatabase(url=fresh_database_url, migrate=False, pool=SMALL_POOL)
+    try:
+        await PgVectorStore(database).ensure_collection("code_class", dimension=4)
+    finally:
+        await database.close()
+
+    assert (
+        catalog(fresh_database_url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+        == []
+    )
+
+
+async def test_another_store_sees_the_registered_settings(store, pgvector_database_url):
+    """A second store over its own pool finds the collection registered, and ensuring it
+    with another dimension names both dimensions."""
+    await store.ensure_collection("code_module", dimension=8)
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    other = PgVectorStore(database, schema=store.schema)
+    try:
+        await other.ensure_collection("code_module", dimension=8)
+        with pytest.raises(ValidationError) as raised:
+            await other.ensure_collection("code_module", dimension=16)
+    finally:
+        await database.close()
+
+    assert "dimension 8" in str(raised.value) and "dimension 16" in str(raised.value)
+
+
+async def test_selective_filter_still_returns_the_full_top_k(pgvector_database_url):
+    """With the HNSW index forced (sequential and bitmap scans disabled), a filter matching
+    5% of 500 points still gives the 10 hits of the exact top 10: iterative index scans
+    keep looking past the first candidates."""
+    url = psycopg.conninfo.make_conninfo(
+        pgvector_database_url, options="-c enable_seqscan=off -c enable_bitmapscan=off"
+    )
+    rng = np.random.default_rng(17)
+    vectors = rng.normal(size=(500, 16))
+    points = [
+        VectorPoint(
+            uuid.uuid4(), tuple(map(float, v)), {"group": "rare" if i % 20 == 0 else "common"}
+        )
+        for i, v in enumerate(vectors)
+    ]
+    query = tuple(map(float, rng.normal(size=16)))
+    rare = [p for p in points if p.payload["group"] == "rare"]
+    matrix = np.array([p.vector for p in rare])
+    distances = np.linalg.norm(matrix - np.array(query), axis=1)
+    expected = [rare[i].id for i in np.argsort(distances)[:10]]
+
+    database = PostgresDatabase(url=url, migrate=False, pool=SMALL_POOL)
+    store = PgVectorStore(database, schema=f"vectors_{uuid.uuid4().hex[:8]}", ef_search=20)
+    try:
+        await store.ensure_collection("selective", dimension=16, distance=Distance.EUCLIDEAN)
+        await store.upsert("selective", points)
+        hits = await store.search("selective", query, limit=10, filter={"group": "rare"})
+    finally:
+        await database.close()
+
+    assert len(rare) == 25
+    assert [h.id for h in hits] == expected
+
+
+async def test_long_collection_names_get_a_hashed_table(store):
+    """A 255-character collection name works: its table name is cut and hashed to fit
+    PostgreSQL's 63 bytes, distinct from a name sharing its first 34 characters."""
+    long_name = "c" * 255
+    similar = "c" * 254 + "d"
+    await store.ensure_collection(long_name, dimension=3)
+    await store.ensure_collection(similar, dimension=3)
+    await store.upsert(long_name, [VectorPoint(uuid.uuid4(), (1.0, 0.0, 0.0), {})])
+
+    assert table_names(long_name)[0] != table_names(similar)[0]
+    assert max(len(n) for n in table_names(long_name)) <= 63
+    assert {i.name: i.points for i in await store.collections()} == {long_name: 1, similar: 0}
+
+
+async def test_health_lists_the_collections(store):
+    """The health check of a pgvector store is HEALTHY and lists each collection with its
+    dimension, distance and point count."""
+    await store.ensure_collection("code_function", dimension=3, distance=Distance.DOT)
+    await store.upsert("code_function", [VectorPoint(uuid.uuid4(), (1.0, 2.0, 3.0), {})])
+
+    report = await VectorStoreHealthCheck(store, backend="pgvector").check()
+
+    assert report.status is HealthStatus.HEALTHY
+    assert report.details["collections"] == [
+        {"name": "code_function", "dimension": 3, "distance": "dot", "points": 1}
+    ]
+    assert report.details["points"] == 1
+
+
+def machine_server_without_pgvector() -> str | None:
+    """Why the machine's own server cannot show the missing extension, or None if it can."""
+    try:
+        with psycopg.connect(NO_PGVECTOR_URL, connect_timeout=3) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'"
+            ).fetchone()
+    except psycopg.Error as exc:
+        return f"no PostgreSQL server answers at {NO_PGVECTOR_URL}: {exc}"
+    return f"the server at {NO_PGVECTOR_URL} offers pgvector" if row else None
+
+
+async def test_server_without_pgvector_gets_a_clear_error():
+    """On a server that offers no 'vector' extension, ensure_collection raises
+    UnavailableError naming the extension and how to get it, and creates nothing."""
+    reason = machine_server_without_pgvector()
+    if reason:
+        pytest.skip(reason)
+    database = PostgresDatabase(url=NO_PGVECTOR_URL, migrate=False, pool=SMALL_POOL)
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    try:
+        with pytest.raises(UnavailableError) as raised:
+            await PgVectorStore(database, schema=schema).ensure_collection("code", dimension=4)
+    finally:
+        await database.close()
+
+    message = str(raised.value)
+    assert "'vector' extension" in message and "pgvector" in message
+    assert "install" in message
+    assert catalog(NO_PGVECTOR_URL, "SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) == []
+
+
+async def test_role_that_may_not_create_the_extension_gets_a_clear_error(fresh_database_url):
+    """A role that may not create the 'vector' extension (it is not a trusted one) gets
+    UnavailableError saying a superuser must create it."""
+    role = f"codeant_plain_{uuid.uuid4().hex[:8]}"
+    dbname = psycopg.conninfo.conninfo_to_dict(fresh_database_url)["dbname"]
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("GRANT CREATE ON DATABASE {} TO {}").format(
+                sql.Identifier(str(dbname)), sql.Identifier(role)
+            )
+        )
+    url = psycopg.conninfo.make_conninfo(fresh_database_url, user=role)
+    database = PostgresDatabase(url=url, migrate=False, pool=SMALL_POOL)
+    try:
+        with pytest.raises(UnavailableError, match="superuser") as raised:
+            await PgVectorStore(database).ensure_collection("code", dimension=4)
+    finally:
+        await database.close()
+        with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+    assert "CREATE EXTENSION vector" in str(raised.value)
+
+
+async def test_collections_beyond_the_hnsw_limit_are_searched_without_it(store):
+    """A collection of more dimensions than pgvector's HNSW index takes gets no such index,
+    and its searches still find the closest point."""
+    dimension = HNSW_MAX_DIMENSION + 1
+    near = VectorPoint(uuid.uuid4(), tuple(1.0 if i == 0 else 0.0 for i in range(dimension)), {})
+    far = VectorPoint(uuid.uuid4(), tuple(1.0 if i == 1 else 0.0 for i in range(dimension)), {})
+    await store.ensure_collection("wide", dimension=dimension)
+    await store.upsert("wide", [far, near])
+
+    hits = await store.search("wide", near.vector, limit=1)
+
+    assert [h.id for h in hits] == [near.id]
+    assert await store.collections() == [CollectionInfo("wide", dimension, Distance.COSINE, 2)]
