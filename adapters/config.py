@@ -22,7 +22,9 @@ __all__ = [
     "BACKENDS",
     "CONFIG_FILE_NAME",
     "CONFIG_PATH_VARIABLE",
+    "EMBEDDERS",
     "LOG_LEVELS",
+    "VECTOR_BACKENDS",
     "ConfigError",
     "Settings",
     "default_data_dir",
@@ -31,11 +33,20 @@ __all__ = [
 ]
 
 BACKENDS = ("memory", "postgres")
+VECTOR_BACKENDS = ("memory", "pgvector", "qdrant")
+EMBEDDERS = ("hashing", "sentence-transformers")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CONFIG_FILE_NAME = "codeant.toml"
 CONFIG_PATH_VARIABLE = "CODEANT_CONFIG"
 _MAX_TTL = 30 * 24 * 3600
 _SECRET_QUERY_KEYS = frozenset({"password", "passwd", "api_key", "apikey", "token", "secret"})
+
+
+def _default_vector_backend(settings: Any) -> str:
+    """Qdrant when one is configured, else pgvector beside PostgreSQL, else in memory."""
+    if settings.qdrant_url or settings.qdrant_path:
+        return "qdrant"
+    return "pgvector" if settings.backend == "postgres" else "memory"
 
 
 class ConfigError(ValueError):
@@ -142,6 +153,10 @@ def _as_optional_text(raw: Any) -> Any:
     return raw
 
 
+def _as_optional_path(raw: Any) -> Any:
+    return None if raw is None or raw == "" else _as_path(raw)
+
+
 def _as_path(raw: Any) -> Any:
     return Path(raw).expanduser() if isinstance(raw, str | os.PathLike) else raw
 
@@ -215,7 +230,12 @@ _SECRET = {"secret": True}
 
 def _shown(field: attrs.Attribute[Any], value: Any) -> Any:
     """``value`` as an error message may show it: a secret field's URL masked."""
-    return mask_url(value) if field.metadata.get("secret") and isinstance(value, str) else value
+    return _masked(value) if field.metadata.get("secret") and isinstance(value, str) else value
+
+
+def _masked(secret: str) -> str:
+    """A secret as it may be shown: a URL with its password hidden, anything else hidden."""
+    return mask_url(secret) if "://" in secret else "***"
 
 
 @attrs.frozen(kw_only=True)
@@ -253,6 +273,30 @@ class Settings:
         validator=_checked(_url_with_scheme("http", "https")),
         metadata=_SECRET,
     )
+    qdrant_path: Path | None = attrs.field(default=None, converter=_as_optional_path)
+    qdrant_api_key: str | None = attrs.field(
+        default=None, converter=_as_optional_text, metadata=_SECRET
+    )
+    qdrant_timeout: float = attrs.field(
+        default=10.0, converter=_as_float, validator=_checked(_seconds_up_to(3600))
+    )
+    vector_backend: str = attrs.field(
+        default=attrs.Factory(_default_vector_backend, takes_self=True),
+        converter=_as_lower,
+        validator=_checked(_one_of(VECTOR_BACKENDS)),
+    )
+    pgvector_m: int = attrs.field(
+        default=16, converter=_as_int, validator=_checked(_int_from(2, 100))
+    )
+    pgvector_ef_construction: int = attrs.field(
+        default=64, converter=_as_int, validator=_checked(_int_from(4, 1000))
+    )
+    pgvector_ef_search: int = attrs.field(
+        default=100, converter=_as_int, validator=_checked(_int_from(1, 1000))
+    )
+    embedder: str = attrs.field(
+        default="hashing", converter=_as_lower, validator=_checked(_one_of(EMBEDDERS))
+    )
     pool_min_size: int = attrs.field(
         default=2, converter=_as_int, validator=_checked(_int_from(0, 1000))
     )
@@ -287,6 +331,28 @@ class Settings:
     )
 
     def __attrs_post_init__(self) -> None:
+        if self.qdrant_url and self.qdrant_path:
+            raise ConfigError(
+                "qdrant_path", str(self.qdrant_path), "cannot be set together with qdrant_url"
+            )
+        if self.vector_backend == "qdrant" and not (self.qdrant_url or self.qdrant_path):
+            raise ConfigError(
+                "vector_backend", "qdrant", "needs qdrant_url (a server) or qdrant_path (local)"
+            )
+        if self.vector_backend == "pgvector" and self.backend != "postgres":
+            raise ConfigError("vector_backend", "pgvector", "needs the postgres backend")
+        if self.pgvector_ef_construction < 2 * self.pgvector_m:
+            raise ConfigError(
+                "pgvector_ef_construction",
+                self.pgvector_ef_construction,
+                f"must be at least twice pgvector_m ({2 * self.pgvector_m})",
+            )
+        if self.embedder == "sentence-transformers" and self.embedding_dimension != 384:
+            raise ConfigError(
+                "embedding_dimension",
+                self.embedding_dimension,
+                "must be 384 with the sentence-transformers embedder (all-MiniLM-L6-v2)",
+            )
         if self.pool_max_size < self.pool_min_size:
             raise ConfigError(
                 "pool_max_size",
@@ -298,12 +364,6 @@ class Settings:
     def cache_backend(self) -> str:
         """The cache adapter: ``"redis"`` when ``redis_url`` is set, else ``"memory"``."""
         return "redis" if self.redis_url else "memory"
-
-    @property
-    def vector_backend(self) -> str:
-        """The vector store adapter: ``"qdrant"`` when ``qdrant_url`` is set, else the
-        in-process exact store (``"memory"``)."""
-        return "qdrant" if self.qdrant_url else "memory"
 
     @classmethod
     def from_env(
@@ -352,7 +412,7 @@ class Settings:
             if isinstance(value, Path):
                 value = str(value)
             elif mask_secrets and field.metadata.get("secret") and isinstance(value, str):
-                value = mask_url(value)
+                value = _masked(value)
             result[field.name] = value
         return result
 

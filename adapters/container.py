@@ -16,6 +16,7 @@ from dependency_injector import containers, providers
 
 from adapters.config import ConfigError, Settings
 from adapters.embedders.hashing import HashingEmbedder
+from adapters.embedders.sentence import MissingExtraError, SentenceTransformerEmbedder
 from adapters.memory.cache import MemoryCache
 from adapters.memory.database import MemoryDatabase
 from adapters.memory.health import MemoryHealthCheck
@@ -27,10 +28,25 @@ from adapters.postgres.health import PostgresHealthCheck
 from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.pool import PoolSettings
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from adapters.postgres.vectors import PgVectorStore
+from adapters.qdrant import QdrantVectorStore
+from adapters.redis import RedisCache, RedisHealthCheck
+from adapters.serialization import JsonCodec
+from adapters.source import FileAnalyzer, GitSourceReader
+from adapters.vector_health import VectorStoreHealthCheck
+from application.caching import CachedQueries, CacheStats
+from application.invalidation import CacheInvalidator
 from application.relay import EventDispatcher
 from application.similarity import VectorCleanup
 
 __all__ = ["Container", "build_container", "close", "running"]
+
+
+def _qdrant_path(path: str | None, data_dir: str) -> Path | None:
+    """Qdrant's local-mode directory; a relative one lies in the data directory."""
+    if not path:
+        return None
+    return Path(data_dir) / path
 
 
 class Container(containers.DeclarativeContainer):
@@ -64,8 +80,30 @@ class Container(containers.DeclarativeContainer):
     vector_store = providers.Selector(
         config.vector_backend,
         memory=providers.Singleton(MemoryVectorStore),
+        pgvector=providers.Singleton(
+            PgVectorStore,
+            postgres_database,
+            m=config.pgvector_m,
+            ef_construction=config.pgvector_ef_construction,
+            ef_search=config.pgvector_ef_search,
+        ),
+        qdrant=providers.Singleton(
+            QdrantVectorStore,
+            url=config.qdrant_url,
+            path=providers.Callable(_qdrant_path, config.qdrant_path, config.data_dir),
+            api_key=config.qdrant_api_key,
+            timeout=config.qdrant_timeout,
+        ),
     )
+    cache = providers.Selector(
+        config.cache_backend,
+        memory=providers.Singleton(MemoryCache),
+        redis=providers.Singleton(RedisCache, config.redis_url),
+    )
+    cache_stats = providers.Singleton(CacheStats)
+    cache_invalidator = providers.Singleton(CacheInvalidator, cache)
     event_handlers = providers.List(
+        cache_invalidator.provided.handle,
         providers.Factory(VectorCleanup, vector_store),
     )
     dispatcher = providers.Singleton(EventDispatcher, event_handlers)
@@ -80,11 +118,23 @@ class Container(containers.DeclarativeContainer):
         memory=providers.Singleton(MemoryOutbox, memory_database),
         postgres=providers.Singleton(PostgresOutbox, postgres_database),
     )
-    cache = providers.Selector(
-        config.cache_backend,
-        memory=providers.Singleton(MemoryCache),
+    cached_queries = providers.Singleton(
+        CachedQueries,
+        cache,
+        providers.Singleton(JsonCodec),
+        uow.provider,
+        ttl_projects=config.cache_ttl_projects,
+        ttl_analysis=config.cache_ttl_analysis,
+        ttl_metrics=config.cache_ttl_metrics,
+        stats=cache_stats,
     )
-    embedder = providers.Singleton(HashingEmbedder, dimension=config.embedding_dimension)
+    embedder = providers.Selector(
+        config.embedder,
+        hashing=providers.Singleton(HashingEmbedder, dimension=config.embedding_dimension),
+        **{"sentence-transformers": providers.Singleton(SentenceTransformerEmbedder)},
+    )
+    source_reader = providers.Singleton(GitSourceReader)
+    code_analyzer = providers.Singleton(FileAnalyzer)
 
     health_checks = providers.List(
         providers.Selector(
@@ -96,19 +146,21 @@ class Container(containers.DeclarativeContainer):
         ),
         providers.Selector(
             config.cache_backend,
-            memory=providers.Factory(MemoryHealthCheck, "cache"),
+            memory=providers.Factory(
+                MemoryHealthCheck, "cache", probe=cache_stats.provided.as_dict
+            ),
+            redis=providers.Factory(RedisHealthCheck, cache, stats=cache_stats),
         ),
-        providers.Selector(
-            config.vector_backend,
-            memory=providers.Factory(MemoryHealthCheck, "vector_store"),
-        ),
+        providers.Factory(VectorStoreHealthCheck, vector_store, backend=config.vector_backend),
     )
 
 
 def build_container(settings: Settings | None = None) -> Container:
     """A container configured from ``settings`` (by default :meth:`Settings.from_env`).
 
-    Raises ConfigError if the settings choose an adapter this installation does not have.
+    Raises ConfigError if the settings choose the sentence-transformers embedder and the
+    ``ml`` extra is not installed. Nothing connects or starts here: adapters open on first
+    use.
     """
     if settings is None:
         settings = Settings.from_env()
@@ -120,41 +172,24 @@ def build_container(settings: Settings | None = None) -> Container:
             "vector_backend": settings.vector_backend,
         }
     )
-    _require_adapter(
-        "backend",
-        settings.backend,
-        container.uow,
-        "it is chosen by CODEANT_BACKEND, or, when that is unset, by setting CODEANT_DATABASE_URL",
-    )
-    _require_adapter(
-        "cache", settings.cache_backend, container.cache, "'redis' when CODEANT_REDIS_URL is set"
-    )
-    _require_adapter(
-        "vector store",
-        settings.vector_backend,
-        container.vector_store,
-        "'qdrant' when CODEANT_QDRANT_URL is set, else the backend",
-    )
+    if settings.embedder == "sentence-transformers":
+        try:
+            container.embedder()  # checks the ml extra is installed (the model loads later)
+        except MissingExtraError as exc:
+            raise ConfigError("embedder", settings.embedder, str(exc)) from None
     return container
-
-
-def _require_adapter(
-    port: str, choice: str, selector: providers.Selector[object], chosen_by: str
-) -> None:
-    available = sorted(selector.providers)
-    if choice not in available:
-        raise ConfigError(
-            port,
-            choice,
-            f"this installation has no such adapter (available: {', '.join(available)}); "
-            f"{chosen_by}",
-        )
 
 
 async def close(container: Container) -> None:
     """Release what the container's adapters hold open: the database pool and the embedded
     server (which stops when its last user leaves). Adapters open lazily, on first use."""
     await container.postgres_database().close()
+    cache = container.cache()
+    if isinstance(cache, RedisCache):
+        await cache.aclose()
+    store = container.vector_store()
+    if isinstance(store, QdrantVectorStore):
+        await store.aclose()
 
 
 @contextlib.asynccontextmanager

@@ -14,8 +14,11 @@ from application.analysis import (
     report_progress,
     start_analysis,
 )
+from application.caching import CachedQueries, CacheStats
 from application.code_units import CodeUnit, code_hash, collection_name, normalize_code
 from application.file_index import record_file_snapshot
+from application.indexing import IndexReport, index_repository
+from application.invalidation import CacheInvalidator
 from application.organizations import (
     add_member,
     change_member_role,
@@ -45,6 +48,15 @@ from application.reports import (
 from application.repositories import BranchSpec, register_repository, sync_repository
 from application.retry import with_retry
 from application.rules import configure_rule, effective_rule_set, register_rules, reset_rule
+from application.search import (
+    ProjectOverview,
+    SearchHits,
+    SimilarTo,
+    all_projects,
+    resolve_project,
+    search_everything,
+    similar_to_file,
+)
 from application.similarity import (
     IndexResult,
     VectorCleanup,
@@ -58,16 +70,24 @@ from application.unchanged import UNCHANGED, Unchanged
 __all__ = [
     "UNCHANGED",
     "BranchSpec",
+    "CacheInvalidator",
+    "CacheStats",
+    "CachedQueries",
     "CodeUnit",
     "EventDispatcher",
     "EventHandler",
+    "IndexReport",
     "IndexResult",
     "OutboxRelay",
+    "ProjectOverview",
     "ProjectReport",
     "RelayResult",
+    "SearchHits",
+    "SimilarTo",
     "Unchanged",
     "VectorCleanup",
     "add_member",
+    "all_projects",
     "archive_project",
     "cancel_analysis",
     "change_member_role",
@@ -85,6 +105,7 @@ __all__ = [
     "get_project_by_slug",
     "hotspots",
     "index_code_units",
+    "index_repository",
     "issues_summary",
     "list_projects",
     "metric_aggregation",
@@ -100,7 +121,10 @@ __all__ = [
     "remove_project_units",
     "report_progress",
     "reset_rule",
+    "resolve_project",
+    "search_everything",
     "search_projects",
+    "similar_to_file",
     "start_analysis",
     "sync_repository",
     "update_organization_settings",

@@ -21,6 +21,8 @@ from typing import Any, NoReturn
 
 from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context
 from adapters.cli.db import DB
+from adapters.cli.explore import PROJECTS, REPORT, SEARCH, SIMILAR
+from adapters.cli.index import INDEX
 from adapters.cli.outbox import OUTBOX
 from adapters.config import ConfigError, Settings, env_var
 from adapters.container import Container, build_container
@@ -164,7 +166,17 @@ HEALTH = Command(
 
 # entry point -------------------------------------------------------------------------------
 
-COMMANDS: tuple[Command, ...] = (CONFIG, HEALTH, DB, OUTBOX)
+COMMANDS: tuple[Command, ...] = (
+    INDEX,
+    SEARCH,
+    SIMILAR,
+    REPORT,
+    PROJECTS,
+    HEALTH,
+    DB,
+    OUTBOX,
+    CONFIG,
+)
 """Every subcommand, in the order ``--help`` lists them."""
 
 

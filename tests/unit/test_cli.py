@@ -196,18 +196,27 @@ def test_bad_configuration_is_one_line_and_exit_2(
     ]
 
 
-def test_missing_adapter_fails_health_but_not_config(
+def test_inconsistent_settings_fail_health_but_not_config(
     environ: dict[str, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """With a cache adapter this installation lacks, health exits 2 with one clear line
-    while config still shows the settings."""
-    environ["CODEANT_REDIS_URL"] = "redis://cache:6379/0"
+    """Settings that cannot work together make health exit 2 with one clear line naming
+    the variable."""
+    environ["CODEANT_VECTOR_BACKEND"] = "pgvector"
     assert main(["health"], environ=environ) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1
-    assert err[0].startswith("codeant: error: cache: this installation has no such adapter")
-    assert main(["config", "--json"], environ=environ) == 0
-    assert json.loads(capsys.readouterr().out)["redis_url"] == "redis://cache:6379/0"
+    assert err[0].startswith("codeant: error: CODEANT_VECTOR_BACKEND: needs the postgres backend")
+
+
+def test_health_reports_an_unreachable_redis_unhealthy(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A Redis server that does not answer makes the cache row unhealthy and health exit 1."""
+    environ["CODEANT_REDIS_URL"] = "redis://127.0.0.1:1/0"
+    assert main(["health", "--json"], environ=environ) == 1
+    body = json.loads(capsys.readouterr().out)
+    cache = next(c for c in body["checks"] if c["component"] == "cache")
+    assert cache["status"] == "unhealthy" and cache["error"]
 
 
 def test_health_reports_an_unreachable_database_unhealthy(

@@ -42,7 +42,8 @@ def test_defaults_when_nothing_is_configured(cwd: Path, home: Path) -> None:
     assert settings.data_dir == home / ".local" / "share" / "codeant"
     assert settings.log_level == "WARNING"
     assert settings.cache_backend == "memory"
-    assert settings.vector_backend == "memory"
+    assert settings.vector_backend == "pgvector"
+    assert settings.embedder == "hashing"
 
 
 def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: Path) -> None:

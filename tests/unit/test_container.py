@@ -15,6 +15,9 @@ from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.memory.vectors import MemoryVectorStore
 from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from adapters.postgres.vectors import PgVectorStore
+from adapters.qdrant import QdrantVectorStore
+from adapters.redis import RedisCache, RedisHealthCheck
 from domain.organizations import Organization
 from ports.health import HealthStatus
 
@@ -43,6 +46,17 @@ def test_postgres_is_the_default_and_opens_nothing_until_used(tmp_path: Path) ->
     assert database is container.postgres_database()
     assert database.embedded and database.url is None
     assert not (tmp_path / "postgres").exists()
+
+
+def test_a_redis_url_wires_the_redis_cache_without_connecting(tmp_path: Path) -> None:
+    """With a Redis URL the cache and its health check are Redis's, built without a
+    connection; cached queries and invalidation share that cache."""
+    container = build_container(
+        Settings(data_dir=tmp_path, backend="memory", redis_url="redis://127.0.0.1:1/0")
+    )
+    assert isinstance(container.cache(), RedisCache)
+    assert any(isinstance(check, RedisHealthCheck) for check in container.health_checks())
+    assert container.cached_queries() is container.cached_queries()
 
 
 def test_embedder_has_the_configured_dimension(tmp_path: Path) -> None:
@@ -120,20 +134,33 @@ async def test_health_checks_report_a_fresh_memory_store_healthy(container: Cont
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
+        ({"backend": "memory", "vector_backend": "pgvector"}, r"needs the postgres backend"),
+        ({"vector_backend": "qdrant"}, r"needs qdrant_url \(a server\) or qdrant_path"),
         (
-            {"redis_url": "redis://cache"},
-            r"^cache: .*no such adapter.*CODEANT_REDIS_URL.*\(got 'redis'\)$",
+            {"qdrant_url": "http://q:6333", "qdrant_path": "vectors"},
+            r"cannot be set together with qdrant_url",
         ),
+        ({"pgvector_m": 40}, r"must be at least twice pgvector_m \(80\)"),
         (
-            {"qdrant_url": "http://vectors:6333"},
-            r"^vector store: .*no such adapter.*CODEANT_QDRANT_URL.*\(got 'qdrant'\)$",
+            {"embedder": "sentence-transformers", "embedding_dimension": 64},
+            r"must be 384 with the sentence-transformers embedder",
         ),
     ],
 )
-def test_missing_adapter_is_a_config_error(
-    tmp_path: Path, settings: dict[str, str], message: str
+def test_inconsistent_vector_settings_are_config_errors(
+    tmp_path: Path, settings: dict[str, object], message: str
 ) -> None:
-    """Settings that select an adapter this installation lacks fail at build time, naming
-    the port, the choice and what chose it."""
+    """Vector settings that cannot work together fail when the settings are made, naming
+    the setting."""
     with pytest.raises(ConfigError, match=message):
-        build_container(Settings(data_dir=tmp_path, **settings))
+        Settings(data_dir=tmp_path, **settings)  # type: ignore[arg-type]
+
+
+def test_vector_store_follows_the_settings(tmp_path: Path) -> None:
+    """pgvector beside PostgreSQL by default, Qdrant local mode in the data directory when
+    a path is set, the exact in-process store with the memory backend."""
+    assert isinstance(build_container(Settings(data_dir=tmp_path)).vector_store(), PgVectorStore)
+    local = build_container(Settings(data_dir=tmp_path, qdrant_path="vectors")).vector_store()
+    assert isinstance(local, QdrantVectorStore)
+    memory = build_container(Settings(data_dir=tmp_path, backend="memory")).vector_store()
+    assert isinstance(memory, MemoryVectorStore)

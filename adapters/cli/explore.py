@@ -1,0 +1,308 @@
+"""``codeant projects``, ``search``, ``similar`` and ``report``: reading what was indexed."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.cli import EXIT_OK, Command, Context
+from application.reports import project_report
+from application.search import (
+    all_projects,
+    resolve_project,
+    search_everything,
+    similar_to_file,
+)
+from domain.enums import MetricType
+
+__all__ = ["PROJECTS", "REPORT", "SEARCH", "SIMILAR"]
+
+
+def _limit(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= 1000:
+        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000 (got {text!r})")
+    return value
+
+
+def _table(rows: Sequence[Sequence[str]]) -> None:
+    if not rows:
+        return
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _organization_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--organization", metavar="SLUG", help="only this organization")
+
+
+# projects ----------------------------------------------------------------------------------
+
+
+def _projects_arguments(parser: argparse.ArgumentParser) -> None:
+    _organization_argument(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+async def _projects(args: argparse.Namespace, context: Context) -> int:
+    overviews = await all_projects(context.container.uow(), organization_slug=args.organization)
+    rows = [
+        {
+            "organization": o.organization.slug,
+            "project": o.project.slug,
+            "name": o.project.name,
+            "status": str(o.project.status),
+            "files": o.files,
+            "last_analyzed_at": o.project.last_analyzed_at.isoformat()
+            if o.project.last_analyzed_at
+            else None,
+            "repository_url": o.project.repository_url,
+        }
+        for o in overviews
+    ]
+    if args.json:
+        print(json.dumps(rows))
+        return EXIT_OK
+    _table(
+        [("PROJECT", "FILES", "LAST ANALYSED", "REPOSITORY")]
+        + [
+            (
+                f"{r['organization']}/{r['project']}",
+                str(r["files"]),
+                str(r["last_analyzed_at"] or "never")[:19],
+                str(r["repository_url"]),
+            )
+            for r in rows
+        ]
+    )
+    return EXIT_OK
+
+
+PROJECTS = Command(
+    name="projects",
+    help="list the indexed projects",
+    run=_projects,
+    add_arguments=_projects_arguments,
+)
+
+
+# search ------------------------------------------------------------------------------------
+
+
+def _search_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("text", help="words to find (all of them)")
+    parser.add_argument("--project", metavar="SLUG", help="only this project")
+    _organization_argument(parser)
+    parser.add_argument("--limit", type=_limit, default=20, metavar="N", help="hits per kind")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+async def _search(args: argparse.Namespace, context: Context) -> int:
+    c = context.container
+    project_id = None
+    organization_id = None
+    if args.project:
+        project = await resolve_project(c.uow(), args.project, organization_slug=args.organization)
+        project_id = project.id
+    elif args.organization:
+        overview = await all_projects(c.uow(), organization_slug=args.organization)
+        organization_id = overview[0].organization.id if overview else None
+    hits = await search_everything(
+        c.uow(), args.text, organization_id=organization_id, project_id=project_id,
+        limit=args.limit,
+    )  # fmt: skip
+    files = [
+        {"project": p.slug, "path": f.relative_path, "language": f.language, "lines": f.line_count}
+        for p, f in hits.files
+    ]
+    results = [
+        {
+            "project": p.slug,
+            "severity": str(r.severity),
+            "rule": r.rule_id,
+            "title": r.title,
+            "path": r.location.file_path if r.location else None,
+            "line": r.location.line_start if r.location else None,
+        }
+        for p, r in hits.results
+    ]
+    projects = [{"project": p.slug, "name": p.name} for p in hits.projects]
+    if args.json:
+        print(json.dumps({"projects": projects, "files": files, "results": results}))
+        return EXIT_OK
+    print(f"{len(projects)} projects, {len(files)} files, {len(results)} results")
+    for p in projects:
+        print(f"project  {p['project']}  {p['name']}")
+    for f in files:
+        print(f"file     {f['project']}  {f['path']}")
+    for r in results:
+        print(f"result   {r['project']}  {r['path']}:{r['line']}  [{r['severity']}] {r['title']}")
+    return EXIT_OK
+
+
+SEARCH = Command(
+    name="search",
+    help="full-text search over projects, file paths and symbols, and analysis results",
+    run=_search,
+    add_arguments=_search_arguments,
+)
+
+
+# similar -----------------------------------------------------------------------------------
+
+
+def _similar_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "target", metavar="FILE[:FUNCTION]", help="an indexed file, optionally one function"
+    )
+    parser.add_argument("--limit", type=_limit, default=10, metavar="N", help="hits (default 10)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _split_target(target: str) -> tuple[str, str | None]:
+    """The absolute path and the function of ``FILE[:FUNCTION]``."""
+    path, sep, function = target.rpartition(":")
+    if sep and path and function and not os.path.exists(target):
+        return os.path.abspath(path), function
+    return os.path.abspath(target), None
+
+
+async def _similar(args: argparse.Namespace, context: Context) -> int:
+    c = context.container
+    path, function = _split_target(args.target)
+    found = await similar_to_file(
+        c.uow(), c.source_reader(), c.embedder(), c.vector_store(), path,
+        function=function, limit=args.limit,
+    )  # fmt: skip
+    hits = [
+        {
+            "score": round(h.score, 4),
+            "path": h.file_path,
+            "symbol": h.symbol,
+            "lines": [h.line_start, h.line_end],
+            "language": h.language,
+        }
+        for h in found.hits
+    ]
+    if args.json:
+        print(json.dumps({"project": found.project.slug, "query": args.target, "hits": hits}))
+        return EXIT_OK
+    _table(
+        [("SCORE", "FUNCTION", "WHERE")]
+        + [
+            (f"{h.score:.3f}", h.symbol, f"{h.file_path}:{h.line_start}-{h.line_end}")
+            for h in found.hits
+        ]
+    )
+    return EXIT_OK
+
+
+SIMILAR = Command(
+    name="similar",
+    help="the indexed functions most similar to a file or one of its functions",
+    run=_similar,
+    add_arguments=_similar_arguments,
+)
+
+
+# report ------------------------------------------------------------------------------------
+
+
+def _report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("project", nargs="?", metavar="PROJECT", help="project slug")
+    _organization_argument(parser)
+    parser.add_argument("--days", type=_limit, default=30, metavar="N", help="window (30)")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+async def _report(args: argparse.Namespace, context: Context) -> int:
+    c = context.container
+    project = await resolve_project(c.uow(), args.project, organization_slug=args.organization)
+    report = await project_report(c.uow(), project.id, days=args.days)
+    body: dict[str, Any] = {
+        "project": project.slug,
+        "last_analyzed_at": project.last_analyzed_at.isoformat()
+        if project.last_analyzed_at
+        else None,
+        "issues": {
+            "total": report.summary.total,
+            "by_severity": {str(k): v for k, v in report.summary.by_severity().items()},
+            "by_category": {str(k): v for k, v in report.summary.by_category().items()},
+            "rows": [
+                {
+                    "severity": str(r.severity),
+                    "category": str(r.category),
+                    "count": r.count,
+                    "avg_confidence": round(r.avg_confidence, 2),
+                }
+                for r in report.summary.rows
+            ],
+        },
+        "hotspots": [
+            {"path": h.relative_path, "issues": h.issues, "worst": str(h.worst_severity)}
+            for h in report.hotspots
+        ],
+        "metrics": {
+            str(kind): [
+                {
+                    "name": m.metric_name,
+                    "files": m.count,
+                    "avg": round(m.avg, 2),
+                    "max": m.max,
+                    "violations": m.violations,
+                }
+                for m in aggregation.metrics
+            ]
+            for kind, aggregation in report.aggregations.items()
+            if aggregation.metrics
+        },
+    }
+    if args.json:
+        print(json.dumps(body))
+        return EXIT_OK
+    print(f"{project.slug}: {report.summary.total} issues in the last {args.days} days")
+    _table(
+        [("SEVERITY", "CATEGORY", "COUNT", "CONFIDENCE")]
+        + [
+            (r["severity"], r["category"], str(r["count"]), f"{r['avg_confidence']:.2f}")
+            for r in body["issues"]["rows"]
+        ]
+    )
+    if report.hotspots:
+        print("\nhotspots")
+        _table(
+            [("ISSUES", "WORST", "FILE")]
+            + [(str(h["issues"]), h["worst"], h["path"]) for h in body["hotspots"]]
+        )
+    print("\nmetrics")
+    _table(
+        [("TYPE", "METRIC", "FILES", "AVG", "MAX", "OVER LIMIT")]
+        + [
+            (
+                kind,
+                m["name"],
+                str(m["files"]),
+                f"{m['avg']:.2f}",
+                f"{m['max']:g}",
+                str(m["violations"]),
+            )
+            for kind in (str(t) for t in MetricType)
+            for m in body["metrics"].get(kind, [])
+        ]
+    )
+    return EXIT_OK
+
+
+REPORT = Command(
+    name="report",
+    help="issues by severity and category, hotspot files and metric aggregations",
+    run=_report,
+    add_arguments=_report_arguments,
+)

@@ -1,0 +1,98 @@
+"""``codeant index PATH``: the main job."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from adapters.cli import EXIT_OK, Command, Context
+from adapters.cli.progress import ProgressBar
+from application.indexing import IndexReport, index_repository
+from application.relay import OutboxRelay
+
+__all__ = ["INDEX"]
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("path", help="a git repository (its working tree)")
+    parser.add_argument("--project", metavar="NAME", help="project name (default: directory)")
+    parser.add_argument(
+        "--organization", metavar="SLUG", default="default",
+        help="organization slug, created if missing (default: default)",
+    )  # fmt: skip
+    parser.add_argument("--json", action="store_true", help="print the summary as JSON")
+
+
+def summary(report: IndexReport) -> dict[str, object]:
+    return {
+        "organization": report.organization_slug,
+        "project": report.project_slug,
+        "commit": report.commit,
+        "files": report.files,
+        "lines": report.lines,
+        "added": report.added,
+        "modified": report.modified,
+        "removed": report.removed,
+        "unchanged": report.unchanged,
+        "skipped": report.skipped,
+        "analyzed": report.analyzed,
+        "results": report.results,
+        "metrics": report.metrics,
+        "embedded": report.embedded,
+        "embeddings_skipped": report.embeddings_skipped,
+        "job_id": str(report.job_id) if report.job_id else None,
+        "job_status": str(report.job_status) if report.job_status else None,
+        "up_to_date": report.up_to_date,
+        "seconds": round(report.seconds, 3),
+    }
+
+
+async def _run(args: argparse.Namespace, context: Context) -> int:
+    c = context.container
+    bar = ProgressBar(enabled=None if not args.json else False)
+    try:
+        report = await index_repository(
+            c.uow,
+            c.source_reader(),
+            c.code_analyzer(),
+            c.embedder(),
+            c.vector_store(),
+            args.path,
+            organization_slug=args.organization,
+            project_name=args.project,
+            progress=bar,
+        )
+    finally:
+        bar.close()
+    # handlers ran after each commit; mark those events delivered (and retry any failure)
+    await OutboxRelay(c.outbox(), c.dispatcher()).drain()
+    values = summary(report)
+    if args.json:
+        print(json.dumps(values))
+        return EXIT_OK
+    if report.up_to_date:
+        print(
+            f"{report.organization_slug}/{report.project_slug}: up to date"
+            f" ({report.files} files, {report.lines} lines) in {report.seconds:.2f} s"
+        )
+        return EXIT_OK
+    print(f"{report.organization_slug}/{report.project_slug} at {report.commit or '(no commit)'}")
+    print(
+        f"  files     {report.files} ({report.added} added, {report.modified} modified,"
+        f" {report.removed} removed, {report.unchanged} unchanged; {report.skipped} not parsed)"
+    )
+    print(f"  lines     {report.lines}")
+    print(f"  analysed  {report.analyzed} files: {report.results} issues, {report.metrics} metrics")
+    print(f"  embedded  {report.embedded} functions ({report.embeddings_skipped} unchanged)")
+    print(f"  job       {report.job_id} {report.job_status} in {report.seconds:.2f} s")
+    sys.stdout.flush()
+    return EXIT_OK
+
+
+INDEX = Command(
+    name="index",
+    help="index a git repository: files, analysis, metrics and embeddings (incremental)",
+    run=_run,
+    add_arguments=_arguments,
+)

@@ -1,0 +1,225 @@
+"""Read-side use cases of the command line: find projects, search code and results."""
+
+from __future__ import annotations
+
+import attrs
+
+from application._checks import int_in_range, non_blank
+from application.similarity import find_similar_code
+from domain.analysis import AnalysisResult
+from domain.embeddings import SimilarCode
+from domain.enums import CodeUnitKind
+from domain.files import FileIndex
+from domain.ids import OrganizationId, ProjectId
+from domain.organizations import Organization
+from domain.projects import Project
+from ports.errors import NotFoundError, ValidationError
+from ports.pagination import PageRequest
+from ports.repositories import ProjectSearchFilters
+from ports.source import SourceReader
+from ports.unit_of_work import UnitOfWork
+from ports.vectors import Embedder, VectorStore
+
+__all__ = [
+    "ProjectOverview",
+    "SearchHits",
+    "SimilarTo",
+    "all_projects",
+    "resolve_project",
+    "search_everything",
+    "similar_to_file",
+]
+
+MAX_LIMIT = 1000
+
+
+@attrs.frozen(kw_only=True)
+class ProjectOverview:
+    organization: Organization
+    project: Project
+    files: int
+
+
+@attrs.frozen(kw_only=True)
+class SearchHits:
+    """Full-text hits: projects, files (by path and symbols) and analysis results."""
+
+    projects: tuple[Project, ...]
+    files: tuple[tuple[Project, FileIndex], ...]
+    results: tuple[tuple[Project, AnalysisResult], ...]
+
+    @property
+    def total(self) -> int:
+        return len(self.projects) + len(self.files) + len(self.results)
+
+
+async def _organizations(uow: UnitOfWork, slug: str | None) -> list[Organization]:
+    if slug is not None:
+        found = await uow.organizations.find_by_slug(slug)
+        if found is None:
+            raise NotFoundError("organization", slug)
+        return [found]
+    out: list[Organization] = []
+    cursor = None
+    while True:
+        page = await uow.organizations.list(PageRequest(limit=1000, cursor=cursor, sort="slug"))
+        out += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return out
+
+
+async def _projects(uow: UnitOfWork, organization: Organization) -> list[Project]:
+    out: list[Project] = []
+    cursor = None
+    while True:
+        page = await uow.projects.list_by_organization(
+            organization.id, PageRequest(limit=1000, cursor=cursor, sort="slug")
+        )
+        out += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return out
+
+
+async def all_projects(
+    uow: UnitOfWork, *, organization_slug: str | None = None
+) -> list[ProjectOverview]:
+    """Every live project (of one organization if given) with its indexed file count,
+    by organization then project slug."""
+    overviews = []
+    async with uow:
+        for organization in await _organizations(uow, organization_slug):
+            for project in await _projects(uow, organization):
+                files = 0
+                for repository in await uow.repositories.list_by_project(project.id):
+                    files += await uow.files.count_by_repository(repository.id)
+                overviews.append(
+                    ProjectOverview(organization=organization, project=project, files=files)
+                )
+    return overviews
+
+
+async def resolve_project(
+    uow: UnitOfWork, slug: str | None, *, organization_slug: str | None = None
+) -> Project:
+    """The project named by ``slug`` (in any organization, or the given one); without a
+    slug, the only project there is. NotFoundError or ValidationError (ambiguous) else."""
+    overviews = await all_projects(uow, organization_slug=organization_slug)
+    matches = [o.project for o in overviews if slug is None or o.project.slug == slug]
+    if not matches:
+        raise NotFoundError("project", slug or "(any)")
+    if len(matches) > 1:
+        names = ", ".join(
+            f"{o.organization.slug}/{o.project.slug}"
+            for o in overviews
+            if slug is None or o.project.slug == slug
+        )
+        raise ValidationError(
+            "project", slug, f"is ambiguous: name one of {names} (and --organization)"
+        )
+    return matches[0]
+
+
+async def search_everything(
+    uow: UnitOfWork,
+    text: str,
+    *,
+    organization_id: OrganizationId | None = None,
+    project_id: ProjectId | None = None,
+    limit: int = 20,
+) -> SearchHits:
+    """Projects, files and the latest results matching every word of ``text``."""
+    non_blank("text", text)
+    int_in_range("limit", limit, 1, MAX_LIMIT)
+    async with uow:
+        projects = await uow.projects.search(
+            text, ProjectSearchFilters(organization_id=organization_id), limit=limit
+        )
+        scope: list[Project] = []
+        if project_id is not None:
+            found = await uow.projects.find_by_id(project_id)
+            if found is None:
+                raise NotFoundError("project", project_id)
+            scope = [found]
+        else:
+            for organization in await _organizations(uow, None):
+                if organization_id is None or organization.id == organization_id:
+                    scope += await _projects(uow, organization)
+        files: list[tuple[Project, FileIndex]] = []
+        results: list[tuple[Project, AnalysisResult]] = []
+        for project in scope:
+            repositories = [r.id for r in await uow.repositories.list_by_project(project.id)]
+            files += [(project, f) for f in await uow.files.search(repositories, text, limit=limit)]
+            results += [
+                (project, r)
+                for r in await uow.analysis.search_results(project.id, text, limit=limit)
+            ]
+    return SearchHits(
+        projects=tuple(projects), files=tuple(files[:limit]), results=tuple(results[:limit])
+    )
+
+
+@attrs.frozen(kw_only=True)
+class SimilarTo:
+    """The code a similarity search started from, and its hits."""
+
+    project: Project
+    file_path: str
+    symbol: str | None
+    hits: tuple[SimilarCode, ...]
+
+
+async def similar_to_file(
+    uow: UnitOfWork,
+    reader: SourceReader,
+    embedder: Embedder,
+    store: VectorStore,
+    path: str,
+    *,
+    function: str | None = None,
+    limit: int = 10,
+) -> SimilarTo:
+    """The indexed functions closest to a function of an indexed file (or to the whole
+    file), the function itself left out. ``path`` is absolute, inside an indexed
+    repository; ``function`` a name of the file's functions."""
+    int_in_range("limit", limit, 1, MAX_LIMIT)
+    async with uow:
+        located = None
+        for organization in await _organizations(uow, None):
+            for project in await _projects(uow, organization):
+                for repository in await uow.repositories.list_by_project(project.id):
+                    prefix = repository.local_path.rstrip("/") + "/"
+                    if path.startswith(prefix) and (
+                        located is None or len(prefix) > len(located[1].local_path)
+                    ):
+                        located = (project, repository)
+        if located is None:
+            raise NotFoundError("indexed repository containing", path)
+        project, repository = located
+        relative = path[len(repository.local_path.rstrip("/")) + 1 :]
+        file = await uow.files.find_by_path(repository.id, relative)
+        if file is None:
+            raise NotFoundError("indexed file", relative)
+    text = (await reader.read(repository.local_path, relative)).decode(
+        file.metadata.encoding or "utf-8", errors="replace"
+    )
+    target = None
+    if function is not None:
+        target = next((f for f in file.metadata.functions if f.name == function), None)
+        if target is None:
+            names = ", ".join(sorted({f.name for f in file.metadata.functions})) or "none"
+            raise ValidationError(
+                "function", function, f"is not a function of {relative} (its functions: {names})"
+            )
+        lines = text.splitlines()
+        text = "\n".join(lines[target.line_start - 1 : target.line_end])
+    hits = await find_similar_code(
+        embedder, store, text, kind=CodeUnitKind.FUNCTION, limit=limit + 1, project_id=None
+    )
+    own = [
+        h for h in hits
+        if target is not None and h.file_path == relative and h.line_start == target.line_start
+    ]  # fmt: skip
+    kept = tuple(h for h in hits if h not in own)[:limit]
+    return SimilarTo(project=project, file_path=relative, symbol=function, hits=kept)
