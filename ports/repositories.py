@@ -283,6 +283,7 @@ class AnalysisRepository(Protocol):
         """Full-text match of ``text`` over the title and description of the results of
         the project's latest completed job, best first."""
         ...
+
     async def aggregate_metrics(
         self, project_id: ProjectId, metric_type: MetricType
     ) -> MetricAggregation:

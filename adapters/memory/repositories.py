@@ -600,7 +600,8 @@ class MemoryAnalysisRepository(_Base):
             )
         for m in metrics:
             tx.insert(
-                "code_metrics", attrs.evolve(m, id=MetricId(new_id()), job_id=to_job, created_at=now)
+                "code_metrics",
+                attrs.evolve(m, id=MetricId(new_id()), job_id=to_job, created_at=now),
             )
         return len(results), len(metrics)
 
