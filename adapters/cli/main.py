@@ -26,11 +26,14 @@ from adapters.cli.index import INDEX
 from adapters.cli.outbox import OUTBOX
 from adapters.config import ConfigError, Settings, env_var
 from adapters.container import Container, build_container
+from domain.errors import DomainError
+from ports.errors import PersistenceError
 from ports.health import HealthCheck, HealthReport, HealthStatus
 
 __all__ = ["COMMANDS", "main"]
 
 PROG = "codeant"
+EXIT_INTERRUPTED = 130
 DISTRIBUTION = "codeant-persistence"
 
 
@@ -191,8 +194,8 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog=PROG,
         description="CodeAnt persistence: the storage layer of the CodeAnt platform.",
-        epilog="Exit status: 0 success, 1 failure (health: a component is unhealthy), "
-        "2 bad usage or configuration.",
+        epilog="Exit status: 0 success, 1 failure (bad input, a server down; health: a "
+        "component is unhealthy), 2 bad usage or configuration, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
     parser.add_argument(
@@ -239,6 +242,14 @@ def main(
     except ConfigError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (DomainError, PersistenceError) as exc:
+        # bad input (a path that is no repository, an unknown project) or a store that
+        # is down: one line, not a traceback
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -38,6 +38,20 @@ class _Collection:
     dimension: int
     distance: Distance
     points: dict[uuid.UUID, VectorPoint] = attrs.Factory(dict)
+    # the points in a fixed order and their vectors as one matrix, rebuilt after a change
+    _order: list[VectorPoint] | None = None
+    _matrix: npt.NDArray[np.float64] | None = None
+
+    def changed(self) -> None:
+        self._order = self._matrix = None
+
+    def arrays(self) -> tuple[list[VectorPoint], npt.NDArray[np.float64]]:
+        if self._order is None or self._matrix is None:
+            self._order = list(self.points.values())
+            self._matrix = np.array([p.vector for p in self._order], dtype=np.float64).reshape(
+                len(self._order), self.dimension
+            )
+        return self._order, self._matrix
 
 
 class MemoryVectorStore:
@@ -68,6 +82,7 @@ class MemoryVectorStore:
         target = self._get(collection)
         for point in check_points(points, target.dimension):
             target.points[point.id] = point
+        target.changed()
 
     async def search(
         self,
@@ -82,18 +97,25 @@ class MemoryVectorStore:
         query = check_vector(vector, target.dimension)
         check_limit(limit)
         threshold = check_threshold(score_threshold)
-        candidates = self._matching(target, filter)
-        if not candidates:
+        checked = conditions(filter)
+        order, matrix = target.arrays()
+        if checked:
+            keep = [i for i, p in enumerate(order) if _matches(p.payload, checked)]
+            order, matrix = [order[i] for i in keep], matrix[keep]
+        if not order:
             return []
-        scores = _scores(
-            target.distance,
-            np.array(query, dtype=np.float64),
-            np.array([p.vector for p in candidates], dtype=np.float64),
-        )
+        scores = _scores(target.distance, np.array(query, dtype=np.float64), matrix)
+        # closeness: higher is closer; keep the best ``limit`` and everything tied with them
+        closeness = -scores if target.distance is Distance.EUCLIDEAN else scores
+        if len(order) > limit:
+            kth = np.partition(closeness, len(order) - limit)[len(order) - limit]
+            chosen = np.nonzero(closeness >= kth)[0]
+        else:
+            chosen = np.arange(len(order))
         hits = rank(
             (
-                ScoredPoint(id=point.id, score=float(score), payload=point.payload)
-                for point, score in zip(candidates, scores.tolist(), strict=True)
+                ScoredPoint(id=order[i].id, score=float(scores[i]), payload=order[i].payload)
+                for i in chosen.tolist()
             ),
             target.distance,
         )
@@ -119,6 +141,7 @@ class MemoryVectorStore:
         target = self._get(collection)
         for point_id in unique_ids(ids):
             target.points.pop(point_id, None)
+        target.changed()
 
     async def delete_by_filter(self, collection: str, filter: VectorFilter) -> None:
         """Delete the points matching ``filter``, which must hold at least one condition."""
@@ -126,6 +149,7 @@ class MemoryVectorStore:
         checked = delete_conditions(filter)
         for point in [p for p in target.points.values() if _matches(p.payload, checked)]:
             del target.points[point.id]
+        target.changed()
 
     async def count(self, collection: str, *, filter: VectorFilter | None = None) -> int:
         return len(self._matching(self._get(collection), filter))
