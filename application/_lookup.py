@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from domain.analysis import AnalysisJob
 from domain.ids import JobId, OrganizationId, ProjectId, RepositoryId, RuleId, UserId
 from domain.organizations import Organization, User
@@ -9,6 +11,8 @@ from domain.projects import Project, Repository
 from domain.rules import Rule
 from ports.errors import NotFoundError
 from ports.unit_of_work import UnitOfWork
+
+T = TypeVar("T")
 
 __all__ = [
     "require_job",
@@ -20,43 +24,31 @@ __all__ = [
 ]
 
 
-async def require_organization(uow: UnitOfWork, id: OrganizationId) -> Organization:
-    found = await uow.organizations.find_by_id(id)
+def _present(found: T | None, entity: str, key: object) -> T:
     if found is None:
-        raise NotFoundError("Organization", id)
+        raise NotFoundError(entity, key)
     return found
+
+
+async def require_organization(uow: UnitOfWork, id: OrganizationId) -> Organization:
+    return _present(await uow.organizations.find_by_id(id), "Organization", id)
 
 
 async def require_user(uow: UnitOfWork, id: UserId) -> User:
-    found = await uow.users.find_by_id(id)
-    if found is None:
-        raise NotFoundError("User", id)
-    return found
+    return _present(await uow.users.find_by_id(id), "User", id)
 
 
 async def require_project(uow: UnitOfWork, id: ProjectId) -> Project:
-    found = await uow.projects.find_by_id(id)
-    if found is None:
-        raise NotFoundError("Project", id)
-    return found
+    return _present(await uow.projects.find_by_id(id), "Project", id)
 
 
 async def require_repository(uow: UnitOfWork, id: RepositoryId) -> Repository:
-    found = await uow.repositories.find_by_id(id)
-    if found is None:
-        raise NotFoundError("Repository", id)
-    return found
+    return _present(await uow.repositories.find_by_id(id), "Repository", id)
 
 
 async def require_job(uow: UnitOfWork, id: JobId) -> AnalysisJob:
-    found = await uow.analysis.find_job_by_id(id)
-    if found is None:
-        raise NotFoundError("AnalysisJob", id)
-    return found
+    return _present(await uow.analysis.find_job_by_id(id), "AnalysisJob", id)
 
 
 async def require_rule(uow: UnitOfWork, id: RuleId) -> Rule:
-    found = await uow.rules.find_by_id(id)
-    if found is None:
-        raise NotFoundError("Rule", id)
-    return found
+    return _present(await uow.rules.find_by_id(id), "Rule", id)
