@@ -49,7 +49,7 @@ from domain.ids import FileId, JobId, RuleId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.rules import EffectiveRule
-from domain.values import FunctionSignature
+from domain.values import FileMetadata
 from ports.pagination import PageRequest
 from ports.source import CodeAnalyzer, SourceReader, SourceSnapshot, TrackedFile
 from ports.unit_of_work import UnitOfWork
@@ -313,7 +313,7 @@ def _analyse(
     analysis = analyzer.analyze(tracked.relative_path, content)
     metadata = analysis.metadata
     if analysis.text is not None and metadata.description is None:
-        metadata = attrs.evolve(metadata, description=_symbols(metadata.functions, metadata))
+        metadata = attrs.evolve(metadata, description=_symbols(metadata))
     normalized = None
     if analysis.text is not None:
         lines = analysis.text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
@@ -336,9 +336,9 @@ def _analyse(
     return file, analysis.text
 
 
-def _symbols(functions: Sequence[FunctionSignature], metadata: object) -> str | None:
+def _symbols(metadata: FileMetadata) -> str | None:
     """The names a full-text search of files should find: functions and classes."""
-    names = [f.name for f in functions] + [c.name for c in getattr(metadata, "classes", ())]
+    names = [f.name for f in metadata.functions] + [c.name for c in metadata.classes]
     text = " ".join(dict.fromkeys(names))
     return text[:_DESCRIPTION_LIMIT] or None
 
