@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 from dependency_injector import containers, providers
 
@@ -29,7 +30,6 @@ from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.pool import PoolSettings
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from adapters.postgres.vectors import PgVectorStore
-from adapters.qdrant import QdrantVectorStore
 from adapters.redis import RedisCache, RedisHealthCheck
 from adapters.serialization import JsonCodec
 from adapters.source import FileAnalyzer, GitSourceReader
@@ -38,8 +38,16 @@ from application.caching import CachedQueries, CacheStats
 from application.invalidation import CacheInvalidator
 from application.relay import EventDispatcher
 from application.similarity import VectorCleanup
+from ports.vectors import VectorStore
 
 __all__ = ["Container", "build_container", "close", "running"]
+
+
+def _qdrant_store(**settings: Any) -> VectorStore:
+    """A Qdrant store; qdrant-client is imported only when Qdrant is the one chosen."""
+    from adapters.qdrant import QdrantVectorStore
+
+    return QdrantVectorStore(**settings)
 
 
 def _qdrant_path(path: str | None, data_dir: str) -> Path | None:
@@ -88,7 +96,7 @@ class Container(containers.DeclarativeContainer):
             ef_search=config.pgvector_ef_search,
         ),
         qdrant=providers.Singleton(
-            QdrantVectorStore,
+            _qdrant_store,
             url=config.qdrant_url,
             path=providers.Callable(_qdrant_path, config.qdrant_path, config.data_dir),
             api_key=config.qdrant_api_key,
@@ -188,8 +196,9 @@ async def close(container: Container) -> None:
     if isinstance(cache, RedisCache):
         await cache.aclose()
     store = container.vector_store()
-    if isinstance(store, QdrantVectorStore):
-        await store.aclose()
+    closing = getattr(store, "aclose", None)
+    if closing is not None:
+        await closing()
 
 
 @contextlib.asynccontextmanager

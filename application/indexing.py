@@ -121,12 +121,9 @@ async def index_repository(
     organization = await _organization(uow, organization_slug)
     project = await _project(uow, organization, name, snapshot)
     repository = await _repository(uow, project, snapshot)
-    await register_rules(uow(), BUILTIN_RULES)
 
     previous = await _indexed_files(uow, repository)
     files, texts = await _read_files(reader, analyzer, repository, snapshot, previous, report)
-    outcome = await record_file_snapshot(uow(), repository.id, files)
-    stored_ids = {ref.relative_path: ref.id for ref in (*outcome.added, *outcome.modified)}
     summary = IndexReport(
         organization_slug=organization.slug,
         project_slug=project.slug,
@@ -135,16 +132,28 @@ async def index_repository(
         commit=snapshot.head_commit.hash if snapshot.head_commit else None,
         files=len(files),
         lines=sum(f.line_count for f in files),
-        added=len(outcome.added),
-        modified=len(outcome.modified),
-        removed=len(outcome.removed),
-        unchanged=outcome.unchanged,
+        added=0,
+        modified=0,
+        removed=0,
+        unchanged=len(files),
         skipped=sum(1 for f in files if f.metadata.skipped_reason is not None),
     )
     async with uow() as unit:
         last_job = await unit.analysis.latest_job(project.id)
-    if not outcome.changed and last_job is not None:
-        return attrs.evolve(summary, seconds=time.monotonic() - started)
+    untouched = all(previous.get(f.relative_path) is f for f in files)
+    if untouched and len(previous) == len(files) and last_job is not None:
+        return attrs.evolve(summary, seconds=time.monotonic() - started)  # nothing written
+
+    await register_rules(uow(), BUILTIN_RULES)  # writes only what changed in the catalogue
+    outcome = await record_file_snapshot(uow(), repository.id, files)
+    stored_ids = {ref.relative_path: ref.id for ref in (*outcome.added, *outcome.modified)}
+    summary = attrs.evolve(
+        summary,
+        added=len(outcome.added),
+        modified=len(outcome.modified),
+        removed=len(outcome.removed),
+        unchanged=outcome.unchanged,
+    )
 
     job = await enqueue_analysis(uow(), project.id, job_type="index", metadata={"path": root})
     await start_analysis(uow(), job.id)
@@ -239,7 +248,12 @@ async def _repository(
             r for r in await unit.repositories.list_by_project(project.id)
             if r.local_path == snapshot.root
         ]  # fmt: skip
+        stored = await unit.branches.list_by_repository(known[0].id) if known else []
     if known:
+        wanted = {(b.name, b.commit_hash, b.is_default, b.last_commit_at) for b in branches}
+        have = {(b.name, b.commit_hash, b.is_default, b.last_commit_at) for b in stored}
+        if have == wanted and known[0].current_commit == commit:
+            return known[0]  # nothing moved since the last run
         return await sync_repository(uow(), known[0].id, branches=branches, current_commit=commit)
     default = next((b.name for b in branches if b.is_default), snapshot.default_branch)
     return await register_repository(

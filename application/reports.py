@@ -36,13 +36,15 @@ class ProjectReport:
     hotspots: tuple[FileHotspot, ...]
 
 
-async def issues_summary(uow: UnitOfWork, project_id: ProjectId, days: int = 30) -> IssuesSummary:
-    """Issues of the project's completed jobs of the last ``days`` days, grouped by
-    severity and category."""
+async def issues_summary(
+    uow: UnitOfWork, project_id: ProjectId, days: int = 30, *, latest_only: bool = False
+) -> IssuesSummary:
+    """Issues of the project's completed jobs of the last ``days`` days (of its latest
+    completed job only, with ``latest_only``), grouped by severity and category."""
     int_in_range("days", days, 1, MAX_SUMMARY_DAYS)
     async with uow:
         await require_project(uow, project_id)
-        return await uow.analysis.issues_summary(project_id, days=days)
+        return await uow.analysis.issues_summary(project_id, days=days, latest_only=latest_only)
 
 
 async def metric_aggregation(
@@ -64,15 +66,21 @@ async def hotspots(uow: UnitOfWork, project_id: ProjectId, limit: int = 10) -> l
 
 
 async def project_report(
-    uow: UnitOfWork, project_id: ProjectId, *, days: int = 30, hotspot_limit: int = 10
+    uow: UnitOfWork,
+    project_id: ProjectId,
+    *,
+    days: int = 30,
+    hotspot_limit: int = 10,
+    latest_only: bool = False,
 ) -> ProjectReport:
-    """The issues summary, the aggregation of every metric type and the hotspots of a
-    project, all read in one unit of work."""
+    """The issues summary (of the latest completed job only, with ``latest_only``, like
+    the hotspots and aggregations), the aggregation of every metric type and the hotspots
+    of a project, all read in one unit of work."""
     int_in_range("days", days, 1, MAX_SUMMARY_DAYS)
     int_in_range("hotspot_limit", hotspot_limit, 1, MAX_HOTSPOTS)
     async with uow:
         project = await require_project(uow, project_id)
-        summary = await uow.analysis.issues_summary(project_id, days=days)
+        summary = await uow.analysis.issues_summary(project_id, days=days, latest_only=latest_only)
         aggregations = {
             metric_type: await uow.analysis.aggregate_metrics(project_id, metric_type)
             for metric_type in MetricType

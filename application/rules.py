@@ -24,7 +24,9 @@ __all__ = ["configure_rule", "effective_rule_set", "register_rules", "reset_rule
 
 async def register_rules(uow: UnitOfWork, rules: Sequence[Rule]) -> int:
     """Insert or replace a catalogue of rules by id in one bulk write (RuleChanged for
-    each); returns how many were written. Ids must be unique within ``rules``."""
+    each); returns how many were written. A rule stored exactly as given (timestamps
+    aside) is left alone, so registering the same catalogue again writes nothing. Ids
+    must be unique within ``rules``."""
     for rule in rules:
         instance_of("rules", rule, Rule)
     repeated = sorted(i for i, n in Counter(r.id for r in rules).items() if n > 1)
@@ -33,11 +35,22 @@ async def register_rules(uow: UnitOfWork, rules: Sequence[Rule]) -> int:
     if not rules:
         return 0
     async with uow:
-        written = await uow.rules.upsert_many(rules)
-        for rule in rules:
+        stored = {r.id: r for r in await uow.rules.list()}
+        changed = [r for r in rules if r.id not in stored or _content(stored[r.id]) != _content(r)]
+        if not changed:
+            return 0
+        written = await uow.rules.upsert_many(changed)
+        for rule in changed:
             uow.add_event(RuleChanged(rule_id=rule.id))
         await uow.commit()
     return written
+
+
+def _content(rule: Rule) -> dict[str, object]:
+    """A rule's fields but its timestamps."""
+    fields = attrs.asdict(rule, recurse=False)
+    del fields["created_at"], fields["updated_at"]
+    return fields
 
 
 async def configure_rule(

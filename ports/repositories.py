@@ -292,9 +292,15 @@ class AnalysisRepository(Protocol):
         ...
 
     async def issues_summary(
-        self, project_id: ProjectId, *, days: int = 30, now: dt.datetime | None = None
+        self,
+        project_id: ProjectId,
+        *,
+        days: int = 30,
+        now: dt.datetime | None = None,
+        latest_only: bool = False,
     ) -> IssuesSummary:
-        """Results of the project's completed jobs created in the last ``days`` days,
+        """Results of the project's completed jobs created in the last ``days`` days
+        (of its latest completed job only, with ``latest_only``: the issues it has now),
         grouped by severity and category with count and average confidence; most severe
         first, then the largest groups."""
         ...

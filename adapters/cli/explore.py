@@ -218,14 +218,22 @@ SIMILAR = Command(
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", nargs="?", metavar="PROJECT", help="project slug")
     _organization_argument(parser)
-    parser.add_argument("--days", type=_limit, default=30, metavar="N", help="window (30)")
+    parser.add_argument(
+        "--days", type=_limit, default=30, metavar="N", help="issues of the last N days (30)"
+    )
+    parser.add_argument(
+        "--all-jobs", action="store_true",
+        help="count the issues of every completed job in the window, not only the latest",
+    )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 async def _report(args: argparse.Namespace, context: Context) -> int:
     c = context.container
     project = await resolve_project(c.uow(), args.project, organization_slug=args.organization)
-    report = await project_report(c.uow(), project.id, days=args.days)
+    report = await project_report(
+        c.uow(), project.id, days=args.days, latest_only=not args.all_jobs
+    )
     body: dict[str, Any] = {
         "project": project.slug,
         "last_analyzed_at": project.last_analyzed_at.isoformat()
@@ -267,7 +275,8 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
     if args.json:
         print(json.dumps(body))
         return EXIT_OK
-    print(f"{project.slug}: {report.summary.total} issues in the last {args.days} days")
+    scope = "all completed jobs" if args.all_jobs else "the latest analysis"
+    print(f"{project.slug}: {report.summary.total} issues in {scope} (last {args.days} days)")
     _table(
         [("SEVERITY", "CATEGORY", "COUNT", "CONFIDENCE")]
         + [

@@ -651,12 +651,20 @@ class MemoryAnalysisRepository(_Base):
         )
 
     async def issues_summary(
-        self, project_id: ProjectId, *, days: int = 30, now: dt.datetime | None = None
+        self,
+        project_id: ProjectId,
+        *,
+        days: int = 30,
+        now: dt.datetime | None = None,
+        latest_only: bool = False,
     ) -> IssuesSummary:
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
             raise ValidationError("days", days, "must be an integer from 1 to 3650")
         since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
         completed = {r.id for r in self._jobs(project_id, JobStatus.COMPLETED)}
+        if latest_only:
+            latest = self._latest(project_id, JobStatus.COMPLETED)
+            completed = {latest.id} if latest is not None else set()
         groups: dict[tuple[Severity, Category], list[float]] = {}
         for r in self._tx().scan("analysis_results"):
             if r.job_id in completed and r.created_at > since:

@@ -141,6 +141,10 @@ JOIN analysis_jobs aj ON ar.job_id = aj.id
 WHERE aj.project_id = %(project_id)s
   AND aj.status = 'completed'
   AND ar.created_at > %(since)s
+  AND (NOT %(latest_only)s OR aj.id = (
+        SELECT id FROM analysis_jobs
+        WHERE project_id = %(project_id)s AND status = 'completed'
+        ORDER BY created_at DESC, id DESC LIMIT 1))
 GROUP BY ar.severity, ar.category
 ORDER BY
     CASE ar.severity
@@ -341,12 +345,18 @@ class PostgresAnalysisRepository(Repo):
         )
 
     async def issues_summary(
-        self, project_id: ProjectId, *, days: int = 30, now: dt.datetime | None = None
+        self,
+        project_id: ProjectId,
+        *,
+        days: int = 30,
+        now: dt.datetime | None = None,
+        latest_only: bool = False,
     ) -> IssuesSummary:
         if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
             raise ValidationError("days", days, "must be an integer from 1 to 3650")
         since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
-        rows = await self._all(ISSUES_SUMMARY, {"project_id": project_id, "since": since})
+        params = {"project_id": project_id, "since": since, "latest_only": latest_only}
+        rows = await self._all(ISSUES_SUMMARY, params)
         return IssuesSummary(
             project_id=project_id,
             since=since,

@@ -193,3 +193,28 @@ async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend
     ]
     top = await read(backend, lambda uow: uow.analysis.hotspots(base.project.id, limit=2))
     assert ranking(top) == ranking(spots)[:2]
+
+
+async def test_issues_summary_latest_only_counts_the_latest_completed_job(backend):
+    """With latest_only the summary counts the newest completed job's results alone,
+    not those of older jobs in the window."""
+    base = await scaffold(backend)
+    older = analysis_job(base.project.id, status="completed", created_at=days_ago(3))
+    latest = analysis_job(base.project.id, status="completed", created_at=days_ago(2))
+    await store(backend, older, latest)
+    await store(
+        backend,
+        *(analysis_result(older.id, created_at=days_ago(3)) for _ in range(4)),
+        *(analysis_result(latest.id, created_at=days_ago(2)) for _ in range(2)),
+    )
+
+    everything = await read(
+        backend, lambda uow: uow.analysis.issues_summary(base.project.id, now=NOW)
+    )
+    latest_only = await read(
+        backend,
+        lambda uow: uow.analysis.issues_summary(base.project.id, now=NOW, latest_only=True),
+    )
+
+    assert everything.total == 6
+    assert latest_only.total == 2

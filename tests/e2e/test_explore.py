@@ -1,0 +1,150 @@
+"""``codeant search``, ``similar``, ``report`` and ``projects`` end to end, on the sample
+repository indexed once by the CLI; what they print is compared with raw SQL."""
+
+from __future__ import annotations
+
+from collections import Counter
+from decimal import Decimal
+
+import pytest
+
+from tests.e2e.cli import Indexed
+from tests.e2e.sample_repo import CLEANUP_B, DUPLICATED_FUNCTION, line_of
+
+LATEST_JOB = (
+    "SELECT id FROM analysis_jobs WHERE status = 'completed'"
+    " ORDER BY created_at DESC, id DESC LIMIT 1"
+)
+RESULTS = (
+    "SELECT r.rule_id, r.severity, r.category, r.title, f.relative_path, r.line_start"
+    " FROM analysis_results r JOIN file_index f ON f.id = r.file_id"
+    " WHERE r.job_id = %(job_id)s"
+)
+METRICS = (
+    "SELECT metric_type, metric_name, count(*) AS files, max(value) AS max,"
+    " avg(value) AS avg, count(*) FILTER (WHERE is_violation) AS violations"
+    " FROM code_metrics WHERE job_id = %(job_id)s GROUP BY metric_type, metric_name"
+)
+PROJECT = "SELECT slug, name, last_analyzed_at, repository_url FROM projects"
+FILE_COUNT = "SELECT count(*) AS n FROM file_index"
+
+
+@pytest.fixture(scope="module")
+def results(indexed: Indexed) -> list[dict[str, object]]:
+    """The results of the sample's index job, read with raw SQL."""
+    job_id = indexed.cli.value(LATEST_JOB)
+    return indexed.cli.rows(RESULTS, {"job_id": job_id})
+
+
+def test_search_finds_a_file_by_one_of_its_functions(indexed: Indexed) -> None:
+    """Searching a function's name finds the file that defines it, with its language and
+    line count."""
+    found = indexed.cli.json("search", "route_order")
+    routing = indexed.repo.tracked()["orders/routing.py"]
+    assert {
+        "project": "orders-service",
+        "path": "orders/routing.py",
+        "language": "python",
+        "lines": routing.count(b"\n"),
+    } in found["files"]
+    both = indexed.cli.json("search", DUPLICATED_FUNCTION, "--project", "orders-service")
+    assert {f["path"] for f in both["files"]} == {"orders/cleanup_a.py", "orders/cleanup_b.py"}
+
+
+def test_search_finds_a_result_by_a_word_of_its_title(
+    indexed: Indexed, results: list[dict[str, object]]
+) -> None:
+    """Searching a word of a stored result's title finds that result, at its file and
+    line, and no result without the word."""
+    [complex_result] = [r for r in results if r["rule_id"] == "complex-function"]
+    assert "cyclomatic" in str(complex_result["title"])
+    found = indexed.cli.json("search", "cyclomatic")
+    assert found["results"] == [
+        {
+            "project": "orders-service",
+            "severity": complex_result["severity"],
+            "rule": "complex-function",
+            "title": complex_result["title"],
+            "path": complex_result["relative_path"],
+            "line": complex_result["line_start"],
+        }
+    ]
+    fixme = indexed.cli.json("search", "FIXME")
+    assert [(r["rule"], r["title"], r["path"]) for r in fixme["results"]] == [
+        ("todo-marker", "FIXME marker", "orders/routing.py")
+    ]
+
+
+def test_similar_puts_the_other_copy_of_a_duplicated_function_first(indexed: Indexed) -> None:
+    """The functions most similar to one copy of the duplicated function start with the
+    other copy, scored at least 0.9, and never include the function asked about."""
+    target = f"{indexed.repo.root / 'orders' / 'cleanup_a.py'}:{DUPLICATED_FUNCTION}"
+    found = indexed.cli.json("similar", target, "--limit", "5")
+    assert found["project"] == "orders-service"
+    best = found["hits"][0]
+    assert (best["path"], best["symbol"], best["language"]) == (
+        "orders/cleanup_b.py",
+        DUPLICATED_FUNCTION,
+        "python",
+    )
+    assert best["lines"][0] == line_of(CLEANUP_B, f"def {DUPLICATED_FUNCTION}(")
+    assert best["score"] >= 0.9
+    assert 1 <= len(found["hits"]) <= 5
+    assert all(
+        (h["path"], h["symbol"]) != ("orders/cleanup_a.py", DUPLICATED_FUNCTION)
+        for h in found["hits"]
+    )
+    scores = [h["score"] for h in found["hits"]]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_report_matches_the_stored_results_and_metrics(
+    indexed: Indexed, results: list[dict[str, object]]
+) -> None:
+    """The report's issues by severity and by category, its hotspots and its metric
+    aggregations agree with the results and metrics stored for the job."""
+    cli = indexed.cli
+    report = cli.json("report", "orders-service")
+    assert report["project"] == "orders-service"
+    issues = report["issues"]
+    assert issues["total"] == len(results)
+    assert issues["by_severity"] == dict(Counter(str(r["severity"]) for r in results))
+    assert issues["by_category"] == dict(Counter(str(r["category"]) for r in results))
+    assert sum(row["count"] for row in issues["rows"]) == len(results)
+
+    per_file = Counter(str(r["relative_path"]) for r in results)
+    assert {h["path"]: h["issues"] for h in report["hotspots"]} == dict(per_file)
+    counts = [h["issues"] for h in report["hotspots"]]
+    assert counts == sorted(counts, reverse=True)
+    assert report["hotspots"][0] == {"path": "orders/routing.py", "issues": 4, "worst": "medium"}
+
+    stored = cli.rows(METRICS, {"job_id": cli.value(LATEST_JOB)})
+    shown = {(kind, m["name"]): m for kind, metrics in report["metrics"].items() for m in metrics}
+    assert set(shown) == {(s["metric_type"], s["metric_name"]) for s in stored}
+    for s in stored:
+        m = shown[(s["metric_type"], s["metric_name"])]
+        assert m["files"] == s["files"], s
+        assert m["violations"] == s["violations"], s
+        assert Decimal(str(m["max"])) == s["max"], s
+        assert m["avg"] == pytest.approx(float(s["avg"]), abs=0.01), s
+    assert shown[("complexity", "cyclomatic_max")]["violations"] == 1
+
+
+def test_projects_lists_the_indexed_project_with_its_file_count(indexed: Indexed) -> None:
+    """``projects`` lists the one indexed project with its file count and last analysis,
+    as stored."""
+    cli = indexed.cli
+    [project] = cli.rows(PROJECT)
+    listed = cli.json("projects")
+    assert listed == [
+        {
+            "organization": "default",
+            "project": project["slug"],
+            "name": project["name"],
+            "status": "active",
+            "files": cli.value(FILE_COUNT),
+            "last_analyzed_at": project["last_analyzed_at"].isoformat(),
+            "repository_url": f"file://{indexed.repo.root}",
+        }
+    ]
+    assert listed[0]["files"] == indexed.summary["files"]
