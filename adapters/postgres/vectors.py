@@ -153,6 +153,21 @@ class _Collection:
     distance: Distance
 
 
+async def _require_available(conn: Connection) -> dict[str, Any]:
+    """The server's row of the ``vector`` extension; UnavailableError naming what to do
+    when the server offers none."""
+    row = await _one(conn, AVAILABLE)
+    if row is None:
+        where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
+        raise UnavailableError(
+            f"the PostgreSQL server at {where} has no 'vector' extension (pgvector) "
+            "available: install pgvector on it (e.g. the postgresql-<version>-pgvector "
+            "package, or the pgvector/pgvector image), use the embedded server (leave "
+            "CODEANT_DATABASE_URL unset), or choose another vector store"
+        )
+    return row
+
+
 class PgVectorStore:
     """Implements :class:`ports.vectors.VectorStore` in PostgreSQL with pgvector (see the
     module docstring for the objects it creates, and when).
@@ -311,7 +326,8 @@ class PgVectorStore:
 
     async def collections(self) -> list[CollectionInfo]:
         """Every collection, by name, with its exact point count; none before the first
-        collection is ensured."""
+        collection is ensured. UnavailableError on a server that offers no pgvector, where
+        no collection could ever be made."""
         try:
             async with self._connection(None) as conn, conn.transaction():
                 rows = await _all(conn, self._sql(SELECT_ALL))
@@ -321,6 +337,8 @@ class PgVectorStore:
                     for c in registered
                 ]
         except (pg.UndefinedTable, pg.InvalidSchemaName):  # no collection ensured yet
+            async with self._connection(None) as conn:
+                await _require_available(conn)
             return []
 
     async def drop_collection(self, name: str) -> bool:
@@ -361,15 +379,8 @@ class PgVectorStore:
 
     async def _install(self, conn: Connection) -> None:
         """The extension, the schema and the registry, created if missing."""
-        row = await _one(conn, AVAILABLE)
+        row = await _require_available(conn)
         where = f"{conn.info.host}:{conn.info.port}/{conn.info.dbname}"
-        if row is None:
-            raise UnavailableError(
-                f"the PostgreSQL server at {where} has no 'vector' extension (pgvector) "
-                "available: install pgvector on it (e.g. the postgresql-<version>-pgvector "
-                "package, or the pgvector/pgvector image), use the embedded server (leave "
-                "CODEANT_DATABASE_URL unset), or choose another vector store"
-            )
         if row["installed_version"] is None:
             try:
                 async with conn.transaction():

@@ -210,15 +210,19 @@ def machine_server_without_pgvector() -> str | None:
 
 async def test_server_without_pgvector_gets_a_clear_error():
     """On a server that offers no 'vector' extension, ensure_collection raises
-    UnavailableError naming the extension and how to get it, and creates nothing."""
+    UnavailableError naming the extension and how to get it, and creates nothing; listing
+    the collections (what health does) says the same."""
     reason = machine_server_without_pgvector()
     if reason:
         pytest.skip(reason)
     database = PostgresDatabase(url=NO_PGVECTOR_URL, migrate=False, pool=SMALL_POOL)
     schema = f"vectors_{uuid.uuid4().hex[:8]}"
     try:
+        store = PgVectorStore(database, schema=schema)
         with pytest.raises(UnavailableError) as raised:
-            await PgVectorStore(database, schema=schema).ensure_collection("code", dimension=4)
+            await store.ensure_collection("code", dimension=4)
+        with pytest.raises(UnavailableError, match="'vector' extension"):
+            await store.collections()
     finally:
         await database.close()
 
