@@ -31,24 +31,24 @@ def _present(found: T | None, entity: str, key: object) -> T:
 
 
 async def require_organization(uow: UnitOfWork, id: OrganizationId) -> Organization:
-    return _present(await uow.organizations.find_by_id(id), "Organization", id)
+    return _present(await uow.organizations.find_by_id(id), "organization", id)
 
 
 async def require_user(uow: UnitOfWork, id: UserId) -> User:
-    return _present(await uow.users.find_by_id(id), "User", id)
+    return _present(await uow.users.find_by_id(id), "user", id)
 
 
 async def require_project(uow: UnitOfWork, id: ProjectId) -> Project:
-    return _present(await uow.projects.find_by_id(id), "Project", id)
+    return _present(await uow.projects.find_by_id(id), "project", id)
 
 
 async def require_repository(uow: UnitOfWork, id: RepositoryId) -> Repository:
-    return _present(await uow.repositories.find_by_id(id), "Repository", id)
+    return _present(await uow.repositories.find_by_id(id), "repository", id)
 
 
 async def require_job(uow: UnitOfWork, id: JobId) -> AnalysisJob:
-    return _present(await uow.analysis.find_job_by_id(id), "AnalysisJob", id)
+    return _present(await uow.analysis.find_job_by_id(id), "analysis job", id)
 
 
 async def require_rule(uow: UnitOfWork, id: RuleId) -> Rule:
-    return _present(await uow.rules.find_by_id(id), "Rule", id)
+    return _present(await uow.rules.find_by_id(id), "rule", id)

@@ -34,6 +34,9 @@ async def record_file_snapshot(
     """
     _check_snapshot(repository_id, files)
     async with uow:
+        # the snapshot locks the repository's row first, so concurrent snapshots of one
+        # repository queue here instead of failing on each other's counters
+        result = await uow.files.upsert_snapshot(repository_id, files, prune=True)
         repository = await require_repository(uow, repository_id)
         counted = attrs.evolve(
             repository,
@@ -43,7 +46,6 @@ async def record_file_snapshot(
             sync_status=SyncStatus.SYNCED,
             sync_error=None,
         )
-        result = await uow.files.upsert_snapshot(repository_id, files, prune=True)
         await uow.repositories.update(counted)
         for change, refs in (("modified", result.modified), ("removed", result.removed)):
             for ref in refs:

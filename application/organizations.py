@@ -181,7 +181,7 @@ async def _require_member(
 ) -> OrganizationMember:
     member = await uow.members.find(organization_id, user_id)
     if member is None:
-        raise NotFoundError("OrganizationMember", (organization_id, user_id))
+        raise NotFoundError("organization member", (organization_id, user_id))
     return member
 
 

@@ -159,7 +159,7 @@ async def get_project_by_slug(
     async with uow:
         project = await uow.projects.find_by_slug(organization_id, slug)
     if project is None:
-        raise NotFoundError("Project", f"{organization_id}/{slug}")
+        raise NotFoundError("project", f"{organization_id}/{slug}")
     return project
 
 

@@ -218,7 +218,9 @@ class FileIndexRepository(Protocol):
         yet indexed is inserted; a known path whose ``file_hash`` differs is updated in
         place (its id and created_at kept, its analysis status reset to the one given);
         a known path with the same hash is left untouched. With ``prune``, indexed paths
-        absent from ``files`` are deleted. Paths must be unique within ``files``."""
+        absent from ``files`` are deleted. Paths must be unique within ``files``. The
+        repository's row is locked for the rest of the transaction (concurrent snapshots
+        of one repository run one after the other)."""
         ...
 
     async def search(

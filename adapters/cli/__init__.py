@@ -22,11 +22,46 @@ from adapters.config import Settings
 from adapters.container import Container
 from adapters.container import close as close_container
 
-__all__ = ["EXIT_FAILURE", "EXIT_OK", "EXIT_USAGE", "Command", "Context"]
+__all__ = [
+    "EXIT_FAILURE",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "Command",
+    "Context",
+    "seconds",
+    "whole_number",
+]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+
+
+def seconds(text: str) -> float:
+    """Argument type: a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 (got {text!r})")
+    return value
+
+
+def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
+    """Argument type: a whole number from ``low`` (to ``high``)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of {low} or more"
+            raise argparse.ArgumentTypeError(f"must be a whole number {bound} (got {text!r})")
+        return value
+
+    return parse
 
 
 def _no_arguments(parser: argparse.ArgumentParser) -> None:

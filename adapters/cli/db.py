@@ -7,31 +7,21 @@ import asyncio
 import json
 import sys
 
-from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context
+from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context, whole_number
 from adapters.postgres.migrations import MigrationError, MigrationRunner
 
 __all__ = ["DB"]
 
 
-def _version(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be a migration version, 0 or more (got {text!r})")
-    return value
-
-
 def _arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="db_action", metavar="ACTION", required=True)
     up = actions.add_parser("upgrade", help="apply pending migrations (all, or up to --to N)")
-    up.add_argument("--to", type=_version, metavar="N", help="stop at version N")
+    up.add_argument("--to", type=whole_number(0), metavar="N", help="stop at version N")
     down = actions.add_parser(
         "downgrade", help="roll back the latest migration, or down to --to N, or --all"
     )
     target = down.add_mutually_exclusive_group()
-    target.add_argument("--to", type=_version, metavar="N", help="roll back to version N")
+    target.add_argument("--to", type=whole_number(0), metavar="N", help="roll back to version N")
     target.add_argument("--all", action="store_true", help="roll back every migration")
     status = actions.add_parser("status", help="list migrations and whether each is applied")
     status.add_argument("--json", action="store_true", help="print JSON")

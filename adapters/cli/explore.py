@@ -8,7 +8,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.cli import EXIT_OK, Command, Context
+from adapters.cli import EXIT_OK, Command, Context, whole_number
 from application.reports import project_report
 from application.search import (
     all_projects,
@@ -21,22 +21,15 @@ from domain.enums import MetricType
 __all__ = ["PROJECTS", "REPORT", "SEARCH", "SIMILAR"]
 
 
-def _limit(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if not 1 <= value <= 1000:
-        raise argparse.ArgumentTypeError(f"must be a whole number from 1 to 1000 (got {text!r})")
-    return value
-
-
 def _table(rows: Sequence[Sequence[str]]) -> None:
     if not rows:
         return
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+LIMIT = whole_number(1, 1000)
 
 
 def _organization_argument(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +93,7 @@ def _search_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", help="words to find (all of them)")
     parser.add_argument("--project", metavar="SLUG", help="only this project")
     _organization_argument(parser)
-    parser.add_argument("--limit", type=_limit, default=20, metavar="N", help="hits per kind")
+    parser.add_argument("--limit", type=LIMIT, default=20, metavar="N", help="hits per kind")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -162,7 +155,7 @@ def _similar_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "target", metavar="FILE[:FUNCTION]", help="an indexed file, optionally one function"
     )
-    parser.add_argument("--limit", type=_limit, default=10, metavar="N", help="hits (default 10)")
+    parser.add_argument("--limit", type=LIMIT, default=10, metavar="N", help="hits (default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -219,7 +212,11 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("project", nargs="?", metavar="PROJECT", help="project slug")
     _organization_argument(parser)
     parser.add_argument(
-        "--days", type=_limit, default=30, metavar="N", help="issues of the last N days (30)"
+        "--days",
+        type=LIMIT,
+        default=30,
+        metavar="N",
+        help="issues of the last N days (30)",
     )
     parser.add_argument(
         "--all-jobs", action="store_true",

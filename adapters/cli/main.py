@@ -19,7 +19,8 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, NoReturn
 
-from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context
+from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context, seconds
+from adapters.cli.backup import BACKUP
 from adapters.cli.db import DB
 from adapters.cli.explore import PROJECTS, REPORT, SEARCH, SIMILAR
 from adapters.cli.index import INDEX
@@ -88,21 +89,11 @@ CONFIG = Command(
 # health ------------------------------------------------------------------------------------
 
 
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 (got {text!r})")
-    return value
-
-
 def _health_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print a JSON object")
     parser.add_argument(
         "--timeout",
-        type=_seconds,
+        type=seconds,
         default=10.0,
         metavar="SECONDS",
         help="report a component that has not answered by then as unhealthy (default: 10)",
@@ -180,6 +171,7 @@ COMMANDS: tuple[Command, ...] = (
     HEALTH,
     DB,
     OUTBOX,
+    BACKUP,
     CONFIG,
 )
 """Every subcommand, in the order ``--help`` lists them."""

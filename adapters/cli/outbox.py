@@ -9,30 +9,10 @@ import json
 import signal
 import sys
 
-from adapters.cli import EXIT_OK, Command, Context
+from adapters.cli import EXIT_OK, Command, Context, seconds, whole_number
 from application.relay import OutboxRelay, RelayResult
 
 __all__ = ["OUTBOX"]
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a whole number above 0 (got {text!r})")
-    return value
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 (got {text!r})")
-    return value
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,15 +26,15 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "--follow", action="store_true", help="keep relaying until interrupted (Ctrl-C)"
     )
     relay.add_argument(
-        "--interval", type=_seconds, default=1.0, metavar="SECONDS",
+        "--interval", type=seconds, default=1.0, metavar="SECONDS",
         help="with --follow, how often to look for new events (default: 1)",
     )  # fmt: skip
     relay.add_argument(
-        "--batch-size", type=_positive_int, default=100, metavar="N",
+        "--batch-size", type=whole_number(1), default=100, metavar="N",
         help="messages per batch (default: 100)",
     )  # fmt: skip
     relay.add_argument(
-        "--max-attempts", type=_positive_int, default=10, metavar="N",
+        "--max-attempts", type=whole_number(1), default=10, metavar="N",
         help="failures after which a message is left aside (default: 10)",
     )  # fmt: skip
     relay.add_argument("--json", action="store_true", help="print the counts as JSON")

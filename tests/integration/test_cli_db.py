@@ -83,4 +83,4 @@ def test_a_negative_version_is_a_usage_error(
 ) -> None:
     """A negative --to is rejected by the command line with exit 2."""
     assert main(["db", "downgrade", "--to", "-1"], environ=environ) == 2
-    assert "must be a migration version" in capsys.readouterr().err
+    assert "must be a whole number of 0 or more" in capsys.readouterr().err

@@ -198,7 +198,7 @@ async def test_enqueue_needs_an_existing_project(uow, committed):
     before = committed()
     with pytest.raises(NotFoundError) as caught:
         await enqueue_analysis(uow, ProjectId(new_id()))
-    assert caught.value.entity == "Project"
+    assert caught.value.entity == "project"
     assert committed() == before
 
 
@@ -206,4 +206,4 @@ async def test_starting_a_missing_job_raises_not_found(uow):
     """An unknown job id raises NotFoundError naming the job."""
     with pytest.raises(NotFoundError) as caught:
         await start_analysis(uow, JobId(new_id()))
-    assert caught.value.entity == "AnalysisJob"
+    assert caught.value.entity == "analysis job"

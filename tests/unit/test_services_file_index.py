@@ -115,5 +115,5 @@ async def test_snapshot_of_a_missing_repository_raises_not_found(uow, committed)
     before = committed()
     with pytest.raises(NotFoundError) as caught:
         await record_file_snapshot(uow, missing, [_file(missing, "a.py", "1")])
-    assert caught.value.entity == "Repository"
+    assert caught.value.entity == "repository"
     assert committed() == before

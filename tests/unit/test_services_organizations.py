@@ -91,7 +91,7 @@ async def test_register_organization_with_a_missing_owner_writes_nothing(uow, co
     before = committed()
     with pytest.raises(NotFoundError) as caught:
         await register_organization(uow, name="Acme", slug="acme", owner_id=UserId(new_id()))
-    assert caught.value.entity == "User"
+    assert caught.value.entity == "user"
     assert committed() == before
 
 

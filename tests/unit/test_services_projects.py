@@ -65,7 +65,7 @@ async def test_create_project_needs_an_existing_organization(uow, committed):
         await create_project(
             uow, OrganizationId(new_id()), name="X", slug="x", repository_url="https://x"
         )
-    assert caught.value.entity == "Organization"
+    assert caught.value.entity == "organization"
     assert committed() == before
 
 

@@ -123,7 +123,7 @@ async def test_reports_of_a_missing_project_raise_not_found(uow):
     for report in (issues_summary, hotspots, project_report):
         with pytest.raises(NotFoundError) as caught:
             await report(uow, missing)
-        assert caught.value.entity == "Project"
+        assert caught.value.entity == "project"
 
 
 @pytest.mark.parametrize(

@@ -86,7 +86,7 @@ async def test_register_repository_needs_an_existing_project(uow, project, commi
         await register_repository(
             uow, ProjectId(new_id()), local_path="/x", remote_url="", default_branch="main"
         )
-    assert caught.value.entity == "Project"
+    assert caught.value.entity == "project"
     assert committed() == before
 
 
@@ -127,4 +127,4 @@ async def test_sync_of_a_missing_repository_raises_not_found(uow):
     """Syncing an unknown repository raises NotFoundError naming the repository."""
     with pytest.raises(NotFoundError) as caught:
         await sync_repository(uow, RepositoryId(new_id()), branches=[], current_commit=None)
-    assert caught.value.entity == "Repository"
+    assert caught.value.entity == "repository"

@@ -141,7 +141,7 @@ async def test_configure_an_unknown_rule_raises_not_found(uow, project, catalogu
     before = committed()
     with pytest.raises(NotFoundError) as caught:
         await configure_rule(uow, project.id, RuleId("no-such-rule"), enabled=False)
-    assert caught.value.entity == "Rule"
+    assert caught.value.entity == "rule"
     assert committed() == before
 
 
