@@ -44,6 +44,7 @@ from application.rules import effective_rule_set, register_rules
 from application.similarity import index_code_units, remove_file_units
 from domain.analysis import AnalysisResult, CodeMetric
 from domain.enums import AnalysisStatus, CodeUnitKind, JobStatus, MetricType
+from domain.errors import ValidationError
 from domain.files import FileIndex
 from domain.ids import FileId, JobId, RuleId
 from domain.organizations import Organization
@@ -55,7 +56,14 @@ from ports.source import CodeAnalyzer, SourceReader, SourceSnapshot, TrackedFile
 from ports.unit_of_work import UnitOfWork
 from ports.vectors import Embedder, VectorStore
 
-__all__ = ["IndexReport", "Progress", "index_repository", "slugify"]
+__all__ = [
+    "IndexReport",
+    "Progress",
+    "RebuildReport",
+    "index_repository",
+    "rebuild_vectors",
+    "slugify",
+]
 
 Progress = Callable[[str, int, int], None]
 """Called as ``progress(phase, done, total)`` while a phase advances."""
@@ -489,3 +497,97 @@ def _duplicate_metrics(
         for file in changed
         if file.metadata.functions
     ]
+
+
+@attrs.frozen(kw_only=True)
+class RebuildReport:
+    projects: int
+    files: int
+    units: int
+    embedded: int
+    unreadable: int
+
+
+async def rebuild_vectors(
+    uow: Callable[[], UnitOfWork],
+    reader: SourceReader,
+    embedder: Embedder,
+    store: VectorStore,
+    *,
+    project_slug: str | None = None,
+    progress: Progress | None = None,
+) -> RebuildReport:
+    """Rebuild the vector store from PostgreSQL: every indexed function of every project
+    (or of ``project_slug``) is embedded again from its repository's working tree and
+    written; units that no longer exist are pruned. A file that cannot be read any more is
+    counted as unreadable and its units left as they are. The relational index is the
+    source of truth, the vector store a derived copy that this restores after a loss."""
+    report = progress or (lambda phase, done, total: None)
+    targets: list[tuple[Organization, Project, Repository, list[FileIndex]]] = []
+    async with uow() as unit:
+        cursor = None
+        organizations: list[Organization] = []
+        while True:
+            page = await unit.organizations.list(PageRequest(limit=1000, cursor=cursor))
+            organizations += page.items
+            cursor = page.next_cursor
+            if cursor is None:
+                break
+    for organization in organizations:
+        async with uow() as unit:
+            projects = await _all_projects(unit, organization)
+        for project in projects:
+            if project_slug is not None and project.slug != project_slug:
+                continue
+            async with uow() as unit:
+                repositories = await unit.repositories.list_by_project(project.id)
+            for repository in repositories:
+                files = list((await _indexed_files(uow, repository)).values())
+                targets.append((organization, project, repository, files))
+    total_files = sum(len(files) for *_, files in targets)
+    done = units_total = embedded = unreadable = 0
+    for organization, project, repository, files in targets:
+        texts: dict[str, str] = {}
+        for file in files:
+            done += 1
+            if done % 50 == 0 or done == total_files:
+                report("reading", done, total_files)
+            if not file.metadata.functions:
+                continue
+            try:
+                raw = await reader.read(repository.local_path, file.relative_path)
+            except (OSError, ValidationError):
+                unreadable += 1
+                continue
+            texts[file.relative_path] = _decode(raw, file.metadata.encoding)
+        units = _code_units(organization, project, repository, files, texts)
+        units_total += len(units)
+        result = await index_code_units(embedder, store, units, prune=True)
+        embedded += result.embedded
+    return RebuildReport(
+        projects=len({p.id for _, p, _, _ in targets}),
+        files=total_files,
+        units=units_total,
+        embedded=embedded,
+        unreadable=unreadable,
+    )
+
+
+async def _all_projects(unit: UnitOfWork, organization: Organization) -> list[Project]:
+    out: list[Project] = []
+    cursor = None
+    while True:
+        page = await unit.projects.list_by_organization(
+            organization.id, PageRequest(limit=1000, cursor=cursor)
+        )
+        out += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            return out
+
+
+def _decode(raw: bytes, encoding: str) -> str:
+    try:
+        return raw.decode(encoding, errors="replace")
+    except LookupError:  # an encoding name Python does not know
+        return raw.decode("utf-8", errors="replace")

@@ -25,6 +25,7 @@ from adapters.cli.db import DB
 from adapters.cli.explore import PROJECTS, REPORT, SEARCH, SIMILAR
 from adapters.cli.index import INDEX
 from adapters.cli.outbox import OUTBOX
+from adapters.cli.vectors import VECTORS
 from adapters.config import ConfigError, Settings, env_var
 from adapters.container import Container, build_container
 from domain.errors import DomainError
@@ -172,6 +173,7 @@ COMMANDS: tuple[Command, ...] = (
     DB,
     OUTBOX,
     BACKUP,
+    VECTORS,
     CONFIG,
 )
 """Every subcommand, in the order ``--help`` lists them."""

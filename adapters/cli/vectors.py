@@ -1,0 +1,73 @@
+"""``codeant vectors``: the vector store's collections, and rebuilding it from PostgreSQL."""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from adapters.cli import EXIT_OK, Command, Context
+from adapters.cli.progress import ProgressBar
+from application.indexing import rebuild_vectors
+
+__all__ = ["VECTORS"]
+
+
+def _arguments(parser: argparse.ArgumentParser) -> None:
+    actions = parser.add_subparsers(dest="vectors_action", metavar="ACTION", required=True)
+    status = actions.add_parser("status", help="collections with their dimension and points")
+    status.add_argument("--json", action="store_true", help="print JSON")
+    rebuild = actions.add_parser(
+        "rebuild",
+        help="embed every indexed function again from the repositories' working trees",
+    )
+    rebuild.add_argument("--project", metavar="SLUG", help="only this project")
+    rebuild.add_argument("--json", action="store_true", help="print the counts as JSON")
+
+
+async def _run(args: argparse.Namespace, context: Context) -> int:
+    c = context.container
+    if args.vectors_action == "status":
+        collections = await c.vector_store().collections()
+        rows = [
+            {"name": i.name, "dimension": i.dimension, "distance": str(i.distance),
+             "points": i.points}
+            for i in collections
+        ]  # fmt: skip
+        if args.json:
+            print(json.dumps({"backend": context.settings.vector_backend, "collections": rows}))
+        else:
+            for r in rows:
+                print(f"{r['name']:<24} {r['dimension']:>5}  {r['distance']:<9} {r['points']}")
+            print(f"backend: {context.settings.vector_backend}, {len(rows)} collections")
+        return EXIT_OK
+    bar = ProgressBar(enabled=False if args.json else None)
+    try:
+        report = await rebuild_vectors(
+            c.uow, c.source_reader(), c.embedder(), c.vector_store(),
+            project_slug=args.project, progress=bar,
+        )  # fmt: skip
+    finally:
+        bar.close()
+    values = {
+        "projects": report.projects,
+        "files": report.files,
+        "units": report.units,
+        "embedded": report.embedded,
+        "unreadable": report.unreadable,
+    }
+    if args.json:
+        print(json.dumps(values))
+    else:
+        print(
+            f"{report.units} functions of {report.files} files in {report.projects} projects:"
+            f" {report.embedded} embedded again, {report.unreadable} files unreadable"
+        )
+    return EXIT_OK
+
+
+VECTORS = Command(
+    name="vectors",
+    help="inspect the vector store (status) or rebuild it from the relational index",
+    run=_run,
+    add_arguments=_arguments,
+)
