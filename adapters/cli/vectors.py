@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
-from adapters.cli import EXIT_OK, Command, Context
+from adapters.cli import EXIT_FAILURE, EXIT_OK, Command, Context
 from adapters.cli.progress import ProgressBar
 from application.indexing import rebuild_vectors
 
@@ -22,6 +23,7 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )
     rebuild.add_argument("--project", metavar="SLUG", help="only this project")
     rebuild.add_argument("--json", action="store_true", help="print the counts as JSON")
+    actions.add_parser("snapshot", help="Qdrant server: snapshot every collection")
 
 
 async def _run(args: argparse.Namespace, context: Context) -> int:
@@ -39,6 +41,19 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             for r in rows:
                 print(f"{r['name']:<24} {r['dimension']:>5}  {r['distance']:<9} {r['points']}")
             print(f"backend: {context.settings.vector_backend}, {len(rows)} collections")
+        return EXIT_OK
+    if args.vectors_action == "snapshot":
+        store = c.vector_store()
+        take = getattr(store, "snapshot", None)
+        if take is None:
+            print(
+                f"codeant vectors: the {context.settings.vector_backend} store takes no"
+                " snapshots: it is backed up with the database, or rebuilt from the index",
+                file=sys.stderr,
+            )
+            return EXIT_FAILURE
+        for collection, name, size in await take():
+            print(f"{collection}: {name} ({size} bytes)")
         return EXIT_OK
     bar = ProgressBar(enabled=False if args.json else None)
     try:

@@ -304,6 +304,25 @@ class QdrantVectorStore:
             await client.delete_collection(name)
         return True
 
+    async def snapshot(self) -> list[tuple[str, str, int]]:
+        """Have the server snapshot every collection; ``(collection, snapshot name, size
+        in bytes)`` for each. Local mode keeps no snapshots: UnavailableError there (its
+        directory can be copied instead, or the store rebuilt from the index)."""
+        if self._url is None:
+            raise UnavailableError(
+                f"Qdrant {self.where} runs in local mode, which takes no snapshots: copy its"
+                " directory, or rebuild it with 'codeant vectors rebuild'"
+            )
+        client = await self._connect()
+        taken = []
+        for info in await self.collections():
+            async with self._translated(info.name):
+                described = await client.create_snapshot(collection_name=info.name, wait=True)
+            if described is None:
+                raise UnavailableError(f"Qdrant {self.where} took no snapshot of {info.name}")
+            taken.append((info.name, described.name, int(described.size)))
+        return taken
+
     async def aclose(self) -> None:
         """Close the client (a later call connects again)."""
         client, self._client = self._client, None

@@ -143,3 +143,27 @@ async def test_server_collections_get_keyword_payload_indexes(qdrant_server_url)
     assert {field: str(schema[field].data_type) for field in INDEXED_FIELDS} == {
         field: "keyword" for field in INDEXED_FIELDS
     }
+
+
+async def test_local_mode_refuses_snapshots(tmp_path):
+    """Snapshots need a server: local mode says so and how to save its data instead."""
+    store = QdrantVectorStore(path=tmp_path / "q")
+    try:
+        with pytest.raises(UnavailableError, match="local mode, which takes no snapshots"):
+            await store.snapshot()
+    finally:
+        await store.aclose()
+
+
+async def test_server_snapshots_every_collection(qdrant_server_url):
+    """On a server, snapshot() returns one named, non-empty snapshot per collection."""
+    store = QdrantVectorStore(url=qdrant_server_url)
+    name = f"contract_{uuid.uuid4().hex[:12]}_snapshot"
+    try:
+        await store.ensure_collection(name, dimension=4)
+        await store.upsert(name, [VectorPoint(uuid.uuid4(), (1.0, 0.0, 0.0, 0.0), {})])
+        taken = {collection: (snap, size) for collection, snap, size in await store.snapshot()}
+    finally:
+        await store.drop_collection(name)
+        await store.aclose()
+    assert name in taken and taken[name][0] and taken[name][1] > 0
