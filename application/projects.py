@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import attrs
@@ -14,7 +15,7 @@ from domain.events import ProjectArchived, ProjectCreated, ProjectDeleted, Proje
 from domain.ids import OrganizationId, ProjectId
 from domain.projects import Project
 from domain.values import ProjectMetadata, ProjectSettings
-from ports.errors import NotFoundError
+from ports.errors import ConcurrencyError, NotFoundError
 from ports.pagination import Page, PageRequest
 from ports.repositories import ProjectSearchFilters
 from ports.unit_of_work import UnitOfWork
@@ -81,11 +82,15 @@ async def update_project(
     settings: ProjectSettings | Unchanged = UNCHANGED,
     metadata: ProjectMetadata | Unchanged = UNCHANGED,
     repository_url: str | Unchanged = UNCHANGED,
+    expected_updated_at: dt.datetime | None = None,
 ) -> Project:
     """Change the given fields of a project (arguments left at :data:`UNCHANGED` are kept).
 
     ProjectUpdated names the fields whose value actually changed; when none did, nothing
-    is written and no event is raised. Returns the project as stored.
+    is written and no event is raised. Returns the project as stored. A caller that
+    computed the new values from a project it read passes that project's ``updated_at``
+    as ``expected_updated_at``: if the project changed since, ConcurrencyError (retry the
+    read and the update with :func:`~application.retry.with_retry`), never a lost update.
     """
     given: dict[str, Any] = {
         field: value
@@ -106,6 +111,8 @@ async def update_project(
         _metadata(given["metadata"])
     async with uow:
         project = await require_project(uow, project_id)
+        if expected_updated_at is not None and project.updated_at != expected_updated_at:
+            raise ConcurrencyError(f"project {project_id} changed since it was read")
         candidate = attrs.evolve(project, **given)
         changed = tuple(f for f in given if getattr(candidate, f) != getattr(project, f))
         if not changed:

@@ -20,7 +20,7 @@ from domain.errors import ValidationError
 from domain.events import ProjectArchived, ProjectCreated, ProjectDeleted, ProjectUpdated
 from domain.ids import OrganizationId, ProjectId, new_id
 from domain.values import ProjectSettings
-from ports.errors import DuplicateError, NotFoundError
+from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
 from ports.pagination import PageRequest
 
 
@@ -207,3 +207,18 @@ async def test_search_projects_rejects_empty_text(uow):
     with pytest.raises(ValidationError) as caught:
         await search_projects(uow, "   ")
     assert caught.value.field == "text"
+
+
+async def test_update_with_a_stale_expected_version_is_refused(db, uow, project):
+    """A read-modify-write that passes the updated_at it read is refused with
+    ConcurrencyError once someone else changed the project, and writes nothing."""
+    read_at = project.updated_at
+    await update_project(uow, project.id, name="Changed meanwhile")
+
+    with pytest.raises(ConcurrencyError):
+        await update_project(uow, project.id, name="From a stale read", expected_updated_at=read_at)
+
+    assert (await _read(db, project.id)).name == "Changed meanwhile"
+    current = (await _read(db, project.id)).updated_at
+    done = await update_project(uow, project.id, name="Fresh", expected_updated_at=current)
+    assert done.name == "Fresh"
