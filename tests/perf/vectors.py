@@ -1,0 +1,191 @@
+"""Row 4: top-10 similarity over embeddings of real functions, with recall against exact
+search: pgvector HNSW (with an ef_search sweep), Qdrant local mode, exact numpy."""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from adapters.embedders.hashing import HashingEmbedder
+from adapters.embedders.sentence import MissingExtraError, SentenceTransformerEmbedder
+from adapters.postgres.vectors import PgVectorStore
+from adapters.qdrant.store import QdrantVectorStore
+from ports.errors import UnavailableError
+from ports.vectors import VectorPoint, VectorStore
+from tests.perf import corpus
+from tests.perf.context import Context
+from tests.perf.harness import Result, percentiles
+
+__all__ = ["vector_rows"]
+
+COLLECTION = "perf_code"
+K = 10
+BATCH = 1000
+FILTER = {"bucket": 3}  # one bucket of ten: 10% selective
+RECALL = 0.95
+
+
+def _exact(matrix: np.ndarray, query: np.ndarray, k: int = K) -> np.ndarray:
+    scores = matrix @ query
+    top = np.argpartition(-scores, min(k, len(scores) - 1))[:k]
+    return top[np.argsort(-scores[top], kind="stable")]
+
+
+def _recall(found: Sequence[Sequence[int]], truth: Sequence[Sequence[int]]) -> float:
+    hits = [
+        len(set(f) & set(t)) / max(1, min(K, len(t))) for f, t in zip(found, truth, strict=True)
+    ]
+    return float(np.mean(hits))
+
+
+async def _timed_searches(
+    store: VectorStore, queries: np.ndarray, index_of: dict[uuid.UUID, int],
+    filter: dict[str, Any] | None = None, collection: str = COLLECTION,
+) -> tuple[list[float], list[list[int]]]:  # fmt: skip
+    times, found = [], []
+    for query in queries:
+        vector = query.tolist()
+        start = time.perf_counter()
+        hits = await store.search(collection, vector, limit=K, filter=filter)
+        times.append((time.perf_counter() - start) * 1000.0)
+        found.append([index_of[h.id] for h in hits])
+    return times, found
+
+
+async def _load(
+    store: VectorStore, ids: list[uuid.UUID], matrix: np.ndarray, collection: str = COLLECTION
+) -> float:
+    """Vectors per second of upserting the matrix in batches."""
+    await store.ensure_collection(collection, dimension=matrix.shape[1])
+    start = time.perf_counter()
+    for lo in range(0, len(ids), BATCH):
+        await store.upsert(collection, [
+            VectorPoint(id=ids[i], vector=tuple(matrix[i].tolist()), payload={"bucket": i % 10})
+            for i in range(lo, min(lo + BATCH, len(ids)))
+        ])  # fmt: skip
+    return len(ids) / (time.perf_counter() - start)
+
+
+async def vector_rows(ctx: Context) -> list[Result]:
+    sizes = ctx.sizes
+    texts = corpus.functions(sizes.vectors + sizes.queries)
+    random.Random(3).shuffle(texts)
+    queries_text, indexed_text = texts[: sizes.queries], texts[sizes.queries :]
+    embedder = HashingEmbedder(384)
+    start = time.perf_counter()
+    vectors = await embedder.embed(indexed_text + queries_text)
+    ctx.details["embed_functions_per_s"] = len(vectors) / (time.perf_counter() - start)
+    matrix = np.asarray(vectors[: len(indexed_text)], dtype=np.float32)
+    queries = np.asarray(vectors[len(indexed_text) :], dtype=np.float32)
+    n = len(matrix)
+    ids = [uuid.uuid4() for _ in range(n)]
+    index_of = {id_: i for i, id_ in enumerate(ids)}
+    bucket = np.arange(n) % 10 == FILTER["bucket"]
+    subset = np.flatnonzero(bucket)
+
+    exact_times, truth, truth_filtered = [], [], []
+    for query in queries:
+        start = time.perf_counter()
+        truth.append(_exact(matrix, query).tolist())
+        exact_times.append((time.perf_counter() - start) * 1000.0)
+        truth_filtered.append(subset[_exact(matrix[subset], query)].tolist())
+    exact = percentiles(exact_times)
+    out: list[Result] = []
+    meta = f"{n:,} vectors of real functions (HashingEmbedder 384-d), {len(queries)} held-out"
+
+    # Qdrant local mode on at most qdrant_max of the vectors (it is brute force in Python)
+    q_n = min(n, sizes.qdrant_max)
+    q_truth = truth if q_n == n else [_exact(matrix[:q_n], q).tolist() for q in queries]
+    q_sub = subset[subset < q_n]
+    q_truth_f = (
+        truth_filtered if q_n == n else [q_sub[_exact(matrix[q_sub], q)].tolist() for q in queries]
+    )
+    with tempfile.TemporaryDirectory(prefix="codeant-perf-qdrant-") as directory:
+        qdrant = QdrantVectorStore(path=directory)
+        try:
+            q_rate = await _load(qdrant, ids[:q_n], matrix[:q_n])
+            q_times, q_found = await _timed_searches(qdrant, queries, index_of)
+            qf_times, qf_found = await _timed_searches(qdrant, queries, index_of, FILTER)
+        finally:
+            await qdrant.aclose()
+    q_lat, qf_lat = percentiles(q_times), percentiles(qf_times)
+    q_recall, qf_recall = _recall(q_found, q_truth), _recall(qf_found, q_truth_f)
+    ctx.details["qdrant_local_points"] = q_n
+
+    try:
+        store = PgVectorStore(ctx.database)
+        pg_rate = await _load(store, ids, matrix)
+    except UnavailableError as exc:
+        why = f"pgvector unavailable on this server: {exc}"
+        return [Result(row="4", name="vector top-10 (pgvector HNSW)", unit="ms", ours=None,
+                       skipped=why)]  # fmt: skip
+    sweep: list[dict[str, Any]] = []
+    for ef in sizes.ef_search_sweep:
+        tuned = PgVectorStore(ctx.database, ef_search=ef)
+        times, found = await _timed_searches(tuned, queries, index_of)
+        p50, p95 = percentiles(times)
+        sweep.append({"ef_search": ef, "p50_ms": p50, "p95_ms": p95,
+                      "recall_at_10": _recall(found, truth)})  # fmt: skip
+    ctx.details["hnsw_sweep"] = {"m": 16, "ef_construction": 64, "points": sweep}
+    chosen = next((s for s in sweep if s["recall_at_10"] >= RECALL), sweep[-1])
+    tuned = PgVectorStore(ctx.database, ef_search=chosen["ef_search"])
+    f_times, f_found = await _timed_searches(tuned, queries, index_of, FILTER)
+    f_lat, f_recall = percentiles(f_times), _recall(f_found, truth_filtered)
+    ef = chosen["ef_search"]
+    qpeer = f"Qdrant local ({q_n:,} points)"
+    out += [
+        Result(row="4a", name=f"vector top-10 p50, HNSW ef_search={ef}", unit="ms",
+               ours=chosen["p50_ms"], peer=q_lat[0], peer_name=qpeer, target=("<=", 50.0),
+               notes=meta),
+        Result(row="4b", name=f"vector top-10 p95, HNSW ef_search={ef}", unit="ms",
+               ours=chosen["p95_ms"], peer=q_lat[1], peer_name=qpeer, target=("<=", 50.0)),
+        Result(row="4c", name=f"vector recall@10, HNSW ef_search={ef}", unit="recall",
+               ours=chosen["recall_at_10"], peer=q_recall, peer_name=qpeer,
+               target=(">=", RECALL)),
+        Result(row="4d", name=f"vector top-10 p95, HNSW ef_search={ef} vs exact search", unit="ms",
+               ours=chosen["p95_ms"], peer=exact[1], peer_name="exact numpy (float32 matmul)",
+               target=("<=", 50.0)),
+        Result(row="4e", name="filtered (10%) top-10 p95", unit="ms", ours=f_lat[1],
+               peer=qf_lat[1], peer_name=qpeer, target=("<=", 50.0)),
+        Result(row="4f", name="filtered (10%) recall@10", unit="recall", ours=f_recall,
+               peer=qf_recall, peer_name=qpeer, target=(">=", RECALL)),
+        Result(row="4g", name="vector upsert (batches of 1000)", unit="vectors/s",
+               ours=pg_rate, peer=q_rate, peer_name=qpeer),
+    ]  # fmt: skip
+    out.append(await _semantic_row(ctx, texts, ef))
+    return out
+
+
+async def _semantic_row(ctx: Context, texts: list[str], ef_search: int) -> Result:
+    """Recall and latency of the tuned index on the sentence-transformers embeddings of
+    the first ``sizes.semantic`` functions (a model's space is denser than hashing's)."""
+    name = f"recall@10 on MiniLM embeddings, HNSW ef_search={ef_search}"
+    count = min(ctx.sizes.semantic, len(texts) - ctx.sizes.queries)
+    if count < 1:
+        return Result(row="4h", name=name, unit="recall", ours=None,
+                      skipped=f"no semantic embeddings at size {ctx.sizes.name}")  # fmt: skip
+    try:
+        embedder = SentenceTransformerEmbedder()
+    except MissingExtraError as exc:
+        return Result(row="4h", name=name, unit="recall", ours=None, skipped=str(exc))
+    start = time.perf_counter()
+    vectors = await embedder.embed(texts[: count + ctx.sizes.queries])
+    ctx.details["semantic_embed_functions_per_s"] = len(vectors) / (time.perf_counter() - start)
+    queries = np.asarray(vectors[: ctx.sizes.queries], dtype=np.float32)
+    matrix = np.asarray(vectors[ctx.sizes.queries :], dtype=np.float32)
+    ids = [uuid.uuid4() for _ in range(len(matrix))]
+    index_of = {id_: i for i, id_ in enumerate(ids)}
+    store = PgVectorStore(ctx.database, ef_search=ef_search)
+    await _load(store, ids, matrix, "perf_semantic")
+    times, found = await _timed_searches(store, queries, index_of, collection="perf_semantic")
+    truth = [_exact(matrix, q).tolist() for q in queries]
+    p50, p95 = percentiles(times)
+    notes = f"{len(matrix):,} functions, p50 {p50:.2f} ms, p95 {p95:.2f} ms"
+    return Result(row="4h", name=name, unit="recall", ours=_recall(found, truth),
+                  target=(">=", RECALL), notes=notes)  # fmt: skip
