@@ -85,16 +85,12 @@ RETURNING f.id, f.relative_path
 """
 DROP_STAGE = "DROP TABLE {stage}"
 
-# the document expression repeats the one of idx_file_index_words
+# ranks on the stored document (migration 0008): no row is parsed again
 SEARCH_FILES = f"""
 SELECT {columns(FILE_COLUMNS, "f")}
 FROM file_index f, plainto_tsquery('english', %(text)s) q
-WHERE f.repository_id = ANY(%(repository_ids)s::uuid[])
-  AND to_tsvector('english', translate(f.relative_path, '/._-', '    ') || ' '
-      || COALESCE(f.metadata->>'description', '')) @@ q
-ORDER BY ts_rank(to_tsvector('english', translate(f.relative_path, '/._-', '    ') || ' '
-      || COALESCE(f.metadata->>'description', '')), q) DESC,
-      f.relative_path COLLATE "C", f.id
+WHERE f.repository_id = ANY(%(repository_ids)s::uuid[]) AND f.search_vector @@ q
+ORDER BY ts_rank(f.search_vector, q) DESC, f.relative_path COLLATE "C", f.id
 LIMIT %(limit)s
 """
 
