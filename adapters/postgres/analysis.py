@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
+from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from adapters.postgres._sql import (
@@ -77,9 +79,15 @@ METRIC_COLUMNS = (
     "id", "file_id", "job_id", "metric_type", "metric_name", "value", "threshold_min",
     "threshold_max", "is_violation", "metadata", "created_at",
 )  # fmt: skip
-UPSERT_METRIC = (
+# Metrics are COPYed into a temporary stage and merged in one statement (natural keys are
+# unique within a batch: the last metric of a key wins before the copy).
+CREATE_METRIC_STAGE = (
+    "CREATE TEMPORARY TABLE {stage} (LIKE code_metrics INCLUDING DEFAULTS) ON COMMIT DROP"
+)
+COPY_METRIC_STAGE = f"COPY {{stage}} ({columns(METRIC_COLUMNS)}) FROM STDIN"
+MERGE_METRIC_STAGE = (
     f"INSERT INTO code_metrics ({columns(METRIC_COLUMNS)})"
-    f" VALUES ({', '.join(f'%({c})s' for c in METRIC_COLUMNS)})"
+    f" SELECT {columns(METRIC_COLUMNS)} FROM {{stage}}"
     " ON CONFLICT (file_id, job_id, metric_type, metric_name) DO UPDATE SET"
     " value = EXCLUDED.value, threshold_min = EXCLUDED.threshold_min,"
     " threshold_max = EXCLUDED.threshold_max, is_violation = EXCLUDED.is_violation,"
@@ -288,7 +296,19 @@ class PostgresAnalysisRepository(Repo):
         latest: dict[tuple[Any, ...], CodeMetric] = {}
         for metric in metrics:  # the last of a natural key wins
             latest[(metric.file_id, metric.job_id, metric.metric_type, metric.metric_name)] = metric
-        await self._many(UPSERT_METRIC, [_metric_params(m) for m in latest.values()])
+        if not latest:
+            return 0
+        stage = sql.Identifier(f"metric_stage_{uuid.uuid4().hex}")
+        conn = self._conn()
+        async with translated():
+            await conn.execute(sql.SQL(CREATE_METRIC_STAGE).format(stage=stage))
+            copy_sql = sql.SQL(COPY_METRIC_STAGE).format(stage=stage)
+            async with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+                for metric in latest.values():
+                    params = _metric_params(metric)
+                    await copy.write_row(tuple(params[c] for c in METRIC_COLUMNS))
+            await conn.execute(sql.SQL(MERGE_METRIC_STAGE).format(stage=stage))
+            await conn.execute(sql.SQL("DROP TABLE {}").format(stage))
         return len(latest)
 
     async def find_metrics_by_file(
