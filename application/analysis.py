@@ -8,7 +8,7 @@ cancelled); a move the lifecycle does not allow raises
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import attrs
@@ -16,7 +16,6 @@ import attrs
 from application._checks import instance_of
 from application._lookup import require_job, require_project
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
-from domain.enums import JobStatus
 from domain.errors import ValidationError
 from domain.events import AnalysisCompleted, AnalysisFailed, AnalysisStarted
 from domain.ids import FileId, JobId, ProjectId
@@ -125,29 +124,24 @@ async def complete_analysis(
 
 async def fail_analysis(uow: UnitOfWork, job_id: JobId, error: str) -> AnalysisJob:
     """Mark a pending or running job failed with ``error`` (AnalysisFailed, FAILED)."""
-    async with uow:
-        job = await _working_copy(uow, job_id)
-        job.fail(error)
-        updated = await uow.analysis.update_job(job)
-        uow.add_event(
-            AnalysisFailed(
-                job_id=job.id, project_id=job.project_id, status=JobStatus.FAILED, error=error
-            )
-        )
-        await uow.commit()
-    return updated
+    return await _end(uow, job_id, lambda job: job.fail(error), error)
 
 
 async def cancel_analysis(uow: UnitOfWork, job_id: JobId) -> AnalysisJob:
     """Cancel a pending or running job (AnalysisFailed, CANCELLED)."""
+    return await _end(uow, job_id, lambda job: job.cancel(), None)
+
+
+async def _end(
+    uow: UnitOfWork, job_id: JobId, end: Callable[[AnalysisJob], None], error: str | None
+) -> AnalysisJob:
+    """End a job without completing it (``end`` moves it), with AnalysisFailed."""
     async with uow:
         job = await _working_copy(uow, job_id)
-        job.cancel()
+        end(job)
         updated = await uow.analysis.update_job(job)
         uow.add_event(
-            AnalysisFailed(
-                job_id=job.id, project_id=job.project_id, status=JobStatus.CANCELLED, error=None
-            )
+            AnalysisFailed(job_id=job.id, project_id=job.project_id, status=job.status, error=error)
         )
         await uow.commit()
     return updated

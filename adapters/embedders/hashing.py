@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from ports.errors import ValidationError
+from adapters.embedders._texts import check_texts
 
 __all__ = ["MAX_DIMENSION", "MIN_DIMENSION", "HashingEmbedder"]
 
@@ -100,11 +100,7 @@ class HashingEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
         """One unit vector per text, in order. ValidationError if ``texts`` is a string
         itself or holds anything but strings."""
-        if isinstance(texts, str):
-            raise ValidationError("texts", texts, "must be a sequence of strings, not a string")
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValidationError(f"texts[{index}]", text, "must be a string")
+        check_texts(texts)
         return [self._vector(text) for text in texts]
 
     def __repr__(self) -> str:

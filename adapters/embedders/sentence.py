@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ports.errors import ValidationError
+from adapters.embedders._texts import check_texts
 
 __all__ = ["MODEL_NAME", "MissingExtraError", "SentenceTransformerEmbedder", "packaged_model"]
 
@@ -97,11 +97,7 @@ class SentenceTransformerEmbedder:
     async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
         """One unit vector per text, in order. ValidationError if ``texts`` is a string
         itself or holds anything but strings."""
-        if isinstance(texts, str):
-            raise ValidationError("texts", texts, "must be a sequence of strings, not a string")
-        for index, text in enumerate(texts):
-            if not isinstance(text, str):
-                raise ValidationError(f"texts[{index}]", text, "must be a string")
+        check_texts(texts)
         if not texts:
             return []
         model = await self._loaded()
