@@ -82,7 +82,8 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
 
 VECTORS = Command(
     name="vectors",
-    help="inspect the vector store (status) or rebuild it from the relational index",
+    help="inspect the vector store (status), rebuild it from the relational index, or"
+    " snapshot it (Qdrant server)",
     run=_run,
     add_arguments=_arguments,
 )
