@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -11,7 +12,18 @@ from domain.ids import RepositoryId
 from domain.projects import RepositoryBranch
 from ports.errors import ValidationError
 
-__all__ = ["CommitHook", "check_branches", "check_snapshot", "run_commit_hook"]
+__all__ = [
+    "MAX_OUTBOX_BATCH",
+    "CommitHook",
+    "check_branches",
+    "check_limit",
+    "check_snapshot",
+    "run_commit_hook",
+    "summary_since",
+]
+
+MAX_OUTBOX_BATCH = 10_000
+MAX_SUMMARY_DAYS = 3650
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +40,20 @@ async def run_commit_hook(hook: CommitHook | None, events: Sequence[DomainEvent]
         await hook(events)
     except Exception as exc:
         log.warning("handling committed events failed, the outbox relay will retry: %s", exc)
+
+
+def check_limit(limit: int, *, maximum: int = 1000) -> None:
+    """ValidationError unless ``limit`` is an int from 1 to ``maximum``."""
+    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= maximum:
+        raise ValidationError("limit", limit, f"must be an integer from 1 to {maximum}")
+
+
+def summary_since(days: int, now: dt.datetime | None) -> dt.datetime:
+    """The start of an issues-summary window of ``days`` days ending ``now`` (the current
+    time by default); ValidationError unless ``days`` is an int from 1 to 3650."""
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= MAX_SUMMARY_DAYS:
+        raise ValidationError("days", days, f"must be an integer from 1 to {MAX_SUMMARY_DAYS}")
+    return (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
 
 
 def check_branches(repository_id: RepositoryId, branches: Sequence[RepositoryBranch]) -> None:

@@ -22,6 +22,7 @@ from pathlib import PurePath
 
 import attrs
 
+from application._walk import every_file, every_organization, every_project
 from application.analysis import (
     cancel_analysis,
     complete_analysis,
@@ -51,7 +52,6 @@ from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.rules import EffectiveRule
 from domain.values import FileMetadata
-from ports.pagination import PageRequest
 from ports.source import CodeAnalyzer, SourceReader, SourceSnapshot, TrackedFile
 from ports.unit_of_work import UnitOfWork
 from ports.vectors import Embedder, VectorStore
@@ -278,17 +278,8 @@ async def _repository(
 async def _indexed_files(
     uow: Callable[[], UnitOfWork], repository: Repository
 ) -> dict[str, FileIndex]:
-    files: dict[str, FileIndex] = {}
-    cursor = None
     async with uow() as unit:
-        while True:
-            page = await unit.files.list_by_repository(
-                repository.id, PageRequest(limit=1000, cursor=cursor)
-            )
-            files.update((f.relative_path, f) for f in page.items)
-            cursor = page.next_cursor
-            if cursor is None:
-                return files
+        return {f.relative_path: f for f in await every_file(unit, repository)}
 
 
 # --------------------------------------------------------------------------- reading
@@ -525,25 +516,13 @@ async def rebuild_vectors(
     report = progress or (lambda phase, done, total: None)
     targets: list[tuple[Organization, Project, Repository, list[FileIndex]]] = []
     async with uow() as unit:
-        cursor = None
-        organizations: list[Organization] = []
-        while True:
-            page = await unit.organizations.list(PageRequest(limit=1000, cursor=cursor))
-            organizations += page.items
-            cursor = page.next_cursor
-            if cursor is None:
-                break
-    for organization in organizations:
-        async with uow() as unit:
-            projects = await _all_projects(unit, organization)
-        for project in projects:
-            if project_slug is not None and project.slug != project_slug:
-                continue
-            async with uow() as unit:
-                repositories = await unit.repositories.list_by_project(project.id)
-            for repository in repositories:
-                files = list((await _indexed_files(uow, repository)).values())
-                targets.append((organization, project, repository, files))
+        for organization in await every_organization(unit):
+            for project in await every_project(unit, organization):
+                if project_slug is not None and project.slug != project_slug:
+                    continue
+                for repository in await unit.repositories.list_by_project(project.id):
+                    files = await every_file(unit, repository)
+                    targets.append((organization, project, repository, files))
     total_files = sum(len(files) for *_, files in targets)
     done = units_total = embedded = unreadable = 0
     for organization, project, repository, files in targets:
@@ -571,19 +550,6 @@ async def rebuild_vectors(
         embedded=embedded,
         unreadable=unreadable,
     )
-
-
-async def _all_projects(unit: UnitOfWork, organization: Organization) -> list[Project]:
-    out: list[Project] = []
-    cursor = None
-    while True:
-        page = await unit.projects.list_by_organization(
-            organization.id, PageRequest(limit=1000, cursor=cursor)
-        )
-        out += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return out
 
 
 def _decode(raw: bytes, encoding: str) -> str:

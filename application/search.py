@@ -5,16 +5,16 @@ from __future__ import annotations
 import attrs
 
 from application._checks import int_in_range, non_blank
+from application._walk import every_organization, every_project
 from application.similarity import find_similar_code
 from domain.analysis import AnalysisResult
 from domain.embeddings import SimilarCode
 from domain.enums import CodeUnitKind
 from domain.files import FileIndex
-from domain.ids import OrganizationId, ProjectId
+from domain.ids import OrganizationId, ProjectId, RepositoryId
 from domain.organizations import Organization
 from domain.projects import Project
 from ports.errors import NotFoundError, ValidationError
-from ports.pagination import PageRequest
 from ports.repositories import ProjectSearchFilters
 from ports.source import SourceReader
 from ports.unit_of_work import UnitOfWork
@@ -53,33 +53,14 @@ class SearchHits:
         return len(self.projects) + len(self.files) + len(self.results)
 
 
-async def _organizations(uow: UnitOfWork, slug: str | None) -> list[Organization]:
-    if slug is not None:
-        found = await uow.organizations.find_by_slug(slug)
-        if found is None:
-            raise NotFoundError("organization", slug)
-        return [found]
-    out: list[Organization] = []
-    cursor = None
-    while True:
-        page = await uow.organizations.list(PageRequest(limit=1000, cursor=cursor, sort="slug"))
-        out += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return out
-
-
-async def _projects(uow: UnitOfWork, organization: Organization) -> list[Project]:
-    out: list[Project] = []
-    cursor = None
-    while True:
-        page = await uow.projects.list_by_organization(
-            organization.id, PageRequest(limit=1000, cursor=cursor, sort="slug")
-        )
-        out += page.items
-        cursor = page.next_cursor
-        if cursor is None:
-            return out
+async def _live_projects(
+    uow: UnitOfWork, organization_slug: str | None
+) -> list[tuple[Organization, Project]]:
+    return [
+        (organization, project)
+        for organization in await every_organization(uow, organization_slug)
+        for project in await every_project(uow, organization)
+    ]
 
 
 async def all_projects(
@@ -89,14 +70,13 @@ async def all_projects(
     by organization then project slug."""
     overviews = []
     async with uow:
-        for organization in await _organizations(uow, organization_slug):
-            for project in await _projects(uow, organization):
-                files = 0
-                for repository in await uow.repositories.list_by_project(project.id):
-                    files += await uow.files.count_by_repository(repository.id)
-                overviews.append(
-                    ProjectOverview(organization=organization, project=project, files=files)
-                )
+        for organization, project in await _live_projects(uow, organization_slug):
+            files = 0
+            for repository in await uow.repositories.list_by_project(project.id):
+                files += await uow.files.count_by_repository(repository.id)
+            overviews.append(
+                ProjectOverview(organization=organization, project=project, files=files)
+            )
     return overviews
 
 
@@ -105,20 +85,17 @@ async def resolve_project(
 ) -> Project:
     """The project named by ``slug`` (in any organization, or the given one); without a
     slug, the only project there is. NotFoundError or ValidationError (ambiguous) else."""
-    overviews = await all_projects(uow, organization_slug=organization_slug)
-    matches = [o.project for o in overviews if slug is None or o.project.slug == slug]
+    async with uow:
+        live = await _live_projects(uow, organization_slug)
+    matches = [(o, p) for o, p in live if slug is None or p.slug == slug]
     if not matches:
         raise NotFoundError("project", slug or "(any)")
     if len(matches) > 1:
-        names = ", ".join(
-            f"{o.organization.slug}/{o.project.slug}"
-            for o in overviews
-            if slug is None or o.project.slug == slug
-        )
+        names = ", ".join(f"{o.slug}/{p.slug}" for o, p in matches)
         raise ValidationError(
             "project", slug, f"is ambiguous: name one of {names} (and --organization)"
         )
-    return matches[0]
+    return matches[0][1]
 
 
 async def search_everything(
@@ -143,18 +120,23 @@ async def search_everything(
                 raise NotFoundError("project", project_id)
             scope = [found]
         else:
-            for organization in await _organizations(uow, None):
-                if organization_id is None or organization.id == organization_id:
-                    scope += await _projects(uow, organization)
-        files: list[tuple[Project, FileIndex]] = []
+            scope = [
+                p
+                for o, p in await _live_projects(uow, None)
+                if organization_id is None or o.id == organization_id
+            ]
+        owner: dict[RepositoryId, Project] = {}
         results: list[tuple[Project, AnalysisResult]] = []
         for project in scope:
-            repositories = [r.id for r in await uow.repositories.list_by_project(project.id)]
-            files += [(project, f) for f in await uow.files.search(repositories, text, limit=limit)]
+            for repository in await uow.repositories.list_by_project(project.id):
+                owner[repository.id] = project
             results += [
                 (project, r)
                 for r in await uow.analysis.search_results(project.id, text, limit=limit)
             ]
+        # one search over every repository: the best ``limit`` files overall
+        matching = await uow.files.search(list(owner), text, limit=limit) if owner else []
+        files = [(owner[f.repository_id], f) for f in matching]
     return SearchHits(
         projects=tuple(projects), files=tuple(files[:limit]), results=tuple(results[:limit])
     )
@@ -186,14 +168,13 @@ async def similar_to_file(
     int_in_range("limit", limit, 1, MAX_LIMIT)
     async with uow:
         located = None
-        for organization in await _organizations(uow, None):
-            for project in await _projects(uow, organization):
-                for repository in await uow.repositories.list_by_project(project.id):
-                    prefix = repository.local_path.rstrip("/") + "/"
-                    if path.startswith(prefix) and (
-                        located is None or len(prefix) > len(located[1].local_path)
-                    ):
-                        located = (project, repository)
+        for _, project in await _live_projects(uow, None):
+            for repository in await uow.repositories.list_by_project(project.id):
+                prefix = repository.local_path.rstrip("/") + "/"
+                if path.startswith(prefix) and (
+                    located is None or len(prefix) > len(located[1].local_path)
+                ):
+                    located = (project, repository)
         if located is None:
             raise NotFoundError("indexed repository containing", path)
         project, repository = located

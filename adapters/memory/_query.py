@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from ports.errors import ValidationError
 from ports.pagination import Page, PageRequest, check_sort, decode_cursor, encode_cursor
 
-__all__ = ["check_limit", "copied", "match_rank", "paginate", "words"]
+__all__ = ["copied", "match_rank", "paginate", "words"]
 
 T = TypeVar("T")
 
@@ -71,8 +71,3 @@ def match_rank(query: Sequence[str], document: str) -> int:
     doc = words(document)
     counts = [doc.count(w) for w in query]
     return sum(counts) if counts and all(counts) else 0
-
-
-def check_limit(limit: int, *, maximum: int = 1000) -> None:
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= maximum:
-        raise ValidationError("limit", limit, f"must be an integer from 1 to {maximum}")

@@ -6,7 +6,7 @@ import datetime as dt
 import uuid
 from collections.abc import Sequence
 
-from adapters.memory._query import check_limit
+from adapters.common import MAX_OUTBOX_BATCH, check_limit
 from adapters.memory.database import MemoryDatabase, OutboxRecord
 from ports.outbox import OutboxMessage, OutboxStats
 
@@ -31,7 +31,7 @@ class MemoryOutbox:
         now: dt.datetime | None = None,
         max_attempts: int | None = None,
     ) -> list[OutboxMessage]:
-        check_limit(limit, maximum=10_000)
+        check_limit(limit, maximum=MAX_OUTBOX_BATCH)
         records = [
             r
             for r in self._waiting()

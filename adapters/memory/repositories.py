@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 
 import attrs
 
-from adapters.common import check_branches, check_snapshot
-from adapters.memory._query import check_limit, copied, match_rank, paginate, words
+from adapters.common import check_branches, check_limit, check_snapshot, summary_since
+from adapters.memory._query import copied, match_rank, paginate, words
 from adapters.memory.database import SCHEMA, MemoryDatabase, Transaction
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import (
@@ -47,7 +47,7 @@ from domain.reports import (
     SnapshotResult,
 )
 from domain.rules import ProjectRuleConfig, Rule
-from ports.errors import ConcurrencyError, NotFoundError, ValidationError
+from ports.errors import ConcurrencyError, NotFoundError
 from ports.pagination import Page, PageRequest
 from ports.repositories import (
     FILE_SORTS,
@@ -658,9 +658,7 @@ class MemoryAnalysisRepository(_Base):
         now: dt.datetime | None = None,
         latest_only: bool = False,
     ) -> IssuesSummary:
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
-            raise ValidationError("days", days, "must be an integer from 1 to 3650")
-        since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
+        since = summary_since(days, now)
         completed = {r.id for r in self._jobs(project_id, JobStatus.COMPLETED)}
         if latest_only:
             latest = self._latest(project_id, JobStatus.COMPLETED)

@@ -10,6 +10,7 @@ from typing import Any
 from psycopg import sql
 from psycopg.types.json import Jsonb
 
+from adapters.common import check_limit, summary_since
 from adapters.postgres._sql import (
     Repo,
     columns,
@@ -22,7 +23,6 @@ from adapters.postgres._sql import (
 )
 from adapters.postgres.errors import translated
 from adapters.postgres.organizations import versioned_update
-from adapters.postgres.projects import _check_limit
 from adapters.serialization import unstructure
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import Category, JobStatus, MetricType, Severity
@@ -34,7 +34,7 @@ from domain.reports import (
     MetricAggregation,
     MetricStats,
 )
-from ports.errors import NotFoundError, ValidationError
+from ports.errors import NotFoundError
 from ports.pagination import Page, PageRequest
 from ports.repositories import JOB_SORTS, RESULT_SORTS
 
@@ -330,7 +330,7 @@ class PostgresAnalysisRepository(Repo):
     async def search_results(
         self, project_id: ProjectId, text: str, *, limit: int = 20
     ) -> list[AnalysisResult]:
-        _check_limit(limit)
+        check_limit(limit)
         job = await self._one(LATEST_COMPLETED_JOB, {"project_id": project_id})
         if job is None:
             return []
@@ -372,9 +372,7 @@ class PostgresAnalysisRepository(Repo):
         now: dt.datetime | None = None,
         latest_only: bool = False,
     ) -> IssuesSummary:
-        if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 3650:
-            raise ValidationError("days", days, "must be an integer from 1 to 3650")
-        since = (now or dt.datetime.now(dt.UTC)) - dt.timedelta(days=days)
+        since = summary_since(days, now)
         params = {"project_id": project_id, "since": since, "latest_only": latest_only}
         rows = await self._all(ISSUES_SUMMARY, params)
         return IssuesSummary(
@@ -392,7 +390,7 @@ class PostgresAnalysisRepository(Repo):
         )
 
     async def hotspots(self, project_id: ProjectId, *, limit: int = 10) -> list[FileHotspot]:
-        _check_limit(limit)
+        check_limit(limit)
         job = await self._one(LATEST_COMPLETED_JOB, {"project_id": project_id})
         if job is None:
             return []

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from adapters.common import check_snapshot
+from adapters.common import check_limit, check_snapshot
 from adapters.postgres._sql import (
     Repo,
     columns,
@@ -21,7 +21,6 @@ from adapters.postgres._sql import (
 )
 from adapters.postgres.errors import translated
 from adapters.postgres.organizations import versioned_update
-from adapters.postgres.projects import _check_limit
 from domain.enums import AnalysisStatus, ProgrammingLanguage
 from domain.files import FileIndex
 from domain.ids import FileId, RepositoryId
@@ -213,7 +212,7 @@ class PostgresFileIndexRepository(Repo):
     async def search(
         self, repository_ids: Sequence[RepositoryId], text: str, *, limit: int = 20
     ) -> list[FileIndex]:
-        _check_limit(limit)
+        check_limit(limit)
         if not repository_ids:
             return []
         rows = await self._all(

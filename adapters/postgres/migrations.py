@@ -30,7 +30,7 @@ from yoyo.migrations import Migration
 
 from adapters.postgres.schema import SchemaSnapshot, diff_snapshots, read_schema
 from adapters.postgres.urls import as_url
-from ports.errors import UnavailableError
+from ports.errors import PersistenceError, UnavailableError
 
 __all__ = [
     "MigrationError",
@@ -43,8 +43,10 @@ _LOCK_KEY = 0x0C0DEA17  # pg_advisory_lock key of the migration runners
 MIGRATION_TABLE = "_yoyo_migration"
 
 
-class MigrationError(Exception):
-    """A migration could not be applied or rolled back, or the request was invalid."""
+class MigrationError(PersistenceError):
+    """A migration could not be applied or rolled back, or the request was invalid (a
+    port-level error, so the command line reports it in one line wherever it arises, as
+    when a database is migrated on first use)."""
 
 
 @attrs.frozen

@@ -11,11 +11,11 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from adapters.common import MAX_OUTBOX_BATCH, check_limit
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.errors import translated
 from adapters.serialization import event_from_dict, event_to_dict
 from domain.events import DomainEvent
-from ports.errors import ValidationError
 from ports.outbox import OutboxMessage, OutboxStats
 
 __all__ = ["INSERT_EVENT", "PostgresOutbox", "event_params"]
@@ -77,8 +77,7 @@ class PostgresOutbox:
         now: dt.datetime | None = None,
         max_attempts: int | None = None,
     ) -> list[OutboxMessage]:
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= 10_000:
-            raise ValidationError("limit", limit, "must be an integer from 1 to 10000")
+        check_limit(limit, maximum=MAX_OUTBOX_BATCH)
         params = {"limit": limit, "now": now, "max_attempts": max_attempts}
         async with translated(), (await self._database.pool()).connection() as conn:
             cur = conn.cursor(row_factory=dict_row)

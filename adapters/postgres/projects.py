@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adapters.common import check_branches
+from adapters.common import check_branches, check_limit
 from adapters.postgres._sql import (
     Repo,
     columns,
@@ -19,7 +19,7 @@ from adapters.postgres.organizations import versioned_update
 from domain.enums import ProjectStatus
 from domain.ids import BranchId, OrganizationId, ProjectId, RepositoryId
 from domain.projects import Project, Repository, RepositoryBranch
-from ports.errors import NotFoundError, ValidationError
+from ports.errors import NotFoundError
 from ports.pagination import Page, PageRequest
 from ports.repositories import PROJECT_SORTS, ProjectSearchFilters
 
@@ -160,7 +160,7 @@ class PostgresProjectRepository(Repo):
     async def search(
         self, text: str, filters: ProjectSearchFilters | None = None, *, limit: int = 20
     ) -> list[Project]:
-        _check_limit(limit)
+        check_limit(limit)
         f = filters or ProjectSearchFilters()
         rows = await self._all(
             SEARCH_PROJECTS,
@@ -173,11 +173,6 @@ class PostgresProjectRepository(Repo):
             },
         )
         return [to_entity(r, Project) for r in rows]
-
-
-def _check_limit(limit: int, maximum: int = 1000) -> None:
-    if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= maximum:
-        raise ValidationError("limit", limit, f"must be an integer from 1 to {maximum}")
 
 
 class PostgresRepositoryRepository(Repo):
