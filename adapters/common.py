@@ -6,18 +6,24 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
+import attrs
+
 from domain.events import DomainEvent
 from domain.files import FileIndex
-from domain.ids import RepositoryId
+from domain.ids import FileId, RepositoryId
 from domain.projects import RepositoryBranch
+from domain.reports import FileRef, FileRename, SnapshotResult
 from ports.errors import ValidationError
 
 __all__ = [
     "MAX_OUTBOX_BATCH",
     "CommitHook",
+    "SnapshotPlan",
+    "StoredFile",
     "check_branches",
     "check_limit",
     "check_snapshot",
+    "plan_snapshot",
     "run_commit_hook",
     "summary_since",
 ]
@@ -91,3 +97,103 @@ def check_snapshot(repository_id: RepositoryId, files: Sequence[FileIndex]) -> N
                 entity="FileIndex",
             )
         paths.add(file.relative_path)
+
+
+@attrs.frozen
+class StoredFile:
+    """What matching a snapshot needs of a stored file."""
+
+    id: FileId
+    relative_path: str
+    file_hash: str
+    deleted: bool
+    created_at: dt.datetime
+    updated_at: dt.datetime
+
+
+@attrs.frozen(kw_only=True)
+class SnapshotPlan:
+    """The writes that record a snapshot: files to insert, files to overwrite (each with
+    the identity of the stored file it matched), files to mark deleted, and the result.
+    ``vacate`` are the stored files whose path changes or that are deleted: an adapter
+    that checks unique paths row by row frees their paths first, so that renames may
+    exchange paths."""
+
+    inserts: tuple[FileIndex, ...]
+    updates: tuple[FileIndex, ...]
+    deletes: tuple[FileId, ...]
+    vacate: tuple[FileId, ...]
+    result: SnapshotResult
+
+
+def plan_snapshot(
+    stored: Sequence[StoredFile], files: Sequence[FileIndex], *, prune: bool
+) -> SnapshotPlan:
+    """Match ``files`` to the ``stored`` files of their repository as
+    :meth:`ports.repositories.FileIndexRepository.upsert_snapshot` says: by id, else by
+    path among the live files, else by path among the deleted ones."""
+    by_id = {f.id: f for f in stored}
+    live_by_path = {f.relative_path: f for f in stored if not f.deleted}
+    deleted_by_path: dict[str, StoredFile] = {}
+    for f in sorted((f for f in stored if f.deleted), key=lambda f: (f.updated_at, f.id)):
+        deleted_by_path[f.relative_path] = f  # the most recently deleted wins
+    matches: dict[int, StoredFile] = {}
+    claimed: set[FileId] = set()
+    for i, file in enumerate(files):
+        known = by_id.get(file.id)
+        if known is not None:
+            matches[i] = known
+            claimed.add(known.id)
+    for lookup in (live_by_path, deleted_by_path):
+        for i, file in enumerate(files):
+            known = lookup.get(file.relative_path)
+            if i not in matches and known is not None and known.id not in claimed:
+                matches[i] = known
+                claimed.add(known.id)
+    inserts: list[FileIndex] = []
+    updates: list[FileIndex] = []
+    vacate: list[FileId] = []
+    added: list[FileRef] = []
+    modified: list[FileRef] = []
+    renamed: list[FileRename] = []
+    restored: list[FileRef] = []
+    unchanged = 0
+    for i, file in enumerate(files):
+        known = matches.get(i)
+        if known is None:
+            inserts.append(file)
+            added.append(FileRef(file.id, file.relative_path))
+            continue
+        same_path = known.relative_path == file.relative_path
+        if not known.deleted and same_path and known.file_hash == file.file_hash:
+            unchanged += 1
+            continue
+        updates.append(attrs.evolve(file, id=known.id, created_at=known.created_at))
+        if known.deleted:
+            restored.append(FileRef(known.id, file.relative_path))
+        elif not same_path:
+            renamed.append(FileRename(known.id, file.relative_path, known.relative_path))
+            vacate.append(known.id)
+        else:
+            modified.append(FileRef(known.id, file.relative_path))
+    removed = (
+        [FileRef(f.id, f.relative_path) for f in stored if not f.deleted and f.id not in claimed]
+        if prune
+        else []
+    )
+    vacate.extend(ref.id for ref in removed)
+    by_path = lambda ref: ref.relative_path  # noqa: E731
+    return SnapshotPlan(
+        inserts=tuple(inserts),
+        updates=tuple(updates),
+        deletes=tuple(ref.id for ref in removed),
+        vacate=tuple(vacate),
+        result=SnapshotResult(
+            added=tuple(sorted(added, key=by_path)),
+            modified=tuple(sorted(modified, key=by_path)),
+            renamed=tuple(sorted(renamed, key=by_path)),
+            restored=tuple(sorted(restored, key=by_path)),
+            removed=tuple(sorted(removed, key=by_path)),
+            unchanged=unchanged,
+        ),
+    )

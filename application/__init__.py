@@ -7,18 +7,22 @@ with that commit. Wrap a service in :func:`with_retry` to retry it on Concurrenc
 """
 
 from application.analysis import (
+    begin_analysis,
     cancel_analysis,
     complete_analysis,
     enqueue_analysis,
     fail_analysis,
+    heartbeat,
+    recover_abandoned_jobs,
     report_progress,
     start_analysis,
 )
 from application.caching import CachedQueries, CacheStats
 from application.code_units import CodeUnit, code_hash, collection_name, normalize_code
-from application.file_index import record_file_snapshot
+from application.file_index import FileSnapshot, record_file_snapshot
 from application.indexing import IndexReport, index_repository
 from application.invalidation import CacheInvalidator
+from application.jobs import JobOutput, JobOverview, JobRun, recent_jobs
 from application.organizations import (
     add_member,
     change_member_role,
@@ -76,8 +80,12 @@ __all__ = [
     "CodeUnit",
     "EventDispatcher",
     "EventHandler",
+    "FileSnapshot",
     "IndexReport",
     "IndexResult",
+    "JobOutput",
+    "JobOverview",
+    "JobRun",
     "OutboxRelay",
     "ProjectOverview",
     "ProjectReport",
@@ -89,6 +97,7 @@ __all__ = [
     "add_member",
     "all_projects",
     "archive_project",
+    "begin_analysis",
     "cancel_analysis",
     "change_member_role",
     "code_hash",
@@ -103,6 +112,7 @@ __all__ = [
     "find_similar_code",
     "get_project",
     "get_project_by_slug",
+    "heartbeat",
     "hotspots",
     "index_code_units",
     "index_repository",
@@ -111,7 +121,9 @@ __all__ = [
     "metric_aggregation",
     "normalize_code",
     "project_report",
+    "recent_jobs",
     "record_file_snapshot",
+    "recover_abandoned_jobs",
     "register_organization",
     "register_repository",
     "register_rules",

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from domain.enums import AnalysisStatus
 from domain.files import FileIndex
 from domain.organizations import Organization
 from domain.projects import Project, Repository
@@ -44,6 +45,11 @@ async def every_project(uow: UnitOfWork, organization: Organization) -> list[Pro
     return await _walk(lambda page: uow.projects.list_by_organization(organization.id, page))
 
 
-async def every_file(uow: UnitOfWork, repository: Repository) -> list[FileIndex]:
-    """The repository's indexed files by path."""
-    return await _walk(lambda page: uow.files.list_by_repository(repository.id, page))
+async def every_file(
+    uow: UnitOfWork, repository: Repository, *, deleted: bool = False
+) -> list[FileIndex]:
+    """The repository's indexed files by path (its removed ones with ``deleted``)."""
+    status = AnalysisStatus.DELETED if deleted else None
+    return await _walk(
+        lambda page: uow.files.list_by_repository(repository.id, page, status=status)
+    )

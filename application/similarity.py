@@ -216,6 +216,8 @@ def _up_to_date(payload: Mapping[str, Any] | None, unit: CodeUnit, model: str) -
         payload is not None
         and payload.get("code_hash") == unit.code_hash
         and payload.get(_MODEL_KEY) == model
+        and payload.get("file_id") == str(unit.file_id)
+        and payload.get("line_end") == unit.line_end
     )
 
 

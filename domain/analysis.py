@@ -23,9 +23,12 @@ from domain.errors import InvalidTransitionError, ValidationError
 from domain.ids import AnalysisResultId, FileId, JobId, MetricId, ProjectId, RuleId, new_id
 from domain.values import SourceLocation
 
-__all__ = ["AnalysisJob", "AnalysisResult", "CodeMetric"]
+__all__ = ["DEFAULT_LEASE", "AnalysisJob", "AnalysisResult", "CodeMetric"]
 
 _METRIC_MAX_ABS = 1_000_000  # DECIMAL(10,4)
+
+DEFAULT_LEASE = dt.timedelta(minutes=10)
+"""How long a running job stays its runner's without a heartbeat."""
 
 
 def _guard_transition(instance: AnalysisJob, attribute: attrs.Attribute[Any], new: Any) -> Any:
@@ -43,14 +46,28 @@ def _job_type(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> Non
         v.fail(instance, attribute, value, "must be letters, digits, '_' or '-'")
 
 
+def _lease(value: Any) -> dt.timedelta:
+    if not isinstance(value, dt.timedelta) or value <= dt.timedelta(0):
+        raise ValidationError("lease", value, "must be a positive duration", entity="AnalysisJob")
+    return value
+
+
 @attrs.define(kw_only=True, eq=False)
 class AnalysisJob(Entity):
     """One run of analysis over a project.
 
     Its status only moves forward: pending -> running -> completed | failed | cancelled
     (a pending job may also fail or be cancelled). Assigning ``status`` directly is held
-    to the same rule; use :meth:`start`, :meth:`report_progress`, :meth:`complete`,
-    :meth:`fail` and :meth:`cancel`, which also keep the timestamps right.
+    to the same rule; use :meth:`start`, :meth:`report_progress`, :meth:`heartbeat`,
+    :meth:`complete`, :meth:`fail` and :meth:`cancel`, which also keep the timestamps
+    right.
+
+    ``branch``, ``commit_hash`` and ``dirty`` say what was analysed: the checked-out branch
+    (None for a detached HEAD), its commit, and whether the working tree had uncommitted
+    changes. A running job is held by its ``owner`` (which process runs it) under a lease
+    that the owner renews (:meth:`heartbeat`) until ``lease_expires_at``; a job whose owner
+    is gone or whose lease ran out is abandoned (:meth:`abandonment`) and is failed by the
+    next runner, so that no job stays running for ever.
     """
 
     id: JobId = attrs.field(factory=lambda: JobId(new_id()))
@@ -75,6 +92,16 @@ class AnalysisJob(Entity):
     metadata: dict[str, Any] = attrs.field(factory=dict)
     created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
     updated_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
+    branch: str | None = attrs.field(default=None, validator=v.optional(v.text(max_length=255)))
+    commit_hash: str | None = attrs.field(default=None, validator=v.optional(v.hex_digest(40)))
+    dirty: bool = attrs.field(default=False, validator=v.boolean())
+    owner: str | None = attrs.field(default=None, validator=v.optional(v.text(max_length=255)))
+    heartbeat_at: dt.datetime | None = attrs.field(
+        default=None, validator=v.optional(v.aware_datetime())
+    )
+    lease_expires_at: dt.datetime | None = attrs.field(
+        default=None, validator=v.optional(v.aware_datetime())
+    )
 
     def __attrs_post_init__(self) -> None:
         if (
@@ -89,20 +116,56 @@ class AnalysisJob(Entity):
                 entity="AnalysisJob",
             )
 
-    def start(self, at: dt.datetime | None = None) -> None:
+    def start(
+        self,
+        at: dt.datetime | None = None,
+        *,
+        owner: str | None = None,
+        lease: dt.timedelta = DEFAULT_LEASE,
+    ) -> None:
+        """Run the job, held by ``owner`` for ``lease`` (renewed by :meth:`heartbeat`)."""
+        lease = _lease(lease)
         self._move(JobStatus.RUNNING)
-        self.started_at = at or utc_now()
+        now = at or utc_now()
+        self.started_at = now
+        self.owner = owner
+        self.heartbeat_at = now
+        self.lease_expires_at = now + lease
 
-    def report_progress(self, progress: int) -> None:
-        """Record progress (0-100) of a running job."""
-        if self.status is not JobStatus.RUNNING:
-            raise ValidationError(
-                "progress",
-                progress,
-                f"can only be reported while running (job is {self.status})",
-                entity="AnalysisJob",
-            )
+    def heartbeat(
+        self, at: dt.datetime | None = None, *, lease: dt.timedelta = DEFAULT_LEASE
+    ) -> None:
+        """Renew the lease of a running job: its owner is alive and working."""
+        lease = _lease(lease)
+        self._require_running("heartbeat", at)
+        now = at or utc_now()
+        self.heartbeat_at = now
+        self.lease_expires_at = now + lease
+
+    def report_progress(self, progress: int, *, lease: dt.timedelta = DEFAULT_LEASE) -> None:
+        """Record progress (0-100) of a running job; this renews its lease too."""
+        self._require_running("progress", progress)
         self.progress = progress
+        self.heartbeat(lease=lease)
+
+    def abandonment(self, now: dt.datetime, *, owner_alive: bool | None = None) -> str | None:
+        """Why this job is abandoned, or None while it may still be running. A running job
+        is abandoned when it has no lease (left by an earlier version), when its owner is
+        known to be gone (``owner_alive`` False; None when that cannot be told, as for a
+        process on another machine), or when its lease expired before ``now``."""
+        if self.status is not JobStatus.RUNNING:
+            return None
+        if self.lease_expires_at is None:
+            return "it was left running without a lease"
+        if owner_alive is False:
+            return f"its process ({self.owner}) is gone"
+        if self.lease_expires_at < now:
+            last = self.heartbeat_at.isoformat() if self.heartbeat_at else "never"
+            return (
+                f"its lease expired at {self.lease_expires_at.isoformat()}"
+                f" (last heartbeat: {last}, owner: {self.owner or 'unknown'})"
+            )
+        return None
 
     def complete(self, at: dt.datetime | None = None) -> None:
         self._move(JobStatus.COMPLETED)
@@ -119,6 +182,15 @@ class AnalysisJob(Entity):
         self._move(JobStatus.CANCELLED)
         self._finish(at)
 
+    def _require_running(self, field: str, value: Any) -> None:
+        if self.status is not JobStatus.RUNNING:
+            raise ValidationError(
+                field,
+                value,
+                f"can only be reported while running (job is {self.status})",
+                entity="AnalysisJob",
+            )
+
     def _move(self, target: JobStatus) -> None:
         """Move along a lifecycle edge; unlike a plain assignment, staying put is refused
         (a job is started, or finished, once)."""
@@ -131,6 +203,7 @@ class AnalysisJob(Entity):
         if self.started_at is not None and finished < self.started_at:
             finished = self.started_at
         self.completed_at = finished
+        self.lease_expires_at = None  # nothing holds a finished job
 
     @property
     def duration(self) -> dt.timedelta | None:

@@ -9,6 +9,7 @@ __all__ = [
     "AnalysisStatus",
     "Category",
     "CodeUnitKind",
+    "FileChange",
     "JobStatus",
     "LineEndingType",
     "MemberRole",
@@ -111,6 +112,17 @@ class AnalysisStatus(enum.StrEnum):
     ANALYZED = "analyzed"
     SKIPPED = "skipped"
     FAILED = "failed"
+    DELETED = "deleted"
+
+
+class FileChange(enum.StrEnum):
+    """What an analysis found of a file, relative to the file as the index last had it."""
+
+    ADDED = "added"
+    MODIFIED = "modified"
+    RENAMED = "renamed"
+    RESTORED = "restored"  # a removed path that came back: the file keeps its identity
+    ANALYSED = "analysed"  # analysed again with neither path nor content changed
     DELETED = "deleted"
 
 
@@ -302,6 +314,10 @@ def to_metric_type(value: Any) -> Any:
 
 def to_analysis_status(value: Any) -> Any:
     return coerce_enum(AnalysisStatus, value)
+
+
+def to_file_change(value: Any) -> Any:
+    return coerce_enum(FileChange, value)
 
 
 def to_job_status(value: Any) -> Any:

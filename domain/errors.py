@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["DomainError", "InvalidTransitionError", "ValidationError"]
+__all__ = ["AnalysisInProgressError", "DomainError", "InvalidTransitionError", "ValidationError"]
 
 
 class DomainError(Exception):
@@ -34,4 +34,17 @@ class InvalidTransitionError(ValidationError):
         self.target = target
         super().__init__(
             field, target, f"cannot move from {current!s} to {target!s}", entity=entity
+        )
+
+
+class AnalysisInProgressError(DomainError):
+    """A live job already analyses the project: a second one would only repeat its work."""
+
+    def __init__(self, project: str, job_id: object, owner: str | None, since: object) -> None:
+        self.project = project
+        self.job_id = job_id
+        self.owner = owner
+        super().__init__(
+            f"{project} is being analysed by job {job_id} (owner {owner or 'unknown'},"
+            f" running since {since}); wait for it to end, or stop that process"
         )

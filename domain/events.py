@@ -114,13 +114,14 @@ class RepositorySynced(DomainEvent):
 
 @attrs.frozen(kw_only=True)
 class FileChanged(DomainEvent):
-    """A known file was modified or removed (new files have nothing cached to invalidate)."""
+    """A known file was modified, renamed, restored or removed (new files have nothing
+    cached to invalidate)."""
 
     file_id: FileId
     repository_id: RepositoryId
     project_id: ProjectId
     relative_path: str
-    change: str  # "modified" | "removed"
+    change: str  # "modified" | "renamed" | "restored" | "removed"
 
 
 @attrs.frozen(kw_only=True)

@@ -11,14 +11,17 @@ from domain import validation as v
 from domain._base import Entity, utc_now
 from domain.enums import (
     AnalysisStatus,
+    FileChange,
     ProgrammingLanguage,
     to_analysis_status,
+    to_file_change,
     to_optional_language,
 )
-from domain.ids import FileId, RepositoryId, new_id
+from domain.errors import ValidationError
+from domain.ids import FileHistoryId, FileId, JobId, RepositoryId, new_id
 from domain.values import FileMetadata
 
-__all__ = ["FileIndex"]
+__all__ = ["FileHistoryEntry", "FileIndex"]
 
 _INT32_MAX = (1 << 31) - 1
 _INT64_MAX = (1 << 63) - 1
@@ -34,7 +37,13 @@ def _relative_path(instance: Any, attribute: attrs.Attribute[Any], value: Any) -
 
 @attrs.define(kw_only=True, eq=False)
 class FileIndex(Entity):
-    """A file of a repository as last indexed. ``(repository_id, relative_path)`` is unique.
+    """A file of a repository as last indexed. ``(repository_id, relative_path)`` is unique
+    among the files that are not deleted.
+
+    A file keeps its identity when it is renamed (``relative_path`` changes in place) and
+    when it is removed: a removed file stays, with ``analysis_status`` DELETED, so that the
+    analyses that saw it keep their results and metrics; it drops out of every current
+    view, and comes back with the same identity if its path does.
 
     ``file_hash`` is the SHA-256 of the raw bytes; ``content_hash`` that of the normalized
     content (line endings and trailing whitespace), so a change of line endings alone does
@@ -64,6 +73,51 @@ class FileIndex(Entity):
     created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
     updated_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
 
+    @property
+    def is_deleted(self) -> bool:
+        return self.analysis_status is AnalysisStatus.DELETED
+
     def same_content_as(self, other: FileIndex) -> bool:
         """Whether ``other`` describes the same bytes at the same path."""
         return self.relative_path == other.relative_path and self.file_hash == other.file_hash
+
+
+@attrs.frozen(kw_only=True)
+class FileHistoryEntry:
+    """What an analysis job found of one file: its path and content as analysed, and how
+    they changed since the file was last analysed (``previous_path`` is the path before a
+    rename). A file's entries, oldest first, are its history; a job's entries are the
+    files it analysed (and saw removed). ``file_hash`` is None where it is not known (the
+    analyses recorded before history was kept)."""
+
+    id: FileHistoryId = attrs.field(factory=lambda: FileHistoryId(new_id()))
+    file_id: FileId
+    job_id: JobId | None = None
+    change: FileChange = attrs.field(converter=to_file_change, validator=v.enum_member(FileChange))
+    relative_path: str = attrs.field(validator=_relative_path)
+    previous_path: str | None = attrs.field(default=None, validator=v.optional(_relative_path))
+    file_hash: str | None = attrs.field(default=None, validator=v.optional(v.hex_digest(64)))
+    line_count: int | None = attrs.field(
+        default=None, validator=v.optional(v.int_range(0, _INT32_MAX))
+    )
+    size_bytes: int | None = attrs.field(
+        default=None, validator=v.optional(v.int_range(0, _INT64_MAX))
+    )
+    created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
+
+    def __attrs_post_init__(self) -> None:
+        renamed = self.change is FileChange.RENAMED
+        if renamed and (self.previous_path is None or self.previous_path == self.relative_path):
+            raise ValidationError(
+                "previous_path",
+                self.previous_path,
+                f"a rename needs the former path, other than {self.relative_path!r}",
+                entity="FileHistoryEntry",
+            )
+        if not renamed and self.previous_path is not None:
+            raise ValidationError(
+                "previous_path",
+                self.previous_path,
+                f"is only given for a rename (the change is {self.change})",
+                entity="FileHistoryEntry",
+            )

@@ -15,6 +15,7 @@ __all__ = [
     "BranchId",
     "EmbeddingId",
     "EventId",
+    "FileHistoryId",
     "FileId",
     "JobId",
     "MemberId",
@@ -35,6 +36,7 @@ ProjectId = NewType("ProjectId", uuid.UUID)
 RepositoryId = NewType("RepositoryId", uuid.UUID)
 BranchId = NewType("BranchId", uuid.UUID)
 FileId = NewType("FileId", uuid.UUID)
+FileHistoryId = NewType("FileHistoryId", uuid.UUID)
 JobId = NewType("JobId", uuid.UUID)
 AnalysisResultId = NewType("AnalysisResultId", uuid.UUID)
 MetricId = NewType("MetricId", uuid.UUID)

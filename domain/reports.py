@@ -12,6 +12,7 @@ from domain.ids import FileId, JobId, ProjectId
 __all__ = [
     "FileHotspot",
     "FileRef",
+    "FileRename",
     "IssuesSummary",
     "IssuesSummaryRow",
     "MetricAggregation",
@@ -93,16 +94,33 @@ class FileRef:
     relative_path: str
 
 
+@attrs.frozen
+class FileRename:
+    id: FileId
+    relative_path: str
+    previous_path: str
+
+
 @attrs.frozen(kw_only=True)
 class SnapshotResult:
     """What recording a file-index snapshot changed: the files added, modified (their
-    hash changed) and removed (absent from the snapshot), and how many were unchanged."""
+    hash changed at the same path), renamed (a known file at a new path, whatever its
+    content), restored (a removed file that came back), removed (absent from the
+    snapshot: kept, marked deleted), and how many were unchanged."""
 
     added: tuple[FileRef, ...] = ()
     modified: tuple[FileRef, ...] = ()
+    renamed: tuple[FileRename, ...] = ()
+    restored: tuple[FileRef, ...] = ()
     removed: tuple[FileRef, ...] = ()
     unchanged: int = 0
 
     @property
     def changed(self) -> int:
-        return len(self.added) + len(self.modified) + len(self.removed)
+        return (
+            len(self.added)
+            + len(self.modified)
+            + len(self.renamed)
+            + len(self.restored)
+            + len(self.removed)
+        )

@@ -14,6 +14,7 @@ from domain.errors import ValidationError
 
 __all__ = [
     "aware_datetime",
+    "boolean",
     "confidence",
     "email",
     "enum_member",
@@ -121,6 +122,16 @@ def hex_digest(length: int) -> Validator:
     def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
         if not isinstance(value, str) or len(value) != length or not HEX_RE.match(value):
             fail(instance, attribute, value, f"must be {length} lower-case hexadecimal digits")
+
+    return check
+
+
+def boolean() -> Validator:
+    """True or False (not 0, 1 or a string)."""
+
+    def check(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
+        if not isinstance(value, bool):
+            fail(instance, attribute, value, "must be true or false")
 
     return check
 

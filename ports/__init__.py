@@ -26,6 +26,7 @@ from ports.repositories import (
     RuleRepository,
     UserRepository,
 )
+from ports.runtime import Liveness
 from ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 from ports.vectors import (
     CollectionInfo,
@@ -51,6 +52,7 @@ __all__ = [
     "HealthCheck",
     "HealthReport",
     "HealthStatus",
+    "Liveness",
     "MemberRepository",
     "NotFoundError",
     "OrganizationRepository",

@@ -30,7 +30,7 @@ from domain.enums import (
     Severity,
     Visibility,
 )
-from domain.files import FileIndex
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import (
     BranchId,
     FileId,
@@ -51,6 +51,7 @@ __all__ = [
     "FILE_SORTS",
     "JOB_SORTS",
     "MEMBER_SORTS",
+    "METRIC_SORTS",
     "ORGANIZATION_SORTS",
     "PROJECT_SORTS",
     "RESULT_SORTS",
@@ -75,6 +76,7 @@ PROJECT_SORTS = ("created_at", "updated_at", "name", "slug")
 FILE_SORTS = ("relative_path", "last_modified", "size_bytes", "line_count")
 JOB_SORTS = ("created_at", "priority")
 RESULT_SORTS = ("created_at",)
+METRIC_SORTS = ("created_at",)
 
 
 class OrganizationRepository(Protocol):
@@ -130,6 +132,13 @@ class ProjectRepository(Protocol):
 
     async def create(self, project: Project) -> Project: ...
     async def find_by_id(self, id: ProjectId) -> Project | None: ...
+    async def lock(self, id: ProjectId) -> Project:
+        """The project, locked for the rest of the unit of work: a concurrent unit that
+        locks it too waits for this one to end (PostgreSQL), or fails to commit with
+        ConcurrencyError (memory), so that a check made under the lock still holds when
+        the unit commits. NotFoundError if it does not exist (or is deleted)."""
+        ...
+
     async def find_by_slug(self, organization_id: OrganizationId, slug: str) -> Project | None: ...
     async def update(self, project: Project) -> Project: ...
     async def delete(self, id: ProjectId) -> None: ...
@@ -179,8 +188,11 @@ class BranchRepository(Protocol):
 
 
 class FileIndexRepository(Protocol):
-    """The file index; ``(repository_id, relative_path)`` is unique. Deleting a file
-    deletes its results and metrics."""
+    """The file index. A file removed from its repository is never erased: it stays with
+    ``analysis_status`` DELETED (so the analyses that saw it keep their results, metrics
+    and history) and drops out of every current view: lookups by path, lists (unless they
+    ask for DELETED), counts and searches. ``(repository_id, relative_path)`` is unique
+    among the files that are not deleted. ``find_by_id`` finds deleted files too."""
 
     async def create(self, file: FileIndex) -> FileIndex: ...
     async def find_by_id(self, id: FileId) -> FileIndex | None: ...
@@ -188,7 +200,11 @@ class FileIndexRepository(Protocol):
         self, repository_id: RepositoryId, relative_path: str
     ) -> FileIndex | None: ...
     async def update(self, file: FileIndex) -> FileIndex: ...
-    async def delete(self, id: FileId) -> None: ...
+    async def delete(self, id: FileId) -> None:
+        """Mark the file deleted (its results, metrics and history stay); NotFoundError if
+        there is no such file, or it is deleted already."""
+        ...
+
     async def list_by_repository(
         self,
         repository_id: RepositoryId,
@@ -196,7 +212,11 @@ class FileIndexRepository(Protocol):
         *,
         language: ProgrammingLanguage | None = None,
         status: AnalysisStatus | None = None,
-    ) -> Page[FileIndex]: ...
+    ) -> Page[FileIndex]:
+        """The repository's files (with ``status`` only; deleted files only when
+        ``status`` is DELETED)."""
+        ...
+
     async def find_by_language(
         self, repository_id: RepositoryId, language: ProgrammingLanguage, page: PageRequest
     ) -> Page[FileIndex]: ...
@@ -214,13 +234,28 @@ class FileIndexRepository(Protocol):
     async def upsert_snapshot(
         self, repository_id: RepositoryId, files: Sequence[FileIndex], *, prune: bool = True
     ) -> SnapshotResult:
-        """Record the whole file index of a repository in one bulk operation. A path not
-        yet indexed is inserted; a known path whose ``file_hash`` differs is updated in
-        place (its id and created_at kept, its analysis status reset to the one given);
-        a known path with the same hash is left untouched. With ``prune``, indexed paths
-        absent from ``files`` are deleted. Paths must be unique within ``files``. The
-        repository's row is locked for the rest of the transaction (concurrent snapshots
-        of one repository run one after the other)."""
+        """Record the whole file index of a repository in one bulk operation.
+
+        Each file is matched to a stored one by id, else by its path among the files not
+        deleted, else by its path among the deleted ones (the most recently deleted), and
+        takes that file's identity (id and created_at): a match at another path is a
+        rename, a deleted match is restored, a match whose ``file_hash`` differs is
+        modified (all three are written from ``files``, analysis status included), and a
+        match with the same hash and path is left untouched. A file matching nothing is
+        inserted. With ``prune``, files not deleted that nothing matched are marked
+        deleted. Paths must be unique within ``files`` (ValidationError before any
+        write); renames may exchange paths. The repository's row is locked for the rest
+        of the transaction (concurrent snapshots of one repository run one after the
+        other)."""
+        ...
+
+    async def record_history(self, entries: Sequence[FileHistoryEntry]) -> int:
+        """Append history entries in bulk; returns how many were written. A job records at
+        most one entry per file (DuplicateError); every file and job must exist."""
+        ...
+
+    async def history(self, file_id: FileId) -> list[FileHistoryEntry]:
+        """The file's history, oldest first (by time, then id)."""
         ...
 
     async def search(
@@ -233,9 +268,19 @@ class FileIndexRepository(Protocol):
 
 class AnalysisRepository(Protocol):
     """Analysis jobs, their results and their metrics. Results and metrics are written in
-    bulk; metrics upsert on ``(file_id, job_id, metric_type, metric_name)``. A result read
-    back carries in ``location.file_path`` the path of its file (empty without a file):
-    the path is the file's, not stored twice."""
+    bulk; metrics upsert on ``(file_id, job_id, metric_type, metric_name)``.
+
+    A job writes results and metrics only for the files it analysed; its file history
+    entries (:meth:`FileIndexRepository.record_history`) say which those were. What a job
+    *holds* is, for every file, what the latest analysis of that file up to and including
+    the job found: the file's results and metrics from the latest completed job (ordered
+    by creation) that has a history entry for it, the job itself included whatever its
+    status, unless that entry records the file as deleted; plus the job's own results
+    that belong to no file. The queries "by job", and those of a project's latest
+    completed job, answer what the job holds; nothing is copied from job to job, and an
+    earlier job's answers never change. A result read back carries in
+    ``location.file_path`` the path its file had in the job that found it (empty without
+    a file)."""
 
     async def create_job(self, job: AnalysisJob) -> AnalysisJob: ...
     async def find_job_by_id(self, id: JobId) -> AnalysisJob | None: ...
@@ -260,8 +305,14 @@ class AnalysisRepository(Protocol):
         *,
         min_severity: Severity | None = None,
         category: Category | None = None,
-    ) -> Page[AnalysisResult]: ...
-    async def find_results_by_file(self, file_id: FileId) -> list[AnalysisResult]: ...
+    ) -> Page[AnalysisResult]:
+        """The results the job holds (see the class docstring)."""
+        ...
+
+    async def find_results_by_file(self, file_id: FileId) -> list[AnalysisResult]:
+        """Every result ever found in the file, by every job, oldest first."""
+        ...
+
     async def delete_results_by_job(self, job_id: JobId) -> int: ...
 
     async def create_metrics(self, metrics: Sequence[CodeMetric]) -> int:
@@ -270,27 +321,29 @@ class AnalysisRepository(Protocol):
 
     async def find_metrics_by_file(
         self, file_id: FileId, *, job_id: JobId | None = None
-    ) -> list[CodeMetric]: ...
-    async def carry_over(
-        self, from_job: JobId, to_job: JobId, file_ids: Sequence[FileId]
-    ) -> tuple[int, int]:
-        """Copy the results and metrics of ``file_ids`` from one job to another (new ids,
-        created now), in bulk: what an incremental analysis keeps of files it did not
-        re-analyse. Returns how many results and metrics were copied."""
+    ) -> list[CodeMetric]:
+        """The file's metrics written by ``job_id`` (by every job without one)."""
+        ...
+
+    async def find_metrics_by_job(
+        self, job_id: JobId, page: PageRequest, *, metric_type: MetricType | None = None
+    ) -> Page[CodeMetric]:
+        """The metrics the job holds (see the class docstring), of ``metric_type`` only
+        when given."""
         ...
 
     async def search_results(
         self, project_id: ProjectId, text: str, *, limit: int = 20
     ) -> list[AnalysisResult]:
-        """Full-text match of ``text`` over the title and description of the results of
-        the project's latest completed job, best first."""
+        """Full-text match of ``text`` over the title and description of the results the
+        project's latest completed job holds, best first."""
         ...
 
     async def aggregate_metrics(
         self, project_id: ProjectId, metric_type: MetricType
     ) -> MetricAggregation:
         """Per metric name of ``metric_type``: count, min, max, avg, sum and violations
-        over the metrics of the project's latest completed job."""
+        over the metrics the project's latest completed job holds."""
         ...
 
     async def issues_summary(
@@ -301,14 +354,15 @@ class AnalysisRepository(Protocol):
         now: dt.datetime | None = None,
         latest_only: bool = False,
     ) -> IssuesSummary:
-        """Results of the project's completed jobs created in the last ``days`` days
-        (of its latest completed job only, with ``latest_only``: the issues it has now),
+        """The results held by each of the project's completed jobs created in the last
+        ``days`` days (a result held by several jobs counts once per job; with
+        ``latest_only``, by its latest completed job only: the issues it has now),
         grouped by severity and category with count and average confidence; most severe
         first, then the largest groups."""
         ...
 
     async def hotspots(self, project_id: ProjectId, *, limit: int = 10) -> list[FileHotspot]:
-        """Files with the most results in the project's latest completed job."""
+        """Files with the most results held by the project's latest completed job."""
         ...
 
 

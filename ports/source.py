@@ -14,6 +14,7 @@ __all__ = [
     "BranchInfo",
     "CodeAnalyzer",
     "FileAnalysis",
+    "Rename",
     "SourceReader",
     "SourceSnapshot",
     "TrackedFile",
@@ -41,7 +42,9 @@ class TrackedFile:
 @attrs.frozen(kw_only=True)
 class SourceSnapshot:
     """What a repository holds at HEAD. ``default_branch`` is the checked-out branch (or
-    the remote's default when HEAD is detached); ``remote_url`` the ``origin`` remote."""
+    the remote's default when HEAD is detached); ``remote_url`` the ``origin`` remote.
+    ``branch`` is the checked-out branch, None when HEAD is detached; ``dirty`` whether
+    tracked files have changes that are not committed (staged or not)."""
 
     root: str
     head_commit: CommitInfo | None
@@ -49,6 +52,17 @@ class SourceSnapshot:
     remote_url: str | None
     branches: tuple[BranchInfo, ...]
     files: tuple[TrackedFile, ...]
+    branch: str | None = None
+    dirty: bool = False
+
+
+@attrs.frozen
+class Rename:
+    """A file that moved from ``old_path`` to ``new_path`` (``similarity`` in percent)."""
+
+    old_path: str
+    new_path: str
+    similarity: int = 100
 
 
 class SourceReader(Protocol):
@@ -58,6 +72,12 @@ class SourceReader(Protocol):
     async def snapshot(self, root: str) -> SourceSnapshot: ...
     async def read(self, root: str, relative_path: str) -> bytes:
         """The bytes of a tracked file as they are in the working tree."""
+        ...
+
+    async def renames(self, root: str, since_commit: str) -> list[Rename]:
+        """The files renamed between commit ``since_commit`` and the working tree, as the
+        version control system detects them (content moved whole or mostly); empty when
+        that commit is not in the repository."""
         ...
 
 

@@ -16,7 +16,7 @@ import copy
 import datetime as dt
 import enum
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import attrs
@@ -31,7 +31,15 @@ from ports.errors import (
     ValidationError,
 )
 
-__all__ = ["SCHEMA", "MemoryDatabase", "OnDelete", "OutboxRecord", "TableSpec", "Transaction"]
+__all__ = [
+    "SCHEMA",
+    "MemoryDatabase",
+    "OnDelete",
+    "OutboxRecord",
+    "PartialUnique",
+    "TableSpec",
+    "Transaction",
+]
 
 
 class OnDelete(enum.Enum):
@@ -47,10 +55,33 @@ class ForeignKey:
 
 
 @attrs.frozen
+class PartialUnique:
+    """A unique index over the rows ``where`` holds for (a partial unique index)."""
+
+    columns: tuple[str, ...]
+    where: Callable[[Any], bool]
+
+
+@attrs.frozen
 class TableSpec:
     entity: str
-    uniques: tuple[tuple[str, ...], ...] = ()
+    uniques: tuple[tuple[str, ...] | PartialUnique, ...] = ()
     foreign_keys: tuple[ForeignKey, ...] = ()
+
+    def unique_keys(self) -> Iterator[tuple[tuple[str, ...], Callable[[Any], bool]]]:
+        for unique in self.uniques:
+            if isinstance(unique, PartialUnique):
+                yield unique.columns, unique.where
+            else:
+                yield unique, _every_row
+
+
+def _every_row(row: Any) -> bool:
+    return True
+
+
+def _not_deleted(row: Any) -> bool:
+    return str(row.analysis_status) != "deleted"
 
 
 SCHEMA: dict[str, TableSpec] = {
@@ -78,8 +109,13 @@ SCHEMA: dict[str, TableSpec] = {
     ),
     "file_index": TableSpec(
         "file",
-        uniques=(("repository_id", "relative_path"),),
+        uniques=(PartialUnique(("repository_id", "relative_path"), _not_deleted),),
         foreign_keys=(ForeignKey("repository_id", "repositories"),),
+    ),
+    "file_history": TableSpec(
+        "file history entry",
+        uniques=(("job_id", "file_id"),),
+        foreign_keys=(ForeignKey("file_id", "file_index"), ForeignKey("job_id", "analysis_jobs")),
     ),
     "analysis_jobs": TableSpec(
         "analysis job", foreign_keys=(ForeignKey("project_id", "projects"),)
@@ -162,6 +198,7 @@ class Transaction:
         self._db = database
         self._writes: dict[str, dict[Any, Any]] = {name: {} for name in SCHEMA}
         self._base_versions: dict[tuple[str, Any], int] = {}
+        self._locked: set[tuple[str, Any]] = set()
         self.closed = False
         self.aborted = False
 
@@ -188,11 +225,27 @@ class Transaction:
             if row is not _DELETED:
                 yield row
 
-    def find_unique(self, table: str, columns: tuple[str, ...], values: tuple[Any, ...]) -> Any:
+    def find_unique(
+        self,
+        table: str,
+        columns: tuple[str, ...],
+        values: tuple[Any, ...],
+        where: Callable[[Any], bool] = _every_row,
+    ) -> Any:
         for row in self.scan(table):
-            if tuple(getattr(row, c) for c in columns) == values:
+            if where(row) and tuple(getattr(row, c) for c in columns) == values:
                 return row
         return None
+
+    def lock(self, table: str, key: Any) -> Any | None:
+        """Lock a row for the rest of the transaction, as ``SELECT ... FOR UPDATE`` does:
+        of two transactions that lock (or write) it, the second to commit fails with
+        ConcurrencyError. Returns the row (None if missing)."""
+        row = self.get(table, key)
+        if row is not None:
+            self._touch(table, key)
+            self._locked.add((table, key))
+        return row
 
     # ------------------------------------------------------------------ writes
 
@@ -269,11 +322,11 @@ class Transaction:
 
     def _check_row(self, table: str, row: Any, *, exclude: Any) -> None:
         spec = SCHEMA[table]
-        for columns in spec.uniques:
+        for columns, where in spec.unique_keys():
             values = tuple(getattr(row, c) for c in columns)
-            if any(v is None for v in values):
+            if any(v is None for v in values) or not where(row):
                 continue  # NULLs never clash, as in SQL
-            clash = self.find_unique(table, columns, values)
+            clash = self.find_unique(table, columns, values, where)
             if clash is not None and clash.id != exclude:
                 raise DuplicateError(spec.entity, _describe(columns), _describe_values(values))
         for fk in spec.foreign_keys:
@@ -309,6 +362,8 @@ class Transaction:
                 else:
                     rows[key] = row
                 db.versions[(table, key)] = db.versions.get((table, key), 0) + 1
+        for table, key in self._locked - {(t, k) for t, w in self._writes.items() for k in w}:
+            db.versions[(table, key)] = db.versions.get((table, key), 0) + 1
         now = db.now()
         for event in events:
             db.outbox.append(
@@ -333,11 +388,11 @@ class Transaction:
             if not writes:
                 continue
             live = [row for row in writes.values() if row is not _DELETED]
-            for columns in spec.uniques:
+            for columns, where in spec.unique_keys():
                 seen: dict[tuple[Any, ...], Any] = {}
                 for row in self.scan(table):
                     values = tuple(getattr(row, c) for c in columns)
-                    if any(v is None for v in values):
+                    if any(v is None for v in values) or not where(row):
                         continue
                     other = seen.setdefault(values, row.id)
                     if other != row.id:

@@ -8,38 +8,42 @@ from typing import Any, TypeVar
 
 import attrs
 
-from adapters.common import check_branches, check_limit, check_snapshot, summary_since
+from adapters.common import (
+    StoredFile,
+    check_branches,
+    check_limit,
+    check_snapshot,
+    plan_snapshot,
+    summary_since,
+)
 from adapters.memory._query import copied, match_rank, paginate, words
 from adapters.memory.database import SCHEMA, MemoryDatabase, Transaction
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import (
     AnalysisStatus,
     Category,
+    FileChange,
     JobStatus,
     MetricType,
     ProgrammingLanguage,
     ProjectStatus,
     Severity,
 )
-from domain.files import FileIndex
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import (
-    AnalysisResultId,
     BranchId,
     FileId,
     JobId,
-    MetricId,
     OrganizationId,
     ProjectId,
     RepositoryId,
     RuleId,
     UserId,
-    new_id,
 )
 from domain.organizations import Organization, OrganizationMember, User
 from domain.projects import Project, Repository, RepositoryBranch
 from domain.reports import (
     FileHotspot,
-    FileRef,
     IssuesSummary,
     IssuesSummaryRow,
     MetricAggregation,
@@ -53,6 +57,7 @@ from ports.repositories import (
     FILE_SORTS,
     JOB_SORTS,
     MEMBER_SORTS,
+    METRIC_SORTS,
     ORGANIZATION_SORTS,
     PROJECT_SORTS,
     RESULT_SORTS,
@@ -232,6 +237,13 @@ class MemoryProjectRepository(_Base):
         )
         return copied(row) if _alive(row) else None
 
+    async def lock(self, id: ProjectId) -> Project:
+        row = self._tx().lock(self.table, id)
+        if row is None or not _alive(row):
+            raise NotFoundError("project", id)
+        project: Project = copied(row)
+        return project
+
     async def update(self, project: Project) -> Project:
         return self._update_versioned(project, visible=_alive)
 
@@ -340,6 +352,10 @@ class MemoryBranchRepository(_Base):
 # --------------------------------------------------------------------------- file index
 
 
+def _live(row: Any) -> bool:
+    return row is not None and row.analysis_status is not AnalysisStatus.DELETED
+
+
 class MemoryFileIndexRepository(_Base):
     table = "file_index"
 
@@ -354,7 +370,7 @@ class MemoryFileIndexRepository(_Base):
         self, repository_id: RepositoryId, relative_path: str
     ) -> FileIndex | None:
         row = self._tx().find_unique(
-            self.table, ("repository_id", "relative_path"), (repository_id, relative_path)
+            self.table, ("repository_id", "relative_path"), (repository_id, relative_path), _live
         )
         return copied(row) if row is not None else None
 
@@ -362,10 +378,21 @@ class MemoryFileIndexRepository(_Base):
         return self._update_versioned(file)
 
     async def delete(self, id: FileId) -> None:
-        self._tx().delete(self.table, id)
+        tx = self._tx()
+        row = tx.get(self.table, id)
+        if row is None or not _live(row):
+            raise NotFoundError("file", id)
+        tx.replace(
+            self.table,
+            attrs.evolve(row, analysis_status=AnalysisStatus.DELETED, updated_at=self._db.now()),
+        )
 
-    def _of(self, repository_id: RepositoryId) -> list[Any]:
-        return [r for r in self._tx().scan(self.table) if r.repository_id == repository_id]
+    def _of(self, repository_id: RepositoryId, *, deleted: bool = False) -> list[Any]:
+        return [
+            r
+            for r in self._tx().scan(self.table)
+            if r.repository_id == repository_id and _live(r) != deleted
+        ]
 
     async def list_by_repository(
         self,
@@ -377,7 +404,7 @@ class MemoryFileIndexRepository(_Base):
     ) -> Page[FileIndex]:
         rows = (
             r
-            for r in self._of(repository_id)
+            for r in self._of(repository_id, deleted=status is AnalysisStatus.DELETED)
             if (language is None or r.language == language)
             and (status is None or r.analysis_status == status)
         )
@@ -413,41 +440,40 @@ class MemoryFileIndexRepository(_Base):
         self, repository_id: RepositoryId, files: Sequence[FileIndex], *, prune: bool = True
     ) -> SnapshotResult:
         tx = self._tx()
-        if tx.get("repositories", repository_id) is None:
+        if tx.lock("repositories", repository_id) is None:
             raise NotFoundError("repository", repository_id)
         check_snapshot(repository_id, files)
-        existing = {r.relative_path: r for r in self._of(repository_id)}
+        rows = {
+            r.id: r for r in tx.scan(self.table) if r.repository_id == repository_id
+        }  # fmt: skip
+        stored = [
+            StoredFile(r.id, r.relative_path, r.file_hash, not _live(r), r.created_at, r.updated_at)
+            for r in rows.values()
+        ]
+        plan = plan_snapshot(stored, files, prune=prune)
         now = self._db.now()
-        added: list[FileRef] = []
-        modified: list[FileRef] = []
-        removed: list[FileRef] = []
-        unchanged = 0
-        for file in files:
-            known = existing.get(file.relative_path)
-            if known is None:
-                tx.insert(self.table, file)
-                added.append(FileRef(file.id, file.relative_path))
-            elif known.file_hash != file.file_hash:
-                tx.replace(
-                    self.table,
-                    attrs.evolve(file, id=known.id, created_at=known.created_at, updated_at=now),
-                )
-                modified.append(FileRef(known.id, file.relative_path))
-            else:
-                unchanged += 1
-        if prune:
-            paths = {file.relative_path for file in files}
-            for path, row in existing.items():
-                if path not in paths:
-                    tx.delete(self.table, row.id)
-                    removed.append(FileRef(row.id, path))
-        by_path = lambda ref: ref.relative_path  # noqa: E731
-        return SnapshotResult(
-            added=tuple(sorted(added, key=by_path)),
-            modified=tuple(sorted(modified, key=by_path)),
-            removed=tuple(sorted(removed, key=by_path)),
-            unchanged=unchanged,
-        )
+        deleted = AnalysisStatus.DELETED
+        for file_id in plan.vacate:  # free the paths first: renames may exchange them
+            tx.replace(self.table, attrs.evolve(rows[file_id], analysis_status=deleted))
+        for file in plan.inserts:
+            tx.insert(self.table, file)
+        for file in plan.updates:
+            tx.replace(self.table, attrs.evolve(file, updated_at=now))
+        for file_id in plan.deletes:
+            tx.replace(
+                self.table, attrs.evolve(rows[file_id], analysis_status=deleted, updated_at=now)
+            )
+        return plan.result
+
+    async def record_history(self, entries: Sequence[FileHistoryEntry]) -> int:
+        tx = self._tx()
+        for entry in entries:
+            tx.insert("file_history", entry)
+        return len(entries)
+
+    async def history(self, file_id: FileId) -> list[FileHistoryEntry]:
+        rows = [r for r in self._tx().scan("file_history") if r.file_id == file_id]
+        return [copied(r) for r in sorted(rows, key=lambda r: (r.created_at, r.id))]
 
     async def search(
         self, repository_ids: Sequence[RepositoryId], text: str, *, limit: int = 20
@@ -459,7 +485,7 @@ class MemoryFileIndexRepository(_Base):
             return []
         hits: list[tuple[int, Any]] = []
         for row in self._tx().scan(self.table):
-            if row.repository_id not in wanted:
+            if row.repository_id not in wanted or not _live(row):
                 continue
             rank = match_rank(query, f"{row.relative_path} {row.metadata.description or ''}")
             if rank:
@@ -512,15 +538,61 @@ class MemoryAnalysisRepository(_Base):
             tx.insert("analysis_results", result)
         return len(results)
 
+    def _held_files(self, job_id: JobId) -> dict[FileId, JobId]:
+        """For each file the job holds, the job whose analysis of it the job holds (see
+        ports.repositories.AnalysisRepository)."""
+        tx = self._tx()
+        target = tx.get(self.table, job_id)
+        if target is None:
+            return {}
+        upto = (target.created_at, target.id)
+        jobs = {
+            j.id: (j.created_at, j.id)
+            for j in tx.scan(self.table)
+            if j.project_id == target.project_id
+            and (j.created_at, j.id) <= upto
+            and (j.status is JobStatus.COMPLETED or j.id == target.id)
+        }
+        latest: dict[FileId, tuple[tuple[Any, Any], FileHistoryEntry]] = {}
+        for entry in tx.scan("file_history"):
+            order = jobs.get(entry.job_id)
+            if order is None:
+                continue
+            known = latest.get(entry.file_id)
+            if known is None or order > known[0]:
+                latest[entry.file_id] = (order, entry)
+        return {
+            file_id: entry.job_id
+            for file_id, (_, entry) in latest.items()
+            if entry.change is not FileChange.DELETED and entry.job_id is not None
+        }
+
+    def _held(self, table: str, job_id: JobId) -> list[Any]:
+        """The rows of ``table`` (results or metrics) the job holds."""
+        held = self._held_files(job_id)
+        return [
+            r
+            for r in self._tx().scan(table)
+            if (r.file_id is None and r.job_id == job_id)
+            or (r.file_id is not None and held.get(r.file_id) == r.job_id)
+        ]
+
     def _located(self, result: AnalysisResult) -> AnalysisResult:
-        """``result`` with the path of its file in its location."""
+        """``result`` with the path its file had in the job that found it."""
         if result.location is None:
             return result
-        file = self._tx().get("file_index", result.file_id) if result.file_id else None
-        path = file.relative_path if file is not None else ""
+        path = self._path_in_job(result.file_id, result.job_id) if result.file_id else ""
         if result.location.file_path == path:
             return result
         return attrs.evolve(result, location=attrs.evolve(result.location, file_path=path))
+
+    def _path_in_job(self, file_id: FileId, job_id: JobId) -> str:
+        tx = self._tx()
+        entry = tx.find_unique("file_history", ("job_id", "file_id"), (job_id, file_id))
+        if entry is not None:
+            return str(entry.relative_path)
+        file = tx.get("file_index", file_id)
+        return str(file.relative_path) if file is not None else ""
 
     async def find_results_by_job(
         self,
@@ -532,9 +604,8 @@ class MemoryAnalysisRepository(_Base):
     ) -> Page[AnalysisResult]:
         rows = (
             r
-            for r in self._tx().scan("analysis_results")
-            if r.job_id == job_id
-            and (min_severity is None or r.severity >= min_severity)
+            for r in self._held("analysis_results", job_id)
+            if (min_severity is None or r.severity >= min_severity)
             and (category is None or r.category == category)
         )
         page_ = paginate(rows, page, sorts=RESULT_SORTS)
@@ -579,31 +650,15 @@ class MemoryAnalysisRepository(_Base):
         rows.sort(key=lambda r: (r.metric_type.value, r.metric_name, r.created_at, r.id))
         return [copied(r) for r in rows]
 
-    async def carry_over(
-        self, from_job: JobId, to_job: JobId, file_ids: Sequence[FileId]
-    ) -> tuple[int, int]:
-        tx = self._tx()
-        if tx.get(self.table, to_job) is None:
-            raise NotFoundError("analysis job", to_job)
-        files = set(file_ids)
-        now = self._db.now()
-        results = [
-            r for r in tx.scan("analysis_results") if r.job_id == from_job and r.file_id in files
-        ]
-        metrics = [
-            m for m in tx.scan("code_metrics") if m.job_id == from_job and m.file_id in files
-        ]
-        for r in results:
-            tx.insert(
-                "analysis_results",
-                attrs.evolve(r, id=AnalysisResultId(new_id()), job_id=to_job, created_at=now),
-            )
-        for m in metrics:
-            tx.insert(
-                "code_metrics",
-                attrs.evolve(m, id=MetricId(new_id()), job_id=to_job, created_at=now),
-            )
-        return len(results), len(metrics)
+    async def find_metrics_by_job(
+        self, job_id: JobId, page: PageRequest, *, metric_type: MetricType | None = None
+    ) -> Page[CodeMetric]:
+        rows = (
+            m
+            for m in self._held("code_metrics", job_id)
+            if metric_type is None or m.metric_type == metric_type
+        )
+        return paginate(rows, page, sorts=METRIC_SORTS)
 
     async def search_results(
         self, project_id: ProjectId, text: str, *, limit: int = 20
@@ -614,11 +669,10 @@ class MemoryAnalysisRepository(_Base):
         if job is None or not query:
             return []
         hits = []
-        for r in self._tx().scan("analysis_results"):
-            if r.job_id == job.id:
-                rank = match_rank(query, f"{r.title} {r.description}")
-                if rank:
-                    hits.append((rank, r))
+        for r in self._held("analysis_results", job.id):
+            rank = match_rank(query, f"{r.title} {r.description}")
+            if rank:
+                hits.append((rank, r))
         hits.sort(key=lambda h: (-h[0], h[1].created_at, h[1].id))
         return [self._located(copied(r)) for _, r in hits[:limit]]
 
@@ -631,8 +685,8 @@ class MemoryAnalysisRepository(_Base):
                 project_id=project_id, metric_type=metric_type, job_id=None, metrics=()
             )
         groups: dict[str, list[CodeMetric]] = {}
-        for m in self._tx().scan("code_metrics"):
-            if m.job_id == job.id and m.metric_type == metric_type:
+        for m in self._held("code_metrics", job.id):
+            if m.metric_type == metric_type:
                 groups.setdefault(m.metric_name, []).append(m)
         stats = tuple(
             MetricStats(
@@ -659,14 +713,21 @@ class MemoryAnalysisRepository(_Base):
         latest_only: bool = False,
     ) -> IssuesSummary:
         since = summary_since(days, now)
-        completed = {r.id for r in self._jobs(project_id, JobStatus.COMPLETED)}
         if latest_only:
             latest = self._latest(project_id, JobStatus.COMPLETED)
-            completed = {latest.id} if latest is not None else set()
+            jobs = [latest] if latest is not None else []
+        else:
+            jobs = self._jobs(project_id, JobStatus.COMPLETED)
         groups: dict[tuple[Severity, Category], list[float]] = {}
-        for r in self._tx().scan("analysis_results"):
-            if r.job_id in completed and r.created_at > since:
-                groups.setdefault((r.severity, r.category), []).append(r.confidence)
+        for job in jobs:
+            held_since = job.completed_at or job.created_at
+            if held_since <= since:
+                continue
+            for r in self._held("analysis_results", job.id):
+                # a job's own results count from when they were found, those it holds
+                # from an earlier analysis from when the job completed
+                if (r.created_at if r.job_id == job.id else held_since) > since:
+                    groups.setdefault((r.severity, r.category), []).append(r.confidence)
         rows = [
             IssuesSummaryRow(
                 severity=severity,
@@ -684,24 +745,19 @@ class MemoryAnalysisRepository(_Base):
         job = self._latest(project_id, JobStatus.COMPLETED)
         if job is None:
             return []
-        tx = self._tx()
-        per_file: dict[FileId, list[Severity]] = {}
-        for r in tx.scan("analysis_results"):
-            if r.job_id == job.id and r.file_id is not None:
-                per_file.setdefault(r.file_id, []).append(r.severity)
-        spots = []
-        for file_id, severities in per_file.items():
-            file = tx.get("file_index", file_id)
-            if file is None:
-                continue
-            spots.append(
-                FileHotspot(
-                    file_id=file_id,
-                    relative_path=file.relative_path,
-                    issues=len(severities),
-                    worst_severity=max(severities),
-                )
+        per_file: dict[FileId, list[AnalysisResult]] = {}
+        for r in self._held("analysis_results", job.id):
+            if r.file_id is not None:
+                per_file.setdefault(r.file_id, []).append(r)
+        spots = [
+            FileHotspot(
+                file_id=file_id,
+                relative_path=self._path_in_job(file_id, results[0].job_id),
+                issues=len(results),
+                worst_severity=max(r.severity for r in results),
             )
+            for file_id, results in per_file.items()
+        ]
         spots.sort(key=lambda s: (-s.issues, s.worst_severity.rank, s.relative_path))
         return spots[:limit]
 

@@ -34,15 +34,15 @@ from domain.reports import (
     MetricAggregation,
     MetricStats,
 )
-from ports.errors import NotFoundError
 from ports.pagination import Page, PageRequest
-from ports.repositories import JOB_SORTS, RESULT_SORTS
+from ports.repositories import JOB_SORTS, METRIC_SORTS, RESULT_SORTS
 
 __all__ = ["PostgresAnalysisRepository"]
 
 JOB_COLUMNS = (
     "id", "project_id", "job_type", "status", "priority", "config", "progress", "started_at",
-    "completed_at", "error_message", "metadata", "created_at", "updated_at",
+    "completed_at", "error_message", "metadata", "created_at", "updated_at", "branch",
+    "commit_hash", "dirty", "owner", "heartbeat_at", "lease_expires_at",
 )  # fmt: skip
 JOB_JSON = ("config", "metadata")
 INSERT_JOB = insert_sql("analysis_jobs", JOB_COLUMNS)
@@ -63,17 +63,70 @@ RESULT_COLUMNS = (
     "metadata", "created_at",
 )  # fmt: skip
 COPY_RESULTS = f"COPY analysis_results ({columns(RESULT_COLUMNS)}) FROM STDIN"
+# a result's path is the one its file had in the job that found it
 SELECT_RESULTS = (
-    f"SELECT {columns(RESULT_COLUMNS, 'r')}, f.relative_path AS file_path"
-    " FROM analysis_results r LEFT JOIN file_index f ON f.id = r.file_id"
-)
-LIST_RESULTS_OF_JOB = (
-    SELECT_RESULTS + " WHERE r.job_id = %(job_id)s"
-    " AND (%(severities)s::text[] IS NULL OR r.severity = ANY(%(severities)s::text[]))"
-    " AND (%(category)s::text IS NULL OR r.category = %(category)s)"
+    f"SELECT {columns(RESULT_COLUMNS, 'r')},"
+    " COALESCE(h.relative_path, f.relative_path) AS file_path"
+    " FROM analysis_results r"
+    " LEFT JOIN file_history h ON h.job_id = r.job_id AND h.file_id = r.file_id"
+    " LEFT JOIN file_index f ON f.id = r.file_id"
 )
 LIST_RESULTS_OF_FILE = SELECT_RESULTS + " WHERE r.file_id = %(file_id)s ORDER BY r.created_at, r.id"
 DELETE_RESULTS_OF_JOB = "DELETE FROM analysis_results WHERE job_id = %(job_id)s"
+
+# What a job holds (ports.repositories.AnalysisRepository): per file, the history entry of
+# the latest analysis of it among the project's completed jobs up to the job (the job
+# itself whatever its status). Statements built on it join results and metrics to it.
+HELD = """
+WITH target AS (
+    SELECT id, project_id, created_at FROM analysis_jobs WHERE id = %(job_id)s
+), held AS (
+    SELECT DISTINCT ON (h.file_id) h.file_id, h.job_id, h.change, h.relative_path
+    FROM target t
+    JOIN analysis_jobs j ON j.project_id = t.project_id
+        AND (j.created_at, j.id) <= (t.created_at, t.id)
+        AND (j.status = 'completed' OR j.id = t.id)
+    JOIN file_history h ON h.job_id = j.id
+    ORDER BY h.file_id, j.created_at DESC, j.id DESC
+)
+"""
+HELD_RESULTS = f"""
+    SELECT {columns(RESULT_COLUMNS, "r")}, held.relative_path AS file_path
+    FROM held JOIN analysis_results r ON r.job_id = held.job_id AND r.file_id = held.file_id
+    WHERE held.change <> 'deleted'
+    UNION ALL
+    SELECT {columns(RESULT_COLUMNS, "r")}, NULL AS file_path
+    FROM analysis_results r WHERE r.job_id = %(job_id)s AND r.file_id IS NULL
+"""
+LIST_RESULTS_OF_JOB = (
+    HELD + f"SELECT * FROM ({HELD_RESULTS}) r"
+    " WHERE (%(severities)s::text[] IS NULL OR r.severity = ANY(%(severities)s::text[]))"
+    " AND (%(category)s::text IS NULL OR r.category = %(category)s)"
+)
+SEARCH_RESULTS = (
+    HELD
+    + f"""
+SELECT * FROM ({HELD_RESULTS}) r
+WHERE to_tsvector('english', r.title || ' ' || r.description)
+      @@ plainto_tsquery('english', %(text)s)
+ORDER BY ts_rank(to_tsvector('english', r.title || ' ' || r.description),
+                 plainto_tsquery('english', %(text)s)) DESC, r.created_at, r.id
+LIMIT %(limit)s
+"""
+)
+HOTSPOTS = (
+    HELD
+    + """
+SELECT r.file_id, held.relative_path, count(*) AS issues,
+       min(CASE r.severity WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3
+                           WHEN 'low' THEN 4 ELSE 5 END) AS worst_rank
+FROM held JOIN analysis_results r ON r.job_id = held.job_id AND r.file_id = held.file_id
+WHERE held.change <> 'deleted'
+GROUP BY r.file_id, held.relative_path
+ORDER BY issues DESC, worst_rank, held.relative_path COLLATE "C"
+LIMIT %(limit)s
+"""
+)
 
 METRIC_COLUMNS = (
     "id", "file_id", "job_id", "metric_type", "metric_name", "value", "threshold_min",
@@ -98,29 +151,14 @@ SELECT_METRICS_OF_FILE = (
     " AND (%(job_id)s::uuid IS NULL OR job_id = %(job_id)s)"
     ' ORDER BY metric_type COLLATE "C", metric_name COLLATE "C", created_at, id'
 )
-
-CARRY_RESULTS = f"""
-INSERT INTO analysis_results ({columns(RESULT_COLUMNS)})
-SELECT gen_random_uuid(), %(to_job)s, {columns(RESULT_COLUMNS[2:-1])}, clock_timestamp()
-FROM analysis_results
-WHERE job_id = %(from_job)s AND file_id = ANY(%(file_ids)s::uuid[])
+HELD_METRICS = f"""
+    SELECT {columns(METRIC_COLUMNS, "m")}
+    FROM held JOIN code_metrics m ON m.job_id = held.job_id AND m.file_id = held.file_id
+    WHERE held.change <> 'deleted'
 """
-CARRY_METRICS = f"""
-INSERT INTO code_metrics ({columns(METRIC_COLUMNS)})
-SELECT gen_random_uuid(), file_id, %(to_job)s, {columns(METRIC_COLUMNS[3:-1])}, clock_timestamp()
-FROM code_metrics
-WHERE job_id = %(from_job)s AND file_id = ANY(%(file_ids)s::uuid[])
-"""
-SEARCH_RESULTS = (
-    SELECT_RESULTS
-    + """
-WHERE r.job_id = %(job_id)s
-  AND to_tsvector('english', r.title || ' ' || r.description)
-      @@ plainto_tsquery('english', %(text)s)
-ORDER BY ts_rank(to_tsvector('english', r.title || ' ' || r.description),
-                 plainto_tsquery('english', %(text)s)) DESC, r.created_at, r.id
-LIMIT %(limit)s
-"""
+LIST_METRICS_OF_JOB = (
+    HELD + f"SELECT * FROM ({HELD_METRICS}) m"
+    " WHERE (%(metric_type)s::text IS NULL OR m.metric_type = %(metric_type)s)"
 )
 
 LATEST_COMPLETED_JOB = """
@@ -128,31 +166,59 @@ SELECT id FROM analysis_jobs
 WHERE project_id = %(project_id)s AND status = 'completed'
 ORDER BY created_at DESC, id DESC LIMIT 1
 """
-AGGREGATE_METRICS = """
+AGGREGATE_METRICS = (
+    HELD
+    + f"""
 SELECT metric_name, count(*) AS count, min(value) AS min, max(value) AS max,
        avg(value) AS avg, sum(value) AS sum,
        count(*) FILTER (WHERE is_violation) AS violations
-FROM code_metrics
-WHERE job_id = %(job_id)s AND metric_type = %(metric_type)s
+FROM ({HELD_METRICS}) m
+WHERE metric_type = %(metric_type)s
 GROUP BY metric_name
 ORDER BY metric_name COLLATE "C"
 """
-# seed 000, section 3.9.2, with the window start as a parameter and 'info' ranked last
+)
+# seed 000, section 3.9.2, over what each completed job of the window holds, with the
+# window start as a parameter and 'info' ranked last
 ISSUES_SUMMARY = """
+WITH window_jobs AS (
+    SELECT id, created_at, COALESCE(completed_at, created_at) AS held_since
+    FROM analysis_jobs
+    WHERE project_id = %(project_id)s
+      AND status = 'completed'
+      AND COALESCE(completed_at, created_at) > %(since)s
+      AND (NOT %(latest_only)s OR id = (
+            SELECT id FROM analysis_jobs
+            WHERE project_id = %(project_id)s AND status = 'completed'
+            ORDER BY created_at DESC, id DESC LIMIT 1))
+), held AS (
+    SELECT DISTINCT ON (w.id, h.file_id) w.id AS window_job, h.file_id, h.job_id, h.change
+    FROM window_jobs w
+    JOIN analysis_jobs j ON j.project_id = %(project_id)s
+        AND j.status = 'completed'
+        AND (j.created_at, j.id) <= (w.created_at, w.id)
+    JOIN file_history h ON h.job_id = j.id
+    ORDER BY w.id, h.file_id, j.created_at DESC, j.id DESC
+), ar AS (
+    -- a job's own results count from when they were found, those it holds from an
+    -- earlier analysis from when the job completed
+    SELECT r.severity, r.category, r.confidence
+    FROM held
+    JOIN window_jobs w ON w.id = held.window_job
+    JOIN analysis_results r ON r.job_id = held.job_id AND r.file_id = held.file_id
+    WHERE held.change <> 'deleted'
+      AND CASE WHEN r.job_id = w.id THEN r.created_at ELSE w.held_since END > %(since)s
+    UNION ALL
+    SELECT r.severity, r.category, r.confidence
+    FROM window_jobs w JOIN analysis_results r ON r.job_id = w.id AND r.file_id IS NULL
+    WHERE r.created_at > %(since)s
+)
 SELECT
     ar.severity,
     ar.category,
     COUNT(*) as count,
     AVG(ar.confidence) as avg_confidence
-FROM analysis_results ar
-JOIN analysis_jobs aj ON ar.job_id = aj.id
-WHERE aj.project_id = %(project_id)s
-  AND aj.status = 'completed'
-  AND ar.created_at > %(since)s
-  AND (NOT %(latest_only)s OR aj.id = (
-        SELECT id FROM analysis_jobs
-        WHERE project_id = %(project_id)s AND status = 'completed'
-        ORDER BY created_at DESC, id DESC LIMIT 1))
+FROM ar
 GROUP BY ar.severity, ar.category
 ORDER BY
     CASE ar.severity
@@ -164,16 +230,6 @@ ORDER BY
     END,
     COUNT(*) DESC,
     ar.category COLLATE "C"
-"""
-HOTSPOTS = """
-SELECT r.file_id, f.relative_path, count(*) AS issues,
-       min(CASE r.severity WHEN 'critical' THEN 1 WHEN 'high' THEN 2 WHEN 'medium' THEN 3
-                           WHEN 'low' THEN 4 ELSE 5 END) AS worst_rank
-FROM analysis_results r JOIN file_index f ON f.id = r.file_id
-WHERE r.job_id = %(job_id)s
-GROUP BY r.file_id, f.relative_path
-ORDER BY issues DESC, worst_rank, f.relative_path COLLATE "C"
-LIMIT %(limit)s
 """
 _SEVERITY_OF_RANK = {s.rank: s for s in Severity}
 
@@ -220,6 +276,10 @@ def _result_row(result: AnalysisResult) -> tuple[Any, ...]:
         "created_at": result.created_at,
     }
     return tuple(values[c] for c in RESULT_COLUMNS)
+
+
+def _metric(row: dict[str, Any]) -> CodeMetric:
+    return to_entity(row, CodeMetric)  # is_violation is derived, not read
 
 
 def _metric_params(metric: CodeMetric) -> dict[str, Any]:
@@ -315,17 +375,16 @@ class PostgresAnalysisRepository(Repo):
         self, file_id: FileId, *, job_id: JobId | None = None
     ) -> list[CodeMetric]:
         rows = await self._all(SELECT_METRICS_OF_FILE, {"file_id": file_id, "job_id": job_id})
-        return [to_entity(r, CodeMetric) for r in rows]
+        return [_metric(r) for r in rows]
 
-    async def carry_over(
-        self, from_job: JobId, to_job: JobId, file_ids: Sequence[FileId]
-    ) -> tuple[int, int]:
-        if await self._one(JOB_EXISTS, {"id": to_job}) is None:
-            raise NotFoundError("analysis job", to_job)
-        params = {"from_job": from_job, "to_job": to_job, "file_ids": list(file_ids)}
-        results = await self._rowcount(CARRY_RESULTS, params)
-        metrics = await self._rowcount(CARRY_METRICS, params)
-        return results, metrics
+    async def find_metrics_by_job(
+        self, job_id: JobId, page: PageRequest, *, metric_type: MetricType | None = None
+    ) -> Page[CodeMetric]:
+        params = {"job_id": job_id, "metric_type": plain(metric_type)}
+        return await fetch_page(
+            self, LIST_METRICS_OF_JOB, params, page, sorts=METRIC_SORTS, alias="m",
+            convert=_metric,
+        )  # fmt: skip
 
     async def search_results(
         self, project_id: ProjectId, text: str, *, limit: int = 20

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from psycopg import sql
 
-from adapters.common import check_limit, check_snapshot
+from adapters.common import StoredFile, check_limit, check_snapshot, plan_snapshot
 from adapters.postgres._sql import (
     Repo,
     columns,
@@ -22,9 +22,9 @@ from adapters.postgres._sql import (
 from adapters.postgres.errors import translated
 from adapters.postgres.organizations import versioned_update
 from domain.enums import AnalysisStatus, ProgrammingLanguage
-from domain.files import FileIndex
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileId, RepositoryId
-from domain.reports import FileRef, SnapshotResult
+from domain.reports import SnapshotResult
 from ports.errors import NotFoundError
 from ports.pagination import Page, PageRequest
 from ports.repositories import FILE_SORTS
@@ -39,56 +39,71 @@ FILE_COLUMNS = (
 FILE_JSON = ("metadata",)
 INSERT_FILE = insert_sql("file_index", FILE_COLUMNS)
 SELECT_FILE = f"SELECT {columns(FILE_COLUMNS)} FROM file_index WHERE id = %(id)s"
+LIVE = "analysis_status <> 'deleted'"
 SELECT_FILE_BY_PATH = (
     f"SELECT {columns(FILE_COLUMNS)} FROM file_index"
     " WHERE repository_id = %(repository_id)s AND relative_path = %(relative_path)s"
+    f" AND {LIVE}"
 )
 UPDATE_FILE = update_sql(
     "file_index", FILE_COLUMNS, where="id = %(id)s AND updated_at = %(updated_at)s"
 )
 FILE_EXISTS = "SELECT 1 AS found FROM file_index WHERE id = %(id)s"
-DELETE_FILE = "DELETE FROM file_index WHERE id = %(id)s"
+DELETE_FILE = f"UPDATE file_index SET analysis_status = 'deleted' WHERE id = %(id)s AND {LIVE}"
+# deleted files are listed only when asked for by their status
 LIST_FILES = (
     f"SELECT {columns(FILE_COLUMNS)} FROM file_index WHERE repository_id = %(repository_id)s"
+    " AND (analysis_status = 'deleted') = (COALESCE(%(status)s::text, '') = 'deleted')"
     " AND (%(language)s::text IS NULL OR language = %(language)s)"
     " AND (%(status)s::text IS NULL OR analysis_status = %(status)s)"
 )
 LIST_FILES_MODIFIED_SINCE = (
     f"SELECT {columns(FILE_COLUMNS)} FROM file_index"
-    " WHERE repository_id = %(repository_id)s AND last_modified > %(since)s"
+    f" WHERE repository_id = %(repository_id)s AND last_modified > %(since)s AND {LIVE}"
 )
-COUNT_FILES = "SELECT count(*) AS n FROM file_index WHERE repository_id = %(repository_id)s"
+COUNT_FILES = (
+    f"SELECT count(*) AS n FROM file_index WHERE repository_id = %(repository_id)s AND {LIVE}"
+)
 UPDATE_STATUS = "UPDATE file_index SET analysis_status = %(status)s WHERE id = ANY(%(ids)s::uuid[])"
 REPOSITORY_FOR_SNAPSHOT = "SELECT id FROM repositories WHERE id = %(id)s FOR UPDATE"
+STORED_FILES = (
+    "SELECT id, relative_path, file_hash, analysis_status = 'deleted' AS deleted, created_at,"
+    " updated_at FROM file_index WHERE repository_id = %(repository_id)s"
+)
+MARK_DELETED = "UPDATE file_index SET analysis_status = 'deleted' WHERE id = ANY(%(ids)s::uuid[])"
 
-# A snapshot is COPYed into a temporary table, then merged in two statements.
+# The files a snapshot writes are COPYed into a temporary table, then merged in one
+# statement on their id (the snapshot plan gave each the identity it keeps).
 CREATE_STAGE = "CREATE TEMPORARY TABLE {stage} (LIKE file_index INCLUDING DEFAULTS) ON COMMIT DROP"
 COPY_STAGE = f"COPY {{stage}} ({columns(FILE_COLUMNS)}) FROM STDIN"
 MERGE_STAGE = f"""
 INSERT INTO file_index ({columns(FILE_COLUMNS)})
 SELECT {columns(FILE_COLUMNS)} FROM {{stage}}
-ON CONFLICT (repository_id, relative_path) DO UPDATE SET
-    absolute_path = EXCLUDED.absolute_path, language = EXCLUDED.language,
-    size_bytes = EXCLUDED.size_bytes, line_count = EXCLUDED.line_count,
-    file_hash = EXCLUDED.file_hash, content_hash = EXCLUDED.content_hash,
-    last_modified = EXCLUDED.last_modified, analysis_status = EXCLUDED.analysis_status,
-    metadata = EXCLUDED.metadata
-WHERE file_index.file_hash IS DISTINCT FROM EXCLUDED.file_hash
-RETURNING id, relative_path, (xmax = 0) AS inserted
-"""
-PRUNE_MISSING = """
-DELETE FROM file_index f
-WHERE f.repository_id = %(repository_id)s
-  AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.relative_path = f.relative_path)
-RETURNING f.id, f.relative_path
+ON CONFLICT (id) DO UPDATE SET
+    relative_path = EXCLUDED.relative_path, absolute_path = EXCLUDED.absolute_path,
+    language = EXCLUDED.language, size_bytes = EXCLUDED.size_bytes,
+    line_count = EXCLUDED.line_count, file_hash = EXCLUDED.file_hash,
+    content_hash = EXCLUDED.content_hash, last_modified = EXCLUDED.last_modified,
+    analysis_status = EXCLUDED.analysis_status, metadata = EXCLUDED.metadata
 """
 DROP_STAGE = "DROP TABLE {stage}"
+
+HISTORY_COLUMNS = (
+    "id", "file_id", "job_id", "change", "relative_path", "previous_path", "file_hash",
+    "line_count", "size_bytes", "created_at",
+)  # fmt: skip
+COPY_HISTORY = f"COPY file_history ({columns(HISTORY_COLUMNS)}) FROM STDIN"
+SELECT_HISTORY = (
+    f"SELECT {columns(HISTORY_COLUMNS)} FROM file_history WHERE file_id = %(file_id)s"
+    " ORDER BY created_at, id"
+)
 
 # ranks on the stored document (migration 0008): no row is parsed again
 SEARCH_FILES = f"""
 SELECT {columns(FILE_COLUMNS, "f")}
 FROM file_index f, plainto_tsquery('english', %(text)s) q
 WHERE f.repository_id = ANY(%(repository_ids)s::uuid[]) AND f.search_vector @@ q
+  AND f.{LIVE}
 ORDER BY ts_rank(f.search_vector, q) DESC, f.relative_path COLLATE "C", f.id
 LIMIT %(limit)s
 """
@@ -174,40 +189,44 @@ class PostgresFileIndexRepository(Repo):
         check_snapshot(repository_id, files)
         if await self._one(REPOSITORY_FOR_SNAPSHOT, {"id": repository_id}) is None:
             raise NotFoundError("repository", repository_id)
-        stage = sql.Identifier(f"file_snapshot_{uuid.uuid4().hex}")
-        conn = self._conn()
-        async with translated():
-            await conn.execute(sql.SQL(CREATE_STAGE).format(stage=stage))
-            async with conn.cursor() as cur:
-                async with cur.copy(sql.SQL(COPY_STAGE).format(stage=stage)) as copy:
-                    for file in files:
-                        await copy.write_row(_copy_row(file))
-            merged = await (await conn.execute(sql.SQL(MERGE_STAGE).format(stage=stage))).fetchall()
-            removed_rows = []
-            if prune:
-                cur = await conn.execute(
-                    sql.SQL(PRUNE_MISSING).format(stage=stage), {"repository_id": repository_id}
-                )
-                removed_rows = await cur.fetchall()
-            await conn.execute(sql.SQL(DROP_STAGE).format(stage=stage))
-        added = sorted(
-            (FileRef(r["id"], r["relative_path"]) for r in merged if r["inserted"]),
-            key=lambda ref: ref.relative_path,
-        )
-        modified = sorted(
-            (FileRef(r["id"], r["relative_path"]) for r in merged if not r["inserted"]),
-            key=lambda ref: ref.relative_path,
-        )
-        removed = sorted(
-            (FileRef(r["id"], r["relative_path"]) for r in removed_rows),
-            key=lambda ref: ref.relative_path,
-        )
-        return SnapshotResult(
-            added=tuple(added),
-            modified=tuple(modified),
-            removed=tuple(removed),
-            unchanged=len(files) - len(added) - len(modified),
-        )
+        rows = await self._all(STORED_FILES, {"repository_id": repository_id})
+        stored = [
+            StoredFile(
+                r["id"], r["relative_path"], r["file_hash"], r["deleted"], r["created_at"],
+                r["updated_at"],
+            )
+            for r in rows
+        ]  # fmt: skip
+        plan = plan_snapshot(stored, files, prune=prune)
+        if plan.vacate:  # free the paths first: renames may exchange them
+            await self._rowcount(MARK_DELETED, {"ids": list(plan.vacate)})
+        writes = (*plan.inserts, *plan.updates)
+        if writes:
+            stage = sql.Identifier(f"file_snapshot_{uuid.uuid4().hex}")
+            conn = self._conn()
+            async with translated():
+                await conn.execute(sql.SQL(CREATE_STAGE).format(stage=stage))
+                async with conn.cursor() as cur:
+                    async with cur.copy(sql.SQL(COPY_STAGE).format(stage=stage)) as copy:
+                        for file in writes:
+                            await copy.write_row(_copy_row(file))
+                await conn.execute(sql.SQL(MERGE_STAGE).format(stage=stage))
+                await conn.execute(sql.SQL(DROP_STAGE).format(stage=stage))
+        return plan.result
+
+    async def record_history(self, entries: Sequence[FileHistoryEntry]) -> int:
+        if not entries:
+            return 0
+        async with translated(), self._conn().cursor() as cur:
+            async with cur.copy(COPY_HISTORY) as copy:
+                for entry in entries:
+                    params = entity_params(entry)
+                    await copy.write_row(tuple(params[c] for c in HISTORY_COLUMNS))
+        return len(entries)
+
+    async def history(self, file_id: FileId) -> list[FileHistoryEntry]:
+        rows = await self._all(SELECT_HISTORY, {"file_id": file_id})
+        return [to_entity(r, FileHistoryEntry) for r in rows]
 
     async def search(
         self, repository_ids: Sequence[RepositoryId], text: str, *, limit: int = 20

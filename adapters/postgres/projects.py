@@ -39,6 +39,7 @@ INSERT_PROJECT = insert_sql("projects", PROJECT_COLUMNS)
 SELECT_PROJECT = (
     f"SELECT {columns(PROJECT_COLUMNS)} FROM projects WHERE id = %(id)s AND deleted_at IS NULL"
 )
+LOCK_PROJECT = SELECT_PROJECT + " FOR UPDATE"
 SELECT_PROJECT_BY_SLUG = (
     f"SELECT {columns(PROJECT_COLUMNS)} FROM projects"
     " WHERE organization_id = %(organization_id)s AND slug = %(slug)s AND deleted_at IS NULL"
@@ -132,6 +133,12 @@ class PostgresProjectRepository(Repo):
             SELECT_PROJECT_BY_SLUG, {"organization_id": organization_id, "slug": slug}
         )
         return to_entity(row, Project) if row else None
+
+    async def lock(self, id: ProjectId) -> Project:
+        row = await self._one(LOCK_PROJECT, {"id": id})
+        if row is None:
+            raise NotFoundError("project", id)
+        return to_entity(row, Project)
 
     async def update(self, project: Project) -> Project:
         params = entity_params(project, json=PROJECT_JSON)

@@ -50,7 +50,7 @@ from urllib.parse import urlsplit, urlunsplit
 from domain._base import utc_now
 from domain.values import CommitInfo
 from ports.errors import ValidationError
-from ports.source import BranchInfo, SourceSnapshot, TrackedFile
+from ports.source import BranchInfo, Rename, SourceSnapshot, TrackedFile
 
 __all__ = ["GitSourceReader"]
 
@@ -88,6 +88,40 @@ class GitSourceReader:
         """What the repository at ``root`` holds (see the module docstring)."""
         return await asyncio.to_thread(self._snapshot, root)
 
+    async def renames(self, root: str, since_commit: str) -> list[Rename]:
+        """The renames git detects (``git diff -M``) from ``since_commit`` to the working
+        tree; empty if that commit is not in the repository."""
+        return await asyncio.to_thread(self._renames, root, since_commit)
+
+    def _renames(self, root: str, since_commit: str) -> list[Rename]:
+        git = _Git(self._git, root)
+        git.top_level()
+        if not isinstance(since_commit, str) or not _is_commit_hash(since_commit):
+            raise ValidationError("since_commit", since_commit, "must be a 40-digit commit hash")
+        if git.query("cat-file", "-e", f"{since_commit}^{{commit}}") is None:
+            return []
+        fields = git._checked(
+            "diff", "--no-ext-diff", "--no-color", "-M", "--name-status", "-z", since_commit, "--"
+        ).split(b"\0")
+        found = []
+        i = 0
+        while i < len(fields) and fields[i]:
+            status = _text(fields[i])
+            if status.startswith("R") and i + 2 < len(fields):
+                found.append(
+                    Rename(
+                        old_path=_text(fields[i + 1]),
+                        new_path=_text(fields[i + 2]),
+                        similarity=int(status[1:] or 100),
+                    )
+                )
+                i += 3
+            elif status.startswith("C") and i + 2 < len(fields):
+                i += 3
+            else:
+                i += 2
+        return found
+
     async def read(self, root: str, relative_path: str) -> bytes:
         """The working-tree bytes of the file at ``relative_path`` (POSIX separators)
         under ``root``. Raises ValidationError if the path is absolute, has ``..``
@@ -110,6 +144,8 @@ class GitSourceReader:
             remote_url=git.remote_url(),
             branches=git.branches(default_branch),
             files=_tracked_files(top, tracked, dated, undated),
+            branch=git.checked_out_branch(),
+            dirty=head is not None and git.dirty(),
         )
 
 
@@ -223,10 +259,21 @@ class _Git:
             committed_at=_timestamp(seconds),
         )
 
-    def default_branch(self) -> str:
+    def checked_out_branch(self) -> str | None:
         checked_out = self.query("symbolic-ref", "-q", "HEAD")
+        if checked_out is None:
+            return None
+        return _text(checked_out).strip().removeprefix("refs/heads/")
+
+    def dirty(self) -> bool:
+        """Whether tracked files differ from HEAD (staged or not); untracked files are
+        not indexed, so they do not count."""
+        return bool(self._checked("status", "--porcelain", "-z", "--untracked-files=no"))
+
+    def default_branch(self) -> str:
+        checked_out = self.checked_out_branch()
         if checked_out is not None:
-            return _text(checked_out).strip().removeprefix("refs/heads/")
+            return checked_out
         remote_head = self.query("symbolic-ref", "-q", "refs/remotes/origin/HEAD")
         if remote_head is not None:
             return _text(remote_head).strip().removeprefix("refs/remotes/origin/")
@@ -405,6 +452,10 @@ def _without_credentials(url: str) -> str:
     else:
         return url
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def _is_commit_hash(text: str) -> bool:
+    return len(text) == 40 and all(c in "0123456789abcdef" for c in text)
 
 
 def _timestamp(seconds: str) -> dt.datetime:

@@ -17,7 +17,8 @@ from typing import Any, TypeVar
 import attrs
 
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
-from domain.files import FileIndex
+from domain.enums import FileChange
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileId, JobId, OrganizationId, ProjectId, RepositoryId, RuleId, UserId
 from domain.organizations import Organization, OrganizationMember, User
 from domain.projects import Project, Repository, RepositoryBranch
@@ -204,15 +205,38 @@ async def add(uow: UnitOfWork, entity: object) -> None:
         case AnalysisJob():
             await uow.analysis.create_job(entity)
         case AnalysisResult():
+            await analysed(uow, entity.job_id, entity.file_id)
             await uow.analysis.create_results([entity])
         case CodeMetric():
+            await analysed(uow, entity.job_id, entity.file_id)
             await uow.analysis.create_metrics([entity])
+        case FileHistoryEntry():
+            await uow.files.record_history([entity])
         case Rule():
             await uow.rules.create(entity)
         case ProjectRuleConfig():
             await uow.rule_configs.upsert(entity)
         case _:
             raise TypeError(f"no creating port method for {type(entity).__name__}")
+
+
+async def analysed(uow: UnitOfWork, job_id: JobId, file_id: FileId | None) -> None:
+    """Record (unless it is) that the job analysed the file, as completing a job does for
+    the files its results and metrics belong to: only then does the job hold them."""
+    if file_id is None:
+        return
+    if any(e.job_id == job_id for e in await uow.files.history(file_id)):
+        return
+    file = await uow.files.find_by_id(file_id)
+    assert file is not None, f"store the file {file_id} before what belongs to it"
+    entry = FileHistoryEntry(
+        file_id=file_id,
+        job_id=job_id,
+        change=FileChange.ANALYSED,
+        relative_path=file.relative_path,
+        file_hash=file.file_hash,
+    )
+    await uow.files.record_history([entry])
 
 
 async def store(backend: Backend, *entities: object) -> None:

@@ -7,12 +7,14 @@ import attrs
 import pytest
 
 from domain.enums import Category, Severity
+from domain.files import FileHistoryEntry
 from domain.ids import FileId, JobId, new_id
 from domain.values import SourceLocation
 from ports.errors import NotFoundError
 from ports.pagination import PageRequest
 from ports.repositories import RESULT_SORTS
 from tests.contract.builders import (
+    analysed,
     analysis_job,
     analysis_result,
     at,
@@ -68,6 +70,7 @@ async def test_create_results_writes_in_bulk_and_round_trips_every_field(backend
     loose = analysis_result(job.id, confidence=0.5, created_at=at(1))
 
     async with backend.uow() as uow:
+        await analysed(uow, job.id, source.id)
         assert await uow.analysis.create_results([located, loose]) == 2
         await uow.commit()
 
@@ -216,43 +219,105 @@ async def test_metrics_of_an_unknown_file_or_job_raise_not_found(backend):
     assert await read(backend, lambda uow: uow.analysis.find_metrics_by_file(source.id)) == []
 
 
-async def test_carry_over_copies_results_and_metrics_of_the_given_files(backend):
-    """carry_over copies the chosen files' results and metrics to the new job with new ids,
-    leaving other files' outputs and the old job untouched."""
-    old, files = await job_with_files(backend, count=2)
-    kept, dropped = files
-    new = analysis_job(old.project_id)
-    await store(
-        backend,
-        analysis_result(old.id, file_id=kept.id, title="kept issue"),
-        analysis_result(old.id, file_id=dropped.id, title="dropped issue"),
-        code_metric(kept.id, old.id, value=7.0),
-        code_metric(dropped.id, old.id),
-        new,
-    )
+def completed(job, minutes):
+    """``job`` created, started and completed ``minutes`` from the test's origin."""
+    job = attrs.evolve(job, created_at=at(minutes))
+    job.start(at=at(minutes))
+    job.complete(at=at(minutes + 0.5))
+    return job
 
+
+def seen(job, file, change="analysed", **overrides):
+    """A history entry: ``job`` analysed ``file`` (or saw it ``change``)."""
+    values = {"relative_path": file.relative_path, "previous_path": None, **overrides}
+    return FileHistoryEntry(file_id=file.id, job_id=job.id, change=change, **values)
+
+
+async def test_a_job_holds_the_latest_analysis_of_each_file_up_to_it(backend):
+    """A job holds, per file, the results and metrics of the latest completed analysis of
+    that file up to it: its own for the files it analysed, an earlier job's for the others,
+    none for a file it saw removed; later jobs never change what an earlier one holds."""
+    base = await scaffold(backend)
+    kept, changed, removed = (file_index(base.repository.id) for _ in range(3))
+    first = completed(analysis_job(base.project.id), 0)
+    second = completed(analysis_job(base.project.id), 10)
+    await store(
+        backend, kept, changed, removed, first, second,
+        seen(first, kept), seen(first, changed), seen(first, removed),
+        analysis_result(first.id, file_id=kept.id, title="kept issue"),
+        analysis_result(first.id, file_id=changed.id, title="old issue"),
+        analysis_result(first.id, file_id=removed.id, title="removed issue"),
+        code_metric(kept.id, first.id, value=1), code_metric(changed.id, first.id, value=2),
+        code_metric(removed.id, first.id, value=3),
+        seen(second, changed, change="modified"), seen(second, removed, change="deleted"),
+        analysis_result(second.id, file_id=changed.id, title="new issue"),
+        code_metric(changed.id, second.id, value=20),
+    )  # fmt: skip
+
+    def titles(results):
+        return sorted(r.title for r in results)
+
+    assert titles(await results_of_job(backend, second.id)) == ["kept issue", "new issue"]
+    assert titles(await results_of_job(backend, first.id)) == [
+        "kept issue", "old issue", "removed issue",
+    ]  # fmt: skip
+    held = await read(
+        backend, lambda uow: uow.analysis.find_metrics_by_job(second.id, PageRequest())
+    )
+    assert sorted((m.job_id == second.id, m.value) for m in held.items) == [
+        (False, 1.0), (True, 20.0),
+    ]  # fmt: skip
+    earlier = await read(
+        backend, lambda uow: uow.analysis.find_metrics_by_job(first.id, PageRequest())
+    )
+    assert sorted(m.value for m in earlier.items) == [1.0, 2.0, 3.0]
+
+
+async def test_only_completed_jobs_pass_their_analyses_on(backend):
+    """An analysis by a job that did not complete is held by that job alone: a later job
+    holds the file's last completed analysis instead."""
+    base = await scaffold(backend)
+    file = file_index(base.repository.id)
+    done = completed(analysis_job(base.project.id), 0)
+    failed = attrs.evolve(analysis_job(base.project.id), created_at=at(5))
+    failed.start(at=at(5))
+    failed.fail("broken", at=at(6))
+    later = completed(analysis_job(base.project.id), 10)
+    await store(
+        backend, file, done, failed, later,
+        seen(done, file), analysis_result(done.id, file_id=file.id, title="done"),
+        seen(failed, file), analysis_result(failed.id, file_id=file.id, title="failed"),
+    )  # fmt: skip
+
+    assert [r.title for r in await results_of_job(backend, later.id)] == ["done"]
+    assert [r.title for r in await results_of_job(backend, failed.id)] == ["failed"]
+
+
+async def test_a_result_carries_the_path_its_file_had_in_its_job(backend):
+    """After a rename, the results of the analysis before it keep the former path."""
+    base = await scaffold(backend)
+    file = file_index(base.repository.id, relative_path="src/old.py")
+    before = completed(analysis_job(base.project.id), 0)
+    after = completed(analysis_job(base.project.id), 10)
+    location = SourceLocation(file_path="", line_start=1, line_end=1)
+    await store(
+        backend, file, before, after,
+        seen(before, file), analysis_result(before.id, file_id=file.id, location=location),
+        seen(after, file, change="renamed", relative_path="src/new.py",
+             previous_path="src/old.py"),
+        analysis_result(after.id, file_id=file.id, location=location),
+    )  # fmt: skip
     async with backend.uow() as uow:
-        counts = await uow.analysis.carry_over(old.id, new.id, [kept.id])
+        stored = await uow.files.find_by_id(file.id)
+        assert stored is not None
+        await uow.files.update(attrs.evolve(stored, relative_path="src/new.py"))
         await uow.commit()
 
-    assert counts == (1, 1)
-    page = await read(backend, lambda uow: uow.analysis.find_results_by_job(new.id, PageRequest()))
-    assert [r.title for r in page.items] == ["kept issue"]
-    assert page.items[0].file_id == kept.id
-    metrics = await read(backend, lambda uow: uow.analysis.find_metrics_by_file(kept.id))
-    assert sorted((m.job_id == new.id, m.value) for m in metrics) == [(False, 7.0), (True, 7.0)]
-    old_page = await read(
-        backend, lambda uow: uow.analysis.find_results_by_job(old.id, PageRequest())
-    )
-    assert len(old_page.items) == 2
-
-
-async def test_carry_over_to_an_unknown_job_raises_not_found(backend):
-    """Copying into a job that does not exist raises NotFoundError."""
-    old, files = await job_with_files(backend, count=1)
-    async with backend.uow() as uow:
-        with pytest.raises(NotFoundError):
-            await uow.analysis.carry_over(old.id, JobId(new_id()), [files[0].id])
+    [old] = await results_of_job(backend, before.id)
+    [new] = await results_of_job(backend, after.id)
+    assert (old.location.file_path, new.location.file_path) == ("src/old.py", "src/new.py")
+    of_file = await read(backend, lambda uow: uow.analysis.find_results_by_file(file.id))
+    assert [r.location.file_path for r in of_file] == ["src/old.py", "src/new.py"]
 
 
 async def test_search_results_matches_words_of_the_latest_completed_job(backend):

@@ -1,5 +1,6 @@
-"""Contract of FileIndexRepository: round trips, paths unique per repository, optimistic
-concurrency, cascades, paged lists and filters, bulk status updates, snapshots and search."""
+"""Contract of FileIndexRepository: round trips, paths unique per repository among live
+files, optimistic concurrency, soft deletes, paged lists and filters, bulk status updates,
+snapshots (renames, restores, removals) and search, and the files' history."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import attrs
 import pytest
 
 from domain.enums import AnalysisStatus, ProgrammingLanguage
-from domain.ids import FileId, RepositoryId, new_id
+from domain.files import FileHistoryEntry
+from domain.ids import FileHistoryId, FileId, JobId, RepositoryId, new_id
 from domain.values import (
     ClassSignature,
     ComplexityMetrics,
@@ -177,10 +179,13 @@ async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
             await uow.files.delete(FileId(new_id()))
 
 
-async def test_delete_removes_the_file_with_its_results_and_metrics(backend):
-    """Deleting a file deletes its results and metrics, not those of other files."""
+async def test_delete_marks_the_file_deleted_and_keeps_its_past(backend):
+    """Deleting a file keeps it, marked deleted, with its results, metrics and history; it
+    drops out of lookups by path, lists, counts and searches, its path is free again, and
+    deleting it twice raises NotFoundError."""
     base = await scaffold(backend)
-    doomed, kept = file_index(base.repository.id), file_index(base.repository.id)
+    doomed = file_index(base.repository.id, relative_path="src/doomed.py")
+    kept = file_index(base.repository.id, relative_path="src/kept.py")
     job = analysis_job(base.project.id)
     await store(
         backend,
@@ -188,9 +193,7 @@ async def test_delete_removes_the_file_with_its_results_and_metrics(backend):
         kept,
         job,
         analysis_result(job.id, file_id=doomed.id),
-        analysis_result(job.id, file_id=kept.id),
         code_metric(doomed.id, job.id),
-        code_metric(kept.id, job.id),
     )
 
     async with backend.uow() as uow:
@@ -198,11 +201,28 @@ async def test_delete_removes_the_file_with_its_results_and_metrics(backend):
         await uow.commit()
 
     async with backend.uow() as uow:
-        assert await uow.files.find_by_id(doomed.id) is None
-        assert await uow.analysis.find_results_by_file(doomed.id) == []
-        assert await uow.analysis.find_metrics_by_file(doomed.id) == []
-        assert len(await uow.analysis.find_results_by_file(kept.id)) == 1
-        assert len(await uow.analysis.find_metrics_by_file(kept.id)) == 1
+        found = await uow.files.find_by_id(doomed.id)
+        assert found is not None and found.analysis_status is AnalysisStatus.DELETED
+        assert len(await uow.analysis.find_results_by_file(doomed.id)) == 1
+        assert len(await uow.analysis.find_metrics_by_file(doomed.id)) == 1
+        assert [e.job_id for e in await uow.files.history(doomed.id)] == [job.id]
+        assert await uow.files.find_by_path(base.repository.id, "src/doomed.py") is None
+        listed = await uow.files.list_by_repository(base.repository.id, PageRequest())
+        assert paths(listed) == ["src/kept.py"]
+        deleted = await uow.files.list_by_repository(
+            base.repository.id, PageRequest(), status=AnalysisStatus.DELETED
+        )
+        assert paths(deleted) == ["src/doomed.py"]
+        assert await uow.files.count_by_repository(base.repository.id) == 1
+        assert await uow.files.search([base.repository.id], "doomed") == []
+        with pytest.raises(NotFoundError):
+            await uow.files.delete(doomed.id)
+    successor = file_index(base.repository.id, relative_path="src/doomed.py")
+    await store(backend, successor)
+    found = await read(
+        backend, lambda uow: uow.files.find_by_path(base.repository.id, "src/doomed.py")
+    )
+    assert found.id == successor.id
 
 
 async def test_list_by_repository_pages_through_every_sort_in_keyset_order(backend):
@@ -325,9 +345,9 @@ async def test_bulk_update_status_sets_the_status_and_counts_existing_files(back
         assert (await uow.files.find_by_id(untouched.id)).analysis_status is AnalysisStatus.PENDING
 
 
-async def test_upsert_snapshot_adds_modifies_keeps_and_prunes(backend):
+async def test_upsert_snapshot_adds_modifies_keeps_and_marks_removed(backend):
     """A snapshot inserts new paths, updates changed hashes in place, leaves same hashes
-    untouched and deletes absent paths, reporting each."""
+    untouched and marks absent paths deleted (keeping them), reporting each."""
     repo = (await scaffold(backend)).repository
     same = file_index(repo.id, relative_path="same.py", analysis_status="analyzed")
     changed = file_index(
@@ -346,7 +366,7 @@ async def test_upsert_snapshot_adds_modifies_keeps_and_prunes(backend):
     assert {(r.id, r.relative_path) for r in result.removed} == {
         (g.id, g.relative_path) for g in gone
     }
-    assert result.unchanged == 1
+    assert result.unchanged == 1 and result.renamed == () and result.restored == ()
     async with backend.uow() as uow:
         assert attrs.asdict(await uow.files.find_by_id(same.id)) == attrs.asdict(same)
         stored_edit = await uow.files.find_by_path(repo.id, "changed.py")
@@ -355,6 +375,59 @@ async def test_upsert_snapshot_adds_modifies_keeps_and_prunes(backend):
         assert stored_edit.analysis_status is AnalysisStatus.PENDING
         assert attrs.asdict(await uow.files.find_by_id(added.id)) == attrs.asdict(added)
         assert await uow.files.count_by_repository(repo.id) == 3
+        for g in gone:
+            assert (await uow.files.find_by_id(g.id)).analysis_status is AnalysisStatus.DELETED
+
+
+async def test_upsert_snapshot_renames_keep_the_identity_and_may_exchange_paths(backend):
+    """A stored file's id at another path is a rename (whatever its content), and two
+    files may exchange their paths in one snapshot."""
+    repo = (await scaffold(backend)).repository
+    a = file_index(repo.id, relative_path="a.py", created_at=at(0))
+    b = file_index(repo.id, relative_path="b.py", created_at=at(1))
+    moved = file_index(repo.id, relative_path="old/moved.py", created_at=at(2))
+    await store(backend, a, b, moved)
+
+    result = await snapshot(
+        backend,
+        repo.id,
+        [
+            attrs.evolve(a, relative_path="b.py"),
+            attrs.evolve(b, relative_path="a.py"),
+            attrs.evolve(moved, relative_path="new/moved.py", file_hash=file_hash("edited")),
+        ],
+    )
+
+    assert sorted((r.id, r.relative_path, r.previous_path) for r in result.renamed) == sorted(
+        [(a.id, "b.py", "a.py"), (b.id, "a.py", "b.py"), (moved.id, "new/moved.py", "old/moved.py")]
+    )
+    assert result.added == () and result.removed == () and result.modified == ()
+    async with backend.uow() as uow:
+        assert (await uow.files.find_by_path(repo.id, "a.py")).id == b.id
+        assert (await uow.files.find_by_path(repo.id, "b.py")).id == a.id
+        stored = await uow.files.find_by_path(repo.id, "new/moved.py")
+        assert (stored.id, stored.created_at, stored.file_hash) == (
+            moved.id, moved.created_at, file_hash("edited"),
+        )  # fmt: skip
+        assert await uow.files.find_by_path(repo.id, "old/moved.py") is None
+
+
+async def test_upsert_snapshot_restores_a_removed_path_with_its_identity(backend):
+    """A path that comes back after its removal gets its file back (same id), whatever id
+    the snapshot gave it; a live path is matched before a deleted one."""
+    repo = (await scaffold(backend)).repository
+    back = file_index(repo.id, relative_path="back.py", created_at=at(0))
+    await store(backend, back)
+    await snapshot(backend, repo.id, [])
+    returning = file_index(repo.id, relative_path="back.py", file_hash=file_hash("again"))
+
+    result = await snapshot(backend, repo.id, [returning])
+
+    assert [(r.id, r.relative_path) for r in result.restored] == [(back.id, "back.py")]
+    assert result.added == ()
+    stored = await read(backend, lambda uow: uow.files.find_by_path(repo.id, "back.py"))
+    assert (stored.id, stored.file_hash) == (back.id, file_hash("again"))
+    assert stored.analysis_status is not AnalysisStatus.DELETED
 
 
 async def test_upsert_snapshot_without_prune_keeps_missing_paths(backend):
@@ -370,6 +443,40 @@ async def test_upsert_snapshot_without_prune_keeps_missing_paths(backend):
     assert result.removed == () and result.modified == () and result.unchanged == 0
     found = await read(backend, lambda uow: uow.files.find_by_id(kept.id))
     assert attrs.asdict(found) == attrs.asdict(kept)
+
+
+async def test_history_records_entries_per_job_and_file(backend):
+    """History entries read back whole, oldest first; a job records one entry per file
+    (DuplicateError), and an entry needs its file and its job (NotFoundError)."""
+    base = await scaffold(backend)
+    file = file_index(base.repository.id, relative_path="src/new.py")
+    first, second = analysis_job(base.project.id), analysis_job(base.project.id)
+    await store(backend, file, first, second)
+    added = FileHistoryEntry(
+        file_id=file.id, job_id=first.id, change="added", relative_path="src/old.py",
+        file_hash=file_hash("1"), line_count=10, size_bytes=200, created_at=at(0),
+    )  # fmt: skip
+    renamed = FileHistoryEntry(
+        file_id=file.id, job_id=second.id, change="renamed", relative_path="src/new.py",
+        previous_path="src/old.py", file_hash=file_hash("1"), created_at=at(5),
+    )  # fmt: skip
+
+    async with backend.uow() as uow:
+        assert await uow.files.record_history([renamed, added]) == 2
+        await uow.commit()
+
+    history = await read(backend, lambda uow: uow.files.history(file.id))
+    assert [attrs.asdict(e) for e in history] == [attrs.asdict(added), attrs.asdict(renamed)]
+    for bad, error in (
+        (attrs.evolve(added, id=FileHistoryId(new_id())), DuplicateError),
+        (attrs.evolve(added, id=FileHistoryId(new_id()), file_id=FileId(new_id())), NotFoundError),
+        (attrs.evolve(added, id=FileHistoryId(new_id()), job_id=JobId(new_id())), NotFoundError),
+    ):
+        with pytest.raises(error):
+            async with backend.uow() as uow:
+                await uow.files.record_history([bad])
+                await uow.commit()
+    assert len(await read(backend, lambda uow: uow.files.history(file.id))) == 2
 
 
 async def test_search_matches_path_words_and_metadata_description(backend):

@@ -3,10 +3,13 @@ included), optimistic concurrency, soft delete, keyset pagination and text searc
 
 from __future__ import annotations
 
+import asyncio
+
 import attrs
 import pytest
 
-from domain.enums import ProgrammingLanguage, ProjectStatus, Visibility
+from application.retry import with_retry
+from domain.enums import JobStatus, ProgrammingLanguage, ProjectStatus, Visibility
 from domain.ids import OrganizationId, ProjectId, new_id
 from domain.values import (
     AnalysisConfig,
@@ -19,12 +22,14 @@ from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
 from ports.pagination import PageRequest
 from ports.repositories import PROJECT_SORTS, ProjectSearchFilters
 from tests.contract.builders import (
+    analysis_job,
     at,
     commit_hash,
     fields_of,
     organization,
     project,
     read,
+    scaffold,
     store,
     token,
 )
@@ -288,3 +293,49 @@ async def test_search_honours_filters_and_limit(backend):
     )
     assert [p.id for p in await search(backend, "search", archived_in_first)] == [private.id]
     assert len(await search(backend, "search", limit=2)) == 2
+
+
+async def test_lock_returns_the_project_and_refuses_missing_or_deleted_ones(backend):
+    """lock gives the live project; a missing or deleted one raises NotFoundError."""
+    base = await scaffold(backend)
+    gone = project(base.organization.id)
+    await store(backend, gone)
+    async with backend.uow() as uow:
+        await uow.projects.delete(gone.id)
+        await uow.commit()
+
+    async with backend.uow() as uow:
+        assert (await uow.projects.lock(base.project.id)).id == base.project.id
+        for missing in (gone.id, ProjectId(new_id())):
+            with pytest.raises(NotFoundError):
+                await uow.projects.lock(missing)
+
+
+async def test_a_check_made_under_the_project_lock_holds_at_commit(backend):
+    """Two units that each lock the project, check that it has no running job and then
+    start one: whatever their interleaving (with retries on ConcurrencyError), exactly
+    one job is started."""
+    base = await scaffold(backend)
+
+    async def start_unless_running() -> None:
+        async with backend.uow() as uow:
+            await uow.projects.lock(base.project.id)
+            page = await uow.analysis.list_jobs(
+                base.project.id, PageRequest(), status=JobStatus.RUNNING
+            )
+            await asyncio.sleep(0.01)  # let the other unit interleave
+            if not page.items:
+                job = analysis_job(base.project.id)
+                job.start()
+                await uow.analysis.create_job(job)
+            await uow.commit()
+
+    await asyncio.gather(*(with_retry(start_unless_running) for _ in range(2)))
+
+    page = await read(
+        backend,
+        lambda uow: uow.analysis.list_jobs(
+            base.project.id, PageRequest(), status=JobStatus.RUNNING
+        ),
+    )
+    assert len(page.items) == 1

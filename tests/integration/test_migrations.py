@@ -21,7 +21,7 @@ from tests.servers import scratch_database
 EXPECTED_TABLES = {
     "organizations", "users", "organization_members", "projects", "repositories",
     "repository_branches", "file_index", "analysis_jobs", "analysis_results", "code_metrics",
-    "rules", "project_rule_configs", "outbox_events",
+    "rules", "project_rule_configs", "outbox_events", "file_history",
 }  # fmt: skip
 
 

@@ -16,6 +16,7 @@ from adapters.memory.cache import MemoryCache
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.serialization import JsonCodec
 from application import (
+    FileSnapshot,
     archive_project,
     cancel_analysis,
     complete_analysis,
@@ -639,11 +640,13 @@ async def test_results_of_an_unfinished_job_are_not_cached(queries, units, uow, 
 async def test_file_changed_serves_the_new_aggregation(
     queries, uow, project, files, analysed, deliver
 ):
-    """After a file is removed from the index and its event handled, the aggregation no
-    longer counts that file's metrics."""
+    """After an analysis records a file's removal and its events are handled, the
+    aggregation no longer counts that file's metrics."""
     before = await queries.metric_aggregation(project.id, MetricType.COMPLEXITY)
 
-    await record_file_snapshot(uow, files[0].repository_id, [files[1]])
+    job = await enqueue_analysis(uow, project.id)
+    await start_analysis(uow, job.id)
+    await complete_analysis(uow, job.id, snapshot=FileSnapshot(files[0].repository_id, [files[1]]))
     assert "FileChanged" in await deliver()
 
     after = await queries.metric_aggregation(project.id, MetricType.COMPLEXITY)

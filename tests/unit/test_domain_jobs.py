@@ -12,8 +12,10 @@ import pytest
 from hypothesis import given
 
 from domain.analysis import AnalysisJob
-from domain.enums import JobStatus
+from domain.enums import FileChange, JobStatus
 from domain.errors import InvalidTransitionError, ValidationError
+from domain.files import FileHistoryEntry
+from domain.ids import FileId, ProjectId, new_id
 
 P, R, CO, F, CA = (
     JobStatus.PENDING,
@@ -178,3 +180,75 @@ def test_failing_needs_a_message(message):
 
     assert caught.value.field == "error_message"
     assert job.status is R
+
+
+def test_starting_takes_a_lease_that_heartbeats_renew_and_ending_drops():
+    """A started job is held by its owner until the lease runs out; a heartbeat moves the
+    end of the lease; a finished job is held by no one."""
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    job = AnalysisJob(project_id=ProjectId(new_id()))
+    job.start(at=start, owner="host/boot/1/2", lease=dt.timedelta(minutes=5))
+    assert (job.owner, job.heartbeat_at) == ("host/boot/1/2", start)
+    assert job.lease_expires_at == start + dt.timedelta(minutes=5)
+    job.heartbeat(at=start + dt.timedelta(minutes=4), lease=dt.timedelta(minutes=5))
+    assert job.lease_expires_at == start + dt.timedelta(minutes=9)
+    job.complete(at=start + dt.timedelta(minutes=6))
+    assert job.lease_expires_at is None
+    with pytest.raises(ValidationError, match="only be reported while running"):
+        job.heartbeat()
+
+
+def test_a_lease_must_be_a_positive_duration():
+    job = AnalysisJob(project_id=ProjectId(new_id()))
+    for lease in (dt.timedelta(0), dt.timedelta(seconds=-1), 60):
+        with pytest.raises(ValidationError, match="lease"):
+            job.start(lease=lease)
+    assert job.status is JobStatus.PENDING
+
+
+def test_abandonment_names_why_a_running_job_is_abandoned():
+    """A running job is abandoned without a lease, with its owner gone, or past its lease;
+    a job that is not running, or whose owner may live within its lease, is not."""
+    start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
+    job = AnalysisJob(project_id=ProjectId(new_id()))
+    assert job.abandonment(start) is None
+    job.start(at=start, owner="o", lease=dt.timedelta(minutes=5))
+    soon = start + dt.timedelta(minutes=1)
+    later = start + dt.timedelta(minutes=6)
+    assert job.abandonment(soon) is None
+    assert job.abandonment(soon, owner_alive=True) is None
+    assert job.abandonment(soon, owner_alive=False) == "its process (o) is gone"
+    assert job.abandonment(later).startswith("its lease expired at 2024-01-01T00:05:00")
+    legacy = AnalysisJob(project_id=ProjectId(new_id()), status=JobStatus.RUNNING)
+    assert legacy.abandonment(soon) == "it was left running without a lease"
+
+
+def test_a_job_records_what_it_analysed():
+    """Branch, commit and uncommitted changes are validated like the rest."""
+    job = AnalysisJob(
+        project_id=ProjectId(new_id()), branch="main", commit_hash="a" * 40, dirty=True
+    )
+    assert (job.branch, job.commit_hash, job.dirty) == ("main", "a" * 40, True)
+    for bad in ({"commit_hash": "abc"}, {"branch": ""}, {"dirty": "yes"}):
+        with pytest.raises(ValidationError):
+            AnalysisJob(project_id=ProjectId(new_id()), **bad)
+
+
+def test_a_history_entry_names_a_former_path_for_a_rename_only():
+    file_id = FileId(new_id())
+    renamed = FileHistoryEntry(
+        file_id=file_id, change="renamed", relative_path="b.py", previous_path="a.py"
+    )
+    assert renamed.change is FileChange.RENAMED
+    with pytest.raises(ValidationError, match="former path"):
+        FileHistoryEntry(file_id=file_id, change="renamed", relative_path="b.py")
+    with pytest.raises(ValidationError, match="former path"):
+        FileHistoryEntry(
+            file_id=file_id, change="renamed", relative_path="b.py", previous_path="b.py"
+        )
+    with pytest.raises(ValidationError, match="only given for a rename"):
+        FileHistoryEntry(
+            file_id=file_id, change="modified", relative_path="b.py", previous_path="a.py"
+        )
+    with pytest.raises(ValidationError, match="relative"):
+        FileHistoryEntry(file_id=file_id, change="added", relative_path="/etc/passwd")

@@ -1,0 +1,250 @@
+"""The main job: index a repository, analyse what changed, embed its functions.
+
+:func:`index_repository` runs in stages, each timed:
+
+1. ``snapshot``: the repository as the SourceReader sees it (tracked files, branches,
+   HEAD, whether the working tree has uncommitted changes);
+2. the records: organization, project, repository and branches (found or created);
+3. ``read``: every tracked file read and hashed, and compared with the index
+   (:mod:`application.indexing.reading`): files unchanged since the last completed
+   analysis are not analysed again, unless the rules (or this code) changed since;
+   renames keep a file's identity, removed files are marked removed;
+
+and if anything is to be analysed, one analysis job (:class:`~application.jobs.JobRun`,
+which always ends it) runs the rest:
+
+4. ``parse``: the changed files' language, lines, functions and classes;
+5. ``rules``: the built-in rules and metrics;
+6. ``embed``: the functions of the changed files into the vector store;
+7. ``duplicates``: near-duplicate functions, found through the vector store;
+8. ``record``: in one unit of work, the file snapshot, the files' history, the results
+   and metrics, and the job completed.
+
+Nothing of an analysis reaches the database before its last stage, so a run killed at
+any point leaves the index as the last completed analysis left it, and the next run
+analyses what that one did not cover. What the vector store received meanwhile is keyed
+so that the next run overwrites it. A run on an unchanged repository records nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import PurePath
+
+import attrs
+
+from application._walk import every_file
+from application.analysis import cannot_tell
+from application.builtin_rules import BUILTIN_RULES
+from application.file_index import FileSnapshot
+from application.indexing.evaluation import analysis_fingerprint, evaluate
+from application.indexing.progress import Progress, silent
+from application.indexing.reading import parse_files, read_changes
+from application.indexing.rebuild import RebuildReport, rebuild_vectors
+from application.indexing.records import organization_for, project_for, repository_for, slugify
+from application.indexing.vectors import code_units, duplicate_metrics, embed, near_duplicates
+from application.jobs import DEFAULT_HEARTBEAT, JobOutput, JobRun
+from application.rules import effective_rule_set, register_rules
+from domain.analysis import DEFAULT_LEASE
+from domain.enums import FileChange, JobStatus
+from domain.files import FileIndex
+from domain.ids import JobId
+from domain.projects import Repository
+from ports.runtime import Liveness
+from ports.source import CodeAnalyzer, SourceReader
+from ports.unit_of_work import UnitOfWork
+from ports.vectors import Embedder, VectorStore
+
+__all__ = [
+    "INDEX_JOB",
+    "IndexReport",
+    "Progress",
+    "RebuildReport",
+    "index_repository",
+    "rebuild_vectors",
+    "slugify",
+]
+
+INDEX_JOB = "index"
+"""The job type of the main job; one such job runs per project at a time."""
+
+
+@attrs.frozen(kw_only=True)
+class IndexReport:
+    """What a run did. ``job_id`` is None when nothing changed (``up_to_date``).
+    ``stages`` holds the seconds each stage took."""
+
+    organization_slug: str
+    project_slug: str
+    project_id: str
+    repository_id: str
+    commit: str | None
+    branch: str | None = None
+    dirty: bool = False
+    files: int
+    lines: int
+    added: int = 0
+    modified: int = 0
+    renamed: int = 0
+    restored: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    skipped: int = 0
+    analyzed: int = 0
+    results: int = 0
+    metrics: int = 0
+    embedded: int = 0
+    embeddings_skipped: int = 0
+    job_id: JobId | None = None
+    job_status: JobStatus | None = None
+    seconds: float = 0.0
+    stages: Mapping[str, float] = attrs.field(factory=dict)
+
+    @property
+    def up_to_date(self) -> bool:
+        return self.job_id is None
+
+
+@contextlib.contextmanager
+def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        stages[name] = stages.get(name, 0.0) + time.monotonic() - started
+
+
+async def index_repository(
+    uow: Callable[[], UnitOfWork],
+    reader: SourceReader,
+    analyzer: CodeAnalyzer,
+    embedder: Embedder,
+    store: VectorStore,
+    path: str,
+    *,
+    organization_slug: str = "default",
+    project_name: str | None = None,
+    progress: Progress | None = None,
+    liveness: Liveness | None = None,
+    lease: dt.timedelta = DEFAULT_LEASE,
+    heartbeat_every: float = DEFAULT_HEARTBEAT,
+) -> IndexReport:
+    """Index the repository at ``path`` into the project ``project_name`` (the directory
+    name by default) of the organization ``organization_slug`` (created if missing).
+
+    ``liveness`` names this process as the job's owner and tells whether the owner of a
+    job left running is gone (without it, an abandoned job is failed once its ``lease``
+    expires); the lease is renewed every ``heartbeat_every`` seconds. A live index job of
+    the same project raises AnalysisInProgressError."""
+    started = time.monotonic()
+    report = progress or silent
+    stages: dict[str, float] = {}
+    with _timed(stages, "snapshot"):
+        snapshot = await reader.snapshot(path)
+    root = snapshot.root
+    organization = await organization_for(uow, organization_slug)
+    project = await project_for(uow, organization, project_name or PurePath(root).name, snapshot)
+    repository = await repository_for(uow, project, snapshot)
+    await register_rules(uow(), BUILTIN_RULES)  # writes only what changed in the catalogue
+    rules = {r.rule_id: r for r in await effective_rule_set(uow(), project.id)}
+    fingerprint = analysis_fingerprint(list(rules.values()), embedder.model_name)
+    async with uow() as unit:
+        last_job = await unit.analysis.latest_job(project.id)
+        stored = await _stored_files(unit, repository)
+    stale = last_job is None or last_job.config.get("fingerprint") != fingerprint
+    with _timed(stages, "read"):
+        changes = await read_changes(
+            reader,
+            snapshot,
+            repository,
+            stored,
+            analyse_all=stale,
+            since_commit=last_job.commit_hash if last_job else None,
+            report=report,
+        )
+    commit = snapshot.head_commit.hash if snapshot.head_commit else None
+    summary = IndexReport(
+        organization_slug=organization.slug,
+        project_slug=project.slug,
+        project_id=str(project.id),
+        repository_id=str(repository.id),
+        commit=commit,
+        branch=snapshot.branch,
+        dirty=snapshot.dirty,
+        files=len(snapshot.files),
+        lines=sum(f.line_count for f in changes.kept),
+        added=changes.count(FileChange.ADDED),
+        modified=changes.count(FileChange.MODIFIED),
+        renamed=changes.count(FileChange.RENAMED),
+        restored=changes.count(FileChange.RESTORED),
+        removed=len(changes.removed),
+        unchanged=len(changes.kept),
+        skipped=sum(1 for f in changes.kept if f.metadata.skipped_reason is not None),
+    )
+    if changes.nothing and not stale:
+        return attrs.evolve(summary, seconds=time.monotonic() - started, stages=stages)
+
+    async with JobRun(
+        uow,
+        project.id,
+        owner=liveness.owner() if liveness else f"pid {os.getpid()}",
+        owner_alive=liveness.is_alive if liveness else cannot_tell,
+        lease=lease,
+        heartbeat_every=heartbeat_every,
+        job_type=INDEX_JOB,
+        config={"fingerprint": fingerprint},
+        metadata={"path": root},
+        branch=snapshot.branch,
+        commit_hash=commit,
+        dirty=snapshot.dirty,
+    ) as run:
+        run.timings.update(stages)
+        job_id = run.job.id
+        async with run.stage("parse", progress=5):
+            parsed = parse_files(analyzer, root, repository, changes.to_analyse, report)
+        analysed = [p.file for p in parsed]
+        async with run.stage("rules", progress=20):
+            results, metrics = evaluate(parsed, rules, job_id, report)
+        texts = {p.file.id: p.text for p in parsed if p.text is not None}
+        units = code_units(organization, project, repository, analysed, texts)
+        async with run.stage("embed", progress=40):
+            embedded = await embed(embedder, store, units, analysed, report)
+        async with run.stage("duplicates", progress=80):
+            duplicates = await near_duplicates(store, units, parsed, rules, job_id, report)
+        results += duplicates
+        metrics += duplicate_metrics(analysed, duplicates, job_id)
+        by_path = {f.relative_path: f for f in (*changes.kept, *analysed)}
+        files = [by_path[t.relative_path] for t in snapshot.files]
+        run.finish(
+            JobOutput(
+                results=results,
+                metrics=metrics,
+                snapshot=FileSnapshot(repository.id, files),
+                analysed=[f.id for f in analysed],
+            )
+        )
+        record_started = time.monotonic()
+    stages = {**run.timings, "record": time.monotonic() - record_started}
+    return attrs.evolve(
+        summary,
+        lines=sum(f.line_count for f in files),
+        skipped=sum(1 for f in files if f.metadata.skipped_reason is not None),
+        analyzed=len(analysed),
+        results=len(results),
+        metrics=len(metrics),
+        embedded=embedded.embedded,
+        embeddings_skipped=embedded.skipped,
+        job_id=run.job.id,
+        job_status=run.job.status,
+        seconds=time.monotonic() - started,
+        stages=stages,
+    )
+
+
+async def _stored_files(unit: UnitOfWork, repository: Repository) -> list[FileIndex]:
+    """The repository's indexed files, the deleted ones too."""
+    return [*await every_file(unit, repository), *await every_file(unit, repository, deleted=True)]

@@ -1,0 +1,90 @@
+"""The records the main job indexes into: the organization, the project, the repository
+with its branches; each found or created, and written only when something moved."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+import attrs
+
+from application.organizations import register_organization
+from application.projects import create_project
+from application.repositories import BranchSpec, register_repository, sync_repository
+from domain.organizations import Organization
+from domain.projects import Project, Repository
+from ports.source import SourceSnapshot
+from ports.unit_of_work import UnitOfWork
+
+__all__ = ["organization_for", "project_for", "repository_for", "slugify"]
+
+
+def slugify(text: str) -> str:
+    """A slug of ``text``: lower-case letters and digits joined by single hyphens."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:100].strip("-") or "project"
+
+
+async def organization_for(uow: Callable[[], UnitOfWork], slug: str) -> Organization:
+    async with uow() as unit:
+        found = await unit.organizations.find_by_slug(slug)
+    if found is not None:
+        return found
+    return await register_organization(uow(), name=slug, slug=slug)
+
+
+async def project_for(
+    uow: Callable[[], UnitOfWork], organization: Organization, name: str, snapshot: SourceSnapshot
+) -> Project:
+    slug = slugify(name)
+    async with uow() as unit:
+        found = await unit.projects.find_by_slug(organization.id, slug)
+    if found is not None:
+        return found
+    return await create_project(
+        uow(),
+        organization.id,
+        name=name,
+        slug=slug,
+        repository_url=snapshot.remote_url or f"file://{snapshot.root}",
+        default_branch=snapshot.default_branch,
+    )
+
+
+async def repository_for(
+    uow: Callable[[], UnitOfWork], project: Project, snapshot: SourceSnapshot
+) -> Repository:
+    branches = [
+        BranchSpec(
+            name=b.name,
+            commit_hash=b.commit_hash,
+            is_default=b.is_default,
+            last_commit_at=b.last_commit_at,
+        )
+        for b in snapshot.branches
+    ]
+    if branches and not any(b.is_default for b in branches):
+        branches[0] = attrs.evolve(branches[0], is_default=True)
+    commit = snapshot.head_commit.hash if snapshot.head_commit else None
+    async with uow() as unit:
+        known = [
+            r for r in await unit.repositories.list_by_project(project.id)
+            if r.local_path == snapshot.root
+        ]  # fmt: skip
+        stored = await unit.branches.list_by_repository(known[0].id) if known else []
+    if known:
+        wanted = {(b.name, b.commit_hash, b.is_default, b.last_commit_at) for b in branches}
+        have = {(b.name, b.commit_hash, b.is_default, b.last_commit_at) for b in stored}
+        if have == wanted and known[0].current_commit == commit:
+            return known[0]  # nothing moved since the last run
+        return await sync_repository(uow(), known[0].id, branches=branches, current_commit=commit)
+    default = next((b.name for b in branches if b.is_default), snapshot.default_branch)
+    return await register_repository(
+        uow(),
+        project.id,
+        local_path=snapshot.root,
+        remote_url=snapshot.remote_url or "",
+        default_branch=default,
+        current_commit=commit,
+        branches=branches,
+    )
