@@ -31,6 +31,7 @@ from adapters.postgres.pool import PoolSettings
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from adapters.postgres.vectors import PgVectorStore
 from adapters.redis import RedisCache, RedisHealthCheck
+from adapters.runtime import LocalLiveness
 from adapters.serialization import JsonCodec
 from adapters.source import FileAnalyzer, GitSourceReader
 from adapters.vector_health import VectorStoreHealthCheck
@@ -141,6 +142,7 @@ class Container(containers.DeclarativeContainer):
         hashing=providers.Singleton(HashingEmbedder, dimension=config.embedding_dimension),
         **{"sentence-transformers": providers.Singleton(SentenceTransformerEmbedder)},
     )
+    liveness = providers.Singleton(LocalLiveness)
     source_reader = providers.Singleton(GitSourceReader)
     code_analyzer = providers.Singleton(FileAnalyzer)
 

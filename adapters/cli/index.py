@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
+import signal
 import sys
 
 from adapters.cli import EXIT_OK, Command, Context
@@ -24,15 +26,22 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
 
 
+EXIT_TERMINATED = 143
+
+
 def summary(report: IndexReport) -> dict[str, object]:
     return {
         "organization": report.organization_slug,
         "project": report.project_slug,
         "commit": report.commit,
+        "branch": report.branch,
+        "dirty": report.dirty,
         "files": report.files,
         "lines": report.lines,
         "added": report.added,
         "modified": report.modified,
+        "renamed": report.renamed,
+        "restored": report.restored,
         "removed": report.removed,
         "unchanged": report.unchanged,
         "skipped": report.skipped,
@@ -45,12 +54,31 @@ def summary(report: IndexReport) -> dict[str, object]:
         "job_status": str(report.job_status) if report.job_status else None,
         "up_to_date": report.up_to_date,
         "seconds": round(report.seconds, 3),
+        "stages": {name: round(seconds, 3) for name, seconds in report.stages.items()},
     }
+
+
+def _where(report: IndexReport) -> str:
+    """Which state of the repository was indexed: commit, branch, uncommitted changes."""
+    where = f"at {report.commit}" if report.commit else "(no commit)"
+    where += f" on {report.branch}" if report.branch else " (detached HEAD)"
+    return where + (" with uncommitted changes" if report.dirty else "")
 
 
 async def _run(args: argparse.Namespace, context: Context) -> int:
     c = context.container
     bar = ProgressBar(enabled=None if not args.json else False)
+    # SIGTERM cancels the run as Ctrl-C does, so that its job ends cancelled
+    task = asyncio.current_task()
+    assert task is not None
+    terminated = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def terminate() -> None:
+        terminated.set()
+        task.cancel()
+
+    loop.add_signal_handler(signal.SIGTERM, terminate)
     try:
         report = await index_repository(
             c.uow,
@@ -62,8 +90,16 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             organization_slug=args.organization,
             project_name=args.project,
             progress=bar,
+            liveness=c.liveness(),
         )
+    except asyncio.CancelledError:
+        if not terminated.is_set():
+            raise
+        task.uncancel()
+        print("codeant: terminated; the job was cancelled", file=sys.stderr)
+        return EXIT_TERMINATED
     finally:
+        loop.remove_signal_handler(signal.SIGTERM)
         bar.close()
     # handlers ran after each commit; mark those events delivered (and retry any failure)
     await OutboxRelay(c.outbox(), c.dispatcher()).drain()
@@ -73,13 +109,15 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
         return EXIT_OK
     if report.up_to_date:
         print(
-            f"{report.organization_slug}/{report.project_slug}: up to date"
+            f"{report.organization_slug}/{report.project_slug} {_where(report)}: up to date"
             f" ({report.files} files, {report.lines} lines) in {report.seconds:.2f} s"
         )
         return EXIT_OK
-    print(f"{report.organization_slug}/{report.project_slug} at {report.commit or '(no commit)'}")
+    print(f"{report.organization_slug}/{report.project_slug} {_where(report)}")
+    moved = f" {report.renamed} renamed," if report.renamed else ""
+    moved += f" {report.restored} restored," if report.restored else ""
     print(
-        f"  files     {report.files} ({report.added} added, {report.modified} modified,"
+        f"  files     {report.files} ({report.added} added, {report.modified} modified,{moved}"
         f" {report.removed} removed, {report.unchanged} unchanged; {report.skipped} not parsed)"
     )
     print(f"  lines     {report.lines}")

@@ -24,6 +24,7 @@ from adapters.cli.backup import BACKUP
 from adapters.cli.db import DB
 from adapters.cli.explore import PROJECTS, REPORT, SEARCH, SIMILAR
 from adapters.cli.index import INDEX
+from adapters.cli.jobs import JOBS
 from adapters.cli.outbox import OUTBOX
 from adapters.cli.vectors import VECTORS
 from adapters.config import ConfigError, Settings, env_var
@@ -165,6 +166,7 @@ HEALTH = Command(
 
 COMMANDS: tuple[Command, ...] = (
     INDEX,
+    JOBS,
     SEARCH,
     SIMILAR,
     REPORT,

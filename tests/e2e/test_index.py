@@ -40,18 +40,42 @@ BRANCHES = "SELECT name, commit_hash, is_default, last_commit_at FROM repository
 FILES = (
     "SELECT id, relative_path, language, size_bytes, line_count, file_hash, last_modified,"
     " analysis_status, metadata->>'skipped_reason' AS skipped_reason, updated_at"
-    " FROM file_index ORDER BY relative_path"
+    " FROM file_index WHERE analysis_status <> 'deleted' ORDER BY relative_path"
 )
 JOBS = "SELECT id, status, job_type, progress, error_message FROM analysis_jobs ORDER BY created_at"
-JOB_RESULTS = (
-    "SELECT r.rule_id, f.relative_path, r.line_start FROM analysis_results r"
-    " JOIN file_index f ON f.id = r.file_id WHERE r.job_id = %(job_id)s"
-    " ORDER BY r.rule_id, f.relative_path, r.line_start"
+# What a job holds: per file, the rows of the latest completed analysis of it up to the
+# job (its path as of that analysis), unless that analysis saw the file removed.
+HELD = """
+WITH target AS (SELECT project_id, created_at FROM analysis_jobs WHERE id = %(job_id)s),
+latest AS (
+    SELECT DISTINCT ON (h.file_id) h.file_id, h.job_id, h.change, h.relative_path
+    FROM file_history h JOIN analysis_jobs j ON j.id = h.job_id JOIN target t
+        ON j.project_id = t.project_id AND j.created_at <= t.created_at
+    WHERE j.status = 'completed'
+    ORDER BY h.file_id, j.created_at DESC
 )
-JOB_METRICS = (
-    "SELECT f.relative_path, m.metric_type, m.metric_name, m.value, m.is_violation"
-    " FROM code_metrics m JOIN file_index f ON f.id = m.file_id WHERE m.job_id = %(job_id)s"
-    " ORDER BY f.relative_path, m.metric_type, m.metric_name"
+"""
+JOB_RESULTS = HELD + (
+    "SELECT r.rule_id, l.relative_path, r.line_start FROM latest l"
+    " JOIN analysis_results r ON r.job_id = l.job_id AND r.file_id = l.file_id"
+    " WHERE l.change <> 'deleted' ORDER BY r.rule_id, l.relative_path, r.line_start"
+)
+JOB_METRICS = HELD + (
+    "SELECT l.relative_path, m.metric_type, m.metric_name, m.value, m.is_violation"
+    " FROM latest l JOIN code_metrics m ON m.job_id = l.job_id AND m.file_id = l.file_id"
+    " WHERE l.change <> 'deleted' ORDER BY l.relative_path, m.metric_type, m.metric_name"
+)
+RAW_ROWS_OF_JOB = (
+    "SELECT 'result' AS kind, to_jsonb(r) AS row FROM analysis_results r"
+    " WHERE r.job_id = %(job_id)s"
+    " UNION ALL SELECT 'metric', to_jsonb(m) FROM code_metrics m WHERE m.job_id = %(job_id)s"
+    " ORDER BY 1, 2"
+)
+FILES_WRITTEN_BY_JOB = (
+    "SELECT DISTINCT f.relative_path FROM file_index f WHERE f.id IN ("
+    " SELECT file_id FROM analysis_results WHERE job_id = %(job_id)s"
+    " UNION SELECT file_id FROM code_metrics WHERE job_id = %(job_id)s)"
+    " ORDER BY 1"
 )
 RESULTS_WITHOUT_FILE = "SELECT count(*) AS n FROM analysis_results WHERE file_id IS NULL"
 OUTBOX = (
@@ -60,11 +84,7 @@ OUTBOX = (
 )
 RULES = "SELECT id, updated_at FROM rules ORDER BY id"
 RULE_CHANGED_EVENTS = "SELECT count(*) AS n FROM outbox_events WHERE event_type = 'RuleChanged'"
-ROWS_OF_FILE = (
-    "SELECT (SELECT count(*) FROM file_index WHERE id = %(file_id)s)"
-    " + (SELECT count(*) FROM analysis_results WHERE file_id = %(file_id)s)"
-    " + (SELECT count(*) FROM code_metrics WHERE file_id = %(file_id)s) AS n"
-)
+FILE_STATUS = "SELECT analysis_status FROM file_index WHERE id = %(file_id)s"
 PGVECTOR_POINTS_OF_FILE = (
     "SELECT count(*) AS n FROM codeant_vectors.vectors_code_function"
     " WHERE payload->>'file_id' = %(file_id)s"
@@ -265,6 +285,7 @@ class Reindexed:
     files_before: dict[str, dict[str, Any]]
     removed_id: Any
     tracked: dict[str, bytes]
+    first_rows: list[dict[str, Any]]
 
 
 @pytest.fixture(scope="module")
@@ -277,6 +298,7 @@ def reindexed(
     with cli_for(postgres_server_url, directory / "cli") as cli:
         first = index(cli, repo)
         files_before = {r["relative_path"]: r for r in cli.rows(FILES)}
+        first_rows = cli.rows(RAW_ROWS_OF_JOB, {"job_id": first["job_id"]})
         head = repo.apply_changes()
         yield Reindexed(
             cli=cli,
@@ -287,6 +309,7 @@ def reindexed(
             files_before=files_before,
             removed_id=files_before[REMOVED]["id"],
             tracked=repo.tracked(),
+            first_rows=first_rows,
         )
 
 
@@ -315,19 +338,35 @@ def test_changed_repository_counts_one_file_added_modified_and_removed(
     assert cli.rows(OUTBOX)[0]["pending"] == 0
 
 
-def test_changed_repository_forgets_the_removed_file(reindexed: Reindexed) -> None:
-    """The removed file loses its file row, its results and metrics of every job, and
-    (with pgvector) its function embeddings."""
+def test_changed_repository_keeps_the_removed_file_and_its_past(reindexed: Reindexed) -> None:
+    """The removed file stays, marked deleted: the first job keeps its results and
+    metrics, the second holds none of them, and (with pgvector) its function embeddings
+    are gone."""
     cli = reindexed.cli
-    assert cli.value(ROWS_OF_FILE, {"file_id": reindexed.removed_id}) == 0
+    assert cli.value(FILE_STATUS, {"file_id": reindexed.removed_id}) == "deleted"
+    first_job, second_job = (r["id"] for r in cli.rows(JOBS))
+    assert any(r[1] == REMOVED for r in results_of(cli, first_job))
+    assert REMOVED in metrics_of(cli, first_job)
+    assert not any(r[1] == REMOVED for r in results_of(cli, second_job))
+    assert REMOVED not in metrics_of(cli, second_job)
     assert cli.value(RESULTS_WITHOUT_FILE) == 0
     if cli.vector_backend == "pgvector":
         assert cli.value(PGVECTOR_POINTS_OF_FILE, {"file_id": str(reindexed.removed_id)}) == 0
 
 
-def test_changed_repository_job_carries_over_the_unchanged_files(reindexed: Reindexed) -> None:
-    """The new job holds the results of the changed files and, carried over from the
-    previous job, the same results and metrics of every unchanged file."""
+def test_changed_repository_leaves_the_first_job_as_it_was(reindexed: Reindexed) -> None:
+    """The second run writes rows only for the files it analysed and changes no row of
+    the first job."""
+    cli = reindexed.cli
+    first_job, second_job = (str(r["id"]) for r in cli.rows(JOBS))
+    assert cli.rows(RAW_ROWS_OF_JOB, {"job_id": first_job}) == reindexed.first_rows
+    written = [r["relative_path"] for r in cli.rows(FILES_WRITTEN_BY_JOB, {"job_id": second_job})]
+    assert written == sorted([ADDED, MODIFIED])
+
+
+def test_changed_repository_job_holds_the_unchanged_files_analysis(reindexed: Reindexed) -> None:
+    """The new job holds the results of the changed files and, as the previous job found
+    them, the same results and metrics of every unchanged file."""
     cli = reindexed.cli
     old_job, new_job = cli.rows(JOBS)
     assert str(new_job["id"]) == reindexed.second["job_id"]
