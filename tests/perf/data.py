@@ -27,6 +27,7 @@ from tests.perf import corpus
 __all__ = [
     "METRIC_NAMES",
     "Fixture",
+    "copy_history",
     "copy_metrics",
     "file_entities",
     "new_project",
@@ -176,3 +177,19 @@ async def copy_metrics(
                 written += 1
     await conn.commit()
     return written
+
+
+COPY_HISTORY = "COPY file_history (job_id, file_id, change, relative_path) FROM STDIN"
+
+
+async def copy_history(
+    conn: AsyncConnection[Any], analysed: Sequence[tuple[uuid.UUID, uuid.UUID]], path: str
+) -> int:
+    """COPY a history entry per distinct (job, file) of ``analysed``: the job analysed the
+    file, so it holds that file's results and metrics."""
+    pairs = list(dict.fromkeys(analysed))
+    async with conn.cursor() as cur, cur.copy(COPY_HISTORY) as copy:
+        for job_id, file_id in pairs:
+            await copy.write_row((job_id, file_id, "analysed", path))
+    await conn.commit()
+    return len(pairs)

@@ -109,6 +109,8 @@ async def relational_rows(ctx: Context, project_ids: list[Any]) -> list[Result]:
         results_rate = len(results) / (time.perf_counter() - start)
         metric_files = file_ids[: max(1, sizes.results // len(data.METRIC_NAMES))]
         await data.copy_metrics(conn, jobs[-1].id, metric_files)
+        analysed = [(r[1], r[2]) for r in results] + [(jobs[-1].id, f) for f in metric_files]
+        await data.copy_history(conn, analysed, "bench/file.py")
         await conn.execute("ANALYZE")
         await conn.commit()
     ctx.details["results_copy_rows_per_s"] = results_rate
