@@ -20,7 +20,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     status = actions.add_parser("status", help="messages waiting, failing and delivered")
     status.add_argument("--json", action="store_true", help="print JSON")
     relay = actions.add_parser(
-        "relay", help="deliver waiting events to their handlers (cache, vector store)"
+        "relay",
+        help="deliver waiting events to their handlers (cache, vector store)",
+        description="Deliver waiting events to their handlers (cache, vector store). Library "
+        "processes relay in the background of running(container) already, unless "
+        "CODEANT_OUTBOX_RELAY is off; run 'relay --follow' where it is.",
     )
     relay.add_argument(
         "--follow", action="store_true", help="keep relaying until interrupted (Ctrl-C)"
@@ -65,15 +69,17 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
         container.dispatcher(),
         batch_size=args.batch_size,
         max_attempts=args.max_attempts,
+        ready=container.cache_breaker().ready,
     )
     if args.follow:
         total = await _follow(relay, args.interval)
     else:
         total = await relay.drain()
+    counts = {"delivered": total.delivered, "failed": total.failed, "postponed": total.postponed}
     if args.json:
-        print(json.dumps({"delivered": total.delivered, "failed": total.failed}))
+        print(json.dumps(counts))
     else:
-        print(f"delivered {total.delivered}, failed {total.failed}")
+        print(", ".join(f"{name} {count}" for name, count in counts.items()))
     return EXIT_OK
 
 

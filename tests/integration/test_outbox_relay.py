@@ -16,6 +16,7 @@ from adapters.postgres import MigrationRunner, PostgresOutbox, PostgresUnitOfWor
 from application.relay import DeliverOnCommit, EventDispatcher, OutboxRelay
 from domain.events import DomainEvent, ProjectUpdated
 from domain.ids import OrganizationId, ProjectId, new_id
+from tests.integration.redis_process import free_port
 from tests.servers import scratch_database
 
 
@@ -181,6 +182,31 @@ def test_outbox_commands_report_and_drain(
     assert main(["outbox", "status", "--json"], environ=environ) == 0
     assert json.loads(capsys.readouterr().out)["pending"] == 1
     assert main(["outbox", "relay", "--json"], environ=environ) == 0
-    assert json.loads(capsys.readouterr().out) == {"delivered": 1, "failed": 0}
+    assert json.loads(capsys.readouterr().out) == {"delivered": 1, "failed": 0, "postponed": 0}
     assert main(["outbox", "status", "--json"], environ=environ) == 0
     assert json.loads(capsys.readouterr().out)["pending"] == 0
+
+
+def test_outbox_relay_postpones_while_the_cache_is_down(
+    database: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With the configured Redis down, codeant outbox relay postpones the waiting event
+    (no failed attempt: it is never set aside) and says so; status counts it failing."""
+    with psycopg.connect(database) as conn:
+        conn.execute(
+            "INSERT INTO outbox_events (event_type, payload) VALUES (%s, %s)",
+            ("ProjectUpdated", json.dumps(
+                {"project_id": str(new_id()), "organization_id": str(new_id()), "changed": []}
+            )),
+        )  # fmt: skip
+    config = tmp_path / "empty.toml"
+    config.write_text("")
+    environ = {"HOME": str(tmp_path), "CODEANT_CONFIG": str(config),
+               "CODEANT_DATABASE_URL": database,
+               "CODEANT_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0"}  # fmt: skip
+
+    assert main(["outbox", "relay", "--json"], environ=environ) == 0
+    assert json.loads(capsys.readouterr().out) == {"delivered": 0, "failed": 0, "postponed": 1}
+    assert main(["outbox", "status", "--json"], environ=environ) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert (status["pending"], status["failing"], status["max_attempts"]) == (1, 1, 0)
