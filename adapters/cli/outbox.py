@@ -39,7 +39,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     relay.add_argument(
         "--max-attempts", type=whole_number(1), default=10, metavar="N",
-        help="failures after which a message is left aside (default: 10)",
+        help="handler errors after which a message is left aside; a server that does not "
+        "answer only postpones it (default: 10)",
     )  # fmt: skip
     relay.add_argument("--json", action="store_true", help="print the counts as JSON")
 
