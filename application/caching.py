@@ -141,8 +141,8 @@ class CacheStats:
     """Counters of cached reads, shared by the reader and whoever reports on it.
 
     ``hits`` and ``misses`` count cache entries found and not found; ``errors`` cache
-    operations that failed (the read was then answered from the store); ``loads`` reads
-    of the store made to fill an entry.
+    operations that failed or that a circuit breaker skipped (the read was then answered
+    from the store); ``loads`` reads of the store made to fill an entry.
     """
 
     hits: int = 0

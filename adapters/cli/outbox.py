@@ -23,8 +23,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "relay",
         help="deliver waiting events to their handlers (cache, vector store)",
         description="Deliver waiting events to their handlers (cache, vector store). Library "
-        "processes relay in the background of running(container) already, unless "
-        "CODEANT_OUTBOX_RELAY is off; run 'relay --follow' where it is.",
+        "processes relay in the background of running(container) already; where "
+        "CODEANT_OUTBOX_RELAY is off, run 'codeant outbox relay --follow' in one process.",
     )
     relay.add_argument(
         "--follow", action="store_true", help="keep relaying until interrupted (Ctrl-C)"
