@@ -246,7 +246,10 @@ class Settings:
     one an embedded PostgreSQL in ``data_dir``. ``"memory"`` keeps everything in the
     process (tests, experiments): nothing outlives it.
     Durations are in seconds; TTLs are those of the three cache tiers: projects (hot data),
-    analysis results and metric aggregations.
+    analysis results and metric aggregations. ``cache_breaker_seconds`` is how long a cache
+    that failed is skipped before it is tried again. ``outbox_relay`` runs the outbox relay
+    in the background of ``running(container)`` (off in a process whose outbox is relayed by
+    ``codeant outbox relay --follow``), a pass every ``outbox_relay_interval`` seconds.
     """
 
     database_url: str | None = attrs.field(
@@ -320,6 +323,13 @@ class Settings:
     )
     cache_ttl_metrics: int = attrs.field(
         default=86400, converter=_as_int, validator=_checked(_int_from(1, _MAX_TTL))
+    )
+    cache_breaker_seconds: float = attrs.field(
+        default=5.0, converter=_as_float, validator=_checked(_seconds_up_to(300))
+    )
+    outbox_relay: bool = attrs.field(default=True, converter=_as_bool, validator=_checked(_is_bool))
+    outbox_relay_interval: float = attrs.field(
+        default=1.0, converter=_as_float, validator=_checked(_seconds_up_to(3600))
     )
     data_dir: Path = attrs.field(
         factory=lambda: default_data_dir(os.environ),

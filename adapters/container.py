@@ -8,7 +8,9 @@ Tests replace a provider with ``container.<name>.override(...)``.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,19 @@ from adapters.runtime import LocalLiveness
 from adapters.serialization import JsonCodec
 from adapters.source import FileAnalyzer, GitSourceReader
 from adapters.vector_health import VectorStoreHealthCheck
+from application.breaker import CircuitBreaker, GuardedCache
 from application.caching import CachedQueries, CacheStats
 from application.invalidation import CacheInvalidator
-from application.relay import EventDispatcher
+from application.relay import DeliverOnCommit, EventDispatcher, OutboxRelay, RelayWorker
 from application.similarity import VectorCleanup
 from ports.vectors import VectorStore
 
 __all__ = ["Container", "build_container", "close", "running"]
+
+log = logging.getLogger(__name__)
+
+_CLOSE_TIMEOUT = 5.0
+"""Seconds closing waits to mark the events handled after commit delivered in the outbox."""
 
 
 def _qdrant_store(**settings: Any) -> VectorStore:
@@ -104,10 +112,12 @@ class Container(containers.DeclarativeContainer):
             timeout=config.qdrant_timeout,
         ),
     )
+    cache_breaker = providers.Singleton(CircuitBreaker, open_seconds=config.cache_breaker_seconds)
+    redis_cache = providers.Singleton(RedisCache, config.redis_url)
     cache = providers.Selector(
         config.cache_backend,
         memory=providers.Singleton(MemoryCache),
-        redis=providers.Singleton(RedisCache, config.redis_url),
+        redis=providers.Singleton(GuardedCache, redis_cache, cache_breaker),
     )
     cache_stats = providers.Singleton(CacheStats)
     cache_invalidator = providers.Singleton(CacheInvalidator, cache)
@@ -117,15 +127,20 @@ class Container(containers.DeclarativeContainer):
     )
     dispatcher = providers.Singleton(EventDispatcher, event_handlers)
 
-    uow = providers.Selector(
-        config.backend,
-        memory=providers.Factory(MemoryUnitOfWork, memory_database, on_commit=dispatcher),
-        postgres=providers.Factory(PostgresUnitOfWork, postgres_database, on_commit=dispatcher),
-    )
     outbox = providers.Selector(
         config.backend,
         memory=providers.Singleton(MemoryOutbox, memory_database),
         postgres=providers.Singleton(PostgresOutbox, postgres_database),
+    )
+    commit_hook = providers.Singleton(DeliverOnCommit, dispatcher, outbox)
+    uow = providers.Selector(
+        config.backend,
+        memory=providers.Factory(MemoryUnitOfWork, memory_database, on_commit=commit_hook),
+        postgres=providers.Factory(PostgresUnitOfWork, postgres_database, on_commit=commit_hook),
+    )
+    relay = providers.Singleton(OutboxRelay, outbox, dispatcher, ready=cache_breaker.provided.ready)
+    relay_worker = providers.Singleton(
+        RelayWorker, relay, interval=config.outbox_relay_interval, hook=commit_hook
     )
     cached_queries = providers.Singleton(
         CachedQueries,
@@ -159,7 +174,9 @@ class Container(containers.DeclarativeContainer):
             memory=providers.Factory(
                 MemoryHealthCheck, "cache", probe=cache_stats.provided.as_dict
             ),
-            redis=providers.Factory(RedisHealthCheck, cache, stats=cache_stats),
+            redis=providers.Factory(
+                RedisHealthCheck, redis_cache, stats=cache_stats, breaker=cache_breaker
+            ),
         ),
         providers.Factory(VectorStoreHealthCheck, vector_store, backend=config.vector_backend),
     )
@@ -191,12 +208,25 @@ def build_container(settings: Settings | None = None) -> Container:
 
 
 async def close(container: Container) -> None:
-    """Release what the container's adapters hold open: the database pool and the embedded
-    server (which stops when its last user leaves). Adapters open lazily, on first use."""
+    """Release what the container's adapters hold open: the outbox relay's background
+    task, the database pool and the embedded server (which stops when its last user
+    leaves), the Redis connections. Before the pool closes, the events handled right after
+    their commit are marked delivered in the outbox (for at most a few seconds; what is
+    left is delivered again by a relay). Adapters open lazily, on first use."""
+    await container.relay_worker().stop()
+    hook = container.commit_hook()
+    if hook.unacknowledged:
+        try:
+            await asyncio.wait_for(hook.acknowledge(), _CLOSE_TIMEOUT)
+        except Exception as exc:
+            log.warning(
+                "could not mark %d handled events delivered (a relay delivers them again): %s",
+                hook.unacknowledged,
+                exc,
+            )
     await container.postgres_database().close()
-    cache = container.cache()
-    if isinstance(cache, RedisCache):
-        await cache.aclose()
+    if container.config.cache_backend() == "redis":
+        await container.redis_cache().aclose()
     store = container.vector_store()
     closing = getattr(store, "aclose", None)
     if closing is not None:
@@ -205,8 +235,15 @@ async def close(container: Container) -> None:
 
 @contextlib.asynccontextmanager
 async def running(container: Container) -> AsyncIterator[Container]:
-    """The container for the block, closed after it even when the block fails."""
+    """The container for the block, closed after it even when the block fails.
+
+    Unless the ``outbox_relay`` setting is off, the outbox relay runs in the background
+    for the block (see :class:`~application.relay.RelayWorker`): it delivers what commit
+    hooks could not (a process that died after its commit, a cache that was down), a pass
+    every ``outbox_relay_interval`` seconds, and is stopped before the adapters close."""
     try:
+        if container.config.outbox_relay():
+            container.relay_worker().start()
         yield container
     finally:
         await close(container)

@@ -26,9 +26,39 @@ their entry is deleted when the job finishes anyway.
 
 The cache is optional: when it fails, reads are answered from the store, the failure is
 counted in :class:`CacheStats` and logged once per outage (one warning when the cache
-first fails, an info message when it answers again). Lookups of something that does not
-exist raise :class:`~ports.errors.NotFoundError` as the services do, and are not cached.
-Concurrent misses of one key in this process load it once; the others wait for that load.
+first fails, an info message when it answers again). Put it behind a circuit breaker
+(:class:`~application.breaker.GuardedCache`, as the container does) and a cache that
+failed is skipped for a while instead of costing its timeout on every read. Lookups of
+something that does not exist raise :class:`~ports.errors.NotFoundError` as the services
+do, and are not cached. Concurrent misses of one key in this process load it once; the
+others wait for that load.
+
+Convergence. An entry is stale only while the event of a change made after it was loaded
+has not been handled: tokens are replaced, never restored, and a token is only ever
+replaced by a new random one, so even a replacement that lands late (a write that timed
+out in the client yet reached the server) names entries loaded after the change. Three
+faults used to leave an event unhandled until the entry's ttl, and each now ends sooner:
+
+- *The process died between its commit and its invalidation.* The event waits in the
+  outbox, due at once; any relay (:mod:`application.relay`: every library process runs one
+  in the background of ``running(container)``) delivers it at its next pass, within
+  ``outbox_relay_interval`` (1 s by default).
+- *The cache did not answer the invalidation (a partition, a restart).* The event stays in
+  the outbox, postponed for at most ``max_delay`` (5 s) at a time and never set aside; a
+  relay's breaker lets it try the cache again ``cache_breaker_seconds`` (5 s) after its
+  last failure. Once the cache answers again, the event is delivered within
+  max(``cache_breaker_seconds``, ``max_delay``) + ``outbox_relay_interval``: 6 s with the
+  defaults. Meanwhile the processes that cannot reach the cache read the store.
+- *The cache restarted and brought back older data* (persistence, a replica taking over):
+  invalidations it had acknowledged, and whose events were marked delivered, are lost.
+  The Redis adapter drops every key of its prefix on the first connection to a restarted
+  server, before any command runs on it (see :mod:`adapters.redis.cache`), so no entry
+  from before the restart is read: a missing token is replaced by a new one, which costs
+  misses, never a stale read.
+
+Stale reads therefore end within those bounds after the cache answers again, provided one
+process runs a relay that reaches the cache (a relay that dies holding claimed messages
+leaves them to the others after its 30 s lease).
 """
 
 from __future__ import annotations
@@ -111,8 +141,8 @@ class CacheStats:
     """Counters of cached reads, shared by the reader and whoever reports on it.
 
     ``hits`` and ``misses`` count cache entries found and not found; ``errors`` cache
-    operations that failed (the read was then answered from the store); ``loads`` reads
-    of the store made to fill an entry.
+    operations that failed or that a circuit breaker skipped (the read was then answered
+    from the store); ``loads`` reads of the store made to fill an entry.
     """
 
     hits: int = 0

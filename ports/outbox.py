@@ -4,15 +4,21 @@ delivered to their handlers (cache invalidation, vector indexing)."""
 from __future__ import annotations
 
 import datetime as dt
+import math
 import uuid
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Any, Protocol
 
 import attrs
 
 from domain.events import DomainEvent
+from domain.ids import EventId
+from ports.errors import ValidationError
 
-__all__ = ["Outbox", "OutboxMessage", "OutboxStats"]
+__all__ = ["MAX_LEASE", "Outbox", "OutboxMessage", "OutboxStats", "check_lease"]
+
+MAX_LEASE = 86_400.0
+"""The longest lease a claim may take, in seconds."""
 
 
 @attrs.frozen(kw_only=True)
@@ -26,8 +32,9 @@ class OutboxMessage:
 
 @attrs.frozen(kw_only=True)
 class OutboxStats:
-    """How the outbox stands: messages waiting (``failing`` of them have failed at least
-    once), delivered ones kept, and when the oldest waiting one was written."""
+    """How the outbox stands: messages waiting (``failing`` of them have failed or been
+    postponed at least once), delivered ones kept, and when the oldest waiting one was
+    written."""
 
     pending: int
     failing: int
@@ -38,7 +45,13 @@ class OutboxStats:
 
 class Outbox(Protocol):
     """Read side of the outbox. Delivery is at least once: a message stays pending until
-    marked delivered, so handlers must be idempotent."""
+    marked delivered, so handlers must be idempotent.
+
+    Relays take messages with :meth:`claim`, which several relays (in several processes)
+    may call at once: a message is handed to one of them at a time, and whoever took it
+    ends with :meth:`mark_delivered`, :meth:`mark_failed` or :meth:`postpone`. A relay that
+    dies holding messages leaves them to the others once its lease is over.
+    """
 
     async def pending(
         self,
@@ -48,10 +61,34 @@ class Outbox(Protocol):
         max_attempts: int | None = None,
     ) -> list[OutboxMessage]:
         """Undelivered messages, oldest first: with ``now``, only those whose retry time
-        has come; with ``max_attempts``, only those that failed fewer times."""
+        has come; with ``max_attempts``, only those that failed fewer times. Reads only:
+        the messages stay due for everyone."""
         ...
 
-    async def mark_delivered(self, ids: Sequence[uuid.UUID]) -> int: ...
+    async def claim(
+        self,
+        *,
+        limit: int = 100,
+        now: dt.datetime,
+        lease: float,
+        max_attempts: int | None = None,
+    ) -> list[OutboxMessage]:
+        """Take up to ``limit`` undelivered messages due at ``now``, oldest first, for
+        delivery: each is due again, for every caller, only ``lease`` seconds after
+        ``now``, so concurrent claims never return the same message. With
+        ``max_attempts``, only messages that failed fewer times. A message whose stored
+        event cannot be read is not returned; it counts as a failed attempt."""
+        ...
+
+    async def mark_delivered(self, ids: Sequence[uuid.UUID]) -> int:
+        """Mark the messages with these ids delivered; returns how many were pending."""
+        ...
+
+    async def mark_events_delivered(self, event_ids: Sequence[EventId]) -> int:
+        """Mark delivered the pending messages of these events (handled right after their
+        commit); returns how many there were."""
+        ...
+
     async def mark_failed(
         self, id: uuid.UUID, error: str, *, retry_at: dt.datetime | None = None
     ) -> None:
@@ -59,4 +96,31 @@ class Outbox(Protocol):
         ``retry_at`` (at once when None)."""
         ...
 
+    async def postpone(
+        self, ids: Sequence[uuid.UUID], reason: str, *, retry_at: dt.datetime
+    ) -> None:
+        """Record that delivering these messages waits for something unavailable (a
+        server that does not answer): they stay pending, not to be retried before
+        ``retry_at``, with ``reason`` as their last error. Unlike :meth:`mark_failed` this
+        is no failed attempt: an outage, however long, never sets a message aside."""
+        ...
+
     async def stats(self) -> OutboxStats: ...
+
+
+def check_lease(lease: Any) -> float:
+    """``lease`` if it is a number of seconds above 0 and at most :data:`MAX_LEASE`, else
+    ValidationError: what every adapter checks before claiming."""
+    if (
+        not isinstance(lease, int | float)
+        or isinstance(lease, bool)
+        or not math.isfinite(lease)
+        or not 0 < lease <= MAX_LEASE
+    ):
+        raise ValidationError(
+            "lease",
+            lease,
+            f"must be a number of seconds above 0 and at most {MAX_LEASE:g}",
+            entity="Outbox",
+        )
+    return float(lease)

@@ -80,7 +80,7 @@ async def _projects(args: argparse.Namespace, context: Context) -> int:
 
 PROJECTS = Command(
     name="projects",
-    help="list the indexed projects",
+    help="list the indexed projects (read from the database: the cache serves library processes)",
     run=_projects,
     add_arguments=_projects_arguments,
 )
@@ -308,7 +308,8 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
 
 REPORT = Command(
     name="report",
-    help="issues by severity and category, hotspot files and metric aggregations",
+    help="issues by severity and category, hotspot files and metric aggregations (read "
+    "from the database: the cache serves library processes)",
     run=_report,
     add_arguments=_report_arguments,
 )

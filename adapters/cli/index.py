@@ -101,8 +101,9 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     finally:
         loop.remove_signal_handler(signal.SIGTERM)
         bar.close()
-    # handlers ran after each commit; mark those events delivered (and retry any failure)
-    await OutboxRelay(c.outbox(), c.dispatcher()).drain()
+    # handlers ran after each commit: mark those events delivered, then retry what failed
+    await c.commit_hook().acknowledge()
+    await OutboxRelay(c.outbox(), c.dispatcher(), ready=c.cache_breaker().ready).drain()
     values = summary(report)
     if args.json:
         print(json.dumps(values))

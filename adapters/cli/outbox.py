@@ -20,7 +20,11 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     status = actions.add_parser("status", help="messages waiting, failing and delivered")
     status.add_argument("--json", action="store_true", help="print JSON")
     relay = actions.add_parser(
-        "relay", help="deliver waiting events to their handlers (cache, vector store)"
+        "relay",
+        help="deliver waiting events to their handlers (cache, vector store)",
+        description="Deliver waiting events to their handlers (cache, vector store). Library "
+        "processes relay in the background of running(container) already; where "
+        "CODEANT_OUTBOX_RELAY is off, run 'codeant outbox relay --follow' in one process.",
     )
     relay.add_argument(
         "--follow", action="store_true", help="keep relaying until interrupted (Ctrl-C)"
@@ -35,7 +39,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     )  # fmt: skip
     relay.add_argument(
         "--max-attempts", type=whole_number(1), default=10, metavar="N",
-        help="failures after which a message is left aside (default: 10)",
+        help="handler errors after which a message is left aside; a server that does not "
+        "answer only postpones it (default: 10)",
     )  # fmt: skip
     relay.add_argument("--json", action="store_true", help="print the counts as JSON")
 
@@ -65,15 +70,17 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
         container.dispatcher(),
         batch_size=args.batch_size,
         max_attempts=args.max_attempts,
+        ready=container.cache_breaker().ready,
     )
     if args.follow:
         total = await _follow(relay, args.interval)
     else:
         total = await relay.drain()
+    counts = {"delivered": total.delivered, "failed": total.failed, "postponed": total.postponed}
     if args.json:
-        print(json.dumps({"delivered": total.delivered, "failed": total.failed}))
+        print(json.dumps(counts))
     else:
-        print(f"delivered {total.delivered}, failed {total.failed}")
+        print(", ".join(f"{name} {count}" for name, count in counts.items()))
     return EXIT_OK
 
 

@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 from adapters.redis.cache import RedisCache
+from application.breaker import CircuitBreaker
 from application.caching import CacheStats
 from ports.health import HealthReport, HealthStatus
 
@@ -18,8 +19,10 @@ class RedisHealthCheck:
 
     Reports the round trip of a ``PING`` as the latency, the server's version, uptime,
     clients, memory used and allowed, evictions and keyspace hits (see
-    :meth:`RedisCache.server_info`), and, when ``stats`` is given, the counters and hit
-    ratio of the cached reads. DEGRADED when the round trip takes longer than ``slow_ms``;
+    :meth:`RedisCache.server_info`), how many restarted servers the cache found, and, when
+    given, the counters and hit ratio of the cached reads (``stats``) and the state of the
+    circuit breaker in front of the cache (``breaker``: closed, open or half-open, outages,
+    calls skipped). DEGRADED when the round trip takes longer than ``slow_ms``;
     UNHEALTHY, with the error, when the server does not answer. Raises ValueError if
     ``name`` is blank or ``slow_ms`` negative.
     """
@@ -31,6 +34,7 @@ class RedisHealthCheck:
         name: str = "cache",
         slow_ms: float = 100.0,
         stats: CacheStats | None = None,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
         if not isinstance(name, str) or not name.strip():
             raise ValueError(f"name must be a non-empty string, got {name!r}")
@@ -40,6 +44,7 @@ class RedisHealthCheck:
         self._name = name
         self._slow_ms = float(slow_ms)
         self._stats = stats
+        self._breaker = breaker
 
     @property
     def name(self) -> str:
@@ -49,6 +54,9 @@ class RedisHealthCheck:
         details: dict[str, Any] = {"backend": "redis", "server": self._cache.server}
         if self._stats is not None:
             details["reads"] = self._stats.as_dict()
+        if self._breaker is not None:
+            details["circuit"] = self._breaker.as_dict()
+        details["restarts"] = self._cache.restarts
         started = time.perf_counter()
         try:
             latency = await self._cache.ping()

@@ -1,9 +1,13 @@
 """Contract of Outbox: committed events wait oldest first until delivered; failed attempts
-are counted and keep the message pending."""
+are counted and keep the message pending; claims hand each due message to one relay at a
+time; postponing is not a failed attempt."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+
+import pytest
 
 from domain.enums import JobStatus, MemberRole
 from domain.events import (
@@ -17,6 +21,7 @@ from domain.events import (
     RuleChanged,
 )
 from domain.ids import (
+    EventId,
     FileId,
     JobId,
     OrganizationId,
@@ -26,6 +31,7 @@ from domain.ids import (
     UserId,
     new_id,
 )
+from ports.errors import ValidationError
 from tests.contract.builders import commit_hash
 
 
@@ -168,3 +174,125 @@ async def test_stats_count_pending_failing_and_delivered(backend):
     stats = await outbox.stats()
     assert (stats.pending, stats.failing, stats.delivered, stats.max_attempts) == (2, 1, 1, 2)
     assert stats.oldest_pending_at == second.created_at
+
+
+# --------------------------------------------------------------------------- claims
+
+
+async def _claimable(backend, *labels):
+    """Commit one event per label, each in its own unit; returns the events and a time at
+    which all of them are due."""
+    events = [updated(label) for label in labels]
+    for event in events:
+        await commit_events(backend, event)
+    [first, *_] = await backend.outbox().pending()
+    return events, first.created_at + dt.timedelta(minutes=1)
+
+
+async def test_claim_takes_due_messages_oldest_first_and_holds_them_for_the_lease(backend):
+    """A claim returns the oldest due messages up to its limit; until the lease is over a
+    second claim gets the others, then nothing; after it, the claimed ones again."""
+    events, now = await _claimable(backend, "a", "b", "c")
+    outbox = backend.outbox()
+
+    first = await outbox.claim(limit=2, now=now, lease=30)
+    second = await outbox.claim(limit=2, now=now, lease=30)
+    meanwhile = await outbox.claim(now=now + dt.timedelta(seconds=29), lease=30)
+    after = await outbox.claim(now=now + dt.timedelta(seconds=31), lease=30)
+
+    assert [m.event for m in first] == events[:2]
+    assert [m.event for m in second] == events[2:]
+    assert meanwhile == []
+    assert [m.event for m in after] == events
+    assert len(await outbox.pending()) == 3  # claimed messages stay pending
+
+
+async def test_concurrent_claims_never_share_a_message(backend):
+    """Ten claims made at once hand out each message to one of them only."""
+    events, now = await _claimable(backend, *(f"e{i}" for i in range(12)))
+    outbox = backend.outbox()
+
+    batches = await asyncio.gather(*(outbox.claim(limit=3, now=now, lease=30) for _ in range(10)))
+
+    claimed = [m.id for batch in batches for m in batch]
+    assert len(claimed) == len(set(claimed)) == len(events)
+
+
+async def test_claim_skips_messages_waiting_for_a_retry_or_failed_too_often(backend):
+    """A message failed with a retry time is not claimed before it, and max_attempts leaves
+    aside messages that failed that often."""
+    (flaky, steady), now = await _claimable(backend, "flaky", "steady")
+    outbox = backend.outbox()
+    message = next(m for m in await outbox.pending() if m.event == flaky)
+    await outbox.mark_failed(message.id, "down", retry_at=now + dt.timedelta(seconds=10))
+
+    early = await outbox.claim(now=now, lease=60)
+    late = await outbox.claim(now=now + dt.timedelta(seconds=11), lease=1, max_attempts=1)
+    allowed = await outbox.claim(now=now + dt.timedelta(seconds=11), lease=1, max_attempts=2)
+
+    assert [m.event for m in early] == [steady]
+    assert late == []
+    assert [(m.event, m.attempts) for m in allowed] == [(flaky, 1)]
+
+
+@pytest.mark.parametrize("lease", [0, -1, float("inf"), float("nan"), True, "30", 86_401])
+async def test_claim_refuses_a_bad_lease(backend, lease):
+    """A lease that is not a positive number of seconds (at most a day) is a ValidationError
+    naming it, and nothing is claimed."""
+    _, now = await _claimable(backend, "kept")
+
+    with pytest.raises(ValidationError, match="lease"):
+        await backend.outbox().claim(now=now, lease=lease)
+
+    assert len(await backend.outbox().claim(now=now, lease=30)) == 1
+
+
+async def test_postpone_keeps_messages_pending_without_counting_an_attempt(backend):
+    """Postponed messages stay pending with the reason as their last error and zero
+    attempts, are not due before their retry time, and count as failing."""
+    (first, second, other), now = await _claimable(backend, "a", "b", "other")
+    outbox = backend.outbox()
+    claimed = await outbox.claim(limit=2, now=now, lease=30)
+    retry_at = now + dt.timedelta(seconds=5)
+
+    await outbox.postpone([m.id for m in claimed], "UnavailableError: down", retry_at=retry_at)
+
+    waiting = {m.event: m for m in await outbox.pending()}
+    assert {(waiting[e].attempts, waiting[e].last_error) for e in (first, second)} == {
+        (0, "UnavailableError: down")
+    }
+    assert [m.event for m in await outbox.claim(now=now + dt.timedelta(seconds=4), lease=30)] == [
+        other
+    ]
+    due = await outbox.claim(now=now + dt.timedelta(seconds=6), lease=30, max_attempts=1)
+    assert [m.event for m in due] == [first, second]
+    assert (await outbox.stats()).failing == 2
+
+
+async def test_mark_events_delivered_marks_the_messages_of_those_events(backend):
+    """Messages are marked delivered by their events' ids; the count leaves out unknown
+    events and messages delivered already."""
+    (handled, waiting), _ = await _claimable(backend, "handled", "waiting")
+    outbox = backend.outbox()
+
+    assert await outbox.mark_events_delivered([handled.event_id, EventId(new_id())]) == 1
+    assert await outbox.mark_events_delivered([handled.event_id]) == 0
+    assert await outbox.mark_events_delivered([]) == 0
+
+    assert [m.event for m in await outbox.pending()] == [waiting]
+
+
+async def test_marks_after_delivery_change_nothing(backend):
+    """Once a message is delivered (by another relay whose claim came after a lease ended),
+    a late failure or postponement of it changes nothing."""
+    _, now = await _claimable(backend, "once")
+    outbox = backend.outbox()
+    [message] = await outbox.claim(now=now, lease=1)
+    await outbox.mark_delivered([message.id])
+
+    await outbox.mark_failed(message.id, "late")
+    await outbox.postpone([message.id], "late", retry_at=now)
+
+    stats = await outbox.stats()
+    assert (stats.pending, stats.failing, stats.delivered) == (0, 0, 1)
+    assert await outbox.claim(now=now + dt.timedelta(hours=1), lease=1) == []

@@ -9,10 +9,7 @@ server tests/servers.py chooses. Either skips with the reason when it cannot be 
 from __future__ import annotations
 
 import contextlib
-import shutil
-import socket
-import subprocess
-import time
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -27,62 +24,15 @@ from application import create_project, register_organization
 from application.caching import CachedQueries, CacheStats
 from ports.errors import UnavailableError, ValidationError
 from ports.health import HealthStatus
+from tests.integration.redis_process import RedisProcess, free_port, own_redis_process
 from tests.servers import redis_server
-
-SERVER_OPTIONS = ("--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
-"""Loopback only, nothing persisted: a restarted server starts empty."""
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class RedisProcess:
-    """A ``redis-server`` on a fixed loopback port that can be stopped and started again."""
-
-    def __init__(self, binary: str) -> None:
-        self.binary = binary
-        self.port = _free_port()
-        self.process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), *SERVER_OPTIONS],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port)):
-                return
-            time.sleep(0.02)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.terminate()
-            self.process.wait(10)
-            self.process = None
 
 
 @pytest.fixture
 def own_redis() -> Iterator[RedisProcess]:
     """A Redis server this test owns (started, and stopped at the end if still running)."""
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed: the outage tests start and stop their own")
-    server = RedisProcess(binary)
-    server.start()
-    try:
+    with own_redis_process() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +50,8 @@ def redis_url() -> Iterator[str]:
 
 @contextlib.asynccontextmanager
 async def _cache(url: str, **settings) -> AsyncIterator[RedisCache]:
-    cache = RedisCache(url, key_prefix=f"test:{uuid.uuid4().hex}:", **settings)
+    settings.setdefault("key_prefix", f"test:{uuid.uuid4().hex}:")
+    cache = RedisCache(url, **settings)
     try:
         yield cache
     finally:
@@ -132,6 +83,88 @@ async def test_reads_survive_an_outage_and_recover(own_redis):
         assert (await queries.project(project.id)).name == project.name
         assert queries.stats.hits == 2
         assert queries.stats.errors == 3
+
+
+@pytest.fixture
+def persistent_redis(tmp_path) -> Iterator[RedisProcess]:
+    """A Redis server this test owns that saves its snapshot (when told) in a directory
+    of its own and loads it when started again."""
+    with own_redis_process(tmp_path / "redis") as server:
+        yield server
+
+
+async def _admin(url: str, *commands) -> list:
+    """The replies to ``commands`` (tuples of arguments) sent by a plain client of its own."""
+    async with Redis.from_url(url) as admin:
+        return [await admin.execute_command(*command) for command in commands]
+
+
+async def test_a_restarted_server_is_emptied_of_what_it_brought_back(persistent_redis, caplog):
+    """A server killed after a snapshot comes back with the snapshot's values, older than
+    writes it had acknowledged; the cache's next connection drops every key of its
+    prefix (and only those) before any command, so none of them is ever read."""
+    server = persistent_redis
+    async with _cache(server.url) as cache:
+        name = cache._prefix + "token"
+        await cache.set("token", b"old", ttl=600)
+        await _admin(server.url, ("SET", "other-app:key", b"kept"), ("SAVE",))
+        await cache.set("token", b"new", ttl=600)  # acknowledged, not saved
+        server.kill()
+        server.start()
+        assert await _admin(server.url, ("GET", name)) == [b"old"]  # what a plain client sees
+
+        with caplog.at_level(logging.INFO, logger="adapters.redis.cache"):
+            assert await cache.get("token") is None
+        await cache.set("token", b"newer", ttl=600)
+        assert await cache.get("token") == b"newer"
+        assert cache.restarts == 1
+        assert await _admin(server.url, ("GET", "other-app:key")) == [b"kept"]
+
+    assert "runs a new server process" in caplog.text and "dropped the 1 keys" in caplog.text
+
+
+async def test_a_cache_first_meeting_a_restarted_server_drops_its_keys(persistent_redis):
+    """A cache made after the restart (a process started since) drops the keys a server
+    brought back from before, though it never saw the old server."""
+    server = persistent_redis
+    prefix = f"test:{uuid.uuid4().hex}:"
+    before = RedisCache(server.url, key_prefix=prefix)
+    await before.set("token", b"old", ttl=600)
+    await before.aclose()
+    await _admin(server.url, ("SAVE",))
+    server.kill()
+    server.start()
+
+    after = RedisCache(server.url, key_prefix=prefix)
+    try:
+        assert await after.get("token") is None
+        assert after.restarts == 1
+    finally:
+        await after.aclose()
+
+
+async def test_a_new_connection_to_the_same_server_keeps_the_keys(own_redis):
+    """Connections closed by the server (not a restart) are opened again without dropping
+    anything: the server's run_id has not changed."""
+    async with _cache(own_redis.url) as cache:
+        await cache.set("k", b"v", ttl=600)
+        await _admin(own_redis.url, ("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"))
+
+        assert await cache.get("k") == b"v"
+        assert cache.restarts == 0
+
+
+async def test_a_prefix_with_pattern_characters_drops_only_its_own_keys(persistent_redis):
+    """Glob characters of the prefix are matched literally when its keys are dropped."""
+    server = persistent_redis
+    async with _cache(server.url, key_prefix="app*") as cache:
+        await cache.set("k", b"mine")
+        await _admin(server.url, ("SET", "apple", b"other"), ("SET", "app*x", b"o"), ("SAVE",))
+        server.kill()
+        server.start()
+
+        assert await cache.get("k") is None
+    assert await _admin(server.url, ("GET", "apple"), ("GET", "app*x")) == [b"other", None]
 
 
 async def test_health_is_unhealthy_while_the_server_is_down(own_redis):
@@ -183,7 +216,7 @@ async def test_health_check_settings_are_checked(redis_url, field, value):
 async def test_an_unreachable_server_raises_unavailable_without_the_password():
     """Every operation on a server nobody listens on raises UnavailableError naming the
     server, never its password."""
-    cache = RedisCache(f"redis://:s3cret@127.0.0.1:{_free_port()}/2")
+    cache = RedisCache(f"redis://:s3cret@127.0.0.1:{free_port()}/2")
     try:
         for call in (
             lambda: cache.get("k"),
@@ -246,6 +279,7 @@ async def test_a_server_out_of_memory_refuses_writes_as_unavailable(own_redis):
         ({"connect_timeout": float("nan")}, "connect_timeout"),
         ({"retries": -1}, "retries"),
         ({"key_prefix": None}, "key_prefix"),
+        ({"key_prefix": ""}, "key_prefix"),
     ],
 )
 def test_bad_settings_are_refused(kwargs, message):

@@ -47,51 +47,12 @@ from domain.ids import OrganizationId, ProjectId, RuleId, new_id
 from domain.rules import Rule
 from ports.errors import NotFoundError, UnavailableError
 from ports.pagination import PageRequest
+from tests.unit.fakes import FailingCache, FakeClock
 
 LOGGER = "application.caching"
 
 
 # --------------------------------------------------------------------------- fakes
-
-
-class FakeClock:
-    """A clock that moves only when told to."""
-
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-class FailingCache(MemoryCache):
-    """An in-process cache whose operations named in ``failing`` raise UnavailableError,
-    as a Redis cache does while its server is down."""
-
-    def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.failing: set[str] = set()
-        self.asked: list[str] = []
-
-    def down(self) -> None:
-        self.failing = {"get", "set", "delete", "incr"}
-
-    def _check(self, op: str, key: str) -> None:
-        self.asked.append(key)
-        if op in self.failing:
-            raise UnavailableError(f"cache down ({op} {key})")
-
-    async def get(self, key):
-        self._check("get", key)
-        return await super().get(key)
-
-    async def set(self, key, value, *, ttl=None):
-        self._check("set", key)
-        await super().set(key, value, ttl=ttl)
-
-    async def delete(self, *keys):
-        self._check("delete", ",".join(keys))
-        return await super().delete(*keys)
 
 
 class YieldingCache(MemoryCache):

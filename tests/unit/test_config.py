@@ -39,6 +39,8 @@ def test_defaults_when_nothing_is_configured(cwd: Path, home: Path) -> None:
     assert settings.cache_ttl_projects == 300
     assert settings.cache_ttl_analysis == 3600
     assert settings.cache_ttl_metrics == 86400
+    assert settings.cache_breaker_seconds == 5.0
+    assert (settings.outbox_relay, settings.outbox_relay_interval) == (True, 1.0)
     assert settings.data_dir == home / ".local" / "share" / "codeant"
     assert settings.log_level == "WARNING"
     assert settings.cache_backend == "memory"
@@ -60,6 +62,9 @@ def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: P
         "CODEANT_CACHE_TTL_PROJECTS": "60",
         "CODEANT_CACHE_TTL_ANALYSIS": "600",
         "CODEANT_CACHE_TTL_METRICS": "6000",
+        "CODEANT_CACHE_BREAKER_SECONDS": "0.5",
+        "CODEANT_OUTBOX_RELAY": "off",
+        "CODEANT_OUTBOX_RELAY_INTERVAL": "2",
         "CODEANT_DATA_DIR": str(tmp_path / "data"),
         "CODEANT_LOG_LEVEL": "debug",
     }
@@ -76,6 +81,9 @@ def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: P
         cache_ttl_projects=60,
         cache_ttl_analysis=600,
         cache_ttl_metrics=6000,
+        cache_breaker_seconds=0.5,
+        outbox_relay=False,
+        outbox_relay_interval=2.0,
         data_dir=tmp_path / "data",
         log_level="DEBUG",
     )
@@ -178,6 +186,10 @@ def test_missing_named_config_file_is_an_error(cwd: Path, home: Path) -> None:
         ("CODEANT_CACHE_TTL_PROJECTS", "0", "must be an integer from 1 to 2592000"),
         ("CODEANT_CACHE_TTL_ANALYSIS", "1.5", "must be an integer from 1 to 2592000"),
         ("CODEANT_CACHE_TTL_METRICS", "99999999", "must be an integer from 1 to 2592000"),
+        ("CODEANT_CACHE_BREAKER_SECONDS", "0", "must be a number of seconds above 0"),
+        ("CODEANT_CACHE_BREAKER_SECONDS", "301", "must be a number of seconds above 0"),
+        ("CODEANT_OUTBOX_RELAY", "sometimes", "must be true or false"),
+        ("CODEANT_OUTBOX_RELAY_INTERVAL", "-1", "must be a number of seconds above 0"),
         ("CODEANT_LOG_LEVEL", "loud", "must be one of: DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ],
 )

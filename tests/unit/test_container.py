@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
 
 from adapters.config import ConfigError, Settings
-from adapters.container import Container, build_container
+from adapters.container import Container, build_container, close, running
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.memory.cache import MemoryCache
 from adapters.memory.outbox import MemoryOutbox
@@ -18,8 +19,14 @@ from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from adapters.postgres.vectors import PgVectorStore
 from adapters.qdrant import QdrantVectorStore
 from adapters.redis import RedisCache, RedisHealthCheck
+from application import create_project, register_organization, update_project
+from application.breaker import GuardedCache
+from application.caching import CachedQueries
+from domain.ids import ProjectId
 from domain.organizations import Organization
+from domain.projects import Project
 from ports.health import HealthStatus
+from tests.polling import eventually
 
 
 @pytest.fixture
@@ -49,12 +56,16 @@ def test_postgres_is_the_default_and_opens_nothing_until_used(tmp_path: Path) ->
 
 
 def test_a_redis_url_wires_the_redis_cache_without_connecting(tmp_path: Path) -> None:
-    """With a Redis URL the cache and its health check are Redis's, built without a
-    connection; cached queries and invalidation share that cache."""
+    """With a Redis URL the cache is Redis's behind the circuit breaker, and its health
+    check Redis's, built without a connection; cached queries and invalidation share that
+    cache."""
     container = build_container(
         Settings(data_dir=tmp_path, backend="memory", redis_url="redis://127.0.0.1:1/0")
     )
-    assert isinstance(container.cache(), RedisCache)
+    cache = container.cache()
+    assert isinstance(cache, GuardedCache)
+    assert isinstance(cache.cache, RedisCache)
+    assert cache.breaker is container.cache_breaker()
     assert any(isinstance(check, RedisHealthCheck) for check in container.health_checks())
     assert container.cached_queries() is container.cached_queries()
 
@@ -164,3 +175,70 @@ def test_vector_store_follows_the_settings(tmp_path: Path) -> None:
     assert isinstance(local, QdrantVectorStore)
     memory = build_container(Settings(data_dir=tmp_path, backend="memory")).vector_store()
     assert isinstance(memory, MemoryVectorStore)
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _relay_tasks() -> list[asyncio.Task[object]]:
+    return [t for t in asyncio.all_tasks() if t.get_name() == "codeant-outbox-relay"]
+
+
+async def test_running_relays_the_outbox_in_the_background(tmp_path: Path) -> None:
+    """Inside running(container) the outbox relay runs: a change committed by a unit that
+    never handled its event (its process died after the commit) reaches the cached reads
+    without anyone running a relay by hand; afterwards no task is left."""
+    settings = Settings(data_dir=tmp_path, backend="memory", outbox_relay_interval=0.01)
+    async with running(build_container(settings)) as container:
+        assert len(_relay_tasks()) == 1
+        queries = container.cached_queries()
+        project = await _project(container)
+        await queries.project(project.id)
+
+        unhandled = MemoryUnitOfWork(container.memory_database())  # no commit hook
+        await update_project(unhandled, project.id, name="Invoicing")
+        await eventually(lambda: _name(queries, project.id, "Invoicing"))
+
+    assert _relay_tasks() == []
+    assert not container.relay_worker().running
+
+
+async def _project(container: Container) -> Project:
+    organization = await register_organization(container.uow(), name="Acme", slug="acme")
+    return await create_project(
+        container.uow(), organization.id, name="Billing", slug="billing", repository_url="x"
+    )
+
+
+async def _name(queries: CachedQueries, project_id: ProjectId, name: str) -> bool:
+    return (await queries.project(project_id)).name == name
+
+
+async def test_the_relay_can_be_turned_off(tmp_path: Path) -> None:
+    """With outbox_relay off, running(container) starts no relay (another process runs
+    ``codeant outbox relay --follow``)."""
+    settings = Settings(data_dir=tmp_path, backend="memory", outbox_relay=False)
+    async with running(build_container(settings)) as container:
+        assert _relay_tasks() == []
+        assert not container.relay_worker().running
+
+
+async def test_close_marks_events_handled_after_commit_delivered(container: Container) -> None:
+    """Without a relay running, the events the commit hook handled are marked delivered
+    in the outbox when the container closes, so no relay delivers them again."""
+    await _project(container)
+    assert len(await container.outbox().pending()) == 2
+
+    await close(container)
+
+    assert await container.outbox().pending() == []
+    assert (await container.outbox().stats()).delivered == 2
+
+
+async def test_a_block_that_fails_still_stops_the_relay(tmp_path: Path) -> None:
+    """When the block of running(container) raises, the relay is stopped all the same."""
+    settings = Settings(data_dir=tmp_path, backend="memory")
+    with pytest.raises(RuntimeError, match="boom"):
+        async with running(build_container(settings)):
+            raise RuntimeError("boom")
+    assert _relay_tasks() == []
