@@ -29,14 +29,21 @@ _KEY_VALUE = re.compile(
 
 class Redactor:
     """Masks secrets in text: the password of any URL (``scheme://user:***@host``), the
-    value of a ``password=`` (or ``api_key=``, ``token=``...) pair, and every occurrence
-    of the given secrets, as they are and URL-encoded."""
+    value of a ``password=`` (or ``api_key=``, ``token=``...) pair, and the given secrets
+    wherever they stand alone, as they are and URL-encoded."""
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         found = {s for s in secrets if s}
         found |= {quote(s, safe="") for s in found}
-        # longest first, so a secret that contains another is masked whole
-        self._secrets = sorted(found, key=len, reverse=True)
+        # longest first, so that a secret holding another is masked whole; a secret is
+        # masked where it stands alone, not inside a longer word (a password "postgres"
+        # must not turn "postgresql://" into "***ql://")
+        alternatives = "|".join(re.escape(s) for s in sorted(found, key=len, reverse=True))
+        self._bare = (
+            re.compile(rf"(?<![A-Za-z0-9])(?:{alternatives})(?![A-Za-z0-9])")
+            if alternatives
+            else None
+        )
 
     @classmethod
     def for_settings(cls, settings: Settings) -> Redactor:
@@ -53,8 +60,8 @@ class Redactor:
     def __call__(self, text: str) -> str:
         text = _URL_USERINFO.sub(lambda m: f"{m['head']}{MASK}@", text)
         text = _KEY_VALUE.sub(lambda m: f"{m['head']}{MASK}", text)
-        for secret in self._secrets:
-            text = text.replace(secret, MASK)
+        if self._bare is not None:
+            text = self._bare.sub(MASK, text)
         return text
 
 

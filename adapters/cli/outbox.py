@@ -87,17 +87,22 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
 
 
 async def _follow(relay: OutboxRelay, interval: float) -> RelayResult:
-    """Drain the outbox every ``interval`` seconds until SIGINT or SIGTERM. An outage
-    does not end it: it says so once, keeps trying, and says when the store is back."""
-    from application.relay import RelayResult
-    from ports.errors import UnavailableError
-
+    """Relay until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     print("relaying outbox events; Ctrl-C to stop", file=sys.stderr, flush=True)
+    return await relay_until(stop, relay, interval)
+
+
+async def relay_until(stop: asyncio.Event, relay: OutboxRelay, interval: float) -> RelayResult:
+    """Drain the outbox every ``interval`` seconds until ``stop`` is set. An outage does
+    not end it: it says so once, keeps trying, and says when the outbox is back."""
+    from application.relay import RelayResult
+    from ports.errors import UnavailableError
+
     total = RelayResult()
     down = False
     while not stop.is_set():

@@ -10,13 +10,19 @@ import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
 from adapters.cli.main import main
+from adapters.cli.outbox import relay_until
 from adapters.config import Settings
 from adapters.container import Container, build_container
+from adapters.memory.database import MemoryDatabase
+from adapters.memory.outbox import MemoryOutbox
+from application.relay import EventDispatcher, OutboxRelay
+from ports.errors import UnavailableError
 from ports.health import HealthCheck, HealthReport, HealthStatus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -428,4 +434,48 @@ def test_vectors_status_prints_a_header(
     assert capsys.readouterr().out.splitlines() == [
         "COLLECTION  DIMENSION  DISTANCE  POINTS",
         "backend: memory, 0 collections",
+    ]
+
+
+# ------------------------------------------------------------------ outbox relay --follow
+
+
+class FlakyOutbox:
+    """An in-memory outbox that is unreachable for its first ``down_for`` reads, and asks
+    the follower to stop after ``stop_after`` reads."""
+
+    def __init__(self, down_for: int, stop_after: int, stop: asyncio.Event) -> None:
+        self._outbox = MemoryOutbox(MemoryDatabase())
+        self._down_for = down_for
+        self._stop_after = stop_after
+        self._stop = stop
+        self.reads = 0
+
+    async def pending(self, **kwargs: Any) -> Any:
+        self.reads += 1
+        if self.reads >= self._stop_after:
+            self._stop.set()
+        if self.reads <= self._down_for:
+            raise UnavailableError("cannot connect to the database: refused\n\thint")
+        return await self._outbox.pending(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._outbox, name)
+
+
+async def test_relay_follow_outlives_an_outage_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An outage does not end ``outbox relay --follow``: it warns once (on one line),
+    keeps trying, and says when the outbox is back."""
+    stop = asyncio.Event()
+    outbox = FlakyOutbox(down_for=3, stop_after=5, stop=stop)
+    relay = OutboxRelay(outbox, EventDispatcher([]))
+    with caplog.at_level("WARNING", logger="codeant.outbox"):
+        total = await relay_until(stop, relay, 0.001)
+    assert outbox.reads == 5
+    assert (total.delivered, total.failed) == (0, 0)
+    assert [r.getMessage() for r in caplog.records if r.name == "codeant.outbox"] == [
+        "cannot connect to the database: refused; hint; retrying every 0.001 s",
+        "the outbox is reachable again; relaying",
     ]

@@ -100,6 +100,13 @@ def test_redactor_knows_the_secrets_of_the_settings() -> None:
     assert redact("nothing secret here: user app on db") == "nothing secret here: user app on db"
 
 
+def test_redactor_leaves_words_that_merely_contain_a_secret() -> None:
+    """A short secret is masked where it stands alone, not inside longer words."""
+    redact = Redactor(["postgres"])
+    line = 'postgresql://db/x: password authentication failed for user "postgres"'
+    assert redact(line) == 'postgresql://db/x: password authentication failed for user "***"'
+
+
 def _record(message: str, *args: object, exc: BaseException | None = None) -> logging.LogRecord:
     exc_info = (type(exc), exc, exc.__traceback__) if exc is not None else None
     return logging.LogRecord("psycopg.pool", logging.WARNING, __file__, 1, message, args, exc_info)
