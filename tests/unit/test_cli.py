@@ -479,3 +479,22 @@ async def test_relay_follow_outlives_an_outage_and_says_so_once(
         "cannot connect to the database: refused; hint; retrying every 0.001 s",
         "the outbox is reachable again; relaying",
     ]
+
+
+def test_index_text_counts_agree_with_their_nouns(
+    environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summary of indexing a one-file repository reads "1 file" and "1 function"."""
+    repo = tmp_path / "one"
+    repo.mkdir()
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {**clean, "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "one"]):
+        subprocess.run([*git, *command], check=True, env=env)
+    assert main(["index", str(repo)], environ=environ) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  files     1 (1 added, 0 modified, 0 removed, 0 unchanged; 0 not parsed)"
+    assert lines[3].startswith("  analysed  1 file: 0 issues, ")
+    assert lines[4] == "  embedded  1 function (0 unchanged)"
