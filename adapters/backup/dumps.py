@@ -25,10 +25,9 @@ from psycopg import sql
 
 from adapters.backup.crypto import decrypt_file, encrypt_file
 from adapters.backup.manifest import MANIFEST_SUFFIX, Manifest, table_figures, write_private
-from adapters.backup.tools import BackupError, client_binary, run, server_major
+from adapters.backup.tools import BackupError, client_binary, connect, login, run, server_major
 from adapters.postgres.migrations import MigrationRunner
 from adapters.postgres.urls import as_url
-from ports.errors import UnavailableError
 
 __all__ = ["BackupStore", "VerifyReport"]
 
@@ -93,10 +92,11 @@ class BackupStore:
             raise _os_error(exc, self.directory) from exc
         with self._temporary(name) as (dump, sealed, pending):
             say(f"dumping the database with {pg_dump} (PostgreSQL {major})")
-            with self._figures() as (counts, sums, schema_version):
+            with self._figures() as (counts, sums, schema_version), login(self.url) as auth:
                 run(
-                    [str(pg_dump), "--format=custom", f"--file={dump}", self._uri()],
+                    [str(pg_dump), "--format=custom", f"--file={dump}", auth.url],
                     what="pg_dump",
+                    env=auth.env,
                 )
             try:
                 os.chmod(dump, 0o600)
@@ -248,16 +248,18 @@ class BackupStore:
                 plain = Path(scratch) / "backup.dump"
                 decrypt_file(source, plain, key)
                 source = plain
-            run(
-                [
-                    str(pg_restore),
-                    "--no-owner",
-                    "--exit-on-error",
-                    f"--dbname={self._database_url(database)}",
-                    str(source),
-                ],
-                what="pg_restore",
-            )
+            with login(self._database_url(database)) as auth:
+                run(
+                    [
+                        str(pg_restore),
+                        "--no-owner",
+                        "--exit-on-error",
+                        f"--dbname={auth.url}",
+                        str(source),
+                    ],
+                    what="pg_restore",
+                    env=auth.env,
+                )
 
     # ------------------------------------------------------------------ prune
 
@@ -281,9 +283,6 @@ class BackupStore:
 
     # ------------------------------------------------------------------ internals
 
-    def _uri(self) -> str:
-        return as_url(self.url)
-
     def _admin_url(self) -> str:
         return self._database_url("postgres")
 
@@ -292,10 +291,7 @@ class BackupStore:
 
     @staticmethod
     def _connect(url: str, *, autocommit: bool = False) -> psycopg.Connection[Any]:
-        try:
-            return psycopg.connect(url, autocommit=autocommit)
-        except psycopg.OperationalError as exc:
-            raise UnavailableError(f"cannot connect to the database: {exc}") from exc
+        return connect(url, autocommit=autocommit)
 
     def _exists(self, database: str) -> bool:
         with self._connect(self._admin_url(), autocommit=True) as conn:

@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from adapters.backup.tools import BackupError, client_binary, run, server_major
+from adapters.backup.tools import BackupError, client_binary, connect, login, run, server_major
 from adapters.postgres.urls import as_url
 
 __all__ = ["ArchivedCluster", "base_backup", "enable_archiving", "restore_to_time", "switch_wal"]
@@ -101,7 +101,7 @@ def enable_archiving(url: str, archive_dir: Path) -> None:
     archive.chmod(0o700)
     target = shlex.quote(str(archive)) + "/%f"
     command = f"test ! -f {target} && cp %p {target}"
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url) as conn:
         row = conn.execute("SHOW data_directory").fetchone()
         assert row is not None
         _hand_over(archive, _owner(Path(row[0])))
@@ -113,7 +113,7 @@ def enable_archiving(url: str, archive_dir: Path) -> None:
 
 def switch_wal(url: str, *, timeout: float = 60.0) -> None:
     """Close the current WAL segment and wait until the archiver has copied it."""
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url) as conn:
         row = conn.execute(_SWITCH).fetchone()
         assert row is not None
         segment = str(row[0])
@@ -134,8 +134,13 @@ def base_backup(url: str, target: Path) -> Path:
     if target.exists():
         raise BackupError(f"base backup directory {target} already exists")
     target.parent.mkdir(parents=True, exist_ok=True)
-    command = [str(pg_basebackup), f"--dbname={url}", "-D", str(target), "-Fp"]
-    run([*command, "--wal-method=stream", "--checkpoint=fast"], what="pg_basebackup")
+    with login(url) as auth:
+        command = [str(pg_basebackup), f"--dbname={auth.url}", "-D", str(target), "-Fp"]
+        run(
+            [*command, "--wal-method=stream", "--checkpoint=fast"],
+            what="pg_basebackup",
+            env=auth.env,
+        )
     return target
 
 

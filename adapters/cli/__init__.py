@@ -7,34 +7,70 @@ arguments to its parser, and a coroutine that runs it with the parsed arguments 
 the entry point, and each further one lives in a module of its own under ``adapters/cli/``
 that exposes its Command.
 
+Building the parser must stay cheap (``codeant --help`` answers at once), so a command's
+module imports only what its arguments need at the top: the services, adapters and drivers
+it runs with are imported inside its ``run`` coroutine, and the container is built (and
+its module imported) only when a command first asks :attr:`Context.container`. Adding a
+command is one such module and one entry in ``COMMANDS``; a test checks that ``--help`` of
+every listed command still imports no adapter, driver or service.
+
 Exit statuses: :data:`EXIT_OK` on success, :data:`EXIT_FAILURE` when the command ran and
-found a failure, :data:`EXIT_USAGE` for a bad command line or bad configuration.
+found a failure, :data:`EXIT_USAGE` for a bad command line or bad configuration,
+:data:`EXIT_INTERRUPTED` on Ctrl-C, :data:`EXIT_BROKEN_PIPE` when the reader of the output
+went away. A command that cannot go on raises :class:`UsageError` (exit 2) or
+:class:`CommandFailed` (exit 1) with a one-line message; the entry point prints it.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 
 import attrs
 
-from adapters.config import Settings
-from adapters.container import Container
-from adapters.container import close as close_container
+from adapters.config import ConfigError, Settings, env_var
+
+if TYPE_CHECKING:
+    from adapters.container import Container
 
 __all__ = [
+    "EXIT_BROKEN_PIPE",
     "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
+    "EXIT_TERMINATED",
     "EXIT_USAGE",
     "Command",
+    "CommandFailed",
     "Context",
+    "UsageError",
+    "require_postgres",
     "seconds",
+    "text",
     "whole_number",
 ]
 
 EXIT_OK = 0
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+"""128 + SIGINT, as a shell reports a program stopped by Ctrl-C."""
+EXIT_BROKEN_PIPE = 141
+EXIT_TERMINATED = 143
+"""A run that SIGTERM stopped (``codeant index`` cancels its job first)."""
+"""128 + SIGPIPE, as a shell reports a program whose reader went away (``| head``)."""
+
+
+class UsageError(Exception):
+    """The command line asks for something that cannot be done as given (or not with the
+    configured backend); the message says what to give instead. Exit status 2."""
+
+
+class CommandFailed(Exception):
+    """The command ran and could not do what was asked; the message says why. Exit
+    status 1."""
 
 
 def seconds(text: str) -> float:
@@ -42,8 +78,8 @@ def seconds(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
-        value = float("nan")
-    if not value > 0:
+        value = math.nan
+    if not (value > 0 and math.isfinite(value)):
         raise argparse.ArgumentTypeError(f"must be a number of seconds above 0 (got {text!r})")
     return value
 
@@ -64,17 +100,42 @@ def whole_number(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def text(value: str) -> str:
+    """Argument type: text that is not empty or blank."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError(f"must not be empty (got {value!r})")
+    return value
+
+
+def require_postgres(settings: Settings, command: str, reason: str) -> None:
+    """Raise ConfigError (exit 2) unless the settings select the postgres backend, which
+    ``command`` needs for ``reason``."""
+    if settings.backend != "postgres":
+        raise ConfigError(
+            env_var("backend"), settings.backend, f"{command} needs the postgres backend; {reason}"
+        )
+
+
 def _no_arguments(parser: argparse.ArgumentParser) -> None:
     """A command that takes no arguments adds none."""
+
+
+def _build_container(settings: Settings) -> Container:
+    """The container of ``settings``; its module (and every adapter) is imported here,
+    when a command first needs it."""
+    from adapters.container import build_container
+
+    return build_container(settings)
 
 
 @attrs.define(kw_only=True)
 class Context:
     """What a command runs with: the resolved settings and the container, built from them
-    on first use (so a command that needs no adapter works whatever they select)."""
+    on first use (so a command that needs no adapter works whatever they select, and
+    imports none)."""
 
     settings: Settings
-    container_factory: Callable[[Settings], Container]
+    container_factory: Callable[[Settings], Container] = _build_container
     _container: Container | None = attrs.field(default=None, init=False)
 
     @property
@@ -87,7 +148,9 @@ class Context:
     async def close(self) -> None:
         """Release the container's resources (pools, servers), if it was built."""
         if self._container is not None:
-            await close_container(self._container)
+            from adapters.container import close
+
+            await close(self._container)
 
 
 @attrs.frozen(kw_only=True)

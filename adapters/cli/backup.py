@@ -13,22 +13,23 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-
-from adapters.backup import (
-    ArchivedCluster,
-    BackupError,
-    BackupStore,
-    base_backup,
-    enable_archiving,
-    restore_to_time,
+from adapters.cli import (
+    EXIT_FAILURE,
+    EXIT_OK,
+    Command,
+    CommandFailed,
+    Context,
+    UsageError,
+    require_postgres,
+    text,
+    whole_number,
 )
-from adapters.backup.crypto import load_key
-from adapters.backup.tools import server_major
-from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context, whole_number
-from adapters.serialization import converter
+from adapters.cli.output import plural, table
+
+if TYPE_CHECKING:
+    from adapters.backup import BackupStore
 
 __all__ = ["BACKUP"]
 
@@ -58,14 +59,18 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     listing.add_argument("--json", action="store_true", help="print JSON")
     verify = actions.add_parser("verify", help="restore into a scratch database and compare")
     which = verify.add_mutually_exclusive_group()
-    which.add_argument("name", nargs="?", help="the backup (default: the newest)")
+    which.add_argument("name", nargs="?", type=text, help="the backup (default: the newest)")
     which.add_argument("--latest", action="store_true", help="the newest backup")
     verify.add_argument("--key-file", type=Path, metavar="F", help="key of an encrypted backup")
     restore = actions.add_parser(
         "restore", help="restore a dump into a database, or a base backup to a point in time"
     )
-    restore.add_argument("name", help="the backup (a dump, or with --to-time a base backup)")
-    restore.add_argument("--to-database", metavar="DB", help="the database to restore into")
+    restore.add_argument(
+        "name", type=text, help="the backup (a dump, or with --to-time a base backup)"
+    )
+    restore.add_argument(
+        "--to-database", type=text, metavar="DB", help="the database to restore into"
+    )
     restore.add_argument("--force", action="store_true", help="replace a non-empty database")
     restore.add_argument("--key-file", type=Path, metavar="F", help="key of an encrypted backup")
     restore.add_argument(
@@ -74,9 +79,18 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     restore.add_argument(
         "--to-directory", type=Path, metavar="DIR", help="data directory of the recovered server"
     )
-    prune = actions.add_parser("prune", help="delete backups beyond the retention policy")
-    prune.add_argument("--keep-daily", type=whole_number(0), required=True, metavar="N")
-    prune.add_argument("--keep-weekly", type=whole_number(0), required=True, metavar="M")
+    prune = actions.add_parser(
+        "prune",
+        help="delete backups beyond the retention policy (at least one of N and M above 0)",
+    )
+    prune.add_argument(
+        "--keep-daily", type=whole_number(0), required=True, metavar="N",
+        help="keep the newest backup of each of the N most recent days that have one",
+    )  # fmt: skip
+    prune.add_argument(
+        "--keep-weekly", type=whole_number(0), required=True, metavar="M",
+        help="keep the newest backup of each of the M most recent weeks that have one",
+    )  # fmt: skip
     actions.add_parser("archive", help="embedded server: turn WAL archiving on (restarts it)")
     actions.add_parser("base", help="take a base backup for point-in-time recovery")
 
@@ -85,33 +99,57 @@ def _progress(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
+def _check(args: argparse.Namespace) -> None:
+    """Raise UsageError for options that parse but cannot go together."""
+    action = args.backup_action
+    if action == "restore" and (args.to_time is None) == (args.to_database is None):
+        raise UsageError(
+            "give either --to-database DB (to restore a dump) or --to-time T (to recover a"
+            " base backup to a point in time)"
+        )
+    if action == "prune" and args.keep_daily + args.keep_weekly == 0:
+        raise UsageError(
+            "--keep-daily and --keep-weekly are both 0: that would delete every backup"
+        )
+
+
 async def _run(args: argparse.Namespace, context: Context) -> int:
+    from adapters.backup import BackupError, BackupStore
+
+    _check(args)
     settings = context.settings
-    if settings.backend != "postgres":
-        print("codeant backup: the memory backend has nothing to back up", file=sys.stderr)
-        return EXIT_USAGE
+    require_postgres(settings, "codeant backup", "the memory backend has nothing to back up")
     directory = args.directory or settings.data_dir / "backups"
-    if args.backup_action == "restore" and (args.to_time is None) == (args.to_database is None):
-        print("codeant backup restore: give --to-database or --to-time", file=sys.stderr)
-        return EXIT_USAGE
     database = context.container.postgres_database()
+    if args.backup_action == "archive" and not database.embedded:
+        raise UsageError(
+            "WAL archiving is set up here for the embedded server only; a configured"
+            " server (CODEANT_DATABASE_URL) archives as its own configuration says"
+        )
     url = await database.server_url()
     try:
         if args.backup_action == "archive":
-            if not database.embedded:
-                print("codeant backup archive: only for the embedded server", file=sys.stderr)
-                return EXIT_USAGE
             await asyncio.to_thread(_archive, url, Path(directory))
             return EXIT_OK
-        return await asyncio.to_thread(_act, BackupStore(directory, url=url), args)
-    except (BackupError, ValueError) as exc:
-        print(f"codeant backup: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        store = BackupStore(directory, url=url)
+        where = (
+            f"the embedded server in {settings.data_dir / 'postgres'}"
+            if database.embedded
+            else None
+        )
+        return await asyncio.to_thread(_act, store, args, where)
+    except BackupError as exc:
+        raise CommandFailed(str(exc)) from exc
 
 
 def _archive(url: str, directory: Path) -> None:
+    from psycopg.conninfo import conninfo_to_dict
+
+    from adapters.backup import ArchivedCluster, enable_archiving
+    from adapters.backup.tools import connect, server_major
+
     enable_archiving(url, directory / "wal")
-    with psycopg.connect(url, autocommit=True) as conn:
+    with connect(url) as conn:
         row = conn.execute(_DATA_DIRECTORY).fetchone()
     assert row is not None
     socket = Path(str(conninfo_to_dict(url)["host"]))
@@ -120,7 +158,14 @@ def _archive(url: str, directory: Path) -> None:
     print(f"WAL archiving on, into {directory / 'wal'}")
 
 
-def _act(store: BackupStore, args: argparse.Namespace) -> int:
+def _act(store: BackupStore, args: argparse.Namespace, embedded: str | None) -> int:
+    """Run the action on ``store``; ``embedded`` names the embedded server, if that is
+    the one backed up."""
+    from adapters.backup import base_backup, restore_to_time
+    from adapters.backup.crypto import load_key
+    from adapters.config import mask_url
+    from adapters.serialization import converter
+
     action = args.backup_action
     if action == "create":
         manifest = store.create(key=load_key(args.encrypt_key_file), progress=_progress)
@@ -129,10 +174,21 @@ def _act(store: BackupStore, args: argparse.Namespace) -> int:
         backups = store.backups()
         if args.json:
             print(json.dumps([converter.unstructure(m) for m in backups], indent=2))
-        for m in [] if args.json else backups:
-            flag = " encrypted" if m.encrypted else ""
-            when = m.created_at.isoformat(timespec="seconds")
-            print(f"{m.name}  {when}  {m.size:>12} bytes  schema {m.schema_version}{flag}")
+            return EXIT_OK
+        table(
+            [("NAME", "CREATED", "BYTES", "SCHEMA", "ENCRYPTED")]
+            + [
+                (
+                    m.name,
+                    m.created_at.isoformat(timespec="seconds"),
+                    str(m.size),
+                    str(m.schema_version),
+                    "yes" if m.encrypted else "no",
+                )
+                for m in backups
+            ]
+        )
+        print(f"{plural(len(backups), 'backup')} in {store.directory}")
     elif action == "verify":
         report = store.verify(args.name, key=load_key(args.key_file), progress=_progress)
         print(f"{report.name}: {'OK' if report.ok else 'FAILED'}")
@@ -157,7 +213,10 @@ def _act(store: BackupStore, args: argparse.Namespace) -> int:
             key=load_key(args.key_file),
             progress=_progress,
         )
-        print(f"restored into {url}")
+        if embedded is not None:
+            print(f"restored into the database {args.to_database} of {embedded}")
+        else:
+            print(f"restored into {mask_url(url)}")
     elif action == "base":
         name = "base-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         _progress(f"taking the base backup {name}")
@@ -165,7 +224,7 @@ def _act(store: BackupStore, args: argparse.Namespace) -> int:
         print(name)
     else:
         deleted = store.prune(keep_daily=args.keep_daily, keep_weekly=args.keep_weekly)
-        print(f"deleted {len(deleted)} backup(s)")
+        print(f"deleted {plural(len(deleted), 'backup')}")
         for name in deleted:
             print(f"  {name}")
     return EXIT_OK

@@ -6,9 +6,13 @@ import argparse
 import asyncio
 import json
 import sys
+from typing import TYPE_CHECKING
 
-from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context, whole_number
-from adapters.postgres.migrations import MigrationError, MigrationRunner
+from adapters.cli import EXIT_FAILURE, EXIT_OK, Command, Context, require_postgres, whole_number
+from adapters.cli.output import plural
+
+if TYPE_CHECKING:
+    from adapters.postgres.migrations import MigrationRunner
 
 __all__ = ["DB"]
 
@@ -37,26 +41,27 @@ def _progress(action: str, migration: str) -> None:
 
 
 async def _run(args: argparse.Namespace, context: Context) -> int:
-    if context.settings.backend != "postgres":
-        print("codeant db: the memory backend has no schema", file=sys.stderr)
-        return EXIT_USAGE
+    from adapters.postgres.migrations import MigrationRunner
+
+    require_postgres(context.settings, "codeant db", "the memory backend has no schema")
     url = await context.container.postgres_database().server_url()
     runner = MigrationRunner(url, progress=_progress)
-    try:
-        return await asyncio.to_thread(_act, runner, args)
-    except MigrationError as exc:
-        print(f"codeant db: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+    return await asyncio.to_thread(_act, runner, args)
 
 
 def _act(runner: MigrationRunner, args: argparse.Namespace) -> int:
     action = args.db_action
     if action == "upgrade":
         done = runner.upgrade(to=args.to)
-        print(f"applied {len(done)} migration(s); now at version {runner.current_version()}")
+        print(
+            f"applied {plural(len(done), 'migration')}; now at version {runner.current_version()}"
+        )
     elif action == "downgrade":
         done = runner.downgrade(to=0 if args.all else args.to)
-        print(f"rolled back {len(done)} migration(s); now at version {runner.current_version()}")
+        print(
+            f"rolled back {plural(len(done), 'migration')};"
+            f" now at version {runner.current_version()}"
+        )
     elif action == "status":
         states = runner.status()
         if args.json:

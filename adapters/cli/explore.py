@@ -5,35 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from collections.abc import Sequence
 from typing import Any
 
-from adapters.cli import EXIT_OK, Command, Context, whole_number
-from application.reports import project_report
-from application.search import (
-    all_projects,
-    resolve_project,
-    search_everything,
-    similar_to_file,
-)
-from domain.enums import MetricType
+from adapters.cli import EXIT_OK, Command, CommandFailed, Context, text, whole_number
+from adapters.cli.output import plural, table
 
 __all__ = ["PROJECTS", "REPORT", "SEARCH", "SIMILAR"]
-
-
-def _table(rows: Sequence[Sequence[str]]) -> None:
-    if not rows:
-        return
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
-
 
 LIMIT = whole_number(1, 1000)
 
 
 def _organization_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--organization", metavar="SLUG", help="only this organization")
+    parser.add_argument("--organization", type=text, metavar="SLUG", help="only this organization")
 
 
 # projects ----------------------------------------------------------------------------------
@@ -45,6 +28,8 @@ def _projects_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _projects(args: argparse.Namespace, context: Context) -> int:
+    from application.search import all_projects
+
     overviews = await all_projects(context.container.uow(), organization_slug=args.organization)
     rows = [
         {
@@ -63,7 +48,7 @@ async def _projects(args: argparse.Namespace, context: Context) -> int:
     if args.json:
         print(json.dumps(rows))
         return EXIT_OK
-    _table(
+    table(
         [("PROJECT", "FILES", "LAST ANALYSED", "REPOSITORY")]
         + [
             (
@@ -90,14 +75,16 @@ PROJECTS = Command(
 
 
 def _search_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("text", help="words to find (all of them)")
-    parser.add_argument("--project", metavar="SLUG", help="only this project")
+    parser.add_argument("text", type=text, help="words to find (all of them)")
+    parser.add_argument("--project", type=text, metavar="SLUG", help="only this project")
     _organization_argument(parser)
     parser.add_argument("--limit", type=LIMIT, default=20, metavar="N", help="hits per kind")
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 async def _search(args: argparse.Namespace, context: Context) -> int:
+    from application.search import all_projects, resolve_project, search_everything
+
     c = context.container
     project_id = None
     organization_id = None
@@ -130,7 +117,8 @@ async def _search(args: argparse.Namespace, context: Context) -> int:
     if args.json:
         print(json.dumps({"projects": projects, "files": files, "results": results}))
         return EXIT_OK
-    print(f"{len(projects)} projects, {len(files)} files, {len(results)} results")
+    counts = [plural(len(projects), "project"), plural(len(files), "file")]
+    print(", ".join([*counts, plural(len(results), "result")]))
     for p in projects:
         print(f"project  {p['project']}  {p['name']}")
     for f in files:
@@ -153,7 +141,10 @@ SEARCH = Command(
 
 def _similar_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "target", metavar="FILE[:FUNCTION]", help="an indexed file, optionally one function"
+        "target",
+        type=text,
+        metavar="FILE[:FUNCTION]",
+        help="an indexed file, optionally one function",
     )
     parser.add_argument("--limit", type=LIMIT, default=10, metavar="N", help="hits (default 10)")
     parser.add_argument("--json", action="store_true", help="print JSON")
@@ -168,6 +159,8 @@ def _split_target(target: str) -> tuple[str, str | None]:
 
 
 async def _similar(args: argparse.Namespace, context: Context) -> int:
+    from application.search import similar_to_file
+
     c = context.container
     path, function = _split_target(args.target)
     found = await similar_to_file(
@@ -187,7 +180,7 @@ async def _similar(args: argparse.Namespace, context: Context) -> int:
     if args.json:
         print(json.dumps({"project": found.project.slug, "query": args.target, "hits": hits}))
         return EXIT_OK
-    _table(
+    table(
         [("SCORE", "FUNCTION", "WHERE")]
         + [
             (f"{h.score:.3f}", h.symbol, f"{h.file_path}:{h.line_start}-{h.line_end}")
@@ -209,7 +202,7 @@ SIMILAR = Command(
 
 
 def _report_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("project", nargs="?", metavar="PROJECT", help="project slug")
+    parser.add_argument("project", nargs="?", type=text, metavar="PROJECT", help="project slug")
     _organization_argument(parser)
     parser.add_argument(
         "--days",
@@ -220,14 +213,29 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--all-jobs", action="store_true",
-        help="count the issues of every completed job in the window, not only the latest",
+        help="sum the issues of every completed job in the window, not only the latest"
+        " (an issue that several jobs report, carried over or found again, counts once"
+        " per job)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
 async def _report(args: argparse.Namespace, context: Context) -> int:
+    from application.reports import project_report
+    from application.search import resolve_project
+    from domain.enums import MetricType
+    from ports.errors import NotFoundError
+
     c = context.container
-    project = await resolve_project(c.uow(), args.project, organization_slug=args.organization)
+    try:
+        project = await resolve_project(c.uow(), args.project, organization_slug=args.organization)
+    except NotFoundError:
+        if args.project is not None:
+            raise
+        where = f" in the organization {args.organization}" if args.organization else ""
+        raise CommandFailed(
+            f"no project has been indexed{where} yet; index one with 'codeant index PATH'"
+        ) from None
     report = await project_report(
         c.uow(), project.id, days=args.days, latest_only=not args.all_jobs
     )
@@ -236,7 +244,10 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
         "last_analyzed_at": project.last_analyzed_at.isoformat()
         if project.last_analyzed_at
         else None,
+        "days": args.days,
         "issues": {
+            # "all_jobs": a sum over the jobs of the window, an issue once per job
+            "scope": "all_jobs" if args.all_jobs else "latest_job",
             "total": report.summary.total,
             "by_severity": {str(k): v for k, v in report.summary.by_severity().items()},
             "by_category": {str(k): v for k, v in report.summary.by_category().items()},
@@ -272,9 +283,19 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
     if args.json:
         print(json.dumps(body))
         return EXIT_OK
-    scope = "all completed jobs" if args.all_jobs else "the latest analysis"
-    print(f"{project.slug}: {report.summary.total} issues in {scope} (last {args.days} days)")
-    _table(
+    days = plural(args.days, "day")
+    if args.all_jobs:
+        print(
+            f"{project.slug}: {plural(report.summary.total, 'issue')} summed over every"
+            f" completed job of the last {days} (an issue reported by several jobs, carried"
+            " over or found again, counts once per job)"
+        )
+    else:
+        print(
+            f"{project.slug}: {plural(report.summary.total, 'issue')} in the latest"
+            f" analysis (last {days})"
+        )
+    table(
         [("SEVERITY", "CATEGORY", "COUNT", "CONFIDENCE")]
         + [
             (r["severity"], r["category"], str(r["count"]), f"{r['avg_confidence']:.2f}")
@@ -283,12 +304,12 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
     )
     if report.hotspots:
         print("\nhotspots")
-        _table(
+        table(
             [("ISSUES", "WORST", "FILE")]
             + [(str(h["issues"]), h["worst"], h["path"]) for h in body["hotspots"]]
         )
     print("\nmetrics")
-    _table(
+    table(
         [("TYPE", "METRIC", "FILES", "AVG", "MAX", "OVER LIMIT")]
         + [
             (

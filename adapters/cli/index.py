@@ -7,26 +7,27 @@ import asyncio
 import json
 import signal
 import sys
+from typing import TYPE_CHECKING
 
-from adapters.cli import EXIT_OK, Command, Context
-from adapters.cli.progress import ProgressBar
-from application.indexing import IndexReport, index_repository
-from application.relay import OutboxRelay
+from adapters.cli import EXIT_OK, EXIT_TERMINATED, Command, Context, text
+from adapters.cli.output import plural
+
+if TYPE_CHECKING:
+    from application.indexing import IndexReport
 
 __all__ = ["INDEX"]
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", help="a git repository (its working tree)")
-    parser.add_argument("--project", metavar="NAME", help="project name (default: directory)")
+    parser.add_argument("path", type=text, help="a git repository (its working tree)")
     parser.add_argument(
-        "--organization", metavar="SLUG", default="default",
+        "--project", type=text, metavar="NAME", help="project name (default: directory)"
+    )
+    parser.add_argument(
+        "--organization", type=text, metavar="SLUG", default="default",
         help="organization slug, created if missing (default: default)",
     )  # fmt: skip
     parser.add_argument("--json", action="store_true", help="print the summary as JSON")
-
-
-EXIT_TERMINATED = 143
 
 
 def summary(report: IndexReport) -> dict[str, object]:
@@ -66,6 +67,10 @@ def _where(report: IndexReport) -> str:
 
 
 async def _run(args: argparse.Namespace, context: Context) -> int:
+    from adapters.cli.progress import ProgressBar
+    from application.indexing import index_repository
+    from application.relay import OutboxRelay
+
     c = context.container
     bar = ProgressBar(enabled=None if not args.json else False)
     # SIGTERM cancels the run as Ctrl-C does, so that its job ends cancelled
@@ -111,7 +116,8 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     if report.up_to_date:
         print(
             f"{report.organization_slug}/{report.project_slug} {_where(report)}: up to date"
-            f" ({report.files} files, {report.lines} lines) in {report.seconds:.2f} s"
+            f" ({plural(report.files, 'file')}, {plural(report.lines, 'line')})"
+            f" in {report.seconds:.2f} s"
         )
         return EXIT_OK
     print(f"{report.organization_slug}/{report.project_slug} {_where(report)}")
@@ -122,8 +128,13 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
         f" {report.removed} removed, {report.unchanged} unchanged; {report.skipped} not parsed)"
     )
     print(f"  lines     {report.lines}")
-    print(f"  analysed  {report.analyzed} files: {report.results} issues, {report.metrics} metrics")
-    print(f"  embedded  {report.embedded} functions ({report.embeddings_skipped} unchanged)")
+    print(
+        f"  analysed  {plural(report.analyzed, 'file')}: {plural(report.results, 'issue')},"
+        f" {plural(report.metrics, 'metric')}"
+    )
+    print(
+        f"  embedded  {plural(report.embedded, 'function')} ({report.embeddings_skipped} unchanged)"
+    )
     print(f"  job       {report.job_id} {report.job_status} in {report.seconds:.2f} s")
     sys.stdout.flush()
     return EXIT_OK

@@ -2,8 +2,12 @@
 commands.
 
 ``main`` parses the command line, resolves the settings (environment over config file over
-defaults), runs the chosen command and returns its exit status. A bad command line or bad
-configuration prints one line to stderr and returns :data:`~adapters.cli.EXIT_USAGE`.
+defaults), runs the chosen command and returns its exit status. Whatever goes wrong ends in
+one line on stderr, with any password masked: a bad command line or bad configuration
+returns :data:`~adapters.cli.EXIT_USAGE`, a failure :data:`~adapters.cli.EXIT_FAILURE`.
+
+Building the parser imports the command modules only, which import no adapter at the top:
+``codeant --help`` loads no driver, and each command loads what it uses when it runs.
 """
 
 from __future__ import annotations
@@ -11,32 +15,45 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import os
 import sys
+import traceback
 from collections.abc import Callable, Mapping, Sequence
-from importlib import metadata
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
-from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context, seconds
+from adapters.cli import (
+    EXIT_BROKEN_PIPE,
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_USAGE,
+    Command,
+    CommandFailed,
+    Context,
+    UsageError,
+    seconds,
+)
 from adapters.cli.backup import BACKUP
 from adapters.cli.db import DB
 from adapters.cli.explore import PROJECTS, REPORT, SEARCH, SIMILAR
 from adapters.cli.index import INDEX
 from adapters.cli.jobs import JOBS
+from adapters.cli.logs import Redactor, cli_logging
 from adapters.cli.outbox import OUTBOX
+from adapters.cli.output import one_line
 from adapters.cli.vectors import VECTORS
 from adapters.config import ConfigError, Settings, env_var
-from adapters.container import Container, build_container
 from domain.errors import DomainError
 from ports.errors import PersistenceError
 from ports.health import HealthCheck, HealthReport, HealthStatus
 
+if TYPE_CHECKING:
+    from adapters.container import Container
+
 __all__ = ["COMMANDS", "main"]
 
 PROG = "codeant"
-EXIT_INTERRUPTED = 130
 DISTRIBUTION = "codeant-persistence"
 
 
@@ -49,16 +66,30 @@ class _Exit(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    """An ArgumentParser that reports a usage error as one line and never exits."""
+    """An ArgumentParser that reports a usage error as one line and never exits, and
+    records in the namespace the name of the (sub)command that was parsed last, for the
+    errors its command raises later."""
 
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: error: {message} (see '{self.prog} --help')", file=sys.stderr)
+        _usage_error(self.prog, message)
         raise _Exit(EXIT_USAGE)
 
     def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
         if message:
             print(message, end="", file=sys.stderr)
         raise _Exit(status)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        parsed, extras = super().parse_known_args(args, namespace)
+        if not hasattr(parsed, "command_prog"):  # the innermost subcommand sets it first
+            parsed.command_prog = self.prog
+        return parsed, extras
+
+
+def _usage_error(prog: str, message: str) -> None:
+    print(f"{prog}: error: {one_line(message)} (see '{prog} --help')", file=sys.stderr)
 
 
 # config ------------------------------------------------------------------------------------
@@ -182,10 +213,30 @@ COMMANDS: tuple[Command, ...] = (
 
 
 def _version() -> str:
+    from importlib import metadata
+
     try:
         return metadata.version(DISTRIBUTION)
     except metadata.PackageNotFoundError:
         return "unknown (not installed)"
+
+
+class _Version(argparse.Action):
+    """``--version``: prints the version, looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        print(f"{PROG} {_version()}")
+        parser.exit()
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -193,9 +244,10 @@ def _parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="CodeAnt persistence: the storage layer of the CodeAnt platform.",
         epilog="Exit status: 0 success, 1 failure (bad input, a server down; health: a "
-        "component is unhealthy), 2 bad usage or configuration, 130 interrupted.",
+        "component is unhealthy), 2 bad usage or configuration, 130 interrupted, 141 "
+        "output closed early (a pipe such as '| head'). Errors are one line on stderr.",
     )
-    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.add_argument("--version", action=_Version, help="print the version and exit")
     parser.add_argument(
         "--config",
         type=Path,
@@ -221,33 +273,83 @@ def main(
     argv: Sequence[str] | None = None,
     *,
     environ: Mapping[str, str] | None = None,
-    container_factory: Callable[[Settings], Container] = build_container,
+    container_factory: Callable[[Settings], Container] | None = None,
 ) -> int:
     """Run ``codeant`` with ``argv`` (default: the process arguments) and return the exit
     status. ``environ`` (default: the process environment) supplies the settings;
-    ``container_factory`` builds the container from them."""
+    ``container_factory`` (default: :func:`adapters.container.build_container`) builds the
+    container from them."""
+    redact = Redactor()
+    prog = PROG
+    debug = False
     try:
-        args = _parser().parse_args(argv)
-    except _Exit as exc:
-        return exc.status
-    try:
+        try:
+            args = _parser().parse_args(argv)
+        except _Exit as exc:
+            return exc.status
+        prog = args.command_prog
         settings = Settings.from_env(
             os.environ if environ is None else environ, config_file=args.config
         )
-        logging.basicConfig(level=settings.log_level, format="%(levelname)s %(name)s: %(message)s")
-        context = Context(settings=settings, container_factory=container_factory)
-        return asyncio.run(_run(args.run_command, args, context))
-    except ConfigError as exc:
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
-    except (DomainError, PersistenceError) as exc:
-        # bad input (a path that is no repository, an unknown project) or a store that
-        # is down: one line, not a traceback
-        print(f"{PROG}: error: {exc}", file=sys.stderr)
-        return EXIT_FAILURE
+        redact = Redactor.for_settings(settings)
+        debug = settings.log_level == "DEBUG"
+        with cli_logging(settings.log_level, redact):
+            context = Context(settings=settings)
+            if container_factory is not None:
+                context.container_factory = container_factory
+            status = asyncio.run(_run(args.run_command, args, context))
+        sys.stdout.flush()  # a reader that went away is reported here, not at exit
+        return status
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except UsageError as exc:
+        _usage_error(prog, redact(str(exc)))
+        return EXIT_USAGE
+    except ConfigError as exc:
+        _error(redact(str(exc)))
+        return EXIT_USAGE
+    except (DomainError, PersistenceError, CommandFailed) as exc:
+        # bad input (a path that is no repository, an unknown project), a server that is
+        # down, or a command that could not finish: one line, not a traceback
+        _error(redact(str(exc)))
+        return EXIT_FAILURE
+    except OSError as exc:
+        _error(redact(_os_error(exc)))
+        return EXIT_FAILURE
+    except Exception as exc:
+        message = f"unexpected {type(exc).__name__}: {exc}"
+        if debug:
+            print(redact(traceback.format_exc()), end="", file=sys.stderr)
+        else:
+            message += f" (set {env_var('log_level')}=DEBUG for the traceback)"
+        _error(redact(message))
+        return EXIT_FAILURE
+
+
+def _error(message: str) -> None:
+    print(f"{PROG}: error: {one_line(message)}", file=sys.stderr)
+
+
+def _os_error(exc: OSError) -> str:
+    """An OSError as a sentence: what failed, on which file."""
+    reason = exc.strerror or str(exc)
+    names = [str(name) for name in (exc.filename, exc.filename2) if name is not None]
+    return f"{reason}: {' -> '.join(names)}" if names else reason
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush of the output the
+    reader no longer wants does not fail again at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):  # no real file behind sys.stdout
+        pass
 
 
 if __name__ == "__main__":

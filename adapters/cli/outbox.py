@@ -6,13 +6,20 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import signal
 import sys
+from typing import TYPE_CHECKING
 
 from adapters.cli import EXIT_OK, Command, Context, seconds, whole_number
-from application.relay import OutboxRelay, RelayResult
+from adapters.cli.output import one_line
+
+if TYPE_CHECKING:
+    from application.relay import OutboxRelay, RelayResult
 
 __all__ = ["OUTBOX"]
+
+log = logging.getLogger("codeant.outbox")
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -46,6 +53,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
 
 
 async def _run(args: argparse.Namespace, context: Context) -> int:
+    from application.relay import OutboxRelay
+
     container = context.container
     outbox = container.outbox()
     if args.outbox_action == "status":
@@ -85,15 +94,35 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
 
 
 async def _follow(relay: OutboxRelay, interval: float) -> RelayResult:
+    """Relay until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(signum, stop.set)
     print("relaying outbox events; Ctrl-C to stop", file=sys.stderr, flush=True)
+    return await relay_until(stop, relay, interval)
+
+
+async def relay_until(stop: asyncio.Event, relay: OutboxRelay, interval: float) -> RelayResult:
+    """Drain the outbox every ``interval`` seconds until ``stop`` is set. An outage does
+    not end it: it says so once, keeps trying, and says when the outbox is back."""
+    from application.relay import RelayResult
+    from ports.errors import UnavailableError
+
     total = RelayResult()
+    down = False
     while not stop.is_set():
-        total += await relay.drain()
+        try:
+            total += await relay.drain()
+        except UnavailableError as exc:
+            if not down:
+                log.warning("%s; retrying every %g s", one_line(str(exc)), interval)
+            down = True
+        else:
+            if down:
+                log.warning("the outbox is reachable again; relaying")
+            down = False
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), interval)
     return total

