@@ -246,7 +246,9 @@ class Settings:
     one an embedded PostgreSQL in ``data_dir``. ``"memory"`` keeps everything in the
     process (tests, experiments): nothing outlives it.
     Durations are in seconds; TTLs are those of the three cache tiers: projects (hot data),
-    analysis results and metric aggregations.
+    analysis results and metric aggregations. ``embedded_idle_timeout`` is how long the
+    embedded server stays up with no codeant process and no client using it (0: it stops
+    when the last one leaves).
     """
 
     database_url: str | None = attrs.field(
@@ -325,6 +327,9 @@ class Settings:
         factory=lambda: default_data_dir(os.environ),
         converter=_as_path,
         validator=_checked(_absolute_path),
+    )
+    embedded_idle_timeout: int = attrs.field(
+        default=300, converter=_as_int, validator=_checked(_int_from(0, 86400))
     )
     log_level: str = attrs.field(
         default="WARNING", converter=_as_upper, validator=_checked(_one_of(LOG_LEVELS))

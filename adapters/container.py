@@ -76,6 +76,7 @@ class Container(containers.DeclarativeContainer):
         url=config.database_url,
         data_dir=providers.Callable(Path, config.data_dir),
         migrate=config.auto_migrate,
+        idle_timeout=config.embedded_idle_timeout,
         pool=providers.Factory(
             PoolSettings,
             min_size=config.pool_min_size,
@@ -190,7 +191,7 @@ def build_container(settings: Settings | None = None) -> Container:
 
 async def close(container: Container) -> None:
     """Release what the container's adapters hold open: the database pool and the embedded
-    server (which stops when its last user leaves). Adapters open lazily, on first use."""
+    server (which stops once idle for its idle time). Adapters open lazily, on first use."""
     await container.postgres_database().close()
     cache = container.cache()
     if isinstance(cache, RedisCache):

