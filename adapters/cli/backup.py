@@ -28,6 +28,7 @@ from adapters.backup import (
 from adapters.backup.crypto import load_key
 from adapters.backup.tools import server_major
 from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context, whole_number
+from adapters.cli.server import reaching_embedded
 from adapters.serialization import converter
 
 __all__ = ["BACKUP"]
@@ -103,7 +104,10 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
                 return EXIT_USAGE
             await asyncio.to_thread(_archive, url, Path(directory))
             return EXIT_OK
-        return await asyncio.to_thread(_act, BackupStore(directory, url=url), args)
+        status = await asyncio.to_thread(_act, BackupStore(directory, url=url), args)
+        if database.embedded and args.backup_action == "restore" and args.to_time is None:
+            print(reaching_embedded(settings))
+        return status
     except (BackupError, ValueError) as exc:
         print(f"codeant backup: {exc}", file=sys.stderr)
         return EXIT_FAILURE
