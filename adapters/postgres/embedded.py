@@ -79,6 +79,13 @@ def embedded_directory(data_dir: Path) -> Path:
     return Path(data_dir).expanduser().resolve() / "postgres"
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
 def announce_on_stderr(line: str) -> None:
     """Say ``line`` on stderr (what the server says when a process starts it)."""
     print(line, file=sys.stderr, flush=True)
@@ -148,9 +155,10 @@ class EmbeddedPostgres:
                 except ServerError as exc:  # then the last user to leave stops the server
                     log.warning("%s; the server stops when its last user leaves", exc)
         except (ServerError, OSError) as exc:
+            log_file = self.data_dir / "log"
+            seen = f" (its log: {log_file})" if _exists(log_file) else ""
             raise UnavailableError(
-                f"cannot start the embedded PostgreSQL in {self.data_dir}: {exc}"
-                f" (its log: {self.data_dir / 'log'})"
+                f"cannot start the embedded PostgreSQL in {self.data_dir}: {exc}{seen}"
             ) from exc
         self._lease, self._server = lease, info
         try:
@@ -205,15 +213,15 @@ class EmbeddedPostgres:
     def _start_server(self) -> Postmaster:
         """Initialise the data directory if new and start the server (under the registry
         lock, the server being down)."""
-        first = not (self.data_dir / "PG_VERSION").exists()
-        if self._announce is not None:
-            doing = " (first start: initialising it, a few seconds)" if first else ""
-            self._announce(f"starting the embedded PostgreSQL in {self.data_dir}{doing}")
         binaries = bin_dir()
         user = server_user(self.data_dir, create=True)
         self._prepare_data_dir(user)
         if user is not None:
             self._check_reachable(user, binaries)
+        first = not (self.data_dir / "PG_VERSION").exists()
+        if self._announce is not None:
+            doing = " (first start: initialising it, a few seconds)" if first else ""
+            self._announce(f"starting the embedded PostgreSQL in {self.data_dir}{doing}")
         if first:
             run_program(
                 [
