@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import math
 import os
+import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -148,12 +149,12 @@ class EmbeddedPostgres:
                 info = running_postmaster(self.data_dir)
                 if info is None:
                     info = self._start_server()
-                lease = self._registry.join()
                 self._registry.write_idle_timeout(self.idle_timeout)
-                try:
+                try:  # first: should taking the lease fail, the server still stops
                     self._registry.ensure_supervisor()
                 except ServerError as exc:  # then the last user to leave stops the server
                     log.warning("%s; the server stops when its last user leaves", exc)
+                lease = self._registry.join()
         except (ServerError, OSError) as exc:
             log_file = self.data_dir / "log"
             seen = f" (its log: {log_file})" if _exists(log_file) else ""
@@ -252,7 +253,7 @@ class EmbeddedPostgres:
                 "-l",
                 str(self.data_dir / "log"),
                 "-o",
-                f"-h '' -k '{sockets}'",
+                f"-h '' -k {shlex.quote(str(sockets))}",
                 "start",
             ],
             what="starting the embedded PostgreSQL (pg_ctl start)",
