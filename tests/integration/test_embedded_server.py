@@ -196,13 +196,20 @@ def test_the_server_stops_by_itself_after_the_idle_time(data_dir: Path) -> None:
 def test_a_connected_client_keeps_the_idle_server_up(data_dir: Path) -> None:
     """A client connected with the URL (psql, say) counts as use: the server outlives
     its idle time while the client stays, and stops after the client leaves."""
-    run("server", "start", data_dir=data_dir, embedded_idle_timeout="1")
     pgdata = data_dir / "postgres"
-    url = server_status(data_dir)["url"]
-    with psycopg.connect(url) as conn:
-        time.sleep(4)  # several idle times: the supervisor looks every 0.5 s
-        assert conn.execute("SELECT 1").fetchone() == (1,)
-        assert server_status(data_dir)["connections"] >= 1
+    user, url = holder(pgdata, 1)
+    try:
+        with psycopg.connect(url) as conn:
+            assert user.stdin is not None
+            user.stdin.close()  # the last codeant user leaves; the client stays
+            assert user.wait(60) == 0
+            time.sleep(4)  # several idle times: the supervisor looks every 0.5 s
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+            status = server_status(data_dir)
+            assert status["users"] == [] and status["connections"] >= 1
+    finally:
+        user.kill()
+        user.wait(30)
     wait_until(lambda: running_postmaster(pgdata) is None, "the idle server stops")
 
 
@@ -235,11 +242,11 @@ def test_server_stop_refuses_while_a_command_uses_it_and_waits_with_wait(
 
 
 def test_health_does_not_count_the_first_start_against_its_timeout(data_dir: Path) -> None:
-    """On a fresh data directory, ``health --timeout 1`` starts and migrates the server
-    first (saying so on stderr) and then probes it: the database is healthy, although the
-    first start takes longer than the timeout."""
+    """On a fresh data directory, ``health --timeout 2`` starts and migrates the server
+    first (saying so on stderr) and then probes it: the database is healthy, though a
+    first start commonly takes longer than the timeout."""
     started = time.monotonic()
-    out, err = run("health", "--json", "--timeout", "1", data_dir=data_dir)
+    out, err = run("health", "--json", "--timeout", "2", data_dir=data_dir)
     body = json.loads(out)
     database = next(c for c in body["checks"] if c["component"] == "database")
     assert database["status"] in ("healthy", "degraded"), (database, time.monotonic() - started)

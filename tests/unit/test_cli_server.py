@@ -3,12 +3,18 @@ where no server is started."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
+from typing import Any
 
+import attrs
 import pytest
 
 from adapters.cli.main import main
+from adapters.config import Settings
+from adapters.container import Container, build_container
+from ports.health import HealthReport, HealthStatus
 
 
 @pytest.fixture
@@ -90,3 +96,62 @@ def test_health_reports_an_embedded_server_that_cannot_start_as_its_error(
     database = next(c for c in body["checks"] if c["component"] == "database")
     assert database["status"] == "unhealthy"
     assert "cannot start the embedded PostgreSQL" in database["error"]
+
+
+class SlowToOpen:
+    """A database that takes half a second to open (a first start), then answers at once."""
+
+    embedded = True
+
+    def __init__(self) -> None:
+        self.opened = False
+
+    async def pool(self) -> Any:
+        if not self.opened:
+            await asyncio.sleep(0.5)
+            self.opened = True
+        return self
+
+    async def close(self) -> None:
+        return None
+
+
+@attrs.frozen
+class DatabaseCheck:
+    """A database probe that opens the database first, as the PostgreSQL one does."""
+
+    database: SlowToOpen
+    name: str = "database"
+
+    async def check(self) -> HealthReport:
+        await self.database.pool()
+        return HealthReport(component=self.name, status=HealthStatus.HEALTHY, latency_ms=0.1)
+
+
+def _slow_to_open(settings: Settings) -> Container:
+    container = build_container(settings)
+    database = SlowToOpen()
+    container.postgres_database.override(database)
+    container.health_checks.override([DatabaseCheck(database)])
+    return container
+
+
+@pytest.mark.parametrize(
+    ("configured", "status"), [(False, "healthy"), (True, "unhealthy")], ids=["embedded", "url"]
+)
+def test_health_opens_the_embedded_server_before_timing_its_probes(
+    environ: dict[str, str],
+    capsys: pytest.CaptureFixture[str],
+    configured: bool,
+    status: str,
+) -> None:
+    """An embedded database slower to open than ``--timeout`` is opened before the timed
+    probe and reported healthy; a configured server that slow is still timed out."""
+    environ |= {"CODEANT_VECTOR_BACKEND": "memory"}
+    if configured:
+        environ |= {"CODEANT_DATABASE_URL": "postgresql://app@db.example/codeant"}
+    argv = ["health", "--json", "--timeout", "0.1"]
+    main(argv, environ=environ, container_factory=_slow_to_open)
+    body = json.loads(capsys.readouterr().out)
+    [database] = body["checks"]
+    assert database["status"] == status
