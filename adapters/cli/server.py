@@ -232,7 +232,7 @@ def reaching_embedded(settings: Settings) -> str:
             " is 0); to reach the database, set an idle time and run 'codeant server start'"
         )
     return (
-        "the embedded PostgreSQL stays up while a codeant command or a client (psql with the"
-        f" URL above) uses it, and stops after {idle} s idle (CODEANT_EMBEDDED_IDLE_TIMEOUT);"
-        " 'codeant server status' shows its URL, 'codeant server start' starts it again"
+        "the embedded PostgreSQL stays up while codeant commands or clients (psql URL) use it"
+        f" and stops after {idle} s idle (CODEANT_EMBEDDED_IDLE_TIMEOUT);"
+        " 'codeant server status' shows it, 'codeant server start' starts it again"
     )
