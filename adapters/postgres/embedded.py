@@ -23,6 +23,7 @@ import logging
 import math
 import os
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -216,7 +217,6 @@ class EmbeddedPostgres:
         lock, the server being down)."""
         binaries = bin_dir()
         user = server_user(self.data_dir, create=True)
-        self._prepare_data_dir(user)
         if user is not None:
             self._check_reachable(user, binaries)
         first = not (self.data_dir / "PG_VERSION").exists()
@@ -224,24 +224,20 @@ class EmbeddedPostgres:
             doing = " (first start: initialising it, a few seconds)" if first else ""
             self._announce(f"starting the embedded PostgreSQL in {self.data_dir}{doing}")
         if first:
-            run_program(
-                [
-                    str(binaries / "initdb"),
-                    "-D",
-                    str(self.data_dir),
-                    "--auth=trust",
-                    "--auth-local=trust",
-                    "--encoding=utf8",
-                    "-U",
-                    _SUPERUSER,
-                ],
-                what="initialising the embedded PostgreSQL (initdb)",
-                user=user,
-                timeout=600,
+            self._initialise(binaries, user)
+        elif user is not None and self.data_dir.stat().st_uid == 0:
+            raise ServerError(
+                f"{self.data_dir} belongs to root and PostgreSQL refuses to run as root:"
+                f" give it to the user that runs the server (chown -R {SERVER_USER}"
+                f" {self.data_dir})"
             )
         sockets = socket_dir_for(self.data_dir)
         if sockets != self.data_dir:
             self._prepare_socket_dir(sockets, user)
+        # before the server is up: a command interrupted from here on leaves no server
+        # without its supervisor (which waits a while for a server that is starting)
+        with contextlib.suppress(ServerError):
+            self._registry.ensure_supervisor()
         run_program(
             [
                 str(binaries / "pg_ctl"),
@@ -267,27 +263,43 @@ class EmbeddedPostgres:
             time.sleep(0.05)
         return info
 
-    def _prepare_data_dir(self, user: OsUser | None) -> None:
-        """Create the data directory (mode 0700) if missing; as root, hand a new (empty)
-        one to the server's user."""
-        with contextlib.suppress(FileExistsError):
-            self.data_dir.mkdir(mode=0o700)
-        owner = self.data_dir.stat().st_uid
-        if os.geteuid() != 0 or owner != 0:
-            return
-        if any(self.data_dir.iterdir()):
+    def _initialise(self, binaries: Path, user: OsUser | None) -> None:
+        """Create the cluster with initdb in a staging directory beside the data directory
+        and move it into place once complete: an initialisation killed half-way leaves no
+        half-made cluster (the next start begins it again)."""
+        if self.data_dir.exists() and any(self.data_dir.iterdir()):
             raise ServerError(
-                f"{self.data_dir} belongs to root and PostgreSQL refuses to run as root:"
-                f" give it to the user that runs the server (chown -R {SERVER_USER}"
-                f" {self.data_dir})"
+                f"{self.data_dir} is not empty and holds no PostgreSQL cluster (no PG_VERSION):"
+                " move it away (or remove it) and start again"
             )
-        assert user is not None
-        os.chown(self.data_dir, user.uid, user.gid)
+        staging = self.data_dir.with_name(self.data_dir.name + ".initdb")
+        shutil.rmtree(staging, ignore_errors=True)  # ours, left by an interrupted start
+        staging.mkdir(mode=0o700)
+        if user is not None:
+            os.chown(staging, user.uid, user.gid)
+        run_program(
+            [
+                str(binaries / "initdb"),
+                "-D",
+                str(staging),
+                "--auth=trust",
+                "--auth-local=trust",
+                "--encoding=utf8",
+                "-U",
+                _SUPERUSER,
+            ],
+            what="initialising the embedded PostgreSQL (initdb)",
+            user=user,
+            timeout=600,
+        )
+        with contextlib.suppress(FileNotFoundError):
+            self.data_dir.rmdir()  # empty (checked above)
+        staging.rename(self.data_dir)
 
     def _check_reachable(self, user: OsUser, binaries: Path) -> None:
         """As root: the server's user must reach the data directory and run the programs;
         say which directory stops it rather than open it up."""
-        paths = [*reversed(self.data_dir.parents), self.data_dir]
+        paths = [*reversed(self.data_dir.parents)]
         paths += [*reversed(binaries.parents), binaries / "postgres"]
         blocked = blocked_path(user, paths)
         if blocked is None:

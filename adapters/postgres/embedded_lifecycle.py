@@ -590,13 +590,14 @@ def _supervise(registry: Registry) -> int:
         with registry.locked():
             if registry.users(prune=True):
                 continue
-        clients = client_connections(read_postmaster(registry.pgdata) or _NO_SERVER)
+        info = read_postmaster(registry.pgdata) or _NO_SERVER
+        clients = client_connections(info)
         now = time.time()
         if clients is None or clients > 0:
             last_client = now
             _write_atomically(registry.state_file, json.dumps({"last_client_seen": now}))
             continue
-        idle_since = max(registry.idle_since(), last_client)
+        idle_since = max(registry.idle_since(), last_client, info.started_at)
         if now - idle_since < timeout:
             continue
         with registry.locked():

@@ -352,3 +352,30 @@ def test_a_server_a_test_left_running_is_stopped_at_the_end_of_the_run() -> None
     finally:
         stop_embedded(directory / "postgres")
         shutil.rmtree(directory, ignore_errors=True)
+
+
+def test_an_interrupted_initialisation_is_begun_again(data_dir: Path) -> None:
+    """A first start killed during initdb leaves its staging directory, never a half-made
+    cluster in the data directory: the next start initialises afresh and works."""
+    pgdata = data_dir / "postgres"
+    pgdata.mkdir()
+    staging = data_dir / "postgres.initdb"
+    staging.mkdir()
+    (staging / "PG_VERSION").write_text("18\n")  # what a killed initdb leaves
+    with EmbeddedPostgres(pgdata, idle_timeout=0, announce=None) as server:
+        with psycopg.connect(server.url()) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    assert not staging.exists()
+    assert (pgdata / "PG_VERSION").read_text().strip() == "18"
+
+
+def test_a_data_directory_holding_something_else_is_refused_and_kept(data_dir: Path) -> None:
+    """A non-empty data directory without a cluster is refused with a clear error, and
+    what it holds is left alone."""
+    pgdata = data_dir / "postgres"
+    pgdata.mkdir()
+    (pgdata / "notes.txt").write_text("mine")
+    with pytest.raises(UnavailableError, match="is not empty and holds no PostgreSQL cluster"):
+        EmbeddedPostgres(pgdata, idle_timeout=0, announce=None).start()
+    assert (pgdata / "notes.txt").read_text() == "mine"
+    assert running_postmaster(pgdata) is None
