@@ -16,18 +16,15 @@ import json
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context, seconds
 from adapters.config import Settings, mask_url
-from adapters.postgres.embedded import (
-    EmbeddedStatus,
-    embedded_directory,
-    embedded_status,
-    stop_embedded,
-)
 from ports.errors import PersistenceError
 from ports.health import HealthReport, HealthStatus
+
+if TYPE_CHECKING:
+    from adapters.postgres.embedded import EmbeddedStatus
 
 __all__ = ["SERVER", "open_embedded_database", "reaching_embedded"]
 
@@ -76,6 +73,9 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             return EXIT_OK
         print(f"{_NAME}: no embedded server: {reason}", file=sys.stderr)
         return EXIT_USAGE
+    # here, not at import: the driver loads only for this command
+    from adapters.postgres.embedded import embedded_directory, embedded_status, stop_embedded
+
     pgdata = embedded_directory(settings.data_dir)
     if action == "status":
         status = await asyncio.to_thread(embedded_status, pgdata)
@@ -105,6 +105,8 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
 
 
 async def _start(context: Context) -> int:
+    from adapters.postgres.embedded import embedded_directory, embedded_status
+
     settings = context.settings
     await context.container.postgres_database().server_url()
     status = await asyncio.to_thread(embedded_status, embedded_directory(settings.data_dir))
