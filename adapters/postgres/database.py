@@ -15,6 +15,7 @@ from adapters.postgres.embedded import (
     DEFAULT_IDLE_TIMEOUT,
     EmbeddedPostgres,
     announce_on_stderr,
+    checked_idle_timeout,
     embedded_directory,
 )
 from adapters.postgres.migrations import MigrationRunner
@@ -47,7 +48,7 @@ class PostgresDatabase:
             raise ValueError("either url or data_dir (for the embedded server) is required")
         self._url = url
         self._data_dir = data_dir
-        self._idle_timeout = idle_timeout
+        self._idle_timeout = checked_idle_timeout(idle_timeout)
         self._announce = announce
         self._settings = pool or PoolSettings()
         self._migrate = migrate

@@ -64,6 +64,7 @@ __all__ = [
     "EmbeddedUser",
     "StopOutcome",
     "announce_on_stderr",
+    "checked_idle_timeout",
     "embedded_directory",
     "embedded_status",
     "stop_embedded",
@@ -79,6 +80,18 @@ _STARTED_WITHIN = 120  # seconds pg_ctl may take to start the server
 def embedded_directory(data_dir: Path) -> Path:
     """The embedded server's data directory inside codeant's data directory."""
     return Path(data_dir).expanduser().resolve() / "postgres"
+
+
+def checked_idle_timeout(value: object) -> float:
+    """``value`` as an idle time in seconds; ValueError unless a number from 0 to
+    :data:`MAX_IDLE_TIMEOUT`."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError(f"idle_timeout must be a number of seconds (got {value!r})")
+    if math.isnan(value) or not 0 <= value <= MAX_IDLE_TIMEOUT:
+        raise ValueError(
+            f"idle_timeout must be from 0 to {MAX_IDLE_TIMEOUT:g} seconds (got {value!r})"
+        )
+    return float(value)
 
 
 def _exists(path: Path) -> bool:
@@ -116,18 +129,12 @@ class EmbeddedPostgres:
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         announce: Callable[[str], None] | None = announce_on_stderr,
     ) -> None:
-        if isinstance(idle_timeout, bool) or not isinstance(idle_timeout, int | float):
-            raise ValueError(f"idle_timeout must be a number of seconds (got {idle_timeout!r})")
-        if not 0 <= idle_timeout <= MAX_IDLE_TIMEOUT or math.isnan(idle_timeout):
-            raise ValueError(
-                f"idle_timeout must be from 0 to {MAX_IDLE_TIMEOUT:g} seconds"
-                f" (got {idle_timeout!r})"
-            )
+        idle_timeout = checked_idle_timeout(idle_timeout)
         if not database:
             raise ValueError("database must be a non-empty name")
         self.data_dir = Path(data_dir).expanduser().resolve()
         self.database = database
-        self.idle_timeout = float(idle_timeout)
+        self.idle_timeout = idle_timeout
         self._announce = announce
         self._registry = Registry(self.data_dir)
         self._lease: Lease | None = None

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from adapters.config import ConfigError, Settings
+from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.embedded import EmbeddedPostgres, embedded_status, stop_embedded
 from adapters.postgres.embedded_lifecycle import (
     Registry,
@@ -163,9 +164,12 @@ def test_make_dirs_sets_the_mode_of_what_it_creates_only(tmp_path: Path) -> None
 
 @pytest.mark.parametrize("value", [-1, math.nan, 86401, "300", True, None])
 def test_a_bad_idle_time_is_refused(tmp_path: Path, value: object) -> None:
-    """The idle time must be a number of seconds from 0 to 86400."""
+    """The idle time must be a number of seconds from 0 to 86400, for the server and for
+    the database that starts it."""
     with pytest.raises(ValueError, match="idle_timeout"):
         EmbeddedPostgres(tmp_path / "postgres", idle_timeout=value)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="idle_timeout"):
+        PostgresDatabase(data_dir=tmp_path, idle_timeout=value)  # type: ignore[arg-type]
 
 
 def test_the_idle_time_setting_is_read_and_checked(tmp_path: Path) -> None:
