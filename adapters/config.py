@@ -250,6 +250,8 @@ class Settings:
     that failed is skipped before it is tried again. ``outbox_relay`` runs the outbox relay
     in the background of ``running(container)`` (off in a process whose outbox is relayed by
     ``codeant outbox relay --follow``), a pass every ``outbox_relay_interval`` seconds.
+    ``embedded_idle_timeout`` is how long the embedded server stays up with no codeant
+    process and no client using it (0: it stops when the last one leaves).
     """
 
     database_url: str | None = attrs.field(
@@ -335,6 +337,9 @@ class Settings:
         factory=lambda: default_data_dir(os.environ),
         converter=_as_path,
         validator=_checked(_absolute_path),
+    )
+    embedded_idle_timeout: int = attrs.field(
+        default=300, converter=_as_int, validator=_checked(_int_from(0, 86400))
     )
     log_level: str = attrs.field(
         default="WARNING", converter=_as_upper, validator=_checked(_one_of(LOG_LEVELS))

@@ -85,6 +85,7 @@ class Container(containers.DeclarativeContainer):
         url=config.database_url,
         data_dir=providers.Callable(Path, config.data_dir),
         migrate=config.auto_migrate,
+        idle_timeout=config.embedded_idle_timeout,
         pool=providers.Factory(
             PoolSettings,
             min_size=config.pool_min_size,
@@ -209,8 +210,8 @@ def build_container(settings: Settings | None = None) -> Container:
 
 async def close(container: Container) -> None:
     """Release what the container's adapters hold open: the outbox relay's background
-    task, the database pool and the embedded server (which stops when its last user
-    leaves), the Redis connections. Before the pool closes, the events handled right after
+    task, the database pool and the embedded server (which stops once idle for its idle
+    time), the Redis connections. Before the pool closes, the events handled right after
     their commit are marked delivered in the outbox (for at most a few seconds; what is
     left is delivered again by a relay). Adapters open lazily, on first use."""
     await container.relay_worker().stop()

@@ -12,7 +12,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.servers import postgres_server, scratch_database
+from tests.servers import postgres_server, scratch_database, stop_leftover_servers
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """No embedded server (nor its idle supervisor) outlives the test run."""
+    for pgdata in stop_leftover_servers():
+        print(f"\nstopped an embedded server a test left running: {pgdata}")
 
 
 @pytest.fixture(scope="session")

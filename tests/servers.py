@@ -28,6 +28,8 @@ __all__ = [
     "postgres_server",
     "redis_server",
     "scratch_database",
+    "server_directory",
+    "stop_leftover_servers",
 ]
 
 Stop = Callable[[], None]
@@ -61,17 +63,52 @@ def postgres_server(env: str = "CODEANT_TEST_DATABASE_URL") -> tuple[str, Stop]:
         container = PostgresContainer("pgvector/pgvector:pg17", driver=None)
         container.start()
         return container.get_connection_url(), container.stop
-    from adapters.postgres.embedded import EmbeddedPostgres
+    from adapters.postgres.embedded import EmbeddedPostgres, stop_embedded
 
-    directory = Path(tempfile.mkdtemp(prefix="codeant-test-pg-"))
-    server = EmbeddedPostgres(directory / "data")
-    server.start()
+    directory = server_directory("codeant-test-pg-")
+    # its only user: with no idle time, the server stops when the run leaves it
+    server = EmbeddedPostgres(directory / "data", idle_timeout=0, announce=None)
+    try:
+        server.start()
+    except BaseException:
+        shutil.rmtree(directory, ignore_errors=True)
+        raise
 
     def stop() -> None:
         server.stop()
+        stop_embedded(directory / "data")  # if a test left a lease behind
         shutil.rmtree(directory, ignore_errors=True)
 
     return server.url(), stop
+
+
+_SERVER_DIRECTORIES: list[Path] = []
+
+
+def server_directory(prefix: str) -> Path:
+    """A new temporary directory for an embedded server's data directory. Run as root,
+    the server runs as another operating-system user, which must be able to enter it
+    (mkdtemp makes it 0700 and the server never widens it): it gets 0711."""
+    directory = Path(tempfile.mkdtemp(prefix=prefix))
+    if os.geteuid() == 0:
+        directory.chmod(0o711)
+    _SERVER_DIRECTORIES.append(directory)
+    return directory
+
+
+def stop_leftover_servers() -> list[Path]:
+    """Stop every embedded server still running in a directory :func:`server_directory`
+    made (a test that failed before its clean-up); returns their data directories."""
+    from adapters.postgres.embedded import stop_embedded
+
+    stopped = []
+    for directory in _SERVER_DIRECTORIES:
+        for run_dir in directory.glob("**/*.run"):
+            pgdata = run_dir.with_name(run_dir.name.removesuffix(".run"))
+            with contextlib.suppress(Exception):
+                if stop_embedded(pgdata, wait=10).stopped:
+                    stopped.append(pgdata)
+    return stopped
 
 
 @contextlib.contextmanager

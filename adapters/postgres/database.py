@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.postgres.embedded import EmbeddedPostgres
+from adapters.postgres.embedded import (
+    DEFAULT_IDLE_TIMEOUT,
+    EmbeddedPostgres,
+    announce_on_stderr,
+    checked_idle_timeout,
+    embedded_directory,
+)
 from adapters.postgres.migrations import MigrationRunner
 from adapters.postgres.pool import PoolSettings, create_pool
 from ports.errors import UnavailableError
@@ -23,8 +30,9 @@ log = logging.getLogger(__name__)
 class PostgresDatabase:
     """Opens lazily and once: with no ``url`` it starts (or joins) the embedded server in
     ``data_dir``; with ``migrate`` it brings the schema to the latest version; then it
-    opens the pool. :meth:`close` closes the pool and leaves the embedded server (which
-    stops when its last user leaves)."""
+    opens the pool. :meth:`close` closes the pool and leaves the embedded server, which
+    stops after ``idle_timeout`` seconds with no user (at once for 0); ``announce``
+    receives the line said when this process starts it (default: stderr)."""
 
     def __init__(
         self,
@@ -33,11 +41,15 @@ class PostgresDatabase:
         data_dir: Path | None = None,
         pool: PoolSettings | None = None,
         migrate: bool = True,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        announce: Callable[[str], None] | None = announce_on_stderr,
     ) -> None:
         if url is None and data_dir is None:
             raise ValueError("either url or data_dir (for the embedded server) is required")
         self._url = url
         self._data_dir = data_dir
+        self._idle_timeout = checked_idle_timeout(idle_timeout)
+        self._announce = announce
         self._settings = pool or PoolSettings()
         self._migrate = migrate
         self._pool: AsyncConnectionPool[Any] | None = None
@@ -75,7 +87,11 @@ class PostgresDatabase:
             return self._url
         if self._embedded is None:
             assert self._data_dir is not None
-            embedded = EmbeddedPostgres(self._data_dir / "postgres")
+            embedded = EmbeddedPostgres(
+                embedded_directory(self._data_dir),
+                idle_timeout=self._idle_timeout,
+                announce=self._announce,
+            )
             await asyncio.to_thread(embedded.start)
             self._embedded = embedded
         return self._embedded.url()

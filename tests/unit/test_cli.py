@@ -498,3 +498,11 @@ def test_index_text_counts_agree_with_their_nouns(
     assert lines[1] == "  files     1 (1 added, 0 modified, 0 removed, 0 unchanged; 0 not parsed)"
     assert lines[3].startswith("  analysed  1 file: 0 issues, ")
     assert lines[4] == "  embedded  1 function (0 unchanged)"
+
+
+def test_jobs_offers_every_job_status() -> None:
+    """codeant jobs --status lists exactly the statuses a job can have."""
+    from adapters.cli.jobs import STATUSES
+    from domain.enums import JobStatus
+
+    assert tuple(s.value for s in JobStatus) == STATUSES
