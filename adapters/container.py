@@ -43,16 +43,17 @@ from ports.vectors import VectorStore
 __all__ = ["Container", "build_container", "close", "running"]
 
 
-def _qdrant_store(*, path: Path | None, **server: Any) -> VectorStore:
-    """Qdrant Edge, the engine in the process, for a directory; else a Qdrant server through
-    qdrant-client. Each library is imported only when its store is the one chosen."""
+def _qdrant_store(*, path: Path | None, timeout: float, **server: Any) -> VectorStore:
+    """Qdrant Edge, the engine in the process, for a directory (waiting up to ``timeout``
+    for another process to release it); else a Qdrant server through qdrant-client. Each
+    library is imported only when its store is the one chosen."""
     if path is not None:
         from adapters.qdrant.edge import QdrantEdgeVectorStore
 
-        return QdrantEdgeVectorStore(path=path)
+        return QdrantEdgeVectorStore(path=path, lock_wait=timeout)
     from adapters.qdrant.store import QdrantVectorStore
 
-    return QdrantVectorStore(**server)
+    return QdrantVectorStore(timeout=timeout, **server)
 
 
 def _vector_label(backend: str, qdrant_path: str | None) -> str:

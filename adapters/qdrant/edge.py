@@ -18,6 +18,7 @@ import math
 import os
 import shutil
 import sys
+import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -49,7 +50,7 @@ from adapters.vector_rules import (
 from ports.errors import NotFoundError, PersistenceError, UnavailableError, ValidationError
 from ports.vectors import CollectionInfo, Distance, ScoredPoint, VectorFilter, VectorPoint
 
-__all__ = ["DEFAULT_HNSW_EF", "OptimizeReport", "QdrantEdgeVectorStore"]
+__all__ = ["DEFAULT_HNSW_EF", "DEFAULT_IDLE_RELEASE", "OptimizeReport", "QdrantEdgeVectorStore"]
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +71,9 @@ A flush costs about as much for one point as for thousands (50 ms at 100k points
 is not done after every write."""
 DEFAULT_HNSW_EF = 128
 """Candidates an HNSW search keeps (at least the hits it is asked for)."""
+DEFAULT_IDLE_RELEASE = 5.0
+"""Seconds without a call after which a store releases its directory."""
+LOCK_POLL = 0.05
 
 _DISTANCES = {
     Distance.COSINE: qe.Distance.Cosine,
@@ -138,10 +142,14 @@ class QdrantEdgeVectorStore:
     points written to it, before an index build, on :meth:`flush` and on :meth:`aclose`.
 
     One process at a time: opening the directory takes an exclusive lock on its
-    ``codeant-edge.lock``; a second store, in this process or another, gets
-    UnavailableError naming the directory and the process holding it. A collection held by
-    any other opener of the engine (its WAL locked) is refused alike. Opening a collection
-    removes what an interrupted index build left behind.
+    ``codeant-edge.lock``, waiting up to ``lock_wait`` seconds for another holder; a second
+    store, in this process or another, then gets UnavailableError naming the directory and
+    the process holding it. A collection held by any other opener of the engine (its WAL
+    locked) is refused alike. A store that has had no call for ``idle_release`` seconds
+    flushes, closes and releases the directory (its next call opens it again), so that
+    processes taking turns, such as a long-running relay and the command line, can share
+    it; ``None`` keeps it until :meth:`aclose`. Opening a collection removes what an
+    interrupted index build left behind.
 
     The engine holds the GIL in every call, so calls run on one worker thread of the store,
     in order, keeping the event loop free of their I/O; the HNSW build, which takes minutes
@@ -161,6 +169,8 @@ class QdrantEdgeVectorStore:
         path: str | Path,
         hnsw_ef: int = DEFAULT_HNSW_EF,
         indexing_threshold_kb: int | None = None,
+        lock_wait: float = 0.0,
+        idle_release: float | None = DEFAULT_IDLE_RELEASE,
     ) -> None:
         if isinstance(path, str) and (not path or path == ":memory:"):
             raise ValueError(f"path must name a directory, got {path!r}")
@@ -176,16 +186,33 @@ class QdrantEdgeVectorStore:
             raise ValueError(
                 f"indexing_threshold_kb must be a positive integer, got {indexing_threshold_kb!r}"
             )
+        for name, seconds in (("lock_wait", lock_wait), ("idle_release", idle_release)):
+            if seconds is None and name == "idle_release":
+                continue
+            if (
+                not isinstance(seconds, int | float)
+                or isinstance(seconds, bool)
+                or not 0 <= seconds <= 3600
+            ):
+                raise ValueError(
+                    f"{name} must be a number of seconds from 0 to 3600, got {seconds!r}"
+                )
         self._root = Path(path)
         self._indexing_threshold_kb = indexing_threshold_kb
+        self._lock_wait = float(lock_wait)
+        self._idle_release = None if idle_release is None else float(idle_release)
         self._collections = self._root / COLLECTIONS
         self._hnsw_ef = hnsw_ef
         self._worker: concurrent.futures.ThreadPoolExecutor | None = None
         self._lock_fd: int | None = None
         # touched only on the worker thread
         self._shards: dict[str, _Shard] = {}
-        # touched only on the event loop: collections closed for an index build
+        # touched only on the event loop: collections closed for an index build, calls in
+        # flight, and the release of the directory once idle
         self._busy: dict[str, asyncio.Event] = {}
+        self._in_flight = 0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._releasing: asyncio.Task[None] | None = None
 
     @property
     def where(self) -> str:
@@ -410,6 +437,12 @@ class QdrantEdgeVectorStore:
         it again). Waits for index builds in progress."""
         while self._busy:
             await next(iter(self._busy.values())).wait()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        if self._releasing is not None:
+            await self._releasing
+            self._releasing = None
         worker, self._worker = self._worker, None
         if worker is None:
             return
@@ -430,7 +463,38 @@ class QdrantEdgeVectorStore:
                 max_workers=1, thread_name_prefix="qdrant-edge"
             )
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._worker, self._guarded, function, args)
+        self._in_flight += 1
+        try:
+            return await loop.run_in_executor(self._worker, self._guarded, function, args)
+        finally:
+            self._in_flight -= 1
+            self._arm_idle_release(loop)
+
+    def _arm_idle_release(self, loop: asyncio.AbstractEventLoop) -> None:
+        """(Re)start the countdown after which an idle store releases the directory."""
+        if self._idle_release is None:
+            return
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        self._idle_timer = loop.call_later(self._idle_release, self._on_idle, loop)
+
+    def _on_idle(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._idle_timer = None
+        worker = self._worker
+        if worker is None:
+            return
+        if self._in_flight or self._busy:
+            self._arm_idle_release(loop)
+            return
+        self._releasing = loop.create_task(self._release_idle(worker))
+
+    async def _release_idle(self, worker: concurrent.futures.ThreadPoolExecutor) -> None:
+        """Flush, close and unlock, so that another process may open the directory (the
+        next call here opens it again)."""
+        try:
+            await asyncio.get_running_loop().run_in_executor(worker, self._close_all)
+        except (PersistenceError, RuntimeError) as exc:  # closed meanwhile, or a failed flush
+            log.warning("%s was not released cleanly when idle: %s", self.where, exc)
 
     async def _idle(self, name: str) -> None:
         """Wait until no index build holds collection ``name`` closed."""
@@ -507,14 +571,7 @@ class QdrantEdgeVectorStore:
             )
         fd = os.open(self._root / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
-            os.close(fd)
-            raise _InUseError(
-                f"{self.where} is open in another process (pid {holder}): only one process"
-                " may open it at a time; stop that process or use another directory"
-            ) from None
+            self._lock(fd)
         except BaseException:
             os.close(fd)
             raise
@@ -530,6 +587,24 @@ class QdrantEdgeVectorStore:
         except BaseException:
             self._unlock()
             raise
+
+    def _lock(self, fd: int) -> None:
+        """Take the directory's lock, waiting up to ``lock_wait`` seconds for its holder."""
+        deadline = time.monotonic() + self._lock_wait
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    break
+                time.sleep(LOCK_POLL)
+        holder = os.pread(fd, 32, 0).decode("ascii", "replace").strip() or "unknown"
+        waited = f" (waited {self._lock_wait:g} s)" if self._lock_wait else ""
+        raise _InUseError(
+            f"{self.where} is open in another process (pid {holder}){waited}: only one process"
+            " may open it at a time; stop that process or use another directory"
+        )
 
     def _unlock(self) -> None:
         fd, self._lock_fd = self._lock_fd, None

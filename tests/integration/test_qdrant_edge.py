@@ -40,7 +40,7 @@ import asyncio, sys
 from adapters.qdrant.edge import QdrantEdgeVectorStore
 
 async def main():
-    store = QdrantEdgeVectorStore(path=sys.argv[1])
+    store = QdrantEdgeVectorStore(path=sys.argv[1], idle_release=None)
     await store.ensure_collection("held", dimension=3)
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -164,6 +164,35 @@ async def test_a_second_store_on_the_directory_is_unavailable(tmp_path, store):
     await other.aclose()
 
 
+async def test_an_idle_store_releases_the_directory_to_a_waiting_one(tmp_path):
+    """A store idle for ``idle_release`` seconds releases the directory: another store
+    waiting for it gets it, and the first is then refused until the other closes."""
+    first = QdrantEdgeVectorStore(path=tmp_path, idle_release=0.05)
+    second = QdrantEdgeVectorStore(path=tmp_path, lock_wait=DEADLINE, idle_release=None)
+    try:
+        await first.ensure_collection("c", dimension=2)
+        await first.upsert("c", [VectorPoint(uuid.uuid4(), (1.0, 0.0), {})])
+
+        assert await second.count("c") == 1  # waits until the first released it
+        with pytest.raises(UnavailableError, match="open in another process"):
+            await first.count("c")
+        await second.aclose()
+        assert await first.count("c") == 1
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_waiting_for_the_directory_ends_with_a_clear_error(tmp_path, store):
+    """A store that waited ``lock_wait`` seconds in vain says so and who holds it."""
+    await store.ensure_collection("c", dimension=2)
+    other = QdrantEdgeVectorStore(path=store.path, lock_wait=0.2)
+
+    with pytest.raises(UnavailableError, match=rf"pid {os.getpid()}\) \(waited 0.2 s\)"):
+        await other.count("c")
+    await other.aclose()
+
+
 async def test_a_directory_another_process_holds_is_refused_then_usable(tmp_path):
     """While another process has the directory open, every operation is refused with
     UnavailableError naming the directory and that process; once it closed it, the same
@@ -221,11 +250,14 @@ async def test_a_qdrant_client_local_directory_is_refused(tmp_path):
 @pytest.mark.parametrize(
     "config",
     [{}, {"path": ""}, {"path": ":memory:"}, {"path": 3}, {"path": "/x", "hnsw_ef": 0},
-     {"path": "/x", "indexing_threshold_kb": 0}],
-    ids=["no-path", "empty", "memory", "not-a-path", "hnsw-ef", "threshold"],
+     {"path": "/x", "indexing_threshold_kb": 0}, {"path": "/x", "lock_wait": -1},
+     {"path": "/x", "idle_release": "5"}],
+    ids=["no-path", "empty", "memory", "not-a-path", "hnsw-ef", "threshold", "lock-wait",
+         "idle-release"],
 )  # fmt: skip
 def test_bad_configuration_is_refused(config):
-    """A store needs a directory, and positive search and index settings."""
+    """A store needs a directory, positive search and index settings, and waits of 0 to
+    3600 seconds."""
     with pytest.raises((ValueError, TypeError)):
         QdrantEdgeVectorStore(**config)
 

@@ -28,7 +28,7 @@ import asyncio, sys
 from adapters.qdrant.edge import QdrantEdgeVectorStore
 
 async def main():
-    store = QdrantEdgeVectorStore(path=sys.argv[1])
+    store = QdrantEdgeVectorStore(path=sys.argv[1], idle_release=None)
     await store.collections()
     print("ready", flush=True)
     await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -45,6 +45,7 @@ def edge_cli(postgres_server_url: str, tmp_path: Path) -> Iterator[Cli]:
         env = cli.env | {
             "CODEANT_VECTOR_BACKEND": "qdrant",
             "CODEANT_QDRANT_PATH": str(tmp_path / "edge"),
+            "CODEANT_QDRANT_TIMEOUT": "1",  # how long a command waits for the directory
         }
         yield attrs.evolve(cli, env=env, vector_backend="qdrant")
 
@@ -111,7 +112,7 @@ def test_a_directory_another_process_holds_is_refused(edge_cli: Cli) -> None:
         refused = edge_cli.run("vectors", "status")
         assert refused.returncode == 1
         assert directory in refused.stderr
-        assert f"open in another process (pid {holder.pid})" in refused.stderr
+        assert f"open in another process (pid {holder.pid}) (waited 1 s)" in refused.stderr
         holder.stdin.write("\n")
         holder.stdin.flush()
         holder.wait(timeout=120)
