@@ -849,15 +849,13 @@ def _plain_points(points: Any, dimension: int) -> list[VectorPoint] | None:
             or type(point.vector) is not tuple
             or len(point.vector) != dimension
             or set(map(type, point.vector)) != {float}
+            or not math.isfinite(sum(point.vector))  # also false when finite values overflow
             or not isinstance(point.payload, Mapping)
         ):
             return None
         plain.pop(point.id, None)
         plain[point.id] = point
-    kept = list(plain.values())
-    if kept and not np.isfinite(np.array([p.vector for p in kept], dtype=np.float64)).all():
-        return None
-    return kept
+    return list(plain.values())
 
 
 def _payload_in(point: VectorPoint, distance: Distance) -> dict[str, Any]:
