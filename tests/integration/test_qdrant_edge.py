@@ -490,6 +490,45 @@ async def test_reserved_and_non_json_payloads_are_refused(store):
     assert await store.count("c") == 0
 
 
+async def test_vectors_of_every_accepted_shape_are_stored(store):
+    """Vectors as lists, of ints, numpy arrays and numpy floats are stored like tuples of
+    floats, as are components at the edge of the 32-bit range; an id given twice keeps its
+    last point."""
+    await store.ensure_collection("c", dimension=2, distance=Distance.EUCLIDEAN)
+    shapes: list[Any] = [[1.0, 2.0], (1, 2), np.array([1.0, 2.0]), (np.float32(1), 2.0)]
+    points = [VectorPoint(uuid.uuid4(), vector, {}) for vector in shapes]
+    huge = VectorPoint(uuid.uuid4(), (3e38, -3e38), {})
+    twice = uuid.uuid4()
+    await store.upsert("c", [*points, huge, VectorPoint(twice, (0.0, 0.0), {"v": 1}),
+                             VectorPoint(twice, (3.0, 4.0), {"v": 2})])  # fmt: skip
+
+    found = {p.id: p for p in await store.scroll("c")}
+    for point in points:
+        assert found[point.id].vector == pytest.approx((1.0, 2.0))
+    assert found[huge.id].vector == pytest.approx((3e38, -3e38), rel=1e-6)
+    assert (found[twice].vector, dict(found[twice].payload)) == ((3.0, 4.0), {"v": 2})
+
+
+@pytest.mark.parametrize(
+    "vector",
+    [(True, 1.0), (float("nan"), 1.0), (float("inf"), 1.0), ("1", 1.0), (1.0,),
+     (1e39, 1.0), [1.0, -1e300]],
+    ids=["bool", "nan", "inf", "str", "short", "beyond-float32", "beyond-float32-list"],
+)  # fmt: skip
+async def test_bad_vectors_are_refused_before_anything_is_written(store, vector):
+    """A bad component or length anywhere in a batch fails the whole batch with
+    ValidationError naming the vector (a component beyond the 32-bit range too, as the
+    engine would keep it as infinity); a query alike."""
+    await store.ensure_collection("c", dimension=2)
+    batch = [VectorPoint(uuid.uuid4(), (1.0, 0.0), {}), VectorPoint(uuid.uuid4(), vector, {})]
+
+    with pytest.raises(ValidationError, match="vector"):
+        await store.upsert("c", batch)
+    with pytest.raises(ValidationError, match="vector"):
+        await store.search("c", vector)
+    assert await store.count("c") == 0
+
+
 async def test_tuples_in_payloads_come_back_as_lists(store):
     """Tuples are kept as lists, as JSON has them."""
     stored = VectorPoint(uuid.uuid4(), (1.0, 0.0), {"pair": (1, "a"), "deep": {"t": (True,)}})
