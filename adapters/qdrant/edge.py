@@ -152,11 +152,14 @@ class QdrantEdgeVectorStore:
     it; ``None`` keeps it until :meth:`aclose`. Opening a collection removes what an
     interrupted index build left behind.
 
-    The engine holds the GIL in every call, so calls run on one worker thread of the store,
-    in order, keeping the event loop free of their I/O; the HNSW build, which takes minutes
-    at 100k points, is never run in this process: :meth:`optimize` runs it in a child
-    process while the collection waits closed. Until a collection is optimized, its points
-    sit in plain segments that searches scan exactly.
+    Engine calls run on one worker thread of the store, in order. They hold the GIL, so the
+    event loop waits while each runs: milliseconds for a search or a batch of writes, up to
+    a second to open a large collection. The HNSW build takes minutes at 100k points, so it
+    never runs in this process: :meth:`optimize` runs it in a child process while the
+    collection waits closed. Until a collection is optimized, its points sit in plain
+    segments that searches scan exactly. ``hnsw_ef`` is the candidates an HNSW search keeps;
+    ``indexing_threshold_kb`` the size of vectors above which a segment of a new collection
+    gets an HNSW index when optimized (default: the engine's, 10,000 KB).
 
     Errors: an unknown collection raises NotFoundError; bad input ValidationError before
     anything is written; a directory in use, unreadable or damaged UnavailableError. The
