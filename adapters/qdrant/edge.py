@@ -397,8 +397,8 @@ class QdrantEdgeVectorStore:
     # ----------------------------------------------------------------------- beyond the port
 
     async def optimize(self, collection: str | None = None) -> list[OptimizeReport]:
-        """Build the HNSW index of ``collection`` (of every collection without one), each in
-        a child process, one after the other; what each build did.
+        """Build the HNSW index of ``collection`` (of every collection when none is named),
+        each in a child process, one after the other; what each build did.
 
         While a collection's index is built it is closed here, and operations on it wait for
         the build to end (those on other collections go on). The event loop stays free. If
@@ -431,9 +431,10 @@ class QdrantEdgeVectorStore:
         return {"storage": str(self._root), "indexed_vectors": indexed}
 
     async def flush(self) -> None:
-        """Flush every open collection's segments to disk now (writes are already safe from
-        a killed process once their call returned; a flush also carries them through a
-        power loss, and shortens the WAL the next open replays)."""
+        """Flush every open collection's segments to disk now. Writes are safe from a killed
+        process once their call returned (they are in the WAL); a flush writes them into
+        the segments on disk, so that they need no operating-system cache to survive, and
+        shortens the WAL the next open replays."""
         if self._worker is None:
             return
         await self._call(self._flush_all)
