@@ -151,6 +151,22 @@ async def test_a_closed_store_opens_again_on_use(store):
     assert await store.count("c") == 1
 
 
+async def test_flush_touches_nothing_unopened_and_keeps_every_write(tmp_path):
+    """flush() on a store never used creates nothing; after writes it keeps them all, and
+    the store goes on."""
+    store = QdrantEdgeVectorStore(path=tmp_path / "edge")
+    await store.flush()
+    assert not (tmp_path / "edge").exists()
+    try:
+        await store.ensure_collection("c", dimension=2)
+        await store.upsert("c", [VectorPoint(uuid.uuid4(), (1.0, 0.0), {})])
+        await store.flush()
+        await store.upsert("c", [VectorPoint(uuid.uuid4(), (0.0, 1.0), {})])
+        assert await store.count("c") == 2
+    finally:
+        await store.aclose()
+
+
 async def test_a_second_store_on_the_directory_is_unavailable(tmp_path, store):
     """A second store on a directory a store of this process holds open gets
     UnavailableError naming the directory and saying another process has it open."""
