@@ -244,7 +244,10 @@ class Settings:
 
     ``backend`` is ``"postgres"`` by default: the server of ``database_url``, or without
     one an embedded PostgreSQL in ``data_dir``. ``"memory"`` keeps everything in the
-    process (tests, experiments): nothing outlives it.
+    process (tests, experiments): nothing outlives it. Vectors go to a Qdrant server at
+    ``qdrant_url``, or to Qdrant Edge, Qdrant's engine inside the process, in the directory
+    ``qdrant_path`` (relative to ``data_dir``; one process may open it at a time); to
+    pgvector otherwise (see ``vector_backend``).
     Durations are in seconds; TTLs are those of the three cache tiers: projects (hot data),
     analysis results and metric aggregations. ``cache_breaker_seconds`` is how long a cache
     that failed is skipped before it is tried again. ``outbox_relay`` runs the outbox relay

@@ -52,15 +52,26 @@ _CLOSE_TIMEOUT = 5.0
 """Seconds closing waits to mark the events handled after commit delivered in the outbox."""
 
 
-def _qdrant_store(**settings: Any) -> VectorStore:
-    """A Qdrant store; qdrant-client is imported only when Qdrant is the one chosen."""
-    from adapters.qdrant import QdrantVectorStore
+def _qdrant_store(*, path: Path | None, timeout: float, **server: Any) -> VectorStore:
+    """Qdrant Edge, the engine in the process, for a directory (waiting up to ``timeout``
+    for another process to release it); else a Qdrant server through qdrant-client. Each
+    library is imported only when its store is the one chosen."""
+    if path is not None:
+        from adapters.qdrant.edge import QdrantEdgeVectorStore
 
-    return QdrantVectorStore(**settings)
+        return QdrantEdgeVectorStore(path=path, lock_wait=timeout)
+    from adapters.qdrant.store import QdrantVectorStore
+
+    return QdrantVectorStore(timeout=timeout, **server)
+
+
+def _vector_label(backend: str, qdrant_path: str | None) -> str:
+    """The vector store's name in health reports: Qdrant Edge is ``qdrant-edge``."""
+    return "qdrant-edge" if backend == "qdrant" and qdrant_path else backend
 
 
 def _qdrant_path(path: str | None, data_dir: str) -> Path | None:
-    """Qdrant's local-mode directory; a relative one lies in the data directory."""
+    """Qdrant Edge's directory; a relative one lies in the data directory."""
     if not path:
         return None
     return Path(data_dir) / path
@@ -179,7 +190,11 @@ class Container(containers.DeclarativeContainer):
                 RedisHealthCheck, redis_cache, stats=cache_stats, breaker=cache_breaker
             ),
         ),
-        providers.Factory(VectorStoreHealthCheck, vector_store, backend=config.vector_backend),
+        providers.Factory(
+            VectorStoreHealthCheck,
+            vector_store,
+            backend=providers.Callable(_vector_label, config.vector_backend, config.qdrant_path),
+        ),
     )
 
 

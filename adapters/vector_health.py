@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 from ports.health import HealthReport, HealthStatus
 from ports.vectors import VectorStore
@@ -16,9 +17,11 @@ class VectorStoreHealthCheck:
     distance and point count) and times the round trip.
 
     HEALTHY with the collections, the total of points and ``backend`` (a label for the
-    report, e.g. ``"qdrant"``) in the details; DEGRADED when the listing took longer than
-    ``slow_ms``; UNHEALTHY with the error when it failed. ``check`` never raises. Raises
-    ValueError on a blank ``name`` or ``backend`` or a ``slow_ms`` that is not positive.
+    report, e.g. ``"qdrant"``) in the details, and what the store's own ``health_details()``
+    coroutine adds when it has one (Qdrant Edge: its directory and how many vectors its
+    HNSW indexes hold); DEGRADED when the listing took longer than ``slow_ms``; UNHEALTHY
+    with the error when it failed. ``check`` never raises. Raises ValueError on a blank
+    ``name`` or ``backend`` or a ``slow_ms`` that is not positive.
     """
 
     def __init__(
@@ -45,8 +48,12 @@ class VectorStoreHealthCheck:
 
     async def check(self) -> HealthReport:
         started = time.perf_counter()
+        extra: dict[str, Any] = {}
         try:
             infos = await self._store.collections()
+            describe = getattr(self._store, "health_details", None)
+            if describe is not None:
+                extra = dict(await describe())
         except Exception as exc:
             return HealthReport(
                 component=self._name,
@@ -73,6 +80,7 @@ class VectorStoreHealthCheck:
                 "backend": self._backend,
                 "collections": collections,
                 "points": sum(info.points for info in infos),
+                **extra,
             },
         )
 

@@ -1,9 +1,12 @@
-"""``codeant vectors``: the vector store's collections, and rebuilding it from PostgreSQL."""
+"""``codeant vectors``: the vector store's collections, rebuilding it from PostgreSQL,
+snapshots (Qdrant server) and index builds (Qdrant Edge)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+from typing import Any
 
 from adapters.cli import EXIT_OK, Command, CommandFailed, Context, UsageError, text
 from adapters.cli.output import plural, table
@@ -22,6 +25,13 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     rebuild.add_argument("--project", type=text, metavar="SLUG", help="only this project")
     rebuild.add_argument("--json", action="store_true", help="print the counts as JSON")
     actions.add_parser("snapshot", help="Qdrant server: snapshot every collection")
+    optimize = actions.add_parser(
+        "optimize",
+        help="Qdrant Edge: build the HNSW index of every collection (or of one), in a child"
+        " process",
+    )
+    optimize.add_argument("--collection", metavar="NAME", help="only this collection")
+    optimize.add_argument("--json", action="store_true", help="print the builds as JSON")
 
 
 _NO_SNAPSHOTS = {
@@ -62,6 +72,8 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
         shown = plural(len(rows), "collection")
         print(f"backend: {context.settings.vector_backend}, {shown}")
         return EXIT_OK
+    if args.vectors_action == "optimize":
+        return await _optimize(c.vector_store(), args, context)
     if args.vectors_action == "snapshot":
         _check_snapshots(context)
         take = getattr(c.vector_store(), "snapshot", None)
@@ -79,21 +91,25 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
         projects = await all_projects(c.uow())
         if not any(o.project.slug == args.project for o in projects):
             raise NotFoundError("project", args.project)
+    store = c.vector_store()
     bar = ProgressBar(enabled=False if args.json else None)
     try:
         report = await rebuild_vectors(
-            c.uow, c.source_reader(), c.embedder(), c.vector_store(),
+            c.uow, c.source_reader(), c.embedder(), store,
             project_slug=args.project, progress=bar,
         )  # fmt: skip
     finally:
         bar.close()
-    values = {
+    values: dict[str, Any] = {
         "projects": report.projects,
         "files": report.files,
         "units": report.units,
         "embedded": report.embedded,
         "unreadable": report.unreadable,
     }
+    build = getattr(store, "optimize", None)
+    if build is not None:  # Qdrant Edge: the index is built once, after loading
+        values["indexed"] = sum(r.indexed for r in await build())
     if args.json:
         print(json.dumps(values))
     else:
@@ -101,14 +117,43 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             f"{plural(report.units, 'function')} of {plural(report.files, 'file')} in"
             f" {plural(report.projects, 'project')}: {report.embedded} embedded again,"
             f" {plural(report.unreadable, 'file')} unreadable"
+            + (
+                f"; {plural(values['indexed'], 'vector')} in HNSW indexes"
+                if "indexed" in values
+                else ""
+            )
         )
+    return EXIT_OK
+
+
+async def _optimize(store: Any, args: argparse.Namespace, context: Context) -> int:
+    build = getattr(store, "optimize", None)
+    if build is None:
+        print(
+            f"codeant vectors: the {context.settings.vector_backend} store keeps its index"
+            " up to date itself: nothing to build",
+            file=sys.stderr,
+        )
+        return EXIT_OK
+    import attrs
+
+    reports = await build(args.collection)
+    if args.json:
+        print(json.dumps([attrs.asdict(r) for r in reports]))
+        return EXIT_OK
+    for r in reports:
+        print(
+            f"{r.collection:<24} {r.points:>9} points  {r.indexed:>9} indexed"
+            f" (was {r.indexed_before})  {r.segments} segments  {r.seconds:.1f} s"
+        )
+    print(plural(len(reports), "collection"))
     return EXIT_OK
 
 
 VECTORS = Command(
     name="vectors",
-    help="inspect the vector store (status), rebuild it from the relational index, or"
-    " snapshot it (Qdrant server)",
+    help="inspect the vector store (status), rebuild it from the relational index,"
+    " snapshot it (Qdrant server) or build its HNSW indexes (Qdrant Edge: optimize)",
     run=_run,
     add_arguments=_arguments,
 )

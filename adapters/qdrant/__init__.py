@@ -1,5 +1,28 @@
-"""Qdrant adapters: the vector store on a Qdrant server or in qdrant-client's local mode."""
+"""Qdrant adapters: the vector store on a Qdrant server (``QdrantVectorStore``, through
+qdrant-client) or on Qdrant Edge, the engine inside the process (``QdrantEdgeVectorStore``,
+for a directory). Each is imported on first use, so using one never loads the other's
+library."""
 
-from adapters.qdrant.store import INDEXED_FIELDS, NORM_KEY, QdrantVectorStore
+from __future__ import annotations
 
-__all__ = ["INDEXED_FIELDS", "NORM_KEY", "QdrantVectorStore"]
+from typing import TYPE_CHECKING, Any
+
+from adapters.qdrant.payload import INDEXED_FIELDS, NORM_KEY
+
+if TYPE_CHECKING:
+    from adapters.qdrant.edge import QdrantEdgeVectorStore
+    from adapters.qdrant.store import QdrantVectorStore
+
+__all__ = ["INDEXED_FIELDS", "NORM_KEY", "QdrantEdgeVectorStore", "QdrantVectorStore"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "QdrantVectorStore":
+        from adapters.qdrant.store import QdrantVectorStore
+
+        return QdrantVectorStore
+    if name == "QdrantEdgeVectorStore":
+        from adapters.qdrant.edge import QdrantEdgeVectorStore
+
+        return QdrantEdgeVectorStore
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

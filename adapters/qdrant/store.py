@@ -1,4 +1,4 @@
-"""The vector store port on Qdrant, through qdrant-client's ``AsyncQdrantClient``."""
+"""The vector store port on a Qdrant server, through qdrant-client's ``AsyncQdrantClient``."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import httpx
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
+from adapters.qdrant.payload import INDEXED_FIELDS, NORM_KEY
 from adapters.vector_rules import (
     Conditions,
     check_dimension,
@@ -41,22 +42,6 @@ __all__ = ["INDEXED_FIELDS", "NORM_KEY", "QdrantVectorStore"]
 
 log = logging.getLogger(__name__)
 
-INDEXED_FIELDS = (
-    "organization_id",
-    "project_id",
-    "repository_id",
-    "file_id",
-    "language",
-    "kind",
-    "symbol",
-)
-"""Payload fields a new collection gets a keyword index on (on a server), for filters."""
-
-NORM_KEY = "_codeant_norm"
-"""Payload key keeping the length of a COSINE point's vector, which Qdrant stores
-normalized (local mode, once reopened, as it was given), so that retrieve and scroll give
-back the vector as it was upserted."""
-
 UPSERT_BATCH = 256
 SCROLL_PAGE = 1000
 
@@ -73,7 +58,9 @@ Schema = tuple[int, Distance]
 class QdrantVectorStore:
     """Implements :class:`ports.vectors.VectorStore` on a Qdrant server (``url``, with an
     optional ``api_key``; ``timeout`` in seconds per request) or in qdrant-client's local
-    mode (``path``: a directory of its own, or ``":memory:"``), one of the two.
+    mode (``path``: a directory of its own, or ``":memory:"``), one of the two. Local mode
+    is a brute-force scan in Python, kept as a peer for comparisons; the configuration never
+    chooses it (``CODEANT_QDRANT_PATH`` is Qdrant Edge, :mod:`adapters.qdrant.edge`).
 
     Collections hold one unnamed dense vector; a new one gets keyword payload indexes on
     :data:`INDEXED_FIELDS` (local mode has no indexes and needs none). Point ids are the

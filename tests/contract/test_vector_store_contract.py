@@ -28,7 +28,7 @@ from adapters.memory.vectors import MemoryVectorStore
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import PoolSettings
 from adapters.postgres.vectors import PgVectorStore
-from adapters.qdrant import QdrantVectorStore
+from adapters.qdrant import QdrantEdgeVectorStore, QdrantVectorStore
 from ports.errors import NotFoundError, ValidationError
 from ports.vectors import CollectionInfo, Distance, VectorPoint, VectorStore
 from tests.contract.conftest import contract_fixture
@@ -42,9 +42,9 @@ async def memory_vector_store() -> AsyncIterator[VectorStore]:
 
 
 @contextlib.asynccontextmanager
-async def qdrant_local_store(request: pytest.FixtureRequest) -> AsyncIterator[VectorStore]:
-    """Qdrant's local mode in a temporary directory of this test."""
-    store = QdrantVectorStore(path=request.getfixturevalue("tmp_path") / "qdrant")
+async def qdrant_edge_store(request: pytest.FixtureRequest) -> AsyncIterator[VectorStore]:
+    """Qdrant Edge, the engine in the process, in a temporary directory of this test."""
+    store = QdrantEdgeVectorStore(path=request.getfixturevalue("tmp_path") / "qdrant-edge")
     try:
         yield store
     finally:
@@ -108,7 +108,7 @@ async def pgvector_store(request: pytest.FixtureRequest) -> AsyncIterator[Vector
 
 VECTOR_STORES: dict[str, Callable[..., AbstractAsyncContextManager[VectorStore]]] = {
     "memory": memory_vector_store,
-    "qdrant-local": qdrant_local_store,
+    "qdrant-edge": qdrant_edge_store,
     "qdrant-server": qdrant_server_store,
     "pgvector": pgvector_store,
 }

@@ -4,7 +4,7 @@
 scratch database on the session's PostgreSQL server (``CODEANT_DATABASE_URL``), data
 directory and home in temporary directories, an empty configuration file, and no other
 ``CODEANT_*`` variable of the caller's environment. Vectors go to pgvector beside the data
-when the server offers the extension, else to a local Qdrant directory, so that they
+when the server offers the extension, else to a Qdrant Edge directory, so that they
 persist from one process to the next either way. Tests check what the commands stored with
 raw SQL (:meth:`Cli.rows`), never through the adapters.
 """

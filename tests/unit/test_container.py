@@ -17,7 +17,7 @@ from adapters.memory.vectors import MemoryVectorStore
 from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from adapters.postgres.vectors import PgVectorStore
-from adapters.qdrant import QdrantVectorStore
+from adapters.qdrant import QdrantEdgeVectorStore, QdrantVectorStore
 from adapters.redis import RedisCache, RedisHealthCheck
 from application import create_project, register_organization, update_project
 from application.breaker import GuardedCache
@@ -168,11 +168,15 @@ def test_inconsistent_vector_settings_are_config_errors(
 
 
 def test_vector_store_follows_the_settings(tmp_path: Path) -> None:
-    """pgvector beside PostgreSQL by default, Qdrant local mode in the data directory when
-    a path is set, the exact in-process store with the memory backend."""
+    """pgvector beside PostgreSQL by default, Qdrant Edge in the data directory when a path
+    is set, qdrant-client for a server URL, the exact in-process store with the memory
+    backend."""
     assert isinstance(build_container(Settings(data_dir=tmp_path)).vector_store(), PgVectorStore)
     local = build_container(Settings(data_dir=tmp_path, qdrant_path="vectors")).vector_store()
-    assert isinstance(local, QdrantVectorStore)
+    assert isinstance(local, QdrantEdgeVectorStore)
+    assert local.path == tmp_path / "vectors"
+    server = build_container(Settings(data_dir=tmp_path, qdrant_url="http://q:6333"))
+    assert isinstance(server.vector_store(), QdrantVectorStore)
     memory = build_container(Settings(data_dir=tmp_path, backend="memory")).vector_store()
     assert isinstance(memory, MemoryVectorStore)
 

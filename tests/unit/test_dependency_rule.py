@@ -30,6 +30,7 @@ ADAPTER_ONLY = frozenset(
         "psycopg_pool",
         "redis",
         "qdrant_client",
+        "qdrant_edge",
         "yoyo",
         "dependency_injector",
         "cattrs",
