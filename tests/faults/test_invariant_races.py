@@ -27,19 +27,22 @@ from application import (
     ProjectChanges,
     add_member,
     change_member_role,
+    configure_rule,
     create_project,
     modify_organization_settings,
     modify_project,
     register_organization,
+    register_rules,
     register_user,
     remove_member,
     with_retry,
 )
-from domain.enums import MemberRole
+from domain.enums import Category, MemberRole, Severity
 from domain.errors import ValidationError
 from domain.events import MemberRemoved
-from domain.ids import OrganizationId, ProjectId, UserId, new_id
+from domain.ids import OrganizationId, ProjectId, RuleId, UserId, new_id
 from domain.projects import Project
+from domain.rules import Rule
 from domain.values import OrganizationSettings
 from ports.errors import ConcurrencyError
 from ports.outbox import Outbox
@@ -239,3 +242,59 @@ async def test_concurrent_changes_of_organization_settings_all_land(store: Store
         stored = await uow.organizations.find_by_id(organization.id)
     assert stored is not None
     assert stored.settings.default_analysis_config.max_file_size_bytes == start + 200
+
+
+# --------------------------------------------------------------------------- rule settings
+
+
+async def test_concurrent_changes_of_one_rule_configuration_keep_every_field(
+    store: Store,
+) -> None:
+    """Projects whose configuration of a rule is changed at once by three callers, each
+    setting another field (enabled, severity, thresholds): every configuration ends with
+    all three changes, none overwritten by a caller that read it before another wrote."""
+    organization = await register_organization(
+        store.unit(), name="Rules", slug=f"rules-{new_id().hex[:12]}"
+    )
+    rule_id = RuleId(f"race-{new_id().hex[:12]}")
+    await register_rules(
+        store.unit(),
+        [
+            Rule(
+                id=rule_id,
+                name="Race",
+                description="A rule",
+                category=Category.COMPLEXITY,
+                languages=("python",),
+            )
+        ],
+    )
+    projects = [
+        await create_project(
+            store.unit(), organization.id, name=f"P{n}", slug=f"p{n}", repository_url="x"
+        )
+        for n in range(20)
+    ]
+    changes = [
+        {"enabled": False},
+        {"severity_override": Severity.HIGH},
+        {"config_override": {"max": 15}},
+    ]
+
+    await asyncio.gather(
+        *(
+            with_retry(lambda p=p, c=c: configure_rule(store.unit(), p.id, rule_id, **c))
+            for p in projects
+            for c in changes
+        )
+    )
+
+    for project in projects:
+        async with store.unit() as uow:
+            config = await uow.rule_configs.find(project.id, rule_id)
+        assert config is not None
+        assert (config.is_enabled, config.severity_override, config.config_override) == (
+            False,
+            Severity.HIGH,
+            {"max": 15},
+        )
