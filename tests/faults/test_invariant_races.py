@@ -26,7 +26,9 @@ from adapters.postgres.pool import PoolSettings, open_pool
 from application import (
     ProjectChanges,
     add_member,
+    begin_analysis,
     change_member_role,
+    complete_analysis,
     configure_rule,
     create_project,
     modify_organization_settings,
@@ -37,7 +39,7 @@ from application import (
     remove_member,
     with_retry,
 )
-from domain.enums import Category, MemberRole, Severity
+from domain.enums import Category, JobStatus, MemberRole, Severity
 from domain.errors import ValidationError
 from domain.events import MemberRemoved
 from domain.ids import OrganizationId, ProjectId, RuleId, UserId, new_id
@@ -219,6 +221,38 @@ async def test_concurrent_increments_of_project_counters_all_land(store: Store) 
             stored = await uow.projects.find_by_id(project.id)
         assert stored is not None
         assert stored.metadata.total_files == landed[project.id]
+
+
+async def test_a_job_completes_while_its_project_counters_change(store: Store) -> None:
+    """Jobs of five projects complete, without a retry, while fifty increments of each
+    project's counter run: every job is completed and stamps its project's
+    last_analyzed_at, and every increment lands."""
+    organization = await register_organization(
+        store.unit(), name="Jobs", slug=f"jobs-{new_id().hex[:12]}"
+    )
+    projects = [
+        await create_project(
+            store.unit(), organization.id, name=f"P{n}", slug=f"p{n}", repository_url="x"
+        )
+        for n in range(_PROJECTS)
+    ]
+    jobs = [await begin_analysis(store.unit(), p.id, owner="worker") for p in projects]
+
+    increments = [
+        with_retry(lambda p=p: modify_project(store.unit(), p.id, _count_one))
+        for p in projects
+        for _ in range(50)
+    ]
+    completions = [complete_analysis(store.unit(), job.id) for job in jobs]
+    done = await asyncio.gather(*increments[:100], *completions, *increments[100:])
+
+    assert [j.status for j in done if not isinstance(j, Project)] == [JobStatus.COMPLETED] * 5
+    for project in projects:
+        async with store.unit() as uow:
+            stored = await uow.projects.find_by_id(project.id)
+        assert stored is not None
+        assert stored.metadata.total_files == 50
+        assert stored.last_analyzed_at is not None
 
 
 async def test_concurrent_changes_of_organization_settings_all_land(store: Store) -> None:
