@@ -268,15 +268,18 @@ class Transaction:
         self._check_usable()
         self._require_open()
         slot = (table, key)
-        row_lock = self._db.row_locks.get(slot)
-        if row_lock is None:
-            self._db.row_locks[slot] = _RowLock(self)
-            self._locked.add(slot)
-        elif row_lock.holder is not self:
-            await self._wait_for(slot, row_lock)
+        held = slot in self._locked
+        if not held:
+            row_lock = self._db.row_locks.get(slot)
+            if row_lock is None:
+                self._db.row_locks[slot] = _RowLock(self)
+                self._locked.add(slot)
+            else:
+                await self._wait_for(slot, row_lock)
         row = self.get(table, key)
         if row is None or not where(row):
-            self._release(slot)
+            if not held:  # a lock taken before stays for the rest of the transaction
+                self._release(slot)
             return None
         self._touch(table, key)
         return row

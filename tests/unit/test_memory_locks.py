@@ -131,3 +131,20 @@ async def test_locking_a_missing_row_holds_nothing(store):
     tx: Transaction = db.begin()
     assert await tx.lock("organizations", "no-such-id") is None
     assert db.row_locks == {}
+
+
+async def test_a_lock_held_stays_when_the_row_no_longer_matches(store):
+    """A transaction that locked a row, then deleted it, keeps the lock when it asks for
+    the row again and finds nothing: another locker still waits for it to end."""
+    db, org = store
+    tx = db.begin()
+    await tx.lock("organizations", org.id)
+    tx.delete("organizations", org.id)
+    assert await tx.lock("organizations", org.id) is None
+    other = db.begin()
+    waiting = asyncio.create_task(other.lock("organizations", org.id))
+    await _settle()
+    assert not waiting.done()
+    tx.commit([])
+    assert await asyncio.wait_for(waiting, timeout=30) is None
+    assert db.row_locks == {}
