@@ -26,18 +26,21 @@ from application.jobs import JobOutput, JobOverview, JobRun, recent_jobs
 from application.organizations import (
     add_member,
     change_member_role,
+    modify_organization_settings,
     register_organization,
     register_user,
     remove_member,
     update_organization_settings,
 )
 from application.projects import (
+    ProjectChanges,
     archive_project,
     create_project,
     delete_project,
     get_project,
     get_project_by_slug,
     list_projects,
+    modify_project,
     search_projects,
     update_project,
 )
@@ -87,6 +90,7 @@ __all__ = [
     "JobOverview",
     "JobRun",
     "OutboxRelay",
+    "ProjectChanges",
     "ProjectOverview",
     "ProjectReport",
     "RelayResult",
@@ -119,6 +123,8 @@ __all__ = [
     "issues_summary",
     "list_projects",
     "metric_aggregation",
+    "modify_organization_settings",
+    "modify_project",
     "normalize_code",
     "project_report",
     "recent_jobs",

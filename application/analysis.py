@@ -258,7 +258,7 @@ async def complete_analysis(
         job.complete()
         if metadata:
             job.metadata = {**job.metadata, **metadata}
-        project = await require_project(uow, job.project_id)
+        project = await uow.projects.lock(job.project_id)  # for last_analyzed_at
         if snapshot is not None:
             outcome = await apply_snapshot(uow, snapshot)
             entries = _snapshot_history(job_id, snapshot, outcome, covered)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -21,6 +22,7 @@ from ports.unit_of_work import UnitOfWork
 __all__ = [
     "add_member",
     "change_member_role",
+    "modify_organization_settings",
     "register_organization",
     "register_user",
     "remove_member",
@@ -91,11 +93,40 @@ async def register_organization(
 async def update_organization_settings(
     uow: UnitOfWork, organization_id: OrganizationId, settings: OrganizationSettings
 ) -> Organization:
-    """Replace the settings of an organization; returns it as stored."""
+    """Replace the settings of an organization; returns it as stored. To change some of
+    the settings read before, use :func:`modify_organization_settings` instead, so that a
+    concurrent change is not overwritten."""
     checked = _settings(settings)
     async with uow:
-        organization = await require_organization(uow, organization_id)
+        organization = await uow.organizations.lock(organization_id)
         updated = await uow.organizations.update(attrs.evolve(organization, settings=checked))
+        await uow.commit()
+    return updated
+
+
+async def modify_organization_settings(
+    uow: UnitOfWork,
+    organization_id: OrganizationId,
+    change: Callable[[OrganizationSettings], OrganizationSettings],
+) -> Organization:
+    """Change an organization's settings atomically: ``change`` gets the settings as they
+    are, read under the organization's lock, and returns the new ones, which are written
+    in the same unit of work. Concurrent calls queue on the lock, so none is lost and none
+    fails for having read settings another call changed.
+
+    ``change`` runs once, while the lock is held: it must be quick and do no I/O. What it
+    raises propagates and nothing is written; what it returns must be
+    OrganizationSettings (else ValidationError on ``settings``). Returns the organization
+    as stored; when the settings are unchanged, nothing is written.
+    """
+    if not callable(change):
+        raise ValidationError("change", change, "must be a function", entity="Organization")
+    async with uow:
+        organization = await uow.organizations.lock(organization_id)
+        settings = _settings(change(organization.settings))
+        if settings == organization.settings:
+            return organization
+        updated = await uow.organizations.update(attrs.evolve(organization, settings=settings))
         await uow.commit()
     return updated
 
@@ -131,8 +162,11 @@ async def change_member_role(
     uow: UnitOfWork, organization_id: OrganizationId, user_id: UserId, role: MemberRole
 ) -> OrganizationMember:
     """Give a member another role. Demoting the organization's last OWNER raises a
-    ValidationError on ``role``; an unchanged role writes nothing."""
+    ValidationError on ``role``; an unchanged role writes nothing. The check runs under
+    the organization's lock, so concurrent demotions and removals cannot together take
+    away every owner: the later one is refused."""
     async with uow:
+        await uow.organizations.lock(organization_id)
         member = await _require_member(uow, organization_id, user_id)
         changed = attrs.evolve(member, role=role)
         if changed.role is member.role:
@@ -151,8 +185,10 @@ async def change_member_role(
 
 async def remove_member(uow: UnitOfWork, organization_id: OrganizationId, user_id: UserId) -> None:
     """End a membership (MemberRemoved). Removing the organization's last OWNER raises a
-    ValidationError on ``user_id``."""
+    ValidationError on ``user_id``; as in :func:`change_member_role`, the check runs
+    under the organization's lock."""
     async with uow:
+        await uow.organizations.lock(organization_id)
         member = await _require_member(uow, organization_id, user_id)
         if member.role is MemberRole.OWNER and not await _has_other_owner(uow, organization_id):
             raise ValidationError(
@@ -186,7 +222,8 @@ async def _require_member(
 
 
 async def _has_other_owner(uow: UnitOfWork, organization_id: OrganizationId) -> bool:
-    """Whether the organization has at least two OWNER members."""
+    """Whether the organization has at least two OWNER members; call it holding the
+    organization's lock, or a concurrent unit may change the answer before commit."""
     owners = 0
     request = PageRequest(limit=MAX_PAGE_SIZE)
     while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -11,6 +12,7 @@ from application._checks import instance_of, int_in_range, non_blank
 from application._lookup import require_organization, require_project
 from application.unchanged import UNCHANGED, Unchanged
 from domain.enums import ProjectStatus, RepositoryType, Visibility
+from domain.errors import ValidationError
 from domain.events import ProjectArchived, ProjectCreated, ProjectDeleted, ProjectUpdated
 from domain.ids import OrganizationId, ProjectId
 from domain.projects import Project
@@ -22,17 +24,33 @@ from ports.unit_of_work import UnitOfWork
 
 __all__ = [
     "MAX_SEARCH_LIMIT",
+    "ProjectChanges",
     "archive_project",
     "create_project",
     "delete_project",
     "get_project",
     "get_project_by_slug",
     "list_projects",
+    "modify_project",
     "search_projects",
     "update_project",
 ]
 
 MAX_SEARCH_LIMIT = 100
+
+
+@attrs.frozen(kw_only=True)
+class ProjectChanges:
+    """The changes :func:`modify_project` makes to a project: the fields that
+    :func:`update_project` takes, each left at :data:`UNCHANGED` to keep its value."""
+
+    name: str | Unchanged = UNCHANGED
+    description: str | Unchanged | None = UNCHANGED
+    default_branch: str | Unchanged = UNCHANGED
+    visibility: Visibility | Unchanged = UNCHANGED
+    settings: ProjectSettings | Unchanged = UNCHANGED
+    metadata: ProjectMetadata | Unchanged = UNCHANGED
+    repository_url: str | Unchanged = UNCHANGED
 
 
 async def create_project(
@@ -87,43 +105,93 @@ async def update_project(
     """Change the given fields of a project (arguments left at :data:`UNCHANGED` are kept).
 
     ProjectUpdated names the fields whose value actually changed; when none did, nothing
-    is written and no event is raised. Returns the project as stored. A caller that
-    computed the new values from a project it read passes that project's ``updated_at``
-    as ``expected_updated_at``: if the project changed since, ConcurrencyError (retry the
-    read and the update with :func:`~application.retry.with_retry`), never a lost update.
+    is written and no event is raised. Returns the project as stored. The project is
+    locked while it changes, so concurrent updates queue rather than fail.
+
+    To change a project according to what it holds (add to a counter, edit part of its
+    settings), use :func:`modify_project`, which reads and writes under the lock. A caller
+    that must first show the project to someone and write later passes the ``updated_at``
+    of the project it read as ``expected_updated_at``: if the project changed since,
+    ConcurrencyError (read again and redo), never a lost update.
     """
-    given: dict[str, Any] = {
-        field: value
-        for field, value in (
-            ("name", name),
-            ("description", description),
-            ("default_branch", default_branch),
-            ("visibility", visibility),
-            ("settings", settings),
-            ("metadata", metadata),
-            ("repository_url", repository_url),
+    given = _given(
+        ProjectChanges(
+            name=name,
+            description=description,
+            default_branch=default_branch,
+            visibility=visibility,
+            settings=settings,
+            metadata=metadata,
+            repository_url=repository_url,
         )
-        if value is not UNCHANGED
+    )
+    async with uow:
+        project = await uow.projects.lock(project_id)
+        if expected_updated_at is not None and project.updated_at != expected_updated_at:
+            raise ConcurrencyError(f"project {project_id} changed since it was read")
+        updated = await _apply(uow, project, given)
+    return updated
+
+
+async def modify_project(
+    uow: UnitOfWork, project_id: ProjectId, change: Callable[[Project], ProjectChanges]
+) -> Project:
+    """Change a project atomically according to what it holds: ``change`` gets the project
+    as it is, read under its lock, and returns the :class:`ProjectChanges` to make, which
+    are written in the same unit of work (as :func:`update_project` writes them, with its
+    ProjectUpdated event). Concurrent calls on one project queue on the lock, so none is
+    lost and none fails for having read a project another call changed; e.g. a counter::
+
+        def count_run(project: Project) -> ProjectChanges:
+            meta = project.metadata
+            return ProjectChanges(metadata=attrs.evolve(meta, total_files=meta.total_files + 1))
+
+        await modify_project(uow, project_id, count_run)
+
+    ``change`` runs once, while the lock is held: it must be quick and do no I/O. What it
+    raises propagates and nothing is written; what it returns must be ProjectChanges with
+    valid values (else ValidationError). Returns the project as stored; NotFoundError if
+    it does not exist (or is deleted).
+    """
+    if not callable(change):
+        raise ValidationError("change", change, "must be a function", entity="Project")
+    async with uow:
+        project = await uow.projects.lock(project_id)
+        proposed = change(attrs.evolve(project))  # a copy: only what it returns is written
+        changes = instance_of("change", proposed, ProjectChanges, entity="Project")
+        updated = await _apply(uow, project, _given(changes))
+    return updated
+
+
+def _given(changes: ProjectChanges) -> dict[str, Any]:
+    """The fields ``changes`` sets, their values checked where no validator of Project
+    checks them."""
+    given = {
+        field.name: getattr(changes, field.name)
+        for field in attrs.fields(ProjectChanges)
+        if getattr(changes, field.name) is not UNCHANGED
     }
     if "settings" in given:
         _settings(given["settings"])
     if "metadata" in given:
         _metadata(given["metadata"])
-    async with uow:
-        project = await require_project(uow, project_id)
-        if expected_updated_at is not None and project.updated_at != expected_updated_at:
-            raise ConcurrencyError(f"project {project_id} changed since it was read")
-        candidate = attrs.evolve(project, **given)
-        changed = tuple(f for f in given if getattr(candidate, f) != getattr(project, f))
-        if not changed:
-            return project
-        updated = await uow.projects.update(candidate)
-        uow.add_event(
-            ProjectUpdated(
-                project_id=project.id, organization_id=project.organization_id, changed=changed
-            )
+    return given
+
+
+async def _apply(uow: UnitOfWork, project: Project, given: dict[str, Any]) -> Project:
+    """Write ``given`` to ``project`` (read under its lock) and commit, with a
+    ProjectUpdated naming the fields whose value changed; when none did, write nothing."""
+    candidate = attrs.evolve(project, **given)
+    changed = tuple(f for f in given if getattr(candidate, f) != getattr(project, f))
+    if not changed:
+        return project
+    updated = await uow.projects.update(candidate)
+    uow.add_event(
+        ProjectUpdated(
+            project_id=project.id, organization_id=project.organization_id, changed=changed
         )
-        await uow.commit()
+    )
+    await uow.commit()
     return updated
 
 
@@ -131,7 +199,7 @@ async def archive_project(uow: UnitOfWork, project_id: ProjectId) -> Project:
     """Set a project's status to ARCHIVED (ProjectArchived); an archived project is
     returned as it is, with nothing written."""
     async with uow:
-        project = await require_project(uow, project_id)
+        project = await uow.projects.lock(project_id)
         if project.status is ProjectStatus.ARCHIVED:
             return project
         updated = await uow.projects.update(attrs.evolve(project, status=ProjectStatus.ARCHIVED))

@@ -65,7 +65,8 @@ async def configure_rule(
     """Set a project's overrides of a rule (ConfigurationChanged); arguments left at
     :data:`UNCHANGED` keep their current value. A new configuration starts from the rule's
     own enablement and no overrides. Returns the configuration as stored; when nothing
-    changed, nothing is written."""
+    changed, nothing is written. The project is locked while its configuration is read
+    and written, so concurrent calls setting different fields all keep their change."""
     if enabled is not UNCHANGED and not isinstance(enabled, bool):
         raise ValidationError("enabled", enabled, "must be a bool", entity="ProjectRuleConfig")
     if config_override is not UNCHANGED and config_override is not None:
@@ -81,7 +82,7 @@ async def configure_rule(
     }
     requested = ProjectRuleConfig(project_id=project_id, rule_id=rule_id, **given)
     async with uow:
-        await require_project(uow, project_id)
+        await uow.projects.lock(project_id)  # concurrent changes of its rules queue
         rule = await require_rule(uow, rule_id)
         existing = await uow.rule_configs.find(project_id, rule_id)
         if existing is None:
@@ -104,7 +105,7 @@ async def reset_rule(uow: UnitOfWork, project_id: ProjectId, rule_id: RuleId) ->
     """Drop a project's configuration of a rule, so the rule's own settings apply again
     (ConfigurationChanged). Returns whether there was one; if not, nothing is written."""
     async with uow:
-        await require_project(uow, project_id)
+        await uow.projects.lock(project_id)
         if not await uow.rule_configs.delete(project_id, rule_id):
             return False
         uow.add_event(ConfigurationChanged(project_id=project_id, rule_id=rule_id))

@@ -5,17 +5,22 @@ same on PostgreSQL: unique constraints, foreign keys with their ON DELETE action
 outbox written in the same transaction as the changes. A :class:`Transaction` keeps its
 writes to itself until it commits (read committed, like PostgreSQL's default), and its
 commit fails with ConcurrencyError if a row it wrote was committed by someone else since
-it first touched it (first committer wins). Commits are atomic under asyncio (no await
-inside); the store is not meant to be shared between threads.
+it first touched it (first committer wins). A transaction may also lock a row, as
+``SELECT ... FOR UPDATE`` does: another transaction that locks it waits until the first
+ends, and two that wait on each other fail with ConcurrencyError (a deadlock). Commits are
+atomic under asyncio (no await inside); the store is not meant to be shared between
+threads.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import copy
 import datetime as dt
 import enum
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
@@ -158,6 +163,15 @@ class OutboxRecord:
 
 _DELETED = object()
 R = TypeVar("R")
+_Slot = tuple[str, Any]  # (table, primary key) of a row
+
+
+@attrs.define
+class _RowLock:
+    """Who holds a row's lock, and who waits for it, first come first served."""
+
+    holder: Transaction
+    waiters: deque[tuple[Transaction, asyncio.Future[None]]] = attrs.Factory(deque)
 
 
 class MemoryDatabase:
@@ -167,6 +181,7 @@ class MemoryDatabase:
         self.tables: dict[str, dict[Any, Any]] = {name: {} for name in SCHEMA}
         self.versions: dict[tuple[str, Any], int] = {}
         self.outbox: list[OutboxRecord] = []
+        self.row_locks: dict[_Slot, _RowLock] = {}
         self._last_now = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._sequence = 0
 
@@ -198,7 +213,8 @@ class Transaction:
         self._db = database
         self._writes: dict[str, dict[Any, Any]] = {name: {} for name in SCHEMA}
         self._base_versions: dict[tuple[str, Any], int] = {}
-        self._locked: set[tuple[str, Any]] = set()
+        self._locked: set[_Slot] = set()
+        self._waiting_for: _Slot | None = None
         self.closed = False
         self.aborted = False
 
@@ -237,15 +253,84 @@ class Transaction:
                 return row
         return None
 
-    def lock(self, table: str, key: Any) -> Any | None:
-        """Lock a row for the rest of the transaction, as ``SELECT ... FOR UPDATE`` does:
-        of two transactions that lock (or write) it, the second to commit fails with
-        ConcurrencyError. Returns the row (None if missing)."""
+    async def lock(
+        self, table: str, key: Any, where: Callable[[Any], bool] = _every_row
+    ) -> Any | None:
+        """Lock a row for the rest of the transaction, as ``SELECT ... WHERE ... FOR
+        UPDATE`` does, and return it as committed once the lock is held (None if it is
+        missing or ``where`` does not hold for it: then nothing stays locked).
+
+        While another transaction holds the lock, this one waits for it to end (waiters
+        get the lock in turn); if that other transaction waits, directly or not, for this
+        one, the wait is a deadlock: ConcurrencyError, and this transaction is aborted. A
+        transaction that wrote the row without locking it is not waited for: of the two,
+        the second to commit fails with ConcurrencyError."""
+        self._check_usable()
+        self._require_open()
+        slot = (table, key)
+        held = slot in self._locked
+        if not held:
+            row_lock = self._db.row_locks.get(slot)
+            if row_lock is None:
+                self._db.row_locks[slot] = _RowLock(self)
+                self._locked.add(slot)
+            else:
+                await self._wait_for(slot, row_lock)
         row = self.get(table, key)
-        if row is not None:
-            self._touch(table, key)
-            self._locked.add((table, key))
+        if row is None or not where(row):
+            if not held:  # a lock taken before stays for the rest of the transaction
+                self._release(slot)
+            return None
+        self._touch(table, key)
         return row
+
+    async def _wait_for(self, slot: _Slot, row_lock: _RowLock) -> None:
+        """Wait until the lock of ``slot`` is handed to this transaction."""
+        if self._waits_for_me(row_lock.holder):
+            self.aborted = True
+            raise ConcurrencyError(
+                f"deadlock: {SCHEMA[slot[0]].entity} {slot[1]} is locked by a transaction"
+                " that waits for this one"
+            )
+        handed: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        row_lock.waiters.append((self, handed))
+        self._waiting_for = slot
+        try:
+            await handed  # cancelled: _release skips the future (or, handed, closing frees it)
+        finally:
+            self._waiting_for = None
+
+    def _waits_for_me(self, holder: Transaction) -> bool:
+        """Whether ``holder`` waits, through a chain of lock holders, for this transaction."""
+        seen: set[int] = set()
+        current: Transaction | None = holder
+        while current is not None and id(current) not in seen:
+            if current is self:
+                return True
+            seen.add(id(current))
+            slot = current._waiting_for
+            row_lock = None if slot is None else self._db.row_locks.get(slot)
+            current = None if row_lock is None else row_lock.holder
+        return False
+
+    def _release(self, slot: _Slot) -> None:
+        """Give up the lock of ``slot``: hand it to the first transaction still waiting."""
+        self._locked.discard(slot)
+        row_lock = self._db.row_locks.get(slot)
+        if row_lock is None or row_lock.holder is not self:
+            return
+        while row_lock.waiters:
+            waiter, handed = row_lock.waiters.popleft()
+            if handed.done():
+                continue  # its wait was cancelled
+            if waiter.closed:
+                handed.set_exception(RuntimeError("the transaction was closed while it waited"))
+                continue
+            row_lock.holder = waiter
+            waiter._locked.add(slot)
+            handed.set_result(None)
+            return
+        del self._db.row_locks[slot]
 
     # ------------------------------------------------------------------ writes
 
@@ -340,19 +425,19 @@ class Transaction:
         """Apply every write and append ``events`` to the outbox, all or nothing."""
         self._require_open()
         if self.aborted:
-            self.closed = True
+            self._close()
             raise TransactionAbortedError()
         db = self._db
         for (table, key), base in self._base_versions.items():
             if db.versions.get((table, key), 0) != base:
-                self.closed = True
+                self._close()
                 raise ConcurrencyError(
                     f"{SCHEMA[table].entity} {key} was changed by a concurrent transaction"
                 )
         try:
             self._check_against_committed()
         except Exception:
-            self.closed = True
+            self._close()
             raise
         for table, writes in self._writes.items():
             rows = db.tables[table]
@@ -371,10 +456,16 @@ class Transaction:
                     id=uuid.uuid4(), event=event, created_at=now, sequence=db._next_sequence()
                 )
             )
-        self.closed = True
+        self._close()
 
     def rollback(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        """End the transaction and release its row locks."""
         self.closed = True
+        for slot in list(self._locked):
+            self._release(slot)
 
     def _require_open(self) -> None:
         if self.closed:

@@ -110,6 +110,14 @@ class _Base:
         stored.updated_at = self._db.now()  # type: ignore[attr-defined]
         return copied(tx.replace(self.table, stored))
 
+    async def _lock(self, key: Any, entity: str) -> Any:
+        """The live row, locked for the rest of the transaction; NotFoundError if it is
+        missing or soft-deleted."""
+        row = await self._tx().lock(self.table, key, where=_alive)
+        if row is None:
+            raise NotFoundError(entity, key)
+        return copied(row)
+
     def _soft_delete(self, key: Any) -> None:
         tx = self._tx()
         current = tx.get(self.table, key)
@@ -140,6 +148,10 @@ class MemoryOrganizationRepository(_Base):
     async def find_by_slug(self, slug: str) -> Organization | None:
         row = self._tx().find_unique(self.table, ("slug",), (slug,))
         return copied(row) if _alive(row) else None
+
+    async def lock(self, id: OrganizationId) -> Organization:
+        organization: Organization = await self._lock(id, "organization")
+        return organization
 
     async def update(self, organization: Organization) -> Organization:
         return self._update_versioned(organization, visible=_alive)
@@ -238,10 +250,7 @@ class MemoryProjectRepository(_Base):
         return copied(row) if _alive(row) else None
 
     async def lock(self, id: ProjectId) -> Project:
-        row = self._tx().lock(self.table, id)
-        if row is None or not _alive(row):
-            raise NotFoundError("project", id)
-        project: Project = copied(row)
+        project: Project = await self._lock(id, "project")
         return project
 
     async def update(self, project: Project) -> Project:
@@ -440,7 +449,7 @@ class MemoryFileIndexRepository(_Base):
         self, repository_id: RepositoryId, files: Sequence[FileIndex], *, prune: bool = True
     ) -> SnapshotResult:
         tx = self._tx()
-        if tx.lock("repositories", repository_id) is None:
+        if await tx.lock("repositories", repository_id) is None:
             raise NotFoundError("repository", repository_id)
         check_snapshot(repository_id, files)
         rows = {

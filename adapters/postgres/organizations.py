@@ -30,6 +30,10 @@ INSERT_ORGANIZATION = insert_sql("organizations", ORG_COLUMNS)
 SELECT_ORGANIZATION = (
     f"SELECT {columns(ORG_COLUMNS)} FROM organizations WHERE id = %(id)s AND deleted_at IS NULL"
 )
+# NO KEY UPDATE, not UPDATE: lockers queue behind each other (and behind updates of the
+# row), yet inserts of rows that refer to the organization (their foreign-key check takes
+# KEY SHARE) go on while the lock is held.
+LOCK_ORGANIZATION = SELECT_ORGANIZATION + " FOR NO KEY UPDATE"
 SELECT_ORGANIZATION_BY_SLUG = (
     f"SELECT {columns(ORG_COLUMNS)} FROM organizations WHERE slug = %(slug)s AND deleted_at IS NULL"
 )
@@ -114,6 +118,12 @@ class PostgresOrganizationRepository(Repo):
     async def find_by_slug(self, slug: str) -> Organization | None:
         row = await self._one(SELECT_ORGANIZATION_BY_SLUG, {"slug": slug})
         return to_entity(row, Organization) if row else None
+
+    async def lock(self, id: OrganizationId) -> Organization:
+        row = await self._one(LOCK_ORGANIZATION, {"id": id})
+        if row is None:
+            raise NotFoundError("organization", id)
+        return to_entity(row, Organization)
 
     async def update(self, organization: Organization) -> Organization:
         params = entity_params(organization, json=ORG_JSON)

@@ -1,12 +1,15 @@
 """Contract of OrganizationRepository: round trips, unique slugs, optimistic concurrency,
-soft delete and keyset pagination."""
+row locks, soft delete and keyset pagination."""
 
 from __future__ import annotations
+
+import asyncio
 
 import attrs
 import pytest
 
-from domain.ids import OrganizationId, new_id
+from domain.ids import OrganizationId, UserId, new_id
+from domain.organizations import Organization
 from domain.values import (
     AnalysisConfig,
     NotificationPreferences,
@@ -17,7 +20,17 @@ from domain.values import (
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
 from ports.pagination import PageRequest
 from ports.repositories import ORGANIZATION_SORTS
-from tests.contract.builders import at, fields_of, organization, read, store, token
+from tests.contract.builders import (
+    at,
+    fields_of,
+    member,
+    organization,
+    project,
+    read,
+    store,
+    token,
+    user,
+)
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests, walk
 
 RICH_SETTINGS = OrganizationSettings(
@@ -128,6 +141,103 @@ async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
     with pytest.raises(NotFoundError):
         async with backend.uow() as uow:
             await uow.organizations.delete(OrganizationId(new_id()))
+
+
+async def test_lock_returns_the_organization_and_refuses_missing_or_deleted_ones(backend):
+    """lock gives the live organization; a missing or deleted one raises NotFoundError."""
+    kept, gone = organization(settings=RICH_SETTINGS), organization()
+    await store(backend, kept, gone)
+    async with backend.uow() as uow:
+        await uow.organizations.delete(gone.id)
+        await uow.commit()
+
+    async with backend.uow() as uow:
+        assert attrs.asdict(await uow.organizations.lock(kept.id)) == attrs.asdict(kept)
+        for missing in (gone.id, OrganizationId(new_id())):
+            with pytest.raises(NotFoundError):
+                await uow.organizations.lock(missing)
+
+
+async def test_a_second_lock_waits_for_the_first_unit_and_reads_what_it_committed(backend):
+    """While one unit holds the lock, another unit's lock does not return; once the first
+    commits, it returns the organization as that unit left it."""
+    org = organization()
+    await store(backend, org)
+    async with backend.uow() as first:
+        locked = await first.organizations.lock(org.id)
+
+        async def lock_after() -> str:
+            async with backend.uow() as second:
+                return (await second.organizations.lock(org.id)).name
+
+        waiting = asyncio.create_task(lock_after())
+        await asyncio.sleep(0.1)
+        assert not waiting.done()
+        await first.organizations.update(attrs.evolve(locked, name="Renamed under the lock"))
+        await first.commit()
+    assert await asyncio.wait_for(waiting, timeout=30) == "Renamed under the lock"
+
+
+async def test_a_check_made_under_the_organization_lock_holds_at_commit(backend):
+    """Units that each lock the organization, find it without members and then add one,
+    interleaved, leave exactly one member: the others see it once the lock is theirs."""
+    org, people = organization(), [user() for _ in range(3)]
+    await store(backend, org, *people)
+
+    async def join_if_empty(person_id: UserId) -> None:
+        async with backend.uow() as uow:
+            await uow.organizations.lock(org.id)
+            page = await uow.members.list_by_organization(org.id, PageRequest())
+            await asyncio.sleep(0.01)  # let the other units interleave
+            if not page.items:
+                await uow.members.add(member(org.id, person_id))
+            await uow.commit()
+
+    await asyncio.gather(*(join_if_empty(p.id) for p in people))
+
+    page = await read(backend, lambda uow: uow.members.list_by_organization(org.id, PageRequest()))
+    assert len(page.items) == 1
+
+
+async def test_the_lock_lets_other_units_add_rows_of_the_organization(backend):
+    """While a unit holds the organization's lock, another unit can still add a member and
+    a project to it and commit."""
+    org, person = organization(), user()
+    await store(backend, org, person)
+    added = project(org.id)
+    async with backend.uow() as holder:
+        await holder.organizations.lock(org.id)
+        await asyncio.wait_for(store(backend, member(org.id, person.id), added), timeout=30)
+        await holder.commit()
+    assert (await read(backend, lambda uow: uow.projects.find_by_id(added.id))) is not None
+
+
+async def test_units_waiting_for_each_others_locks_are_a_deadlock(backend):
+    """Two units that each lock one organization, then the other's, are a deadlock: one
+    fails with ConcurrencyError and writes nothing, the other commits."""
+    a, b = organization(), organization()
+    await store(backend, a, b)
+    both_locked = asyncio.Barrier(2)
+
+    async def cross(first: Organization, second: Organization) -> None:
+        async with backend.uow() as uow:
+            await uow.organizations.lock(first.id)
+            await both_locked.wait()
+            await uow.organizations.lock(second.id)
+            await uow.organizations.update(attrs.evolve(first, name=f"Won by {first.slug}"))
+            await uow.commit()
+
+    results = await asyncio.wait_for(
+        asyncio.gather(cross(a, b), cross(b, a), return_exceptions=True), timeout=60
+    )
+
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1 and isinstance(errors[0], ConcurrencyError), results
+    names = [
+        (await read(backend, lambda uow, o=o: uow.organizations.find_by_id(o.id))).name
+        for o in (a, b)
+    ]
+    assert sorted(n.startswith("Won by") for n in names) == [False, True]
 
 
 async def test_soft_deleted_organization_is_not_found_nor_listed(backend):

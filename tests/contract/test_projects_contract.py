@@ -8,7 +8,6 @@ import asyncio
 import attrs
 import pytest
 
-from application.retry import with_retry
 from domain.enums import JobStatus, ProgrammingLanguage, ProjectStatus, Visibility
 from domain.ids import OrganizationId, ProjectId, new_id
 from domain.values import (
@@ -313,8 +312,7 @@ async def test_lock_returns_the_project_and_refuses_missing_or_deleted_ones(back
 
 async def test_a_check_made_under_the_project_lock_holds_at_commit(backend):
     """Two units that each lock the project, check that it has no running job and then
-    start one: whatever their interleaving (with retries on ConcurrencyError), exactly
-    one job is started."""
+    start one: whatever their interleaving, exactly one job is started."""
     base = await scaffold(backend)
 
     async def start_unless_running() -> None:
@@ -330,7 +328,7 @@ async def test_a_check_made_under_the_project_lock_holds_at_commit(backend):
                 await uow.analysis.create_job(job)
             await uow.commit()
 
-    await asyncio.gather(*(with_retry(start_unless_running) for _ in range(2)))
+    await asyncio.gather(*(start_unless_running() for _ in range(2)))
 
     page = await read(
         backend,
@@ -339,3 +337,22 @@ async def test_a_check_made_under_the_project_lock_holds_at_commit(backend):
         ),
     )
     assert len(page.items) == 1
+
+
+async def test_changes_computed_under_the_project_lock_are_never_lost(backend):
+    """Twenty interleaved units that each lock the project and add one to a counter of its
+    metadata all commit, without a retry, and the counter ends at twenty."""
+    base = await scaffold(backend)
+
+    async def increment() -> None:
+        async with backend.uow() as uow:
+            current = await uow.projects.lock(base.project.id)
+            await asyncio.sleep(0)  # let the other units interleave
+            counted = attrs.evolve(current.metadata, total_files=current.metadata.total_files + 1)
+            await uow.projects.update(attrs.evolve(current, metadata=counted))
+            await uow.commit()
+
+    await asyncio.gather(*(increment() for _ in range(20)))
+
+    found = await read(backend, lambda uow: uow.projects.find_by_id(base.project.id))
+    assert found.metadata.total_files == 20

@@ -1,5 +1,5 @@
-"""Concurrent units on one aggregate: optimistic updates rejected with ConcurrencyError
-are retried by ``with_retry`` until every one has landed, each exactly once."""
+"""Concurrent units on one aggregate: updates queue on the project's row lock (and
+``with_retry`` covers any conflict left) until every one has landed, each exactly once."""
 
 from __future__ import annotations
 
