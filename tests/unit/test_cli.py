@@ -451,13 +451,13 @@ class FlakyOutbox:
         self._stop = stop
         self.reads = 0
 
-    async def pending(self, **kwargs: Any) -> Any:
+    async def claim(self, *args: Any, **kwargs: Any) -> Any:
         self.reads += 1
         if self.reads >= self._stop_after:
             self._stop.set()
         if self.reads <= self._down_for:
             raise UnavailableError("cannot connect to the database: refused\n\thint")
-        return await self._outbox.pending(**kwargs)
+        return await self._outbox.claim(*args, **kwargs)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._outbox, name)
