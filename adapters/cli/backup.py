@@ -132,12 +132,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             await asyncio.to_thread(_archive, url, Path(directory))
             return EXIT_OK
         store = BackupStore(directory, url=url)
-        where = (
-            f"the embedded server in {settings.data_dir / 'postgres'}"
-            if database.embedded
-            else None
-        )
-        status = await asyncio.to_thread(_act, store, args, where)
+        status = await asyncio.to_thread(_act, store, args)
     except BackupError as exc:
         raise CommandFailed(str(exc)) from exc
     if database.embedded and args.backup_action == "restore" and args.to_time is None:
@@ -163,9 +158,8 @@ def _archive(url: str, directory: Path) -> None:
     print(f"WAL archiving on, into {directory / 'wal'}")
 
 
-def _act(store: BackupStore, args: argparse.Namespace, embedded: str | None) -> int:
-    """Run the action on ``store``; ``embedded`` names the embedded server, if that is
-    the one backed up."""
+def _act(store: BackupStore, args: argparse.Namespace) -> int:
+    """Run the action on ``store``."""
     from adapters.backup import base_backup, restore_to_time
     from adapters.backup.crypto import load_key
     from adapters.config import mask_url
@@ -218,10 +212,7 @@ def _act(store: BackupStore, args: argparse.Namespace, embedded: str | None) -> 
             key=load_key(args.key_file),
             progress=_progress,
         )
-        if embedded is not None:
-            print(f"restored into the database {args.to_database} of {embedded}")
-        else:
-            print(f"restored into {mask_url(url)}")
+        print(f"restored into {mask_url(url)}")
     elif action == "base":
         name = "base-" + dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ")
         _progress(f"taking the base backup {name}")
