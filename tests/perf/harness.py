@@ -17,10 +17,12 @@ __all__ = [
     "SIZES",
     "Result",
     "Sizes",
+    "Spread",
     "latencies",
     "percentiles",
     "render_table",
     "report",
+    "rounds",
     "write_json",
 ]
 
@@ -78,8 +80,9 @@ SIZES = {
 class Result:
     """One row of the report: our figure, the peer's (same run), and the seed's target.
 
-    ``target`` is ``("<", 10.0)``-like (None: informative only); ``skipped`` says why a
-    figure could not be measured (the figure is then None).
+    ``target`` is ``("<", 10.0)``-like (None: informative only), on our figure, or on
+    the ratio of ours to the peer's with ``on_ratio``; ``skipped`` says why a figure
+    could not be measured (the figure is then None).
     """
 
     row: str
@@ -91,6 +94,7 @@ class Result:
     target: tuple[str, float] | None = None
     notes: str = ""
     skipped: str | None = None
+    on_ratio: bool = False
 
     @property
     def ratio(self) -> float | None:
@@ -101,11 +105,18 @@ class Result:
 
     @property
     def met(self) -> bool | None:
-        if self.target is None or self.ours is None:
+        figure = self.ratio if self.on_ratio else self.ours
+        if self.target is None or figure is None:
             return None
         op, value = self.target
-        return {"<": self.ours < value, "<=": self.ours <= value, ">": self.ours > value,
-                ">=": self.ours >= value}[op]  # fmt: skip
+        return {"<": figure < value, "<=": figure <= value, ">": figure > value,
+                ">=": figure >= value}[op]  # fmt: skip
+
+    @property
+    def target_text(self) -> str | None:
+        if self.target is None:
+            return None
+        return ("ratio " if self.on_ratio else "") + f"{self.target[0]} {self.target[1]:g}"
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -116,7 +127,7 @@ class Result:
             "peer_name": self.peer_name,
             "peer": self.peer,
             "ratio": self.ratio,
-            "target": None if self.target is None else f"{self.target[0]} {self.target[1]:g}",
+            "target": self.target_text,
             "met": self.met,
             "notes": self.notes,
             "skipped": self.skipped,
@@ -139,6 +150,50 @@ async def latencies(call: Callable[[int], Awaitable[object]], count: int) -> lis
         await call(i)
         out.append((time.perf_counter() - start) * 1000.0)
     return out
+
+
+@attrs.frozen
+class Spread:
+    """The median of one figure over several rounds, with its lowest and highest round."""
+
+    median: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float]) -> Spread:
+        if not values:
+            raise ValueError("no rounds")
+        return cls(float(np.median(values)), float(min(values)), float(max(values)))
+
+    def __str__(self) -> str:
+        return f"{self.median:.3g} ({self.low:.3g}-{self.high:.3g})"
+
+
+Contender = Callable[[range], Awaitable[Sequence[float]]]
+"""Runs the iterations of one round (their indexes) and returns their milliseconds."""
+
+
+async def rounds(
+    contenders: dict[str, Contender], count: int, *, runs: int = 5
+) -> dict[str, tuple[Spread, Spread]]:
+    """p50 and p95 of each contender over ``count`` iterations split into ``runs``
+    rounds. The contenders take turns inside every round, in an order that rotates from
+    round to round, so that a machine busier in one stretch of time weighs on all of them
+    alike; each figure is the median of its rounds with their spread."""
+    names = list(contenders)
+    runs = max(1, min(runs, count))
+    per_round: dict[str, list[tuple[float, float]]] = {name: [] for name in names}
+    bounds = np.linspace(0, count, runs + 1).astype(int)
+    for r in range(runs):
+        span = range(int(bounds[r]), int(bounds[r + 1]))
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            per_round[name].append(percentiles(await contenders[name](span)))
+    return {
+        name: (Spread.of([p[0] for p in got]), Spread.of([p[1] for p in got]))
+        for name, got in per_round.items()
+    }
 
 
 def _figure(value: float | None) -> str:
@@ -165,7 +220,7 @@ def render_table(results: Sequence[Result]) -> str:
         lines.append((
             r.row, r.name, r.unit, _figure(r.ours), r.peer_name or "-", _figure(r.peer),
             "-" if r.ratio is None else f"{r.ratio:.2f}",
-            "-" if r.target is None else f"{r.target[0]} {r.target[1]:g}", met,
+            r.target_text or "-", met,
         ))  # fmt: skip
     widths = [max(len(str(c)) for c in col) for col in zip(header, *lines, strict=True)]
 

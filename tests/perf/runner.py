@@ -117,6 +117,7 @@ async def _run_on(sizes: Sizes, url: str, command: str) -> tuple[list[Result], d
         results += await vector_rows(ctx)
         results += await cache_rows(ctx, projects)
         results += await concurrency_rows(ctx, projects)
+        results.sort(key=lambda r: r.row)
     finally:
         await database.close()
         if ctx.peer is not None:

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from adapters.config import Settings
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.embedders.sentence import MissingExtraError, SentenceTransformerEmbedder
 from adapters.postgres.vectors import PgVectorStore
@@ -29,6 +30,7 @@ K = 10
 BATCH = 1000
 FILTER = {"bucket": 3}  # one bucket of ten: 10% selective
 RECALL = 0.95
+SHIPPED_EF_SEARCH = Settings().pgvector_ef_search
 
 
 def _exact(matrix: np.ndarray, query: np.ndarray, k: int = K) -> np.ndarray:
@@ -74,15 +76,18 @@ async def _load(
 
 async def vector_rows(ctx: Context) -> list[Result]:
     sizes = ctx.sizes
-    texts = corpus.functions(sizes.vectors + sizes.queries)
+    q = sizes.queries
+    texts = corpus.functions(sizes.vectors + 2 * q)
     random.Random(3).shuffle(texts)
-    queries_text, indexed_text = texts[: sizes.queries], texts[sizes.queries :]
+    # ef_search is tuned on one query set and every figure reported on another
+    tuning_text, queries_text, indexed_text = texts[:q], texts[q : 2 * q], texts[2 * q :]
     embedder = HashingEmbedder(384)
     start = time.perf_counter()
-    vectors = await embedder.embed(indexed_text + queries_text)
+    vectors = await embedder.embed(indexed_text + queries_text + tuning_text)
     ctx.details["embed_functions_per_s"] = len(vectors) / (time.perf_counter() - start)
     matrix = np.asarray(vectors[: len(indexed_text)], dtype=np.float32)
-    queries = np.asarray(vectors[len(indexed_text) :], dtype=np.float32)
+    queries = np.asarray(vectors[len(indexed_text) : len(indexed_text) + q], dtype=np.float32)
+    tuning = np.asarray(vectors[len(indexed_text) + q :], dtype=np.float32)
     n = len(matrix)
     ids = [uuid.uuid4() for _ in range(n)]
     index_of = {id_: i for i, id_ in enumerate(ids)}
@@ -97,7 +102,10 @@ async def vector_rows(ctx: Context) -> list[Result]:
         truth_filtered.append(subset[_exact(matrix[subset], query)].tolist())
     exact = percentiles(exact_times)
     out: list[Result] = []
-    meta = f"{n:,} vectors of real functions (HashingEmbedder 384-d), {len(queries)} held-out"
+    meta = (
+        f"{n:,} vectors of real functions (HashingEmbedder 384-d), {len(queries)} held-out"
+        f" queries; ef_search tuned on {len(tuning)} other queries"
+    )
 
     # Qdrant local mode on at most qdrant_max of the vectors (it is brute force in Python)
     q_n = min(n, sizes.qdrant_max)
@@ -125,19 +133,28 @@ async def vector_rows(ctx: Context) -> list[Result]:
         why = f"pgvector unavailable on this server: {exc}"
         return [Result(row="4", name="vector top-10 (pgvector HNSW)", unit="ms", ours=None,
                        skipped=why)]  # fmt: skip
+    tuning_truth = [_exact(matrix, t).tolist() for t in tuning]
     sweep: list[dict[str, Any]] = []
     for ef in sizes.ef_search_sweep:
         tuned = PgVectorStore(ctx.database, ef_search=ef)
-        times, found = await _timed_searches(tuned, queries, index_of)
+        times, found = await _timed_searches(tuned, tuning, index_of)
         p50, p95 = percentiles(times)
         sweep.append({"ef_search": ef, "p50_ms": p50, "p95_ms": p95,
-                      "recall_at_10": _recall(found, truth)})  # fmt: skip
-    ctx.details["hnsw_sweep"] = {"m": 16, "ef_construction": 64, "points": sweep}
-    chosen = next((s for s in sweep if s["recall_at_10"] >= RECALL), sweep[-1])
-    tuned = PgVectorStore(ctx.database, ef_search=chosen["ef_search"])
+                      "recall_at_10": _recall(found, tuning_truth)})  # fmt: skip
+    ctx.details["hnsw_sweep"] = {
+        "m": 16, "ef_construction": 64, "query_set": "tuning (not the reported one)",
+        "points": sweep,
+    }  # fmt: skip
+    ef = next((s for s in sweep if s["recall_at_10"] >= RECALL), sweep[-1])["ef_search"]
+    tuned = PgVectorStore(ctx.database, ef_search=ef)
+    times, found = await _timed_searches(tuned, queries, index_of)
+    p50, p95 = percentiles(times)
+    chosen = {"p50_ms": p50, "p95_ms": p95, "recall_at_10": _recall(found, truth)}
     f_times, f_found = await _timed_searches(tuned, queries, index_of, FILTER)
     f_lat, f_recall = percentiles(f_times), _recall(f_found, truth_filtered)
-    ef = chosen["ef_search"]
+    shipped = PgVectorStore(ctx.database, ef_search=SHIPPED_EF_SEARCH)
+    s_times, s_found = await _timed_searches(shipped, queries, index_of)
+    s_lat, s_recall = percentiles(s_times), _recall(s_found, truth)
     qpeer = f"Qdrant local ({q_n:,} points)"
     out += [
         Result(row="4a", name=f"vector top-10 p50, HNSW ef_search={ef}", unit="ms",
@@ -155,6 +172,12 @@ async def vector_rows(ctx: Context) -> list[Result]:
                peer=qf_lat[1], peer_name=qpeer, target=("<=", 50.0)),
         Result(row="4f", name="filtered (10%) recall@10", unit="recall", ours=f_recall,
                peer=qf_recall, peer_name=qpeer, target=(">=", RECALL)),
+        Result(row="4i", name=f"vector top-10 p95, shipped ef_search={SHIPPED_EF_SEARCH}",
+               unit="ms", ours=s_lat[1], peer=q_lat[1], peer_name=qpeer, target=("<=", 50.0),
+               notes=f"p50 {s_lat[0]:.2f} ms, recall@10 {s_recall:.3f} (the default a user gets)"),
+        Result(row="4j", name=f"vector recall@10, shipped ef_search={SHIPPED_EF_SEARCH}",
+               unit="recall", ours=s_recall, peer=q_recall, peer_name=qpeer,
+               target=(">=", RECALL)),
         Result(row="4g", name="vector upsert (batches of 1000)", unit="vectors/s",
                ours=pg_rate, peer=q_rate, peer_name=qpeer),
     ]  # fmt: skip
