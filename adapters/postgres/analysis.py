@@ -191,14 +191,20 @@ WITH window_jobs AS (
             SELECT id FROM analysis_jobs
             WHERE project_id = %(project_id)s AND status = 'completed'
             ORDER BY created_at DESC, id DESC LIMIT 1))
+), spans AS (
+    -- each history entry of the project's completed jobs holds its file from its job
+    -- until the file's next entry
+    SELECT h.file_id, h.job_id, h.change, j.created_at, j.id AS jid,
+           lead(j.created_at) OVER w AS next_at, lead(j.id) OVER w AS next_id
+    FROM analysis_jobs j JOIN file_history h ON h.job_id = j.id
+    WHERE j.project_id = %(project_id)s AND j.status = 'completed'
+      AND j.created_at <= (SELECT max(created_at) FROM window_jobs)
+    WINDOW w AS (PARTITION BY h.file_id ORDER BY j.created_at, j.id)
 ), held AS (
-    SELECT DISTINCT ON (w.id, h.file_id) w.id AS window_job, h.file_id, h.job_id, h.change
-    FROM window_jobs w
-    JOIN analysis_jobs j ON j.project_id = %(project_id)s
-        AND j.status = 'completed'
-        AND (j.created_at, j.id) <= (w.created_at, w.id)
-    JOIN file_history h ON h.job_id = j.id
-    ORDER BY w.id, h.file_id, j.created_at DESC, j.id DESC
+    SELECT w.id AS window_job, s.file_id, s.job_id, s.change
+    FROM spans s JOIN window_jobs w
+      ON (s.created_at, s.jid) <= (w.created_at, w.id)
+     AND (s.next_at IS NULL OR (w.created_at, w.id) < (s.next_at, s.next_id))
 ), ar AS (
     -- a job's own results count from when they were found, those it holds from an
     -- earlier analysis from when the job completed
