@@ -18,7 +18,7 @@ from typing import Any
 
 import attrs
 
-from application._checks import instance_of
+from application._boundary import service
 from application._lookup import require_job, require_project
 from application.file_index import FileSnapshot, apply_snapshot
 from domain._base import utc_now
@@ -29,6 +29,7 @@ from domain.events import AnalysisCompleted, AnalysisFailed, AnalysisStarted
 from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileId, JobId, ProjectId
 from domain.reports import SnapshotResult
+from domain.validation import check_instance
 from ports.errors import NotFoundError
 from ports.pagination import PageRequest
 from ports.unit_of_work import UnitOfWork
@@ -59,6 +60,7 @@ def cannot_tell(owner: str) -> bool | None:
     return None
 
 
+@service
 async def enqueue_analysis(
     uow: UnitOfWork,
     project_id: ProjectId,
@@ -81,6 +83,7 @@ async def enqueue_analysis(
     return created
 
 
+@service
 async def begin_analysis(
     uow: UnitOfWork,
     project_id: ProjectId,
@@ -121,6 +124,7 @@ async def begin_analysis(
     return created
 
 
+@service
 async def recover_abandoned_jobs(
     uow: UnitOfWork,
     project_id: ProjectId,
@@ -174,6 +178,7 @@ async def _fail_abandoned(
     return alive, failed
 
 
+@service
 async def start_analysis(
     uow: UnitOfWork,
     job_id: JobId,
@@ -192,6 +197,7 @@ async def start_analysis(
     return updated
 
 
+@service
 async def heartbeat(
     uow: UnitOfWork, job_id: JobId, *, lease: dt.timedelta = DEFAULT_LEASE
 ) -> AnalysisJob:
@@ -204,6 +210,7 @@ async def heartbeat(
     return updated
 
 
+@service
 async def report_progress(
     uow: UnitOfWork, job_id: JobId, progress: int, *, lease: dt.timedelta = DEFAULT_LEASE
 ) -> AnalysisJob:
@@ -216,6 +223,7 @@ async def report_progress(
     return updated
 
 
+@service
 async def complete_analysis(
     uow: UnitOfWork,
     job_id: JobId,
@@ -252,7 +260,7 @@ async def complete_analysis(
         )
     )
     if metadata is not None:
-        instance_of("metadata", metadata, dict, entity=_JOB)
+        check_instance("metadata", metadata, dict, entity=_JOB)
     async with uow:
         job = await _working_copy(uow, job_id)
         job.complete()
@@ -342,11 +350,13 @@ def _snapshot_history(
     return entries
 
 
+@service
 async def fail_analysis(uow: UnitOfWork, job_id: JobId, error: str) -> AnalysisJob:
     """Mark a pending or running job failed with ``error`` (AnalysisFailed, FAILED)."""
     return await _end(uow, job_id, lambda job: job.fail(error), error)
 
 
+@service
 async def cancel_analysis(uow: UnitOfWork, job_id: JobId) -> AnalysisJob:
     """Cancel a pending or running job (AnalysisFailed, CANCELLED)."""
     return await _end(uow, job_id, lambda job: job.cancel(), None)
@@ -381,8 +391,10 @@ def _new_job(
         project_id=project_id,
         job_type=job_type,
         priority=priority,
-        config={} if config is None else instance_of("config", config, dict, entity=_JOB),
-        metadata={} if metadata is None else instance_of("metadata", metadata, dict, entity=_JOB),
+        config={} if config is None else check_instance("config", config, dict, entity=_JOB),
+        metadata={}
+        if metadata is None
+        else check_instance("metadata", metadata, dict, entity=_JOB),
         branch=branch,
         commit_hash=commit_hash,
         dirty=dirty,
@@ -403,7 +415,7 @@ def _check_output(
     )
     for field, items, expected in owned:
         for item in items:
-            instance_of(field, item, expected)
+            check_instance(field, item, expected)
             if item.job_id != job_id:
                 raise ValidationError(
                     "job_id",

@@ -77,6 +77,7 @@ from typing import Any, Generic, TypeVar, cast
 
 import attrs
 
+from application._boundary import service
 from application._lookup import require_job
 from application.projects import get_project, get_project_by_slug, list_projects
 from application.reports import issues_summary, metric_aggregation
@@ -229,6 +230,7 @@ def rules_version() -> str:
     return f"{KEY_FORMAT}:version:rules"
 
 
+@service
 async def bump_version(cache: Cache, version_key: str) -> None:
     """Replace the token of ``version_key`` with a new random one, orphaning every entry
     made under the old one."""

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 
 import attrs
 
-from application._checks import instance_of
+from application._boundary import service
 from application._lookup import require_repository
 from domain._base import utc_now
 from domain.enums import SyncStatus
@@ -16,6 +16,7 @@ from domain.events import FileChanged, FileIndexSnapshotRecorded
 from domain.files import FileIndex
 from domain.ids import RepositoryId
 from domain.reports import SnapshotResult
+from domain.validation import check_instance
 from ports.unit_of_work import UnitOfWork
 
 __all__ = ["FileSnapshot", "record_file_snapshot"]
@@ -38,7 +39,7 @@ class FileSnapshot:
 
     def __attrs_post_init__(self) -> None:
         for file in self.files:
-            instance_of("files", file, FileIndex)
+            check_instance("files", file, FileIndex)
             if file.repository_id != self.repository_id:
                 raise ValidationError(
                     "repository_id",
@@ -55,6 +56,7 @@ class FileSnapshot:
             )
 
 
+@service
 async def record_file_snapshot(
     uow: UnitOfWork, repository_id: RepositoryId, files: Sequence[FileIndex]
 ) -> SnapshotResult:

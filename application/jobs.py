@@ -31,7 +31,7 @@ from typing import Any, Self, TypeVar
 
 import attrs
 
-from application._checks import int_in_range
+from application._boundary import service
 from application._walk import every_organization, every_project
 from application.analysis import (
     OwnerAlive,
@@ -51,6 +51,7 @@ from domain.enums import JobStatus
 from domain.ids import FileId, ProjectId
 from domain.organizations import Organization
 from domain.projects import Project
+from domain.validation import check_int
 from ports.errors import NotFoundError
 from ports.pagination import PageRequest
 from ports.unit_of_work import UnitOfWork
@@ -240,6 +241,7 @@ class JobOverview:
     job: AnalysisJob
 
 
+@service
 async def recent_jobs(
     uow: UnitOfWork,
     *,
@@ -254,7 +256,7 @@ async def recent_jobs(
     first. Jobs found abandoned are failed first (see
     :func:`~application.analysis.recover_abandoned_jobs`), so none shows as running whose
     runner is gone. NotFoundError for an unknown organization or project."""
-    int_in_range("limit", limit, 1, 1000)
+    check_int("limit", limit, 1, 1000)
     async with uow:
         targets = [
             (organization, project)

@@ -7,13 +7,14 @@ from typing import Any
 
 import attrs
 
-from application._checks import instance_of
+from application._boundary import service
 from application._lookup import require_organization, require_user
 from domain.enums import MemberRole, SubscriptionPlan
 from domain.errors import ValidationError
 from domain.events import MemberAdded, MemberRemoved, OrganizationRegistered
 from domain.ids import OrganizationId, UserId
 from domain.organizations import Organization, OrganizationMember, User
+from domain.validation import check_instance
 from domain.values import OrganizationSettings
 from ports.errors import NotFoundError
 from ports.pagination import MAX_PAGE_SIZE, PageRequest
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 
+@service
 async def register_user(
     uow: UnitOfWork,
     *,
@@ -52,6 +54,7 @@ async def register_user(
     return created
 
 
+@service
 async def register_organization(
     uow: UnitOfWork,
     *,
@@ -90,6 +93,7 @@ async def register_organization(
     return created
 
 
+@service
 async def update_organization_settings(
     uow: UnitOfWork, organization_id: OrganizationId, settings: OrganizationSettings
 ) -> Organization:
@@ -104,6 +108,7 @@ async def update_organization_settings(
     return updated
 
 
+@service
 async def modify_organization_settings(
     uow: UnitOfWork,
     organization_id: OrganizationId,
@@ -131,6 +136,7 @@ async def modify_organization_settings(
     return updated
 
 
+@service
 async def add_member(
     uow: UnitOfWork,
     organization_id: OrganizationId,
@@ -158,6 +164,7 @@ async def add_member(
     return added
 
 
+@service
 async def change_member_role(
     uow: UnitOfWork, organization_id: OrganizationId, user_id: UserId, role: MemberRole
 ) -> OrganizationMember:
@@ -183,6 +190,7 @@ async def change_member_role(
     return updated
 
 
+@service
 async def remove_member(uow: UnitOfWork, organization_id: OrganizationId, user_id: UserId) -> None:
     """End a membership (MemberRemoved). Removing the organization's last OWNER raises a
     ValidationError on ``user_id``; as in :func:`change_member_role`, the check runs
@@ -203,7 +211,7 @@ async def remove_member(uow: UnitOfWork, organization_id: OrganizationId, user_i
 
 
 def _settings(value: Any) -> OrganizationSettings:
-    return instance_of("settings", value, OrganizationSettings, entity="Organization")
+    return check_instance("settings", value, OrganizationSettings, entity="Organization")
 
 
 def _member_added(member: OrganizationMember) -> MemberAdded:

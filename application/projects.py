@@ -8,7 +8,7 @@ from typing import Any
 
 import attrs
 
-from application._checks import instance_of, int_in_range, non_blank
+from application._boundary import service
 from application._lookup import require_organization, require_project
 from application.unchanged import UNCHANGED, Unchanged
 from domain.enums import ProjectStatus, RepositoryType, Visibility
@@ -16,6 +16,7 @@ from domain.errors import ValidationError
 from domain.events import ProjectArchived, ProjectCreated, ProjectDeleted, ProjectUpdated
 from domain.ids import OrganizationId, ProjectId
 from domain.projects import Project
+from domain.validation import check_instance, check_int, check_text
 from domain.values import ProjectMetadata, ProjectSettings
 from ports.errors import ConcurrencyError, NotFoundError
 from ports.pagination import Page, PageRequest
@@ -53,6 +54,7 @@ class ProjectChanges:
     repository_url: str | Unchanged = UNCHANGED
 
 
+@service
 async def create_project(
     uow: UnitOfWork,
     organization_id: OrganizationId,
@@ -89,6 +91,7 @@ async def create_project(
     return created
 
 
+@service
 async def update_project(
     uow: UnitOfWork,
     project_id: ProjectId,
@@ -133,6 +136,7 @@ async def update_project(
     return updated
 
 
+@service
 async def modify_project(
     uow: UnitOfWork, project_id: ProjectId, change: Callable[[Project], ProjectChanges]
 ) -> Project:
@@ -158,7 +162,7 @@ async def modify_project(
     async with uow:
         project = await uow.projects.lock(project_id)
         proposed = change(attrs.evolve(project))  # a copy: only what it returns is written
-        changes = instance_of("change", proposed, ProjectChanges, entity="Project")
+        changes = check_instance("change", proposed, ProjectChanges, entity="Project")
         updated = await _apply(uow, project, _given(changes))
     return updated
 
@@ -195,6 +199,7 @@ async def _apply(uow: UnitOfWork, project: Project, given: dict[str, Any]) -> Pr
     return updated
 
 
+@service
 async def archive_project(uow: UnitOfWork, project_id: ProjectId) -> Project:
     """Set a project's status to ARCHIVED (ProjectArchived); an archived project is
     returned as it is, with nothing written."""
@@ -210,6 +215,7 @@ async def archive_project(uow: UnitOfWork, project_id: ProjectId) -> Project:
     return updated
 
 
+@service
 async def delete_project(uow: UnitOfWork, project_id: ProjectId) -> None:
     """Soft-delete a project (ProjectDeleted): lookups, lists and searches skip it after."""
     async with uow:
@@ -221,12 +227,14 @@ async def delete_project(uow: UnitOfWork, project_id: ProjectId) -> None:
         await uow.commit()
 
 
+@service
 async def get_project(uow: UnitOfWork, project_id: ProjectId) -> Project:
     """The project with that id; NotFoundError if it does not exist or was deleted."""
     async with uow:
         return await require_project(uow, project_id)
 
 
+@service
 async def get_project_by_slug(
     uow: UnitOfWork, organization_id: OrganizationId, slug: str
 ) -> Project:
@@ -238,6 +246,7 @@ async def get_project_by_slug(
     return project
 
 
+@service
 async def list_projects(
     uow: UnitOfWork,
     organization_id: OrganizationId,
@@ -252,6 +261,7 @@ async def list_projects(
         )
 
 
+@service
 async def search_projects(
     uow: UnitOfWork,
     text: str,
@@ -262,8 +272,8 @@ async def search_projects(
     limit: int = 20,
 ) -> list[Project]:
     """The projects best matching every word of ``text``, most relevant first."""
-    non_blank("text", text)
-    int_in_range("limit", limit, 1, MAX_SEARCH_LIMIT)
+    check_text("text", text)
+    check_int("limit", limit, 1, MAX_SEARCH_LIMIT)
     filters = ProjectSearchFilters(
         organization_id=organization_id, status=status, visibility=visibility
     )
@@ -272,8 +282,8 @@ async def search_projects(
 
 
 def _settings(value: Any) -> ProjectSettings:
-    return instance_of("settings", value, ProjectSettings, entity="Project")
+    return check_instance("settings", value, ProjectSettings, entity="Project")
 
 
 def _metadata(value: Any) -> ProjectMetadata:
-    return instance_of("metadata", value, ProjectMetadata, entity="Project")
+    return check_instance("metadata", value, ProjectMetadata, entity="Project")

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 import attrs
 
+from application._boundary import service
 from application._lookup import require_project, require_repository
 from domain._base import utc_now
 from domain.enums import SyncStatus
@@ -31,6 +32,7 @@ class BranchSpec:
     last_commit_at: dt.datetime | None = None
 
 
+@service
 async def register_repository(
     uow: UnitOfWork,
     project_id: ProjectId,
@@ -69,6 +71,7 @@ async def register_repository(
     return created
 
 
+@service
 async def sync_repository(
     uow: UnitOfWork,
     repository_id: RepositoryId,

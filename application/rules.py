@@ -9,7 +9,7 @@ from typing import Any
 
 import attrs
 
-from application._checks import instance_of
+from application._boundary import service
 from application._lookup import require_project, require_rule
 from application.unchanged import UNCHANGED, Unchanged
 from domain.enums import ProgrammingLanguage, Severity
@@ -17,18 +17,20 @@ from domain.errors import ValidationError
 from domain.events import ConfigurationChanged, RuleChanged
 from domain.ids import ProjectId, RuleId
 from domain.rules import EffectiveRule, ProjectRuleConfig, Rule, effective_rules
+from domain.validation import check_instance
 from ports.unit_of_work import UnitOfWork
 
 __all__ = ["configure_rule", "effective_rule_set", "register_rules", "reset_rule"]
 
 
+@service
 async def register_rules(uow: UnitOfWork, rules: Sequence[Rule]) -> int:
     """Insert or replace a catalogue of rules by id in one bulk write (RuleChanged for
     each); returns how many were written. A rule stored exactly as given (timestamps
     aside) is left alone, so registering the same catalogue again writes nothing. Ids
     must be unique within ``rules``."""
     for rule in rules:
-        instance_of("rules", rule, Rule)
+        check_instance("rules", rule, Rule)
     repeated = sorted(i for i, n in Counter(r.id for r in rules).items() if n > 1)
     if repeated:
         raise ValidationError("id", repeated, "must be unique within a catalogue", entity="Rule")
@@ -53,6 +55,7 @@ def _content(rule: Rule) -> dict[str, object]:
     return fields
 
 
+@service
 async def configure_rule(
     uow: UnitOfWork,
     project_id: ProjectId,
@@ -70,7 +73,7 @@ async def configure_rule(
     if enabled is not UNCHANGED and not isinstance(enabled, bool):
         raise ValidationError("enabled", enabled, "must be a bool", entity="ProjectRuleConfig")
     if config_override is not UNCHANGED and config_override is not None:
-        instance_of("config_override", config_override, dict, entity="ProjectRuleConfig")
+        check_instance("config_override", config_override, dict, entity="ProjectRuleConfig")
     given: dict[str, Any] = {
         field: value
         for field, value in (
@@ -101,6 +104,7 @@ async def configure_rule(
     return stored
 
 
+@service
 async def reset_rule(uow: UnitOfWork, project_id: ProjectId, rule_id: RuleId) -> bool:
     """Drop a project's configuration of a rule, so the rule's own settings apply again
     (ConfigurationChanged). Returns whether there was one; if not, nothing is written."""
@@ -113,6 +117,7 @@ async def reset_rule(uow: UnitOfWork, project_id: ProjectId, rule_id: RuleId) ->
     return True
 
 
+@service
 async def effective_rule_set(
     uow: UnitOfWork,
     project_id: ProjectId,

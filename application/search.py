@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import attrs
 
-from application._checks import int_in_range, non_blank
+from application._boundary import service
 from application._walk import every_organization, every_project
 from application.similarity import find_similar_code
 from domain.analysis import AnalysisResult
@@ -14,6 +14,7 @@ from domain.files import FileIndex
 from domain.ids import OrganizationId, ProjectId, RepositoryId
 from domain.organizations import Organization
 from domain.projects import Project
+from domain.validation import check_int, check_text
 from ports.errors import NotFoundError, ValidationError
 from ports.repositories import ProjectSearchFilters
 from ports.source import SourceReader
@@ -63,6 +64,7 @@ async def _live_projects(
     ]
 
 
+@service
 async def all_projects(
     uow: UnitOfWork, *, organization_slug: str | None = None
 ) -> list[ProjectOverview]:
@@ -80,6 +82,7 @@ async def all_projects(
     return overviews
 
 
+@service
 async def resolve_project(
     uow: UnitOfWork, slug: str | None, *, organization_slug: str | None = None
 ) -> Project:
@@ -98,6 +101,7 @@ async def resolve_project(
     return matches[0][1]
 
 
+@service
 async def search_everything(
     uow: UnitOfWork,
     text: str,
@@ -107,8 +111,8 @@ async def search_everything(
     limit: int = 20,
 ) -> SearchHits:
     """Projects, files and the latest results matching every word of ``text``."""
-    non_blank("text", text)
-    int_in_range("limit", limit, 1, MAX_LIMIT)
+    check_text("text", text)
+    check_int("limit", limit, 1, MAX_LIMIT)
     async with uow:
         projects = await uow.projects.search(
             text, ProjectSearchFilters(organization_id=organization_id), limit=limit
@@ -152,6 +156,7 @@ class SimilarTo:
     hits: tuple[SimilarCode, ...]
 
 
+@service
 async def similar_to_file(
     uow: UnitOfWork,
     reader: SourceReader,
@@ -165,7 +170,7 @@ async def similar_to_file(
     """The indexed functions closest to a function of an indexed file (or to the whole
     file), the function itself left out. ``path`` is absolute, inside an indexed
     repository; ``function`` a name of the file's functions."""
-    int_in_range("limit", limit, 1, MAX_LIMIT)
+    check_int("limit", limit, 1, MAX_LIMIT)
     async with uow:
         located = None
         for _, project in await _live_projects(uow, None):

@@ -14,13 +14,14 @@ from typing import Any
 
 import attrs
 
-from application._checks import instance_of, int_in_range, member_of, non_blank
+from application._boundary import service
 from application.code_units import CodeUnit, collection_name, normalize_code
 from domain.embeddings import CodeEmbedding, SimilarCode
 from domain.enums import CodeUnitKind, ProgrammingLanguage
 from domain.errors import ValidationError
 from domain.events import DomainEvent, FileChanged, ProjectDeleted
 from domain.ids import EmbeddingId, FileId, ProjectId
+from domain.validation import check_instance, check_int, check_member, check_number, check_text
 from ports.errors import NotFoundError
 from ports.vectors import Embedder, ScoredPoint, VectorFilter, VectorPoint, VectorStore
 
@@ -51,6 +52,7 @@ class IndexResult:
     skipped: int = 0
 
 
+@service
 async def index_code_units(
     embedder: Embedder,
     store: VectorStore,
@@ -65,8 +67,8 @@ async def index_code_units(
     raise ValidationError before anything is written. With ``prune``, ``units`` are the
     whole current content of their files: stored units of those files that are not among
     them (a function renamed or deleted) are removed."""
-    non_blank("collection_prefix", collection_prefix)
-    int_in_range("batch_size", batch_size, 1)
+    check_text("collection_prefix", collection_prefix)
+    check_int("batch_size", batch_size, 1)
     by_kind = _group_by_kind(units)
     model = embedder.model_name
     embedded = skipped = 0
@@ -98,6 +100,7 @@ async def _prune(store: VectorStore, collection: str, units: Sequence[CodeUnit])
             await store.delete(collection, stale)
 
 
+@service
 async def find_similar_code(
     embedder: Embedder,
     store: VectorStore,
@@ -112,14 +115,16 @@ async def find_similar_code(
 ) -> list[SimilarCode]:
     """The indexed units of ``kind`` closest to ``code``, closest first; only those of
     ``project_id`` and ``language`` when given. Nothing indexed yet gives no hits."""
-    non_blank("code", code)
-    int_in_range("limit", limit, 1, MAX_SIMILAR)
-    checked_kind = member_of("kind", kind, CodeUnitKind)
+    check_text("code", code)
+    check_int("limit", limit, 1, MAX_SIMILAR)
+    checked_kind = check_member("kind", kind, CodeUnitKind)
+    if score_threshold is not None:
+        check_number("score_threshold", score_threshold, -1.0, 1.0)  # a cosine similarity
     conditions: dict[str, Any] = {}
     if project_id is not None:
         conditions["project_id"] = str(project_id)
     if language is not None:
-        conditions["language"] = member_of("language", language, ProgrammingLanguage).value
+        conditions["language"] = check_member("language", language, ProgrammingLanguage).value
     [vector] = await embedder.embed([normalize_code(code)])
     try:
         hits = await store.search(
@@ -134,6 +139,7 @@ async def find_similar_code(
     return [_similar(hit) for hit in hits]
 
 
+@service
 async def remove_file_units(
     store: VectorStore,
     file_id: FileId,
@@ -144,6 +150,7 @@ async def remove_file_units(
     await _remove_units(store, {"file_id": str(file_id)}, collection_prefix)
 
 
+@service
 async def remove_project_units(
     store: VectorStore,
     project_id: ProjectId,
@@ -183,7 +190,7 @@ class VectorCleanup:
 
 def _group_by_kind(units: Sequence[CodeUnit]) -> dict[CodeUnitKind, list[CodeUnit]]:
     for unit in units:
-        instance_of("units", unit, CodeUnit)
+        check_instance("units", unit, CodeUnit)
     counts = Counter(u.point_id for u in units)
     repeated = sorted(
         {

@@ -80,7 +80,7 @@ class AnalysisJob(Entity):
         on_setattr=_guard_transition,
     )
     priority: int = attrs.field(default=5, validator=v.int_range(1, 10))
-    config: dict[str, Any] = attrs.field(factory=dict)
+    config: dict[str, Any] = attrs.field(factory=dict, validator=v.json_document())
     progress: int = attrs.field(default=0, validator=v.int_range(0, 100))
     started_at: dt.datetime | None = attrs.field(
         default=None, validator=v.optional(v.aware_datetime())
@@ -89,7 +89,7 @@ class AnalysisJob(Entity):
         default=None, validator=v.optional(v.aware_datetime())
     )
     error_message: str | None = None
-    metadata: dict[str, Any] = attrs.field(factory=dict)
+    metadata: dict[str, Any] = attrs.field(factory=dict, validator=v.json_document())
     created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
     updated_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
     branch: str | None = attrs.field(default=None, validator=v.optional(v.text(max_length=255)))
@@ -232,7 +232,7 @@ class AnalysisResult:
     location: SourceLocation | None = None
     suggestion: str | None = None
     confidence: float = attrs.field(default=1.0, validator=v.confidence())
-    metadata: dict[str, Any] = attrs.field(factory=dict)
+    metadata: dict[str, Any] = attrs.field(factory=dict, validator=v.json_document())
     created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
 
 
@@ -257,7 +257,7 @@ class CodeMetric:
     value: float = attrs.field(validator=v.finite_number(max_abs=_METRIC_MAX_ABS, decimals=4))
     threshold_min: float | None = attrs.field(default=None, validator=_threshold)
     threshold_max: float | None = attrs.field(default=None, validator=_threshold)
-    metadata: dict[str, Any] = attrs.field(factory=dict)
+    metadata: dict[str, Any] = attrs.field(factory=dict, validator=v.json_document())
     created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
 
     def __attrs_post_init__(self) -> None:

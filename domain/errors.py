@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import reprlib
 from typing import Any
 
 __all__ = ["AnalysisInProgressError", "DomainError", "InvalidTransitionError", "ValidationError"]
+
+
+_SHOWN = reprlib.Repr()
+_SHOWN.maxlevel = 3  # a value nested without end is shown, not recursed into
+_SHOWN.maxstring = _SHOWN.maxother = 120
 
 
 class DomainError(Exception):
@@ -19,7 +25,7 @@ class ValidationError(DomainError, ValueError):
         self.value = value
         self.reason = reason
         self.entity = entity
-        shown = repr(value)
+        shown = _SHOWN.repr(value)
         if len(shown) > 120:
             shown = shown[:117] + "..."
         where = f"{entity}.{field}" if entity else field

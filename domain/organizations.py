@@ -55,7 +55,7 @@ class User(Entity):
     )
     email_verified: bool = False
     is_active: bool = True
-    preferences: dict[str, Any] = attrs.field(factory=dict)
+    preferences: dict[str, Any] = attrs.field(factory=dict, validator=v.json_document())
     created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
     updated_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
     last_login_at: dt.datetime | None = attrs.field(

@@ -71,8 +71,10 @@ class Rule(Entity):
         converter=to_rule_type,
         validator=v.enum_member(RuleType),
     )
-    implementation: dict[str, Any] = attrs.field(factory=dict)
-    examples: dict[str, Any] | None = None
+    implementation: dict[str, Any] = attrs.field(factory=dict, validator=v.json_document())
+    examples: dict[str, Any] | None = attrs.field(
+        default=None, validator=v.optional(v.json_document())
+    )
     documentation_url: str | None = attrs.field(
         default=None, validator=v.optional(v.text(max_length=2048))
     )
@@ -99,7 +101,9 @@ class ProjectRuleConfig(Entity):
         converter=to_optional_severity,
         validator=v.optional(v.enum_member(Severity)),
     )
-    config_override: dict[str, Any] | None = None
+    config_override: dict[str, Any] | None = attrs.field(
+        default=None, validator=v.optional(v.json_document())
+    )
     created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
     updated_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
 

@@ -3,7 +3,8 @@
 Services never see a psycopg exception: a unique violation becomes DuplicateError naming
 the key, a foreign-key violation NotFoundError naming the missing parent, a serialization
 failure or deadlock ConcurrencyError, a lost connection or an exhausted pool
-UnavailableError, a rejected value (check, length, range) ValidationError.
+UnavailableError, a rejected value (check, length, range, text the server cannot take, a
+value too large to index) ValidationError, never an outage.
 """
 
 from __future__ import annotations
@@ -101,6 +102,16 @@ def translate(exc: BaseException) -> BaseException:
         field = diag.column_name or diag.constraint_name or "value"
         return ValidationError(
             field, detail or "", diag.message_primary or str(exc), entity=_entity(diag.table_name)
+        )
+    if isinstance(exc, psycopg.DataError | pg.ProgramLimitExceeded):
+        # a value the server cannot take (bad text, out of range, too large to index):
+        # the request is wrong, the database is fine
+        field = diag.column_name or "value"
+        return ValidationError(
+            field,
+            detail or "",
+            diag.message_primary or str(exc),
+            entity=_entity(diag.table_name),
         )
     if isinstance(exc, pg.InFailedSqlTransaction):
         return TransactionAbortedError()

@@ -37,6 +37,7 @@ from pathlib import PurePath
 
 import attrs
 
+from application._boundary import service
 from application._walk import every_file
 from application.analysis import cannot_tell
 from application.builtin_rules import BUILTIN_RULES
@@ -54,6 +55,7 @@ from domain.enums import FileChange, JobStatus
 from domain.files import FileIndex
 from domain.ids import JobId
 from domain.projects import Repository
+from domain.validation import check_instance, check_number
 from ports.runtime import Liveness
 from ports.source import CodeAnalyzer, SourceReader
 from ports.unit_of_work import UnitOfWork
@@ -118,6 +120,7 @@ def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
         stages[name] = stages.get(name, 0.0) + time.monotonic() - started
 
 
+@service
 async def index_repository(
     uow: Callable[[], UnitOfWork],
     reader: SourceReader,
@@ -140,6 +143,9 @@ async def index_repository(
     job left running is gone (without it, an abandoned job is failed once its ``lease``
     expires); the lease is renewed every ``heartbeat_every`` seconds. A live index job of
     the same project raises AnalysisInProgressError."""
+    lease_seconds = check_instance("lease", lease, dt.timedelta).total_seconds()
+    check_number("lease", lease_seconds, above=0)
+    check_number("heartbeat_every", heartbeat_every, high=lease_seconds, above=0)
     started = time.monotonic()
     report = progress or silent
     stages: dict[str, float] = {}

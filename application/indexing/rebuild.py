@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 import attrs
 
+from application._boundary import service
 from application._walk import every_file, every_organization, every_project
 from application.indexing.progress import Progress, every, silent
 from application.indexing.vectors import code_units
@@ -31,6 +32,7 @@ class RebuildReport:
     unreadable: int
 
 
+@service
 async def rebuild_vectors(
     uow: Callable[[], UnitOfWork],
     reader: SourceReader,
