@@ -212,6 +212,11 @@ def _absolute_path(value: Any) -> None:
         raise ValueError("must be an absolute path")
 
 
+def _actor_name(value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or len(value) > 255 or "\x00" in value):
+        raise ValueError("must be a name of at most 255 characters")
+
+
 def _checked(rule: Rule) -> Callable[[Any, attrs.Attribute[Any], Any], None]:
     """An attrs validator applying ``rule``; raises ConfigError naming the field (a secret
     field's URL masked)."""
@@ -254,7 +259,10 @@ class Settings:
     in the background of ``running(container)`` (off in a process whose outbox is relayed by
     ``codeant outbox relay --follow``), a pass every ``outbox_relay_interval`` seconds.
     ``embedded_idle_timeout`` is how long the embedded server stays up with no codeant
-    process and no client using it (0: it stops when the last one leaves).
+    process and no client using it (0: it stops when the last one leaves). ``actor`` is who
+    the audit trail records the changes of the container's units of work as (a unit made
+    with ``container.uow(actor=...)`` names its own; the command line uses
+    ``cli:<login name>`` when it is unset).
     """
 
     database_url: str | None = attrs.field(
@@ -346,6 +354,9 @@ class Settings:
     )
     log_level: str = attrs.field(
         default="WARNING", converter=_as_upper, validator=_checked(_one_of(LOG_LEVELS))
+    )
+    actor: str | None = attrs.field(
+        default=None, converter=_as_optional_text, validator=_checked(_actor_name)
     )
 
     def __attrs_post_init__(self) -> None:

@@ -147,8 +147,12 @@ class Container(containers.DeclarativeContainer):
     commit_hook = providers.Singleton(DeliverOnCommit, dispatcher, outbox)
     uow = providers.Selector(
         config.backend,
-        memory=providers.Factory(MemoryUnitOfWork, memory_database, on_commit=commit_hook),
-        postgres=providers.Factory(PostgresUnitOfWork, postgres_database, on_commit=commit_hook),
+        memory=providers.Factory(
+            MemoryUnitOfWork, memory_database, on_commit=commit_hook, actor=config.actor
+        ),
+        postgres=providers.Factory(
+            PostgresUnitOfWork, postgres_database, on_commit=commit_hook, actor=config.actor
+        ),
     )
     relay = providers.Singleton(OutboxRelay, outbox, dispatcher, ready=cache_breaker.provided.ready)
     relay_worker = providers.Singleton(

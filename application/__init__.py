@@ -17,6 +17,7 @@ from application.analysis import (
     report_progress,
     start_analysis,
 )
+from application.audit import audit_entries, verify_audit_trail
 from application.caching import CachedQueries, CacheStats
 from application.code_units import CodeUnit, code_hash, collection_name, normalize_code
 from application.file_index import FileSnapshot, record_file_snapshot
@@ -101,6 +102,7 @@ __all__ = [
     "add_member",
     "all_projects",
     "archive_project",
+    "audit_entries",
     "begin_analysis",
     "cancel_analysis",
     "change_member_role",
@@ -147,5 +149,6 @@ __all__ = [
     "sync_repository",
     "update_organization_settings",
     "update_project",
+    "verify_audit_trail",
     "with_retry",
 ]

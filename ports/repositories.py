@@ -20,6 +20,7 @@ from typing import Protocol
 import attrs
 
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
+from domain.audit import AuditEntry, ChainCheck
 from domain.enums import (
     AnalysisStatus,
     Category,
@@ -57,6 +58,7 @@ __all__ = [
     "RESULT_SORTS",
     "USER_SORTS",
     "AnalysisRepository",
+    "AuditTrail",
     "BranchRepository",
     "FileIndexRepository",
     "MemberRepository",
@@ -408,3 +410,27 @@ class RuleConfigRepository(Protocol):
         ...
 
     async def delete(self, project_id: ProjectId, rule_id: RuleId) -> bool: ...
+
+
+class AuditTrail(Protocol):
+    """The audit trail (see :mod:`domain.audit`), read-only: the store writes an entry for
+    every change in the transaction that makes it, with the unit of work's actor. Entries
+    appear when their transaction commits."""
+
+    async def entries(
+        self,
+        *,
+        organization_id: OrganizationId | None = None,
+        entity: str | None = None,
+        entity_id: str | None = None,
+        since: dt.datetime | None = None,
+        limit: int = 100,
+    ) -> list[AuditEntry]:
+        """The latest ``limit`` entries (newest first) of one organization (every one
+        when None), of one table (``entity``) and row (``entity_id``), at or after
+        ``since``."""
+        ...
+
+    async def verify(self, organization_id: OrganizationId | None = None) -> list[ChainCheck]:
+        """Check every chain (or that organization's): numbers, links, hashes and head."""
+        ...

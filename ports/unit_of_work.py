@@ -9,6 +9,7 @@ from typing import Protocol, Self
 from domain.events import DomainEvent
 from ports.repositories import (
     AnalysisRepository,
+    AuditTrail,
     BranchRepository,
     FileIndexRepository,
     MemberRepository,
@@ -34,7 +35,9 @@ class UnitOfWork(Protocol):
     transaction each time), which is how a retried service reuses it; it cannot be
     nested. :meth:`commit` raises :class:`~ports.errors.ConcurrencyError` if a concurrent
     unit committed a conflicting change first, and :class:`~ports.errors.DuplicateError`
-    if a uniqueness rule would break; either way nothing is written.
+    if a uniqueness rule would break; either way nothing is written. Every committed
+    change is recorded in the audit trail (:attr:`audit`) under :attr:`actor`, given when
+    the unit is made (``container.uow(actor="user:alice")``).
     """
 
     @property
@@ -57,6 +60,12 @@ class UnitOfWork(Protocol):
     def rules(self) -> RuleRepository: ...
     @property
     def rule_configs(self) -> RuleConfigRepository: ...
+    @property
+    def audit(self) -> AuditTrail: ...
+    @property
+    def actor(self) -> str | None:
+        """Who the unit's changes are recorded as in the audit trail (None: unnamed)."""
+        ...
 
     async def __aenter__(self) -> Self: ...
     async def __aexit__(

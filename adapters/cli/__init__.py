@@ -122,10 +122,25 @@ def _no_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _build_container(settings: Settings) -> Container:
     """The container of ``settings``; its module (and every adapter) is imported here,
-    when a command first needs it."""
+    when a command first needs it. Without a configured actor, the audit trail records
+    the command's changes as ``cli:<login name>``."""
     from adapters.container import build_container
 
+    if settings.actor is None:
+        settings = attrs.evolve(settings, actor=f"cli:{login_name()}")
     return build_container(settings)
+
+
+def login_name() -> str:
+    """The user running the command, as the operating system knows them."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name, no password entry for the uid
+        import os
+
+        return str(os.getuid())
 
 
 @attrs.define(kw_only=True)

@@ -34,6 +34,7 @@ from adapters.cli import (
     UsageError,
     seconds,
 )
+from adapters.cli.audit import AUDIT
 from adapters.cli.backup import BACKUP
 from adapters.cli.db import DB
 from adapters.cli.explore import PROJECTS, REPORT, SEARCH, SIMILAR
@@ -214,6 +215,7 @@ COMMANDS: tuple[Command, ...] = (
     OUTBOX,
     BACKUP,
     VECTORS,
+    AUDIT,
     CONFIG,
 )
 """Every subcommand, in the order ``--help`` lists them."""

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 
 import attrs
 
+from adapters.memory.audit import AuditLog, Change
 from domain.events import DomainEvent
 from ports.errors import (
     ConcurrencyError,
@@ -181,6 +182,7 @@ class MemoryDatabase:
         self.tables: dict[str, dict[Any, Any]] = {name: {} for name in SCHEMA}
         self.versions: dict[tuple[str, Any], int] = {}
         self.outbox: list[OutboxRecord] = []
+        self.audit = AuditLog()
         self.row_locks: dict[_Slot, _RowLock] = {}
         self._last_now = dt.datetime.min.replace(tzinfo=dt.UTC)
         self._sequence = 0
@@ -421,8 +423,9 @@ class Transaction:
 
     # ------------------------------------------------------------------ end
 
-    def commit(self, events: Sequence[DomainEvent]) -> None:
-        """Apply every write and append ``events`` to the outbox, all or nothing."""
+    def commit(self, events: Sequence[DomainEvent], *, actor: str | None = None) -> None:
+        """Apply every write, record it in the audit trail under ``actor`` and append
+        ``events`` to the outbox, all or nothing."""
         self._require_open()
         if self.aborted:
             self._close()
@@ -439,6 +442,8 @@ class Transaction:
         except Exception:
             self._close()
             raise
+        now = db.now()
+        db.audit.record(self._changes(), actor=actor, now=now, lookup=self._any_version)
         for table, writes in self._writes.items():
             rows = db.tables[table]
             for key, row in writes.items():
@@ -449,7 +454,6 @@ class Transaction:
                 db.versions[(table, key)] = db.versions.get((table, key), 0) + 1
         for table, key in self._locked - {(t, k) for t, w in self._writes.items() for k in w}:
             db.versions[(table, key)] = db.versions.get((table, key), 0) + 1
-        now = db.now()
         for event in events:
             db.outbox.append(
                 OutboxRecord(
@@ -460,6 +464,21 @@ class Transaction:
 
     def rollback(self) -> None:
         self._close()
+
+    def _changes(self) -> Iterator[Change]:
+        """Each written row as committed before and as this transaction leaves it."""
+        for table, writes in self._writes.items():
+            committed = self._db.tables[table]
+            for key, row in writes.items():
+                before = committed.get(key)
+                after = None if row is _DELETED else row
+                if before is not None or after is not None:
+                    yield Change(table, before, after)
+
+    def _any_version(self, table: str, key: Any) -> Any:
+        """The row as written by this transaction, else as committed, deleted or not."""
+        row = self._writes[table].get(key)
+        return row if row is not None and row is not _DELETED else self._db.tables[table].get(key)
 
     def _close(self) -> None:
         """End the transaction and release its row locks."""

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Self
 
 from adapters.common import CommitHook, run_commit_hook
+from adapters.memory.audit import MemoryAuditTrail
 from adapters.memory.database import MemoryDatabase, Transaction
 from adapters.memory.repositories import (
     MemoryAnalysisRepository,
@@ -21,6 +22,7 @@ from adapters.memory.repositories import (
     MemoryUserRepository,
 )
 from domain.events import DomainEvent
+from domain.validation import check_text
 
 __all__ = ["MemoryUnitOfWork"]
 
@@ -31,10 +33,20 @@ class MemoryUnitOfWork:
     Each ``async with`` opens a :class:`Transaction`; repositories used outside one raise
     RuntimeError. After a commit or rollback inside the block, work continues in a fresh
     transaction, as on a database connection. ``on_commit`` receives the events of each
-    commit once it succeeded.
+    commit once it succeeded. Each commit records its changes in the store's audit trail
+    under ``actor`` (``db:memory`` when None).
     """
 
-    def __init__(self, database: MemoryDatabase, *, on_commit: CommitHook | None = None) -> None:
+    def __init__(
+        self,
+        database: MemoryDatabase,
+        *,
+        on_commit: CommitHook | None = None,
+        actor: str | None = None,
+    ) -> None:
+        if actor is not None:
+            check_text("actor", actor, max_length=255)
+        self._actor = actor
         self._db = database
         self._on_commit = on_commit
         self._tx: Transaction | None = None
@@ -49,6 +61,11 @@ class MemoryUnitOfWork:
         self.analysis = MemoryAnalysisRepository(self._active, database)
         self.rules = MemoryRuleRepository(self._active, database)
         self.rule_configs = MemoryRuleConfigRepository(self._active, database)
+        self.audit = MemoryAuditTrail(database.audit)
+
+    @property
+    def actor(self) -> str | None:
+        return self._actor
 
     def _active(self) -> Transaction:
         if self._tx is None:
@@ -78,7 +95,7 @@ class MemoryUnitOfWork:
     async def commit(self) -> None:
         tx = self._active()
         events, self._events = self._events, []
-        tx.commit(events)
+        tx.commit(events, actor=self._actor)
         await run_commit_hook(self._on_commit, events)
 
     async def rollback(self) -> None:

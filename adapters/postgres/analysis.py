@@ -62,7 +62,9 @@ RESULT_COLUMNS = (
     "line_start", "line_end", "column_start", "column_end", "suggestion", "confidence",
     "metadata", "created_at",
 )  # fmt: skip
-COPY_RESULTS = f"COPY analysis_results ({columns(RESULT_COLUMNS)}) FROM STDIN"
+# each row carries its job's organization, so that the schema need not look it up per row
+COPY_RESULTS = f"COPY analysis_results ({columns(RESULT_COLUMNS)}, organization_id) FROM STDIN"
+JOB_ORGANIZATIONS = "SELECT id, organization_id FROM analysis_jobs WHERE id = ANY(%(ids)s)"
 # a result's path is the one its file had in the job that found it
 SELECT_RESULTS = (
     f"SELECT {columns(RESULT_COLUMNS, 'r')},"
@@ -135,12 +137,14 @@ METRIC_COLUMNS = (
 # Metrics are COPYed into a temporary stage and merged in one statement (natural keys are
 # unique within a batch: the last metric of a key wins before the copy).
 CREATE_METRIC_STAGE = (
-    "CREATE TEMPORARY TABLE {stage} (LIKE code_metrics INCLUDING DEFAULTS) ON COMMIT DROP"
+    f"CREATE TEMPORARY TABLE {{stage}} ON COMMIT DROP"
+    f" AS SELECT {columns(METRIC_COLUMNS)} FROM code_metrics WITH NO DATA"
 )
 COPY_METRIC_STAGE = f"COPY {{stage}} ({columns(METRIC_COLUMNS)}) FROM STDIN"
 MERGE_METRIC_STAGE = (
-    f"INSERT INTO code_metrics ({columns(METRIC_COLUMNS)})"
-    f" SELECT {columns(METRIC_COLUMNS)} FROM {{stage}}"
+    f"INSERT INTO code_metrics ({columns(METRIC_COLUMNS)}, organization_id)"
+    f" SELECT {columns(METRIC_COLUMNS, 's')}, j.organization_id"
+    " FROM {stage} s LEFT JOIN analysis_jobs j ON j.id = s.job_id"
     " ON CONFLICT (file_id, job_id, metric_type, metric_name) DO UPDATE SET"
     " value = EXCLUDED.value, threshold_min = EXCLUDED.threshold_min,"
     " threshold_max = EXCLUDED.threshold_max, is_violation = EXCLUDED.is_violation,"
@@ -328,10 +332,15 @@ class PostgresAnalysisRepository(Repo):
     async def create_results(self, results: Sequence[AnalysisResult]) -> int:
         if not results:
             return 0
+        job_ids = list({r.job_id for r in results})
+        rows = await self._all(JOB_ORGANIZATIONS, {"ids": job_ids})
+        organizations = {row["id"]: row["organization_id"] for row in rows}
         async with translated(), self._conn().cursor() as cur:
             async with cur.copy(COPY_RESULTS) as copy:
                 for result in results:
-                    await copy.write_row(_result_row(result))
+                    # an unknown job gets none: the schema's trigger reports it missing
+                    organization = organizations.get(result.job_id)
+                    await copy.write_row((*_result_row(result), organization))
         return len(results)
 
     async def find_results_by_job(

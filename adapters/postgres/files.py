@@ -74,11 +74,15 @@ MARK_DELETED = "UPDATE file_index SET analysis_status = 'deleted' WHERE id = ANY
 
 # The files a snapshot writes are COPYed into a temporary table, then merged in one
 # statement on their id (the snapshot plan gave each the identity it keeps).
-CREATE_STAGE = "CREATE TEMPORARY TABLE {stage} (LIKE file_index INCLUDING DEFAULTS) ON COMMIT DROP"
+CREATE_STAGE = (
+    f"CREATE TEMPORARY TABLE {{stage}} ON COMMIT DROP"
+    f" AS SELECT {columns(FILE_COLUMNS)} FROM file_index WITH NO DATA"
+)
 COPY_STAGE = f"COPY {{stage}} ({columns(FILE_COLUMNS)}) FROM STDIN"
 MERGE_STAGE = f"""
-INSERT INTO file_index ({columns(FILE_COLUMNS)})
-SELECT {columns(FILE_COLUMNS)} FROM {{stage}}
+INSERT INTO file_index ({columns(FILE_COLUMNS)}, organization_id)
+SELECT {columns(FILE_COLUMNS, "s")}, r.organization_id
+FROM {{stage}} s LEFT JOIN repositories r ON r.id = s.repository_id
 ON CONFLICT (id) DO UPDATE SET
     relative_path = EXCLUDED.relative_path, absolute_path = EXCLUDED.absolute_path,
     language = EXCLUDED.language, size_bytes = EXCLUDED.size_bytes,

@@ -140,7 +140,18 @@ class MigrationRunner:
                 self._progress("apply", migration.id)
                 self._run(backend, migration, "apply")
                 done.append(migration.id)
+            self._add_audit_partitions()
             return done
+
+    def _add_audit_partitions(self) -> None:
+        """Give the audit trail its partitions for the months ahead (where the schema has
+        one): the months a long-running installation reaches get theirs as it upgrades."""
+        with self._connect(autocommit=True) as conn:
+            found = conn.execute(
+                "SELECT to_regprocedure('codeant_audit_partitions(integer)') IS NOT NULL"
+            ).fetchone()
+            if found and found[0]:
+                conn.execute("SELECT codeant_audit_partitions()")
 
     def downgrade(self, *, to: int | None = None) -> list[str]:
         """Roll back applied migrations above version ``to`` (one step when None; 0 rolls

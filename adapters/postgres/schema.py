@@ -2,7 +2,8 @@
 
 Two databases have the same schema when their snapshots are equal: the same tables and
 columns (types, nullability, defaults), constraints, indexes, triggers and functions.
-The migration tool's own bookkeeping tables are left out.
+The migration tool's own bookkeeping tables are left out, and so are partitions (the
+months of the audit trail, added as time goes by, are data layout, not schema).
 """
 
 from __future__ import annotations
@@ -67,9 +68,17 @@ WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm')
 """
 
 
+_PARTITIONS = """
+SELECT c.relname FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relispartition
+"""
+
+
 def read_schema(conn: psycopg.Connection[Any]) -> SchemaSnapshot:
     """The schema of the connection's current schema (``public`` by default)."""
-    params = {"skip": list(BOOKKEEPING_TABLES)}
+    partitions = [str(row[0]) for row in conn.execute(_PARTITIONS).fetchall()]
+    params = {"skip": [*BOOKKEEPING_TABLES, *partitions]}
     snapshot: SchemaSnapshot = {}
     for kind, sql in (
         ("tables", _TABLES),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import weakref
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -14,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from adapters.common import CommitHook, run_commit_hook
 from adapters.postgres._sql import Connection
 from adapters.postgres.analysis import PostgresAnalysisRepository
+from adapters.postgres.audit import PostgresAuditTrail
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.errors import translate, translated
 from adapters.postgres.files import PostgresFileIndexRepository
@@ -30,9 +32,15 @@ from adapters.postgres.projects import (
 )
 from adapters.postgres.rules import PostgresRuleConfigRepository, PostgresRuleRepository
 from domain.events import DomainEvent
+from domain.validation import check_text
 from ports.errors import TransactionAbortedError
 
 __all__ = ["PostgresUnitOfWork"]
+
+# The actor each pooled connection's audit triggers record (its session's codeant.actor),
+# so that a unit sets it only when it differs from what the previous unit left.
+_ACTORS: weakref.WeakKeyDictionary[Connection, str] = weakref.WeakKeyDictionary()
+SET_ACTOR = "SELECT set_config('codeant.actor', %s, false)"
 
 
 class PostgresUnitOfWork:
@@ -42,9 +50,10 @@ class PostgresUnitOfWork:
     use; UnavailableError if no connection comes within the pool's timeout); every
     repository of the unit runs on it; leaving rolls back what was not committed and
     returns the connection. Commit writes the collected events to the outbox in the same
-    transaction, then hands them to ``on_commit``. After a port error from a statement,
-    PostgreSQL has
-    aborted the transaction: leave the block (or roll back) before using the unit again.
+    transaction, then hands them to ``on_commit``. The schema's triggers record every
+    change in the audit trail under ``actor`` (``db:<user>`` when None). After a port error
+    from a statement, PostgreSQL has aborted the transaction: leave the block (or roll
+    back) before using the unit again.
     """
 
     def __init__(
@@ -52,7 +61,11 @@ class PostgresUnitOfWork:
         database: PostgresDatabase | AsyncConnectionPool[Any],
         *,
         on_commit: CommitHook | None = None,
+        actor: str | None = None,
     ) -> None:
+        if actor is not None:
+            check_text("actor", actor, max_length=255)
+        self._actor = actor
         self._on_commit = on_commit
         if not isinstance(database, PostgresDatabase):
             database = PostgresDatabase.from_pool(database)
@@ -70,6 +83,11 @@ class PostgresUnitOfWork:
         self.analysis = PostgresAnalysisRepository(self._active)
         self.rules = PostgresRuleRepository(self._active)
         self.rule_configs = PostgresRuleConfigRepository(self._active)
+        self.audit = PostgresAuditTrail(self._active)
+
+    @property
+    def actor(self) -> str | None:
+        return self._actor
 
     def _active(self) -> Connection:
         if self._conn is None:
@@ -81,7 +99,13 @@ class PostgresUnitOfWork:
             raise RuntimeError("the unit of work is already active; units cannot be nested")
         async with translated():
             self._pool = await self._database.pool()
-            self._conn = await self._pool.getconn()
+            conn = await self._pool.getconn()
+            try:
+                await _name_actor(conn, self._actor or "")
+            except BaseException:
+                await self._pool.putconn(conn)
+                raise
+            self._conn = conn
         self._events = []
         return self
 
@@ -139,3 +163,16 @@ class PostgresUnitOfWork:
     @property
     def events(self) -> Sequence[DomainEvent]:
         return tuple(self._events)
+
+
+async def _name_actor(conn: Connection, actor: str) -> None:
+    """Set the session's actor outside any transaction (a rollback would undo it), unless
+    it is set already."""
+    if _ACTORS.get(conn, "") == actor:
+        return
+    await conn.set_autocommit(True)
+    try:
+        await conn.execute(SET_ACTOR, (actor,))
+    finally:
+        await conn.set_autocommit(False)
+    _ACTORS[conn] = actor

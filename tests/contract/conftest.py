@@ -46,8 +46,8 @@ T = TypeVar("T")
 class Backend(Protocol):
     """One store seen through the ports."""
 
-    def uow(self) -> UnitOfWork:
-        """A fresh unit of work on the store."""
+    def uow(self, actor: str | None = None) -> UnitOfWork:
+        """A fresh unit of work on the store, recording its changes as ``actor``'s."""
         ...
 
     def outbox(self) -> Outbox:
@@ -64,8 +64,8 @@ class MemoryBackend:
 
     database: MemoryDatabase
 
-    def uow(self) -> UnitOfWork:
-        return MemoryUnitOfWork(self.database)
+    def uow(self, actor: str | None = None) -> UnitOfWork:
+        return MemoryUnitOfWork(self.database, actor=actor)
 
     def outbox(self) -> Outbox:
         return MemoryOutbox(self.database)
@@ -83,14 +83,17 @@ class PostgresBackend:
 
     pool: Any
 
-    def uow(self) -> UnitOfWork:
-        return PostgresUnitOfWork(self.pool)
+    def uow(self, actor: str | None = None) -> UnitOfWork:
+        return PostgresUnitOfWork(self.pool, actor=actor)
 
     def outbox(self) -> Outbox:
         return PostgresOutbox(self.pool)
 
 
-TRUNCATE_ALL = "TRUNCATE organizations, users, rules, outbox_events RESTART IDENTITY CASCADE"
+TRUNCATE_ALL = (
+    "TRUNCATE organizations, users, rules, outbox_events, audit_log, audit_chain_heads,"
+    " audit_staging RESTART IDENTITY CASCADE"
+)
 
 
 @contextlib.asynccontextmanager

@@ -104,3 +104,34 @@ async def test_analysis_history_keeps_what_every_job_held(database: str) -> None
     assert count == (4,)
     runner.upgrade(to=9)
     assert await results(database, k["job2"]) == ["issue in a", "new issue in b"]
+
+
+ORGANIZATION_OWNED = (
+    "repositories", "file_index", "file_history", "analysis_jobs", "analysis_results",
+    "code_metrics",
+)  # fmt: skip
+
+
+async def test_every_row_gets_its_organization_and_the_trail_starts_empty(database: str) -> None:
+    """Version 10 gives every existing row below a project its organization, records no
+    entry for the rows it found, and keeps them all when rolled back."""
+    runner = MigrationRunner(database)
+    runner.upgrade(to=8)
+    k = fill_version_8(database)
+    runner.upgrade(to=9)
+
+    runner.upgrade(to=10)
+
+    with psycopg.connect(database) as conn:
+        for table in ORGANIZATION_OWNED:
+            owners = conn.execute(f"SELECT DISTINCT organization_id FROM {table}").fetchall()
+            assert owners == [(k["org"],)], table
+        assert conn.execute("SELECT count(*) FROM audit_log").fetchone() == (0,)
+    assert await results(database, k["job2"]) == ["issue in a", "new issue in b"]
+
+    runner.downgrade(to=9)
+    with psycopg.connect(database) as conn:
+        count = conn.execute("SELECT count(*) FROM analysis_results").fetchone()
+    assert count == (4,)
+    runner.upgrade(to=10)
+    assert await results(database, k["job1"]) == ["issue in a", "old issue in b"]

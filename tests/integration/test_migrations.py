@@ -22,6 +22,7 @@ EXPECTED_TABLES = {
     "organizations", "users", "organization_members", "projects", "repositories",
     "repository_branches", "file_index", "analysis_jobs", "analysis_results", "code_metrics",
     "rules", "project_rule_configs", "outbox_events", "file_history",
+    "audit_log", "audit_staging", "audit_chain_heads",
 }  # fmt: skip
 
 
@@ -34,8 +35,9 @@ def database(postgres_server_url: str) -> Iterator[str]:
 def tables(url: str) -> set[str]:
     with psycopg.connect(url) as conn:
         rows = conn.execute(
-            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
-            " AND tablename NOT LIKE '%yoyo%'"
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND NOT c.relispartition"
+            " AND c.relname NOT LIKE '%yoyo%'"
         ).fetchall()
     return {r[0] for r in rows}
 
@@ -67,6 +69,11 @@ def test_upgrade_from_empty_builds_every_table_and_index(database: str) -> None:
     assert method == ("hash",)
     assert runner.current_version() == runner.latest_version
     assert runner.upgrade() == []
+    with psycopg.connect(database) as conn:
+        months = conn.execute(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'audit_log'::regclass"
+        ).fetchone()
+    assert months == (14,)  # this month, twelve ahead, and the default partition
 
 
 def test_full_downgrade_returns_to_an_empty_schema(database: str) -> None:

@@ -49,12 +49,14 @@ class PeerFile(_Base):
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONB)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    organization_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
 
 
-def _peer_file(file: FileIndex, repository_id: uuid.UUID) -> PeerFile:
+def _peer_file(file: FileIndex, repository_id: uuid.UUID, organization_id: uuid.UUID) -> PeerFile:
     return PeerFile(
         id=uuid.uuid4(),
         repository_id=repository_id,
+        organization_id=organization_id,
         relative_path=file.relative_path,
         absolute_path=file.absolute_path,
         language=None if file.language is None else file.language.value,
@@ -77,25 +79,41 @@ class OrmPeer:
         self._engine: Engine = create_engine(
             "postgresql+psycopg://", creator=lambda: psycopg.connect(url), pool_size=5
         )
+        self._url = url
+        self._organizations: dict[uuid.UUID, uuid.UUID] = {}
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(CREATE_PEER_TABLE)
+
+    def _organization(self, repository_id: uuid.UUID) -> uuid.UUID:
+        """The organization of the repository (the peer writes the same row as ours)."""
+        if repository_id not in self._organizations:
+            with psycopg.connect(self._url) as conn:
+                row = conn.execute(
+                    "SELECT organization_id FROM repositories WHERE id = %s", (repository_id,)
+                ).fetchone()
+            if row is None:
+                raise RuntimeError(f"no repository {repository_id}")
+            self._organizations[repository_id] = row[0]
+        return self._organizations[repository_id]
 
     def insert_latencies(self, files: Sequence[FileIndex], repository_id: uuid.UUID) -> list[float]:
         """Milliseconds of each insert of one row in its own session and commit."""
         out = []
+        organization = self._organization(repository_id)
         for file in files:
             start = time.perf_counter()
             with Session(self._engine) as session:
-                session.add(_peer_file(file, repository_id))
+                session.add(_peer_file(file, repository_id, organization))
                 session.commit()
             out.append((time.perf_counter() - start) * 1000.0)
         return out
 
     def bulk_ingest(self, files: Sequence[FileIndex], repository_id: uuid.UUID) -> float:
         """Seconds to add_all the rows and commit them in one session."""
+        organization = self._organization(repository_id)
         start = time.perf_counter()
         with Session(self._engine) as session:
-            session.add_all([_peer_file(f, repository_id) for f in files])
+            session.add_all([_peer_file(f, repository_id, organization) for f in files])
             session.commit()
         return time.perf_counter() - start
 

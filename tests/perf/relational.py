@@ -33,7 +33,8 @@ COPY_RESULTS_RAW = (
     " description, line_start, line_end, column_start, column_end, suggestion, confidence,"
     " metadata, created_at) FROM STDIN"
 )
-PSQL_COPY = f"\\copy file_index ({', '.join(FILE_COLUMNS)}) FROM '{{path}}'"
+# the same row as ours, its organization included (as our merge writes it)
+PSQL_COPY = f"\\copy file_index ({', '.join(FILE_COLUMNS)}, organization_id) FROM '{{path}}'"
 SEARCH_TERMS = ("parser", "http client", "json", "test", "async", "module", "tokenize", "xml")
 PEER = "SQLAlchemy 2 ORM"
 
@@ -101,8 +102,15 @@ async def relational_rows(ctx: Context, project_ids: list[Any]) -> list[Result]:
         skipped=None if ctx.peer else ctx.peer_missing,
     ))  # fmt: skip
     limit_repo = await _repository(ctx, main_project, "limit")
+    async with ctx.uow() as uow:
+        project = await uow.projects.find_by_id(main_project)
+    assert project is not None
     raw = [
-        _copy_row(attrs.evolve(f, id=FileId(uuid.uuid4()), repository_id=limit_repo)) for f in files
+        (
+            *_copy_row(attrs.evolve(f, id=FileId(uuid.uuid4()), repository_id=limit_repo)),
+            project.organization_id,
+        )
+        for f in files
     ]
     copy_seconds, why = await asyncio.to_thread(psql_copy, ctx.url, raw)
     out.append(Result(

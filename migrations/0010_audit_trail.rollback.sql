@@ -1,0 +1,57 @@
+-- The audit trail goes, and rows know their organization through their parents again.
+DROP TRIGGER trg_organizations_audit ON organizations;
+DROP TRIGGER trg_users_audit ON users;
+DROP TRIGGER trg_organization_members_audit ON organization_members;
+DROP TRIGGER trg_projects_audit ON projects;
+DROP TRIGGER trg_repositories_audit ON repositories;
+DROP TRIGGER trg_repository_branches_audit ON repository_branches;
+DROP TRIGGER trg_analysis_jobs_audit ON analysis_jobs;
+DROP TRIGGER trg_rules_audit ON rules;
+DROP TRIGGER trg_project_rule_configs_audit ON project_rule_configs;
+DROP TRIGGER trg_file_index_audit_insert ON file_index;
+DROP TRIGGER trg_file_index_audit_update ON file_index;
+DROP TRIGGER trg_file_index_audit_delete ON file_index;
+DROP TRIGGER trg_file_history_audit_insert ON file_history;
+DROP TRIGGER trg_file_history_audit_update ON file_history;
+DROP TRIGGER trg_file_history_audit_delete ON file_history;
+DROP TRIGGER trg_analysis_results_audit_insert ON analysis_results;
+DROP TRIGGER trg_analysis_results_audit_update ON analysis_results;
+DROP TRIGGER trg_analysis_results_audit_delete ON analysis_results;
+DROP TRIGGER trg_code_metrics_audit_insert ON code_metrics;
+DROP TRIGGER trg_code_metrics_audit_update ON code_metrics;
+DROP TRIGGER trg_code_metrics_audit_delete ON code_metrics;
+
+DROP TABLE audit_staging;
+DROP TABLE audit_chain_heads;
+DROP TABLE audit_log;
+DROP FUNCTION codeant_audit_partitions(INTEGER);
+DROP FUNCTION codeant_audit_seal();
+DROP FUNCTION codeant_audit_rows();
+DROP FUNCTION codeant_audit_row();
+DROP FUNCTION codeant_audit_redact(JSONB);
+DROP FUNCTION codeant_audit_fields(JSONB);
+DROP FUNCTION codeant_audit_actor();
+DROP FUNCTION codeant_audit_hash(TEXT, UUID, BIGINT, TIMESTAMP WITH TIME ZONE, TEXT, TEXT, TEXT, TEXT, JSONB, JSONB);
+
+DROP TRIGGER trg_repositories_organization ON repositories;
+DROP TRIGGER trg_repo_branches_organization ON repository_branches;
+DROP TRIGGER trg_file_index_organization ON file_index;
+DROP TRIGGER trg_file_history_organization ON file_history;
+DROP TRIGGER trg_analysis_jobs_organization ON analysis_jobs;
+DROP TRIGGER trg_analysis_results_organization ON analysis_results;
+DROP TRIGGER trg_code_metrics_organization ON code_metrics;
+DROP TRIGGER trg_rule_configs_organization ON project_rule_configs;
+DROP FUNCTION codeant_organization_from_project();
+DROP FUNCTION codeant_organization_from_repository();
+DROP FUNCTION codeant_organization_from_file();
+DROP FUNCTION codeant_organization_from_job();
+DROP FUNCTION codeant_missing_parent(TEXT, TEXT, TEXT, TEXT);
+
+ALTER TABLE repositories DROP COLUMN organization_id;
+ALTER TABLE repository_branches DROP COLUMN organization_id;
+ALTER TABLE file_index DROP COLUMN organization_id;
+ALTER TABLE file_history DROP COLUMN organization_id;
+ALTER TABLE analysis_jobs DROP COLUMN organization_id;
+ALTER TABLE analysis_results DROP COLUMN organization_id;
+ALTER TABLE code_metrics DROP COLUMN organization_id;
+ALTER TABLE project_rule_configs DROP COLUMN organization_id;
