@@ -51,6 +51,15 @@ def test_search_finds_a_file_by_one_of_its_functions(indexed: Indexed) -> None:
     assert {f["path"] for f in both["files"]} == {"orders/cleanup_a.py", "orders/cleanup_b.py"}
 
 
+def test_search_finds_a_file_by_its_name_or_its_path(indexed: Indexed) -> None:
+    """A file's name, its whole path or the end of its path finds the file, as its
+    directory's name alone does."""
+    for text in ("routing.py", "orders/routing.py", "orders/routing", "routing"):
+        found = indexed.cli.json("search", text)
+        assert "orders/routing.py" in [f["path"] for f in found["files"]], text
+    assert indexed.cli.json("search", "routing.rs")["files"] == []
+
+
 def test_search_finds_a_result_by_a_word_of_its_title(
     indexed: Indexed, results: list[dict[str, object]]
 ) -> None:
