@@ -108,7 +108,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "Two functions whose code embeddings are nearly identical duplicate logic that"
         " should live in one place.",
         Category.DUPLICATION, Severity.MEDIUM, CODE_LANGUAGES,
-        {"min_similarity": 0.9, "min_nloc": 4},
+        {"min_similarity": 0.9, "min_nloc": 4, "exclude": ["*.pyi"]},
     ),
 )  # fmt: skip
 

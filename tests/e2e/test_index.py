@@ -16,7 +16,10 @@ import pytest
 from tests.e2e.cli import Cli, Indexed, cli_for, index
 from tests.e2e.sample_repo import (
     ADDED,
+    CLEANUP_A,
+    CLEANUP_B,
     COMMIT_DATE,
+    DUPLICATED_FUNCTION,
     EXPECTED_RESULTS,
     EXPECTED_RESULTS_AFTER_CHANGES,
     EXPECTED_VIOLATIONS,
@@ -27,6 +30,7 @@ from tests.e2e.sample_repo import (
     SKIPPED,
     SampleRepo,
     build_sample_repo,
+    line_of,
     tracked_files,
 )
 
@@ -196,7 +200,8 @@ def test_first_run_indexes_each_file_with_its_language_and_hash(indexed: Indexed
 
 def test_first_run_completes_one_job_with_the_expected_results(indexed: Indexed) -> None:
     """One completed index job holds exactly the expected issues: the complex function,
-    the seven parameters, the TODO and FIXME lines, and both copies of the duplicate."""
+    the seven parameters, the TODO and FIXME lines, and the duplicated function, once,
+    on its later copy."""
     cli = indexed.cli
     [job] = cli.rows(JOBS)
     assert str(job["id"]) == indexed.summary["job_id"]
@@ -380,6 +385,60 @@ def test_changed_repository_job_holds_the_unchanged_files_analysis(reindexed: Re
         assert [r for r in new_results if r[1] == path] == [r for r in old_results if r[1] == path]
         assert new_metrics.get(path) == old_metrics.get(path), path
     assert sum(r[1] == "orders/routing.py" and r[0] == "todo-marker" for r in new_results) == 2
+
+
+STUB = b"""def fetch(
+    url: str,
+    *,
+    timeout: float = ...,
+    retries: int = ...,
+) -> bytes: ...
+"""
+NEAR_DUPLICATES = (
+    "SELECT f.relative_path, r.metadata->>'duplicate_of' AS duplicate_of"
+    " FROM analysis_results r JOIN file_index f ON f.id = r.file_id"
+    " WHERE r.rule_id = 'near-duplicate-function' AND r.job_id = %(job_id)s"
+)
+
+
+def test_each_near_duplicate_pair_is_reported_once_and_stubs_never(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The duplicated function is one issue, on its later copy, and stays one as either
+    copy changes; two .pyi stubs of the same signature are no duplicates and get no
+    duplicate metric."""
+    repo = build_sample_repo(tmp_path / "orders-service", tmp_path / "git-home")
+    repo.write("client/http.pyi", STUB)
+    repo.write("client/ftp.pyi", STUB)
+    repo.commit_all("Stubs")
+    a_line = line_of(CLEANUP_A, f"def {DUPLICATED_FUNCTION}(")
+    b_line = line_of(CLEANUP_B, f"def {DUPLICATED_FUNCTION}(")
+    pair = ("orders/cleanup_b.py", f"orders/cleanup_a.py:{a_line}")
+
+    first = index(cli, repo)
+    held = [
+        (r[0], r[1]) for r in results_of(cli, first["job_id"]) if r[0] == "near-duplicate-function"
+    ]
+    assert held == [("near-duplicate-function", "orders/cleanup_b.py")]
+    assert [tuple(r.values()) for r in cli.rows(NEAR_DUPLICATES, {"job_id": first["job_id"]})] == [
+        pair
+    ]
+    metrics = metrics_of(cli, first["job_id"])
+    assert ("duplicate_functions", 1) in metrics["orders/cleanup_b.py"]
+    assert ("duplicate_functions", 0) in metrics["orders/cleanup_a.py"]
+    for stub in ("client/http.pyi", "client/ftp.pyi"):
+        assert "duplicate_functions" not in dict(metrics[stub]), stub
+
+    for changed, content in (
+        ("orders/cleanup_b.py", CLEANUP_B),
+        ("orders/cleanup_a.py", CLEANUP_A),
+    ):
+        repo.write(changed, (content + "\n\ndef later():\n    return 1\n").encode())
+        repo.commit_all(f"Change {changed}")
+        job_id = index(cli, repo)["job_id"]
+        duplicates = [r for r in results_of(cli, job_id) if r[0] == "near-duplicate-function"]
+        assert [r[1] for r in duplicates] == ["orders/cleanup_b.py"], changed
+    assert b_line == duplicates[0][2]
 
 
 # ------------------------------------------------------------------------ refusals
