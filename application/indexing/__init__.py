@@ -63,6 +63,7 @@ from ports.unit_of_work import UnitOfWork
 from ports.vectors import Embedder, VectorStore
 
 __all__ = [
+    "DIRECTORY_NAME",
     "INDEX_JOB",
     "IndexReport",
     "Progress",
@@ -71,6 +72,10 @@ __all__ = [
     "rebuild_vectors",
     "slugify",
 ]
+
+DIRECTORY_NAME = "directory name"
+"""The field a ValidationError names when the repository's directory, the project's name
+by default, has no letter or digit to make a slug of."""
 
 INDEX_JOB = "index"
 """The job type of the main job; one such job runs per project at a time."""
@@ -138,12 +143,16 @@ async def index_repository(
     heartbeat_every: float = DEFAULT_HEARTBEAT,
 ) -> IndexReport:
     """Index the repository at ``path`` into the project ``project_name`` (the directory
-    name by default) of the organization ``organization_slug`` (created if missing).
+    name by default) of the organization ``organization_slug`` (created if missing). The
+    project's slug is made of the name's letters and digits; a name without any is a
+    ValidationError.
 
     ``liveness`` names this process as the job's owner and tells whether the owner of a
     job left running is gone (without it, an abandoned job is failed once its ``lease``
     expires); the lease is renewed every ``heartbeat_every`` seconds. A live index job of
     the same project raises AnalysisInProgressError."""
+    if project_name is not None:
+        slugify(project_name, field="project_name")  # refused before anything is read
     lease_seconds = check_instance("lease", lease, dt.timedelta).total_seconds()
     check_number("lease", lease_seconds, above=0)
     check_number("heartbeat_every", heartbeat_every, high=lease_seconds, above=0)
@@ -153,8 +162,10 @@ async def index_repository(
     with _timed(stages, "snapshot"):
         snapshot = await reader.snapshot(path)
     root = snapshot.root
+    name = project_name if project_name is not None else PurePath(root).name
+    slug = slugify(name, field="project_name" if project_name is not None else DIRECTORY_NAME)
     organization = await organization_for(uow, organization_slug)
-    project = await project_for(uow, organization, project_name or PurePath(root).name, snapshot)
+    project = await project_for(uow, organization, name, slug, snapshot)
     repository = await repository_for(uow, project, snapshot)
     await register_rules(uow(), BUILTIN_RULES)  # writes only what changed in the catalogue
     rules = {r.rule_id: r for r in await effective_rule_set(uow(), project.id)}
