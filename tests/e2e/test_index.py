@@ -102,9 +102,22 @@ FUNCTION_COUNT = (
 )
 
 
+def is_text(content: bytes) -> bool:
+    """Whether ``content`` is text: no NUL byte in its first 8 KiB, and UTF-8 (the only
+    encoding of the text files these tests index)."""
+    if b"\0" in content[:8192]:
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def lines_of(files: dict[str, bytes]) -> int:
-    """The newline bytes of all ``files``, what ``wc -l`` would add up."""
-    return sum(content.count(b"\n") for content in files.values())
+    """The newline bytes of the text files among ``files``, what ``wc -l`` would add up
+    over them; binary and undecodable files have no lines."""
+    return sum(content.count(b"\n") for content in files.values() if is_text(content))
 
 
 def results_of(cli: Cli, job_id: Any) -> list[tuple[str, str, int]]:
@@ -132,13 +145,16 @@ def utc(text: str) -> dt.datetime:
 
 
 def test_first_run_counts_every_tracked_file(indexed: Indexed) -> None:
-    """The summary counts every file git tracks, their newlines, and the two that cannot
-    be read as text, all as added, and every function embedded, in one completed job at
+    """The summary counts every file git tracks, the newlines of the text files (none of
+    the newline bytes of the binary and the undecodable file), the two that cannot be
+    read as text, all as added, and every function embedded, in one completed job at
     HEAD."""
     tracked = indexed.repo.tracked()
     summary = indexed.summary
     assert summary["files"] == len(tracked) == 10
     assert summary["lines"] == lines_of(tracked)
+    assert all(tracked[path].count(b"\n") for path in SKIPPED)
+    assert summary["lines"] == sum(tracked[p].count(b"\n") for p in tracked if p not in SKIPPED)
     assert summary["added"] == len(tracked)
     assert (summary["modified"], summary["removed"], summary["unchanged"]) == (0, 0, 0)
     assert summary["skipped"] == len(SKIPPED)
@@ -188,7 +204,7 @@ def test_first_run_indexes_each_file_with_its_language_and_hash(indexed: Indexed
         row = rows[path]
         assert row["language"] == LANGUAGES.get(path), path
         assert row["size_bytes"] == len(content), path
-        assert row["line_count"] == content.count(b"\n"), path
+        assert row["line_count"] == (content.count(b"\n") if is_text(content) else 0), path
         assert row["file_hash"] == hashlib.sha256(content).hexdigest(), path
         assert row["last_modified"] == utc(COMMIT_DATE), path
         expected_status = "skipped" if path in SKIPPED else "analyzed"
@@ -482,7 +498,7 @@ def test_index_of_this_repository_counts_its_files_and_lines(
     postgres_server_url: str, tmp_path: Path
 ) -> None:
     """Indexing the repository these tests belong to counts every file git tracks that
-    the working tree holds, and the newlines of their bytes."""
+    the working tree holds, and the newlines of the text files among them."""
     root = _own_work_tree()
     if root is None:
         pytest.skip("the tests do not run from a git work tree")
