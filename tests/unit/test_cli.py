@@ -338,21 +338,38 @@ def test_help_loads_no_adapter_and_no_driver() -> None:
 # ------------------------------------------------------------------ the error contract
 
 
-def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config", "--json"],
+        ["config"],
+        ["--help"],
+        ["--version"],
+        ["index", "--help"],
+        ["health"],
+        ["projects", "--json"],
+        ["search", "x"],
+        ["vectors", "status"],
+    ],
+    ids=" ".join,
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    argv: list[str], environ: dict[str, str]
+) -> None:
     """When the reader of the output has gone (``codeant config --json | head``), the
-    command exits 141 with no traceback and nothing on stderr."""
+    command, its help and the version alike, exits 141 with no traceback and nothing on
+    stderr."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before anything is written
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "adapters.cli.main", "config", "--json"],
+            [sys.executable, "-m", "adapters.cli.main", *argv],
             stdout=write_end, stderr=subprocess.PIPE, text=True, check=False, cwd=ROOT,
-            env={**os.environ, "CODEANT_BACKEND": "memory"},
+            env={**os.environ, **environ},
         )  # fmt: skip
     finally:
         os.close(write_end)
-    assert done.returncode == 141
-    assert done.stderr == ""
+    assert (done.returncode, done.stderr) == (141, "")
 
 
 def failing(exc: BaseException) -> Callable[[Settings], Container]:
