@@ -53,11 +53,13 @@ def test_search_finds_a_file_by_one_of_its_functions(indexed: Indexed) -> None:
 
 
 def test_search_finds_a_file_by_its_name_or_its_path(indexed: Indexed) -> None:
-    """A file's name, its whole path or the end of its path finds the file, as its
-    directory's name alone does."""
+    """A file's name, its whole path or a part of it finds the file; its name or path
+    puts it first."""
     for text in ("routing.py", "orders/routing.py", "orders/routing", "routing"):
         found = indexed.cli.json("search", text)
         assert "orders/routing.py" in [f["path"] for f in found["files"]], text
+    for text in ("routing.py", "orders/routing.py"):
+        assert indexed.cli.json("search", text)["files"][0]["path"] == "orders/routing.py"
     assert indexed.cli.json("search", "routing.rs")["files"] == []
 
 
