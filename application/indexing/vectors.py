@@ -23,6 +23,9 @@ from ports.vectors import Embedder, ScoredPoint, VectorPoint, VectorStore
 
 __all__ = ["code_units", "duplicate_metrics", "embed", "excluded_paths", "near_duplicates"]
 
+_MAX_HITS = 1000
+"""The most hits one search for a function's twin asks for."""
+
 
 def code_units(
     organization: Organization,
@@ -86,7 +89,9 @@ def excluded_paths(rule: EffectiveRule | None) -> Callable[[str], bool]:
     if rule is None:
         return lambda path: False
     value = rule.config.get("exclude", ())
-    patterns = [value] if isinstance(value, str) else [p for p in value if isinstance(p, str)]
+    if isinstance(value, str):
+        value = [value]
+    patterns = [p for p in value if isinstance(p, str)] if isinstance(value, list | tuple) else []
     return lambda path: any(fnmatch.fnmatchcase(path, p) for p in patterns)
 
 
@@ -181,7 +186,7 @@ async def _closest_other(
     """The function of the unit's project closest to it within ``min_similarity``, but
     itself and those of excluded files."""
     limit = 2
-    while True:
+    while True:  # widen the search past excluded functions, up to the store's limit
         hits = await store.search(
             collection,
             point.vector,
@@ -192,9 +197,9 @@ async def _closest_other(
         for hit in hits:
             if hit.id != unit.point_id and not excluded(str(hit.payload.get("file_path"))):
                 return hit
-        if len(hits) < limit:
+        if len(hits) < limit or limit == _MAX_HITS:
             return None
-        limit *= 4
+        limit = min(limit * 4, _MAX_HITS)
 
 
 def duplicate_metrics(

@@ -160,3 +160,16 @@ async def test_a_function_whose_only_twin_is_excluded_has_no_duplicate():
 
     assert found == []
     assert metrics == {"client/http.py": 0.0}
+
+
+async def test_twins_are_found_past_any_number_of_excluded_lookalikes():
+    """Two modules with the same function are a pair even when stubs of that very code
+    outnumber them among the closest hits."""
+    stubs = [source_file(f"client/stub{n}.pyi", STUB, name="fetch") for n in range(6)]
+    first = source_file("client/http.py", STUB, name="fetch")
+    second = source_file("client/ftp.py", STUB, name="fetch")
+
+    found, metrics, _ = await duplicates(stubs, [first, second])
+
+    assert where(found) == [("client/http.py", "client/ftp.py:1")]
+    assert metrics == {"client/ftp.py": 0.0, "client/http.py": 1.0}
