@@ -135,7 +135,7 @@ def check_vector(values: Any, dimension: int) -> tuple[float, ...]:
     if len(values) != dimension:
         raise ValidationError(
             "vector",
-            f"{len(values)} components",
+            f"{len(values)} component" + ("" if len(values) == 1 else "s"),
             f"must have {dimension} components, the dimension of the collection",
             entity=_ENTITY,
         )

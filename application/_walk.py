@@ -1,20 +1,22 @@
 """Reading whole keyset-paged lists: every organization, every project of one, every file
-of a repository. Each call runs inside the caller's unit of work."""
+of a repository, every result a job holds. Each call runs inside the caller's unit of work."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from domain.enums import AnalysisStatus
+from domain.analysis import AnalysisResult
+from domain.enums import AnalysisStatus, Category
 from domain.files import FileIndex
+from domain.ids import JobId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from ports.errors import NotFoundError
 from ports.pagination import Page, PageRequest
 from ports.unit_of_work import UnitOfWork
 
-__all__ = ["every_file", "every_organization", "every_project"]
+__all__ = ["every_file", "every_organization", "every_project", "every_result"]
 
 T = TypeVar("T")
 
@@ -52,4 +54,13 @@ async def every_file(
     status = AnalysisStatus.DELETED if deleted else None
     return await _walk(
         lambda page: uow.files.list_by_repository(repository.id, page, status=status)
+    )
+
+
+async def every_result(
+    uow: UnitOfWork, job_id: JobId, *, category: Category | None = None
+) -> list[AnalysisResult]:
+    """The results the job holds (of ``category`` only, if given)."""
+    return await _walk(
+        lambda page: uow.analysis.find_results_by_job(job_id, page, category=category)
     )

@@ -108,7 +108,7 @@ BUILTIN_RULES: tuple[Rule, ...] = (
         "Two functions whose code embeddings are nearly identical duplicate logic that"
         " should live in one place.",
         Category.DUPLICATION, Severity.MEDIUM, CODE_LANGUAGES,
-        {"min_similarity": 0.9, "min_nloc": 4},
+        {"min_similarity": 0.9, "min_nloc": 4, "exclude": ["*.pyi"]},
     ),
 )  # fmt: skip
 
@@ -212,7 +212,9 @@ def evaluate_file(
             )  # fmt: skip
     return FileEvaluation(
         results=tuple(results),
-        metrics=tuple(_metrics(file, job_id, max_complexity, max_parameters, max_lines)),
+        metrics=tuple(
+            _metrics(file, text is not None, job_id, max_complexity, max_parameters, max_lines)
+        ),
     )
 
 
@@ -231,13 +233,17 @@ def _markers(text: str, configured: Any) -> list[tuple[int, str, str]]:
 
 def _metrics(
     file: FileIndex,
+    has_text: bool,
     job_id: JobId,
     max_complexity: float | None,
     max_parameters: float | None,
     max_lines: float | None,
 ) -> list[CodeMetric]:
+    """The metrics of a text file with a language: its ``lines`` always (a file too large
+    to parse has them too, so that the metric agrees with its ``large-file`` issue), the
+    others only when it was parsed."""
     meta = file.metadata
-    if file.language is None or meta.skipped_reason is not None:
+    if file.language is None or not has_text:
         return []
 
     def metric(kind: MetricType, name: str, value: float, maximum: float | None) -> CodeMetric:
@@ -246,10 +252,13 @@ def _metrics(
             value=round(float(value), 4), threshold_max=maximum,
         )  # fmt: skip
 
+    lines = metric(MetricType.SIZE, "lines", min(file.line_count, 999_999), max_lines)
+    if meta.skipped_reason is not None:
+        return [lines]
     functions: tuple[FunctionSignature, ...] = meta.functions
     complexities = [f.complexity for f in functions]
     out = [
-        metric(MetricType.SIZE, "lines", min(file.line_count, 999_999), max_lines),
+        lines,
         metric(MetricType.SIZE, "lines_of_code",
                min(meta.complexity_metrics.nloc if meta.complexity_metrics else 0, 999_999),
                None),

@@ -146,6 +146,18 @@ async def search_everything(
     )
 
 
+def _not_comparable(skipped_reason: str) -> str:
+    """Why a file the analysis skipped has no code to compare, from the reason it was
+    skipped."""
+    if skipped_reason == "binary file":
+        return "is a binary file: it has no code to compare"
+    if skipped_reason.startswith("undecodable"):
+        return f"cannot be read as text ({skipped_reason}): it has no code to compare"
+    if skipped_reason.startswith("too large"):
+        return f"is {skipped_reason}: it was not parsed, so it has no code to compare"
+    return f"was not analysed ({skipped_reason}): it has no code to compare"
+
+
 @attrs.frozen(kw_only=True)
 class SimilarTo:
     """The code a similarity search started from, and its hits."""
@@ -169,7 +181,9 @@ async def similar_to_file(
 ) -> SimilarTo:
     """The indexed functions closest to a function of an indexed file (or to the whole
     file), the function itself left out. ``path`` is absolute, inside an indexed
-    repository; ``function`` a name of the file's functions."""
+    repository; ``function`` a name of the file's functions. A file without code to
+    compare (binary, undecodable, too large to have been parsed, empty) is a
+    ValidationError naming ``file``."""
     check_int("limit", limit, 1, MAX_LIMIT)
     async with uow:
         located = None
@@ -187,6 +201,9 @@ async def similar_to_file(
         file = await uow.files.find_by_path(repository.id, relative)
         if file is None:
             raise NotFoundError("indexed file", relative)
+    skipped = file.metadata.skipped_reason
+    if skipped is not None:
+        raise ValidationError("file", relative, _not_comparable(skipped))
     text = (await reader.read(repository.local_path, relative)).decode(
         file.metadata.encoding or "utf-8", errors="replace"
     )
@@ -200,6 +217,13 @@ async def similar_to_file(
             )
         lines = text.splitlines()
         text = "\n".join(lines[target.line_start - 1 : target.line_end])
+        if not text.strip():
+            raise ValidationError(
+                "function", function, f"has no code at lines {target.line_start}-"
+                f"{target.line_end} of {relative} now: index the repository again",
+            )  # fmt: skip
+    elif not text.strip():
+        raise ValidationError("file", relative, "is empty: it has no code to compare")
     hits = await find_similar_code(
         embedder, store, text, kind=CodeUnitKind.FUNCTION, limit=limit + 1, project_id=None
     )

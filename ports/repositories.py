@@ -164,7 +164,8 @@ class ProjectRepository(Protocol):
     async def search(
         self, text: str, filters: ProjectSearchFilters | None = None, *, limit: int = 20
     ) -> list[Project]:
-        """Full-text match of every word of ``text`` against name, slug and description."""
+        """Full-text match of every word of ``text`` against name, slug and description
+        (slug words and those of ``text`` split at '-', so a slug finds its project)."""
         ...
 
 
@@ -273,8 +274,11 @@ class FileIndexRepository(Protocol):
     async def search(
         self, repository_ids: Sequence[RepositoryId], text: str, *, limit: int = 20
     ) -> list[FileIndex]:
-        """Full-text match of ``text`` over the paths and metadata description of the
-        files of the given repositories (path words split at '/', '.', '_' and '-')."""
+        """Full-text match of every word of ``text`` over the paths and metadata
+        description of the files of the given repositories, path words and those of
+        ``text`` alike split at '/', '.', '_' and '-' (so a file name or path finds its
+        file). Files whose path is ``text``, or ends with ``/`` and ``text`` (case aside),
+        come first, then the best matches."""
         ...
 
 

@@ -85,7 +85,8 @@ class SourceReader(Protocol):
 class FileAnalysis:
     """What analysing one file found. ``text`` is the decoded content (None for a binary
     or undecodable file, whose ``metadata.skipped_reason`` says why); ``line_count`` is the
-    number of newline bytes, what ``wc -l`` counts, for every file, binary ones included."""
+    number of line feeds of the text (what ``wc -l`` counts of a UTF-8 file), 0 without
+    text: only text files have lines."""
 
     language: ProgrammingLanguage | None
     line_count: int

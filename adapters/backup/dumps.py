@@ -202,7 +202,8 @@ class BackupStore:
         for table in sorted(set(counts) | set(manifest.row_counts)):
             want, got = manifest.row_counts.get(table), counts.get(table)
             if want != got:
-                problems.append(f"{table}: {got} rows restored, manifest says {want}")
+                rows = "row" if got == 1 else "rows"
+                problems.append(f"{table}: {got} {rows} restored, manifest says {want}")
             elif sums.get(table) != manifest.checksums.get(table):
                 problems.append(f"{table}: content checksum differs from the manifest")
         return VerifyReport(manifest.name, tuple(problems))

@@ -7,7 +7,7 @@ import json
 import os
 from typing import Any
 
-from adapters.cli import EXIT_OK, Command, CommandFailed, Context, text, whole_number
+from adapters.cli import EXIT_OK, Command, CommandFailed, Context, UsageError, text, whole_number
 from adapters.cli.output import plural, table
 
 __all__ = ["PROJECTS", "REPORT", "SEARCH", "SIMILAR"]
@@ -160,13 +160,20 @@ def _split_target(target: str) -> tuple[str, str | None]:
 
 async def _similar(args: argparse.Namespace, context: Context) -> int:
     from application.search import similar_to_file
+    from domain.errors import ValidationError
 
     c = context.container
     path, function = _split_target(args.target)
-    found = await similar_to_file(
-        c.uow(), c.source_reader(), c.embedder(), c.vector_store(), path,
-        function=function, limit=args.limit,
-    )  # fmt: skip
+    try:
+        found = await similar_to_file(
+            c.uow(), c.source_reader(), c.embedder(), c.vector_store(), path,
+            function=function, limit=args.limit,
+        )  # fmt: skip
+    except ValidationError as exc:
+        if exc.field not in ("file", "function"):
+            raise
+        # FILE[:FUNCTION] names nothing to compare: a bad argument
+        raise UsageError(str(exc)) from exc
     hits = [
         {
             "score": round(h.score, 4),

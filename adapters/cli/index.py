@@ -9,7 +9,7 @@ import signal
 import sys
 from typing import TYPE_CHECKING
 
-from adapters.cli import EXIT_OK, EXIT_TERMINATED, Command, Context, text
+from adapters.cli import EXIT_OK, EXIT_TERMINATED, Command, Context, UsageError, text
 from adapters.cli.output import plural
 
 if TYPE_CHECKING:
@@ -18,11 +18,24 @@ if TYPE_CHECKING:
 __all__ = ["INDEX"]
 
 
+def project_name(value: str) -> str:
+    """Argument type: a project name with a letter or digit to make its slug of."""
+    from application.indexing import slugify
+    from domain.errors import ValidationError
+
+    try:
+        slugify(text(value))
+    except ValidationError as exc:
+        raise argparse.ArgumentTypeError(f"{exc.reason} (got {value!r})") from exc
+    return value
+
+
 def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=text, help="a git repository (its working tree)")
     parser.add_argument(
-        "--project", type=text, metavar="NAME", help="project name (default: directory)"
-    )
+        "--project", type=project_name, metavar="NAME",
+        help="project name, with a letter or digit (default: the directory's name)",
+    )  # fmt: skip
     parser.add_argument(
         "--organization", type=text, metavar="SLUG", default="default",
         help="organization slug, created if missing (default: default)",
@@ -68,8 +81,9 @@ def _where(report: IndexReport) -> str:
 
 async def _run(args: argparse.Namespace, context: Context) -> int:
     from adapters.cli.progress import ProgressBar
-    from application.indexing import index_repository
+    from application.indexing import DIRECTORY_NAME, index_repository
     from application.relay import OutboxRelay
+    from domain.errors import ValidationError
 
     c = context.container
     bar = ProgressBar(enabled=None if not args.json else False)
@@ -97,6 +111,13 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             progress=bar,
             liveness=c.liveness(),
         )
+    except ValidationError as exc:
+        if exc.field != DIRECTORY_NAME:
+            raise
+        raise UsageError(
+            f"the repository's directory name {exc.value!r} has no letter or digit to make"
+            " a project slug of: name the project with --project"
+        ) from exc
     except asyncio.CancelledError:
         if not terminated.is_set():
             raise

@@ -51,6 +51,8 @@ from ports.errors import PersistenceError
 from ports.health import HealthCheck, HealthReport, HealthStatus
 
 if TYPE_CHECKING:
+    from _typeshed import SupportsWrite
+
     from adapters.container import Container
 
 __all__ = ["COMMANDS", "main"]
@@ -80,6 +82,11 @@ class _Parser(argparse.ArgumentParser):
         if message:
             print(message, end="", file=sys.stderr)
         raise _Exit(status)
+
+    def _print_message(self, message: str, file: SupportsWrite[str] | None = None) -> None:
+        # argparse drops an OSError here; a reader that went away must end in exit 141
+        if message:
+            (file or sys.stderr).write(message)
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
@@ -295,6 +302,7 @@ def main(
         try:
             args = _parser().parse_args(argv)
         except _Exit as exc:
+            sys.stdout.flush()  # --help, --version: a reader that went away shows here
             return exc.status
         prog = args.command_prog
         settings = Settings.from_env(

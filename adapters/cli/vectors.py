@@ -141,12 +141,21 @@ async def _optimize(store: Any, args: argparse.Namespace, context: Context) -> i
     if args.json:
         print(json.dumps([attrs.asdict(r) for r in reports]))
         return EXIT_OK
-    for r in reports:
-        print(
-            f"{r.collection:<24} {r.points:>9} points  {r.indexed:>9} indexed"
-            f" (was {r.indexed_before})  {r.segments} segments  {r.seconds:.1f} s"
-        )
-    print(plural(len(reports), "collection"))
+    table(
+        [("COLLECTION", "POINTS", "INDEXED", "BEFORE", "SEGMENTS", "SECONDS")]
+        + [
+            (
+                r.collection,
+                str(r.points),
+                str(r.indexed),
+                str(r.indexed_before),
+                str(r.segments),
+                f"{r.seconds:.1f}",
+            )
+            for r in reports
+        ]
+    )
+    print(f"built the HNSW indexes of {plural(len(reports), 'collection')}")
     return EXIT_OK
 
 

@@ -499,7 +499,14 @@ class MemoryFileIndexRepository(_Base):
             rank = match_rank(query, f"{row.relative_path} {row.metadata.description or ''}")
             if rank:
                 hits.append((rank, row))
-        hits.sort(key=lambda h: (-h[0], h[1].relative_path, h[1].id))
+        # a path that is the text, or ends with it after a "/", comes first
+        named = text.lower()
+
+        def ends_with_text(row: FileIndex) -> bool:
+            path = row.relative_path.lower()
+            return path == named or path.endswith("/" + named)
+
+        hits.sort(key=lambda h: (not ends_with_text(h[1]), -h[0], h[1].relative_path, h[1].id))
         return [copied(row) for _, row in hits[:limit]]
 
 

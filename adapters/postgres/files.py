@@ -102,13 +102,18 @@ SELECT_HISTORY = (
     " ORDER BY created_at, id"
 )
 
-# ranks on the stored document (migration 0008): no row is parsed again
+# ranks on the stored document (migration 0008): no row is parsed again. The query is
+# split on the characters the document splits paths on, so that a path ("app/retry.py")
+# or a part of one becomes the words the document holds, not one token it never has.
+# Files whose path is the text, or ends with it after a "/", come first.
 SEARCH_FILES = f"""
 SELECT {columns(FILE_COLUMNS, "f")}
-FROM file_index f, plainto_tsquery('english', %(text)s) q
+FROM file_index f, plainto_tsquery('english', translate(%(text)s, '/._-', '    ')) q
 WHERE f.repository_id = ANY(%(repository_ids)s::uuid[]) AND f.search_vector @@ q
   AND f.{LIVE}
-ORDER BY ts_rank(f.search_vector, q) DESC, f.relative_path COLLATE "C", f.id
+ORDER BY lower(f.relative_path) = lower(%(text)s)
+      OR right(lower(f.relative_path), length(%(text)s) + 1) = '/' || lower(%(text)s) DESC,
+    ts_rank(f.search_vector, q) DESC, f.relative_path COLLATE "C", f.id
 LIMIT %(limit)s
 """
 

@@ -58,10 +58,11 @@ LIST_PROJECTS = (
     " WHERE organization_id = %(organization_id)s AND deleted_at IS NULL"
     " AND (%(status)s::text IS NULL OR status = %(status)s)"
 )
-# the document expression repeats the one of idx_projects_words
+# the document expression repeats the one of idx_projects_words; the query splits on
+# hyphens as the document splits the slug, so that a slug ("billing-core") finds its project
 SEARCH_PROJECTS = f"""
 SELECT {columns(PROJECT_COLUMNS, "p")}
-FROM projects p, plainto_tsquery('english', %(text)s) q
+FROM projects p, plainto_tsquery('english', translate(%(text)s, '-', ' ')) q
 WHERE to_tsvector('english',
         p.name || ' ' || translate(p.slug, '-', ' ') || ' ' || COALESCE(p.description, '')) @@ q
   AND p.deleted_at IS NULL

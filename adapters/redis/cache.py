@@ -219,12 +219,13 @@ class RedisCache:
                     self.restarts += 1
                 log.log(
                     logging.WARNING if dropped else logging.INFO,
-                    "Redis at %s runs a new server process (run_id %s): dropped the %d keys "
+                    "Redis at %s runs a new server process (run_id %s): dropped the %d %s "
                     "under %r it holds from before, which may predate writes it had "
                     "acknowledged",
                     self._server,
                     run_id.decode(),
                     dropped,
+                    "key" if dropped == 1 else "keys",
                     self._prefix,
                 )
             self._known_run_id = run_id

@@ -2,7 +2,8 @@
 
 Implements :class:`ports.source.CodeAnalyzer`. What it reports:
 
-- ``line_count``: the newline bytes, what ``wc -l`` counts, for every file.
+- ``line_count``: the line feeds of the decoded text (for UTF-8, what ``wc -l`` counts);
+  0 for a binary or undecodable file, which has no text and so no lines.
 - Encoding: a UTF-8, UTF-16 or UTF-32 byte order mark decides (``has_bom``, encoding
   ``utf-8``, ``utf-16-le``...); a file with a NUL byte in its first 8 KiB (a NUL character
   in its first 8 Ki characters after such a mark) is binary; otherwise UTF-8 if the bytes
@@ -152,7 +153,7 @@ class FileAnalyzer:
                 metadata = _with_structure(metadata, relative_path, language, text)
         return FileAnalysis(
             language=language,
-            line_count=content.count(b"\n"),
+            line_count=text.count("\n") if text is not None else 0,
             text=text,
             metadata=metadata,
         )

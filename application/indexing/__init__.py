@@ -16,7 +16,8 @@ which always ends it) runs the rest:
 4. ``parse``: the changed files' language, lines, functions and classes;
 5. ``rules``: the built-in rules and metrics;
 6. ``embed``: the functions of the changed files into the vector store;
-7. ``duplicates``: near-duplicate functions, found through the vector store;
+7. ``duplicates``: near-duplicate functions, found through the vector store, each pair
+   reported once;
 8. ``record``: in one unit of work, the file snapshot, the files' history, the results
    and metrics, and the job completed.
 
@@ -38,7 +39,7 @@ from pathlib import PurePath
 import attrs
 
 from application._boundary import service
-from application._walk import every_file
+from application._walk import every_file, every_result
 from application.analysis import cannot_tell
 from application.builtin_rules import BUILTIN_RULES
 from application.file_index import FileSnapshot
@@ -50,8 +51,8 @@ from application.indexing.records import organization_for, project_for, reposito
 from application.indexing.vectors import code_units, duplicate_metrics, embed, near_duplicates
 from application.jobs import DEFAULT_HEARTBEAT, JobOutput, JobRun
 from application.rules import effective_rule_set, register_rules
-from domain.analysis import DEFAULT_LEASE
-from domain.enums import FileChange, JobStatus
+from domain.analysis import DEFAULT_LEASE, AnalysisJob, AnalysisResult
+from domain.enums import Category, FileChange, JobStatus
 from domain.files import FileIndex
 from domain.ids import JobId
 from domain.projects import Repository
@@ -62,6 +63,7 @@ from ports.unit_of_work import UnitOfWork
 from ports.vectors import Embedder, VectorStore
 
 __all__ = [
+    "DIRECTORY_NAME",
     "INDEX_JOB",
     "IndexReport",
     "Progress",
@@ -70,6 +72,10 @@ __all__ = [
     "rebuild_vectors",
     "slugify",
 ]
+
+DIRECTORY_NAME = "directory name"
+"""The field a ValidationError names when the repository's directory, the project's name
+by default, has no letter or digit to make a slug of."""
 
 INDEX_JOB = "index"
 """The job type of the main job; one such job runs per project at a time."""
@@ -137,12 +143,16 @@ async def index_repository(
     heartbeat_every: float = DEFAULT_HEARTBEAT,
 ) -> IndexReport:
     """Index the repository at ``path`` into the project ``project_name`` (the directory
-    name by default) of the organization ``organization_slug`` (created if missing).
+    name by default) of the organization ``organization_slug`` (created if missing). The
+    project's slug is made of the name's letters and digits; a name without any is a
+    ValidationError.
 
     ``liveness`` names this process as the job's owner and tells whether the owner of a
     job left running is gone (without it, an abandoned job is failed once its ``lease``
     expires); the lease is renewed every ``heartbeat_every`` seconds. A live index job of
     the same project raises AnalysisInProgressError."""
+    if project_name is not None:
+        slugify(project_name, field="project_name")  # refused before anything is read
     lease_seconds = check_instance("lease", lease, dt.timedelta).total_seconds()
     check_number("lease", lease_seconds, above=0)
     check_number("heartbeat_every", heartbeat_every, high=lease_seconds, above=0)
@@ -152,8 +162,10 @@ async def index_repository(
     with _timed(stages, "snapshot"):
         snapshot = await reader.snapshot(path)
     root = snapshot.root
+    name = project_name if project_name is not None else PurePath(root).name
+    slug = slugify(name, field="project_name" if project_name is not None else DIRECTORY_NAME)
     organization = await organization_for(uow, organization_slug)
-    project = await project_for(uow, organization, project_name or PurePath(root).name, snapshot)
+    project = await project_for(uow, organization, name, slug, snapshot)
     repository = await repository_for(uow, project, snapshot)
     await register_rules(uow(), BUILTIN_RULES)  # writes only what changed in the catalogue
     rules = {r.rule_id: r for r in await effective_rule_set(uow(), project.id)}
@@ -220,9 +232,12 @@ async def index_repository(
         async with run.stage("embed", progress=40):
             embedded = await embed(embedder, store, units, analysed, report)
         async with run.stage("duplicates", progress=80):
-            duplicates = await near_duplicates(store, units, parsed, rules, job_id, report)
+            held = await _held_duplicates(uow, last_job, stale)
+            duplicates = await near_duplicates(
+                store, units, parsed, rules, job_id, report, held=held
+            )
         results += duplicates
-        metrics += duplicate_metrics(analysed, duplicates, job_id)
+        metrics += duplicate_metrics(analysed, duplicates, job_id, rules)
         by_path = {f.relative_path: f for f in (*changes.kept, *analysed)}
         files = [by_path[t.relative_path] for t in snapshot.files]
         run.finish(
@@ -254,3 +269,14 @@ async def index_repository(
 async def _stored_files(unit: UnitOfWork, repository: Repository) -> list[FileIndex]:
     """The repository's indexed files, the deleted ones too."""
     return [*await every_file(unit, repository), *await every_file(unit, repository, deleted=True)]
+
+
+async def _held_duplicates(
+    uow: Callable[[], UnitOfWork], last_job: AnalysisJob | None, stale: bool
+) -> list[AnalysisResult]:
+    """The duplication results the last completed analysis holds, which the files not
+    analysed now keep (none when everything is analysed again)."""
+    if last_job is None or stale:
+        return []
+    async with uow() as unit:
+        return await every_result(unit, last_job.id, category=Category.DUPLICATION)

@@ -16,7 +16,7 @@ from domain.rules import EffectiveRule
 
 __all__ = ["ANALYSIS_VERSION", "analysis_fingerprint", "evaluate"]
 
-ANALYSIS_VERSION = 2
+ANALYSIS_VERSION = 5
 """Raised whenever the built-in rules or metrics change what they find: an analysis made
 by another version is not reused."""
 

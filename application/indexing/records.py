@@ -11,6 +11,7 @@ import attrs
 from application.organizations import register_organization
 from application.projects import create_project
 from application.repositories import BranchSpec, register_repository, sync_repository
+from domain.errors import ValidationError
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from ports.source import SourceSnapshot
@@ -19,10 +20,16 @@ from ports.unit_of_work import UnitOfWork
 __all__ = ["organization_for", "project_for", "repository_for", "slugify"]
 
 
-def slugify(text: str) -> str:
-    """A slug of ``text``: lower-case letters and digits joined by single hyphens."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:100].strip("-") or "project"
+def slugify(text: str, *, field: str = "name") -> str:
+    """A slug of ``text``: its lower-case ASCII letters and digits, each run joined to the
+    next by one hyphen. A text without any (``"!!!"``) has no slug: ValidationError naming
+    ``field``, rather than a made-up slug that would merge unrelated projects."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:100].strip("-")
+    if not slug:
+        raise ValidationError(
+            field, text, "must contain a letter or digit (a-z, 0-9) to make a slug of"
+        )
+    return slug
 
 
 async def organization_for(uow: Callable[[], UnitOfWork], slug: str) -> Organization:
@@ -34,9 +41,12 @@ async def organization_for(uow: Callable[[], UnitOfWork], slug: str) -> Organiza
 
 
 async def project_for(
-    uow: Callable[[], UnitOfWork], organization: Organization, name: str, snapshot: SourceSnapshot
+    uow: Callable[[], UnitOfWork],
+    organization: Organization,
+    name: str,
+    slug: str,
+    snapshot: SourceSnapshot,
 ) -> Project:
-    slug = slugify(name)
     async with uow() as unit:
         found = await unit.projects.find_by_slug(organization.id, slug)
     if found is not None:

@@ -3,7 +3,9 @@ embeddings, and the near-duplicates found through them."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import fnmatch
+import uuid
+from collections.abc import Callable, Mapping, Sequence
 
 from application.builtin_rules import NEAR_DUPLICATE, duplicate_result
 from application.code_units import CodeUnit, collection_name
@@ -17,9 +19,12 @@ from domain.ids import FileId, JobId, RuleId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.rules import EffectiveRule
-from ports.vectors import Embedder, VectorStore
+from ports.vectors import Embedder, ScoredPoint, VectorPoint, VectorStore
 
-__all__ = ["code_units", "duplicate_metrics", "embed", "near_duplicates"]
+__all__ = ["code_units", "duplicate_metrics", "embed", "excluded_paths", "near_duplicates"]
+
+_MAX_HITS = 1000
+"""The most hits one search for a function's twin asks for."""
 
 
 def code_units(
@@ -77,6 +82,19 @@ async def embed(
     return result
 
 
+def excluded_paths(rule: EffectiveRule | None) -> Callable[[str], bool]:
+    """Whether a path is left out of duplication by the rule's ``exclude`` patterns (glob
+    patterns over the whole relative path, ``*`` crossing directories; ``*.pyi`` by
+    default, so type stubs, whose signatures repeat one another, are never duplicates)."""
+    if rule is None:
+        return lambda path: False
+    value = rule.config.get("exclude", ())
+    if isinstance(value, str):
+        value = [value]
+    patterns = [p for p in value if isinstance(p, str)] if isinstance(value, list | tuple) else []
+    return lambda path: any(fnmatch.fnmatchcase(path, p) for p in patterns)
+
+
 async def near_duplicates(
     store: VectorStore,
     units: Sequence[CodeUnit],
@@ -84,39 +102,61 @@ async def near_duplicates(
     rules: Mapping[RuleId, EffectiveRule],
     job_id: JobId,
     report: Progress,
+    held: Sequence[AnalysisResult] = (),
 ) -> list[AnalysisResult]:
-    """One result per function of an analysed file whose stored embedding lies within the
-    rule's similarity of another function of the project."""
+    """One result per pair of functions whose stored embeddings lie within the rule's
+    similarity, for each function of an analysed file and the closest other function of
+    the project. A pair is reported once: on the later function (by path, then line)
+    when both files are analysed now, else on the analysed one, unless ``held`` (the
+    results the project's latest completed analysis holds) already reports it on the
+    other. Files the rule's ``exclude`` patterns match take no part."""
     rule = rules.get(NEAR_DUPLICATE)
     if rule is None or not rule.enabled or not units:
         return []
     min_similarity = float(rule.config.get("min_similarity", 0.9))
     min_nloc = int(rule.config.get("min_nloc", 4))
+    excluded = excluded_paths(rule)
     functions = {
         (p.file.id, fn.name, fn.line_start): (p.file, fn)
         for p in parsed
         for fn in p.file.metadata.functions
     }
+    analysed = {p.file.id for p in parsed}
+    # (holder path, holder line, other path, other symbol) of each pair reported already
+    reported = {
+        (r.location.file_path, r.location.line_start,
+         str(r.metadata.get("duplicate_of", "")).rpartition(":")[0], r.metadata.get("symbol"))
+        for r in held
+        if r.rule_id == NEAR_DUPLICATE and r.location is not None and r.file_id not in analysed
+    }  # fmt: skip
     collection = collection_name("code", CodeUnitKind.FUNCTION)
-    candidates = [
-        u for u in units
-        if (found := functions.get((u.file_id, u.symbol, u.line_start))) is not None
-        and found[1].nloc >= min_nloc and rule.rule.applies_to(found[0].language)
-    ]  # fmt: skip
+    candidates = sorted(
+        (
+            u for u in units
+            if (found := functions.get((u.file_id, u.symbol, u.line_start))) is not None
+            and found[1].nloc >= min_nloc and rule.rule.applies_to(found[0].language)
+            and not excluded(u.file_path)
+        ),
+        key=lambda u: (u.file_path, u.line_start, u.symbol),
+        reverse=True,  # the later function of a pair reports it
+    )  # fmt: skip
     points = {p.id: p for p in await store.retrieve(collection, [u.point_id for u in candidates])}
+    paired: set[frozenset[uuid.UUID]] = set()
     results = []
     for done, unit in enumerate(candidates, start=1):
         point = points.get(unit.point_id)
+        other = None
         if point is not None:
-            hits = await store.search(
-                collection,
-                point.vector,
-                limit=2,
-                filter={"project_id": str(unit.project_id)},
-                score_threshold=min_similarity,
-            )
-            other = next((h for h in hits if h.id != unit.point_id), None)
-            if other is not None:
+            other = await _closest_other(store, collection, point, unit, min_similarity, excluded)
+        if other is not None:
+            pair = frozenset((unit.point_id, other.id))
+            other_path = str(other.payload.get("file_path"))
+            other_line = int(other.payload.get("line_start", 1))
+            if (
+                pair not in paired
+                and (other_path, other_line, unit.file_path, unit.symbol) not in reported
+            ):
+                paired.add(pair)
                 file, fn = functions[(unit.file_id, unit.symbol, unit.line_start)]
                 results.append(
                     duplicate_result(
@@ -124,9 +164,9 @@ async def near_duplicates(
                         file.id,
                         file.relative_path,
                         fn,
-                        str(other.payload.get("file_path")),
+                        other_path,
                         str(other.payload.get("symbol")),
-                        int(other.payload.get("line_start", 1)),
+                        other_line,
                         other.score,
                         rule,
                     )
@@ -135,10 +175,42 @@ async def near_duplicates(
     return results
 
 
+async def _closest_other(
+    store: VectorStore,
+    collection: str,
+    point: VectorPoint,
+    unit: CodeUnit,
+    min_similarity: float,
+    excluded: Callable[[str], bool],
+) -> ScoredPoint | None:
+    """The function of the unit's project closest to it within ``min_similarity``, but
+    itself and those of excluded files."""
+    limit = 2
+    while True:  # widen the search past excluded functions, up to the store's limit
+        hits = await store.search(
+            collection,
+            point.vector,
+            limit=limit,
+            filter={"project_id": str(unit.project_id)},
+            score_threshold=min_similarity,
+        )
+        for hit in hits:
+            if hit.id != unit.point_id and not excluded(str(hit.payload.get("file_path"))):
+                return hit
+        if len(hits) < limit or limit == _MAX_HITS:
+            return None
+        limit = min(limit * 4, _MAX_HITS)
+
+
 def duplicate_metrics(
-    analysed: Sequence[FileIndex], duplicates: Sequence[AnalysisResult], job_id: JobId
+    analysed: Sequence[FileIndex],
+    duplicates: Sequence[AnalysisResult],
+    job_id: JobId,
+    rules: Mapping[RuleId, EffectiveRule],
 ) -> list[CodeMetric]:
-    """The ``duplicate_functions`` metric of each analysed file that has functions."""
+    """The ``duplicate_functions`` metric of each analysed file that has functions and
+    that the near-duplicate rule does not exclude: the pairs reported on the file."""
+    excluded = excluded_paths(rules.get(NEAR_DUPLICATE))
     per_file: dict[FileId, int] = {}
     for result in duplicates:
         if result.file_id is not None:
@@ -153,5 +225,5 @@ def duplicate_metrics(
             threshold_max=0.0,
         )
         for file in analysed
-        if file.metadata.functions
+        if file.metadata.functions and not excluded(file.relative_path)
     ]

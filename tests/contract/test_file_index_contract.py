@@ -511,6 +511,62 @@ async def test_search_matches_path_words_and_metadata_description(backend):
     assert await search([repo.id], "nothing") == []
 
 
+async def test_search_finds_a_file_by_its_name_or_path_whole_or_partial(backend):
+    """A file's name, its whole path or any part of it, written with the separators of a
+    path (``/``, ``.``, ``_``, ``-``), finds the file, and only the files whose path has
+    every one of those words."""
+    repo = (await scaffold(backend)).repository
+    client = file_index(repo.id, relative_path="src/payment_gateway/stripe-client.py")
+    retry = file_index(repo.id, relative_path="application/retry.py")
+    other = file_index(repo.id, relative_path="src/payment_gateway/refunds.py")
+    await store(backend, client, retry, other)
+
+    async def search(text):
+        return [f.id for f in await read(backend, lambda uow: uow.files.search([repo.id], text))]
+
+    for text in (
+        "retry.py",
+        "application/retry.py",
+        "application/retry",
+        "application/",
+        "/retry.py",
+        "RETRY.PY",
+    ):
+        assert await search(text) == [retry.id], text
+    for text in (
+        "stripe-client.py",
+        "stripe-client",
+        "payment_gateway/stripe-client.py",
+        "src/payment_gateway/stripe-client.py",
+        "gateway/stripe",
+    ):
+        assert await search(text) == [client.id], text
+    assert set(await search("payment_gateway")) == {client.id, other.id}
+    assert await search("retry.md") == []
+    assert await search("application/refunds.py") == []
+
+
+async def test_search_puts_the_file_a_name_or_path_names_first(backend):
+    """Of the files matching a file name or path, those whose path is it, or ends with
+    it, come first, however often the others hold its words."""
+    repo = (await scaffold(backend)).repository
+    retry = file_index(repo.id, relative_path="application/retry.py")
+    tests = file_index(
+        repo.id,
+        relative_path="tests/unit/test_services_retry.py",
+        metadata=FileMetadata(description="test_retry_retries test_retry_gives_up retry py"),
+    )
+    await store(backend, tests, retry)
+
+    async def search(text):
+        return [f.id for f in await read(backend, lambda uow: uow.files.search([repo.id], text))]
+
+    assert await search("retry.py") == [retry.id, tests.id]
+    assert await search("application/retry.py") == [retry.id]
+    assert await search("Services_Retry.py") == [tests.id]
+    assert (await search("retry"))[0] == tests.id  # no path ends with it: by rank
+
+
 async def test_files_inserted_after_the_first_page_before_the_cursor_are_skipped(backend):
     """Files added mid-walk appear only if they sort after the cursor; nothing repeats."""
     repo = (await scaffold(backend)).repository

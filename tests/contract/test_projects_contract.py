@@ -269,6 +269,8 @@ async def test_search_matches_every_word_against_name_slug_and_description(backe
     assert [p.id for p in await search(backend, "payment stripe")] == [gateway.id]
     assert [p.id for p in await search(backend, "ledger")] == [reports.id]
     assert [p.id for p in await search(backend, "billing")] == [billing.id]
+    assert [p.id for p in await search(backend, "billing-core")] == [billing.id]
+    assert [p.id for p in await search(backend, "ledger-exports")] == [reports.id]
     assert await search(backend, "payment billing") == []
 
 

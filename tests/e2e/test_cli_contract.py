@@ -105,6 +105,15 @@ USAGE = [
     case("index", status=2, says="the following arguments are required: path"),
     case("index", "", status=2, says="argument path: must not be empty"),
     case("index", ".", "--project", " ", status=2, says="argument --project: must not be empty"),
+    case(
+        "index",
+        ".",
+        "--project",
+        "!!!",
+        status=2,
+        says="argument --project: must contain a letter or digit (a-z, 0-9) to make a slug of"
+        " (got '!!!')",
+    ),
     case("search", " ", status=2, says="argument text: must not be empty (got ' ')"),
     case("search", "x", "--limit", "0", status=2, says="must be a whole number from 1 to 1000"),
     case("similar", status=2, says="the following arguments are required: FILE[:FUNCTION]"),
@@ -303,3 +312,22 @@ def test_index_of_a_directory_outside_git_is_one_line(scratch: Cli, tmp_path: Pa
     plain.mkdir()
     expected = case("index", str(plain), status=1, says="is not a git repository")
     check(scratch.run(*expected.argv), expected)
+
+
+def test_index_of_a_directory_whose_name_makes_no_slug_is_a_usage_error(
+    scratch: Cli, tmp_path: Path
+) -> None:
+    """A repository whose directory name has no letter or digit, indexed without
+    --project, is refused in one line, exit 2, before any project is made of it."""
+    repository = tmp_path / "!!!"
+    repository.mkdir()
+    subprocess.run(["git", "init", "--quiet", str(repository)], check=True)
+    expected = case(
+        "index",
+        str(repository),
+        status=2,
+        says="the repository's directory name '!!!' has no letter or digit to make a project"
+        " slug of: name the project with --project",
+    )
+    check(scratch.run(*expected.argv), expected)
+    assert scratch.value("SELECT count(*) AS n FROM projects") == 0

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
-from tests.e2e.cli import Indexed
-from tests.e2e.sample_repo import CLEANUP_B, DUPLICATED_FUNCTION, line_of
+from tests.e2e.cli import Cli, Indexed, index
+from tests.e2e.sample_repo import CLEANUP_B, DUPLICATED_FUNCTION, build_sample_repo, line_of
 
 LATEST_JOB = (
     "SELECT id FROM analysis_jobs WHERE status = 'completed'"
@@ -49,6 +50,17 @@ def test_search_finds_a_file_by_one_of_its_functions(indexed: Indexed) -> None:
     } in found["files"]
     both = indexed.cli.json("search", DUPLICATED_FUNCTION, "--project", "orders-service")
     assert {f["path"] for f in both["files"]} == {"orders/cleanup_a.py", "orders/cleanup_b.py"}
+
+
+def test_search_finds_a_file_by_its_name_or_its_path(indexed: Indexed) -> None:
+    """A file's name, its whole path or a part of it finds the file; its name or path
+    puts it first."""
+    for text in ("routing.py", "orders/routing.py", "orders/routing", "routing"):
+        found = indexed.cli.json("search", text)
+        assert "orders/routing.py" in [f["path"] for f in found["files"]], text
+    for text in ("routing.py", "orders/routing.py"):
+        assert indexed.cli.json("search", text)["files"][0]["path"] == "orders/routing.py"
+    assert indexed.cli.json("search", "routing.rs")["files"] == []
 
 
 def test_search_finds_a_result_by_a_word_of_its_title(
@@ -96,6 +108,45 @@ def test_similar_puts_the_other_copy_of_a_duplicated_function_first(indexed: Ind
     )
     scores = [h["score"] for h in found["hits"]]
     assert scores == sorted(scores, reverse=True)
+
+
+@pytest.mark.parametrize(
+    ("path", "says"),
+    [
+        ("assets/logo.png", "file: is a binary file: it has no code to compare"),
+        ("data/legacy.dat", "file: cannot be read as text (undecodable: "),
+        ("orders/__init__.py", "file: is empty: it has no code to compare"),
+    ],
+)
+def test_similar_to_a_file_without_code_is_one_line_and_exit_2(
+    indexed: Indexed, path: str, says: str
+) -> None:
+    """similar on an indexed file that has no code to compare (binary, undecodable,
+    empty) says so in one line naming it, exit 2, and prints nothing."""
+    done = indexed.cli.run("similar", str(indexed.repo.root / path))
+    assert done.returncode == 2, done
+    assert done.stdout == ""
+    [line] = done.stderr.splitlines()
+    assert line.startswith(f"codeant similar: error: {says}"), line
+    assert repr(path) in line
+
+
+def test_similar_to_a_file_too_large_to_parse_is_refused(cli: Cli, tmp_path: Path) -> None:
+    """A file indexed but too large to parse (over 2 MB) is refused in one line, exit 2,
+    rather than embedded whole; a file of the same repository is compared as usual."""
+    repo = build_sample_repo(tmp_path / "orders-service", tmp_path / "git-home")
+    repo.write("gen/table.py", b"VALUES = [\n" + b"    1,\n" * 400_000 + b"]\n")
+    repo.commit_all("A generated table")
+    index(cli, repo)
+
+    done = cli.run("similar", str(repo.root / "gen" / "table.py"))
+    assert done.returncode == 2, done
+    [line] = done.stderr.splitlines()
+    assert line.startswith(
+        "codeant similar: error: file: is too large for analysis (2800013 bytes): it was not"
+        " parsed, so it has no code to compare"
+    ), line
+    assert cli.json("similar", str(repo.root / "orders" / "cleanup_a.py"))["hits"]
 
 
 def test_report_matches_the_stored_results_and_metrics(

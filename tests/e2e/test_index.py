@@ -16,7 +16,10 @@ import pytest
 from tests.e2e.cli import Cli, Indexed, cli_for, index
 from tests.e2e.sample_repo import (
     ADDED,
+    CLEANUP_A,
+    CLEANUP_B,
     COMMIT_DATE,
+    DUPLICATED_FUNCTION,
     EXPECTED_RESULTS,
     EXPECTED_RESULTS_AFTER_CHANGES,
     EXPECTED_VIOLATIONS,
@@ -27,6 +30,7 @@ from tests.e2e.sample_repo import (
     SKIPPED,
     SampleRepo,
     build_sample_repo,
+    line_of,
     tracked_files,
 )
 
@@ -98,9 +102,22 @@ FUNCTION_COUNT = (
 )
 
 
+def is_text(content: bytes) -> bool:
+    """Whether ``content`` is text: no NUL byte in its first 8 KiB, and UTF-8 (the only
+    encoding of the text files these tests index)."""
+    if b"\0" in content[:8192]:
+        return False
+    try:
+        content.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def lines_of(files: dict[str, bytes]) -> int:
-    """The newline bytes of all ``files``, what ``wc -l`` would add up."""
-    return sum(content.count(b"\n") for content in files.values())
+    """The newline bytes of the text files among ``files``, what ``wc -l`` would add up
+    over them; binary and undecodable files have no lines."""
+    return sum(content.count(b"\n") for content in files.values() if is_text(content))
 
 
 def results_of(cli: Cli, job_id: Any) -> list[tuple[str, str, int]]:
@@ -128,13 +145,16 @@ def utc(text: str) -> dt.datetime:
 
 
 def test_first_run_counts_every_tracked_file(indexed: Indexed) -> None:
-    """The summary counts every file git tracks, their newlines, and the two that cannot
-    be read as text, all as added, and every function embedded, in one completed job at
+    """The summary counts every file git tracks, the newlines of the text files (none of
+    the newline bytes of the binary and the undecodable file), the two that cannot be
+    read as text, all as added, and every function embedded, in one completed job at
     HEAD."""
     tracked = indexed.repo.tracked()
     summary = indexed.summary
     assert summary["files"] == len(tracked) == 10
     assert summary["lines"] == lines_of(tracked)
+    assert all(tracked[path].count(b"\n") for path in SKIPPED)
+    assert summary["lines"] == sum(tracked[p].count(b"\n") for p in tracked if p not in SKIPPED)
     assert summary["added"] == len(tracked)
     assert (summary["modified"], summary["removed"], summary["unchanged"]) == (0, 0, 0)
     assert summary["skipped"] == len(SKIPPED)
@@ -184,7 +204,7 @@ def test_first_run_indexes_each_file_with_its_language_and_hash(indexed: Indexed
         row = rows[path]
         assert row["language"] == LANGUAGES.get(path), path
         assert row["size_bytes"] == len(content), path
-        assert row["line_count"] == content.count(b"\n"), path
+        assert row["line_count"] == (content.count(b"\n") if is_text(content) else 0), path
         assert row["file_hash"] == hashlib.sha256(content).hexdigest(), path
         assert row["last_modified"] == utc(COMMIT_DATE), path
         expected_status = "skipped" if path in SKIPPED else "analyzed"
@@ -196,7 +216,8 @@ def test_first_run_indexes_each_file_with_its_language_and_hash(indexed: Indexed
 
 def test_first_run_completes_one_job_with_the_expected_results(indexed: Indexed) -> None:
     """One completed index job holds exactly the expected issues: the complex function,
-    the seven parameters, the TODO and FIXME lines, and both copies of the duplicate."""
+    the seven parameters, the TODO and FIXME lines, and the duplicated function, once,
+    on its later copy."""
     cli = indexed.cli
     [job] = cli.rows(JOBS)
     assert str(job["id"]) == indexed.summary["job_id"]
@@ -382,6 +403,60 @@ def test_changed_repository_job_holds_the_unchanged_files_analysis(reindexed: Re
     assert sum(r[1] == "orders/routing.py" and r[0] == "todo-marker" for r in new_results) == 2
 
 
+STUB = b"""def fetch(
+    url: str,
+    *,
+    timeout: float = ...,
+    retries: int = ...,
+) -> bytes: ...
+"""
+NEAR_DUPLICATES = (
+    "SELECT f.relative_path, r.metadata->>'duplicate_of' AS duplicate_of"
+    " FROM analysis_results r JOIN file_index f ON f.id = r.file_id"
+    " WHERE r.rule_id = 'near-duplicate-function' AND r.job_id = %(job_id)s"
+)
+
+
+def test_each_near_duplicate_pair_is_reported_once_and_stubs_never(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """The duplicated function is one issue, on its later copy, and stays one as either
+    copy changes; two .pyi stubs of the same signature are no duplicates and get no
+    duplicate metric."""
+    repo = build_sample_repo(tmp_path / "orders-service", tmp_path / "git-home")
+    repo.write("client/http.pyi", STUB)
+    repo.write("client/ftp.pyi", STUB)
+    repo.commit_all("Stubs")
+    a_line = line_of(CLEANUP_A, f"def {DUPLICATED_FUNCTION}(")
+    b_line = line_of(CLEANUP_B, f"def {DUPLICATED_FUNCTION}(")
+    pair = ("orders/cleanup_b.py", f"orders/cleanup_a.py:{a_line}")
+
+    first = index(cli, repo)
+    held = [
+        (r[0], r[1]) for r in results_of(cli, first["job_id"]) if r[0] == "near-duplicate-function"
+    ]
+    assert held == [("near-duplicate-function", "orders/cleanup_b.py")]
+    assert [tuple(r.values()) for r in cli.rows(NEAR_DUPLICATES, {"job_id": first["job_id"]})] == [
+        pair
+    ]
+    metrics = metrics_of(cli, first["job_id"])
+    assert ("duplicate_functions", 1) in metrics["orders/cleanup_b.py"]
+    assert ("duplicate_functions", 0) in metrics["orders/cleanup_a.py"]
+    for stub in ("client/http.pyi", "client/ftp.pyi"):
+        assert "duplicate_functions" not in dict(metrics[stub]), stub
+
+    for changed, content in (
+        ("orders/cleanup_b.py", CLEANUP_B),
+        ("orders/cleanup_a.py", CLEANUP_A),
+    ):
+        repo.write(changed, (content + "\n\ndef later():\n    return 1\n").encode())
+        repo.commit_all(f"Change {changed}")
+        job_id = index(cli, repo)["job_id"]
+        duplicates = [r for r in results_of(cli, job_id) if r[0] == "near-duplicate-function"]
+        assert [r[1] for r in duplicates] == ["orders/cleanup_b.py"], changed
+    assert b_line == duplicates[0][2]
+
+
 # ------------------------------------------------------------------------ refusals
 
 
@@ -423,7 +498,7 @@ def test_index_of_this_repository_counts_its_files_and_lines(
     postgres_server_url: str, tmp_path: Path
 ) -> None:
     """Indexing the repository these tests belong to counts every file git tracks that
-    the working tree holds, and the newlines of their bytes."""
+    the working tree holds, and the newlines of the text files among them."""
     root = _own_work_tree()
     if root is None:
         pytest.skip("the tests do not run from a git work tree")

@@ -120,7 +120,7 @@ async def test_a_restarted_server_is_emptied_of_what_it_brought_back(persistent_
         assert cache.restarts == 1
         assert await _admin(server.url, ("GET", "other-app:key")) == [b"kept"]
 
-    assert "runs a new server process" in caplog.text and "dropped the 1 keys" in caplog.text
+    assert "runs a new server process" in caplog.text and "dropped the 1 key under" in caplog.text
 
 
 async def test_a_cache_first_meeting_a_restarted_server_drops_its_keys(persistent_redis):

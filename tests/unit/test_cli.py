@@ -21,6 +21,7 @@ from adapters.config import Settings
 from adapters.container import Container, build_container
 from adapters.memory.database import MemoryDatabase
 from adapters.memory.outbox import MemoryOutbox
+from adapters.qdrant.edge import OptimizeReport
 from application.relay import EventDispatcher, OutboxRelay
 from ports.errors import UnavailableError
 from ports.health import HealthCheck, HealthReport, HealthStatus
@@ -337,21 +338,38 @@ def test_help_loads_no_adapter_and_no_driver() -> None:
 # ------------------------------------------------------------------ the error contract
 
 
-def test_a_reader_that_goes_away_ends_the_command_quietly() -> None:
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["config", "--json"],
+        ["config"],
+        ["--help"],
+        ["--version"],
+        ["index", "--help"],
+        ["health"],
+        ["projects", "--json"],
+        ["search", "x"],
+        ["vectors", "status"],
+    ],
+    ids=" ".join,
+)
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    argv: list[str], environ: dict[str, str]
+) -> None:
     """When the reader of the output has gone (``codeant config --json | head``), the
-    command exits 141 with no traceback and nothing on stderr."""
+    command, its help and the version alike, exits 141 with no traceback and nothing on
+    stderr."""
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before anything is written
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "adapters.cli.main", "config", "--json"],
+            [sys.executable, "-m", "adapters.cli.main", *argv],
             stdout=write_end, stderr=subprocess.PIPE, text=True, check=False, cwd=ROOT,
-            env={**os.environ, "CODEANT_BACKEND": "memory"},
+            env={**os.environ, **environ},
         )  # fmt: skip
     finally:
         os.close(write_end)
-    assert done.returncode == 141
-    assert done.stderr == ""
+    assert (done.returncode, done.stderr) == (141, "")
 
 
 def failing(exc: BaseException) -> Callable[[Settings], Container]:
@@ -434,6 +452,38 @@ def test_vectors_status_prints_a_header(
     assert capsys.readouterr().out.splitlines() == [
         "COLLECTION  DIMENSION  DISTANCE  POINTS",
         "backend: memory, 0 collections",
+    ]
+
+
+@attrs.frozen
+class BuiltStore:
+    """A vector store whose index build reports one collection of one point."""
+
+    async def optimize(self, collection: str | None = None) -> list[OptimizeReport]:
+        return [
+            OptimizeReport(
+                collection="code_function", points=1, indexed_before=0, indexed=1,
+                segments=1, seconds=0.25,
+            )
+        ]  # fmt: skip
+
+
+def test_vectors_optimize_prints_a_table_and_counts_agree_with_their_nouns(
+    environ: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """vectors optimize prints one row per collection under a header, and its count
+    reads "1 collection", never "1 points" or "1 segments"."""
+
+    def build(settings: Settings) -> Container:
+        container = build_container(settings)
+        container.vector_store.override(BuiltStore())
+        return container
+
+    assert main(["vectors", "optimize"], environ=environ, container_factory=build) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "COLLECTION     POINTS  INDEXED  BEFORE  SEGMENTS  SECONDS",
+        "code_function  1       1        0       1         0.2",
+        "built the HNSW indexes of 1 collection",
     ]
 
 

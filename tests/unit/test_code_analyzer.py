@@ -264,13 +264,17 @@ def test_utf8_bom_is_reported_and_removed_from_the_text(analyzer: CodeAnalyzer) 
 
 
 def test_utf16_with_bom_is_text_not_binary(analyzer: CodeAnalyzer) -> None:
-    """A UTF-16 file (full of NUL bytes) with its byte order mark is decoded as text."""
-    content = codecs.BOM_UTF16_LE + "x = 'héllo'\r\ny = 2\r\n".encode("utf-16-le")
+    """A UTF-16 file (full of NUL bytes) with its byte order mark is decoded as text,
+    and its lines are those of the text, not the 0x0A bytes of its encoding ("Ċ" is
+    0A 01)."""
+    content = codecs.BOM_UTF16_LE + "x = 'hĊllo'\r\ny = 2\r\n".encode("utf-16-le")
 
     analysis = analyzer.analyze("values.py", content)
 
     assert (analysis.metadata.encoding, analysis.metadata.has_bom) == ("utf-16-le", True)
-    assert analysis.text == "x = 'héllo'\r\ny = 2\r\n"
+    assert analysis.text == "x = 'hĊllo'\r\ny = 2\r\n"
+    assert content.count(b"\n") == 3
+    assert analysis.line_count == 2
     assert analysis.metadata.skipped_reason is None
     assert analysis.metadata.line_endings is LineEndingType.CRLF
 
@@ -303,8 +307,8 @@ def test_line_endings(analyzer: CodeAnalyzer, content: bytes, expected: LineEndi
 
 
 def test_binary_file_has_no_text_and_says_why(analyzer: CodeAnalyzer) -> None:
-    """A file with NUL bytes (a PNG) is binary: no text, no language by content, its
-    newline bytes still counted."""
+    """A file with NUL bytes (a PNG) is binary: no text, no language by content, and no
+    lines, whatever newline bytes it holds."""
     analysis = analyzer.analyze("logo.png", PNG)
 
     assert analysis.text is None
@@ -312,7 +316,8 @@ def test_binary_file_has_no_text_and_says_why(analyzer: CodeAnalyzer) -> None:
     assert analysis.metadata.skipped_reason == "binary file"
     assert analysis.metadata.encoding == "binary"
     assert analysis.metadata.functions == ()
-    assert analysis.line_count == PNG.count(b"\n") == 3
+    assert PNG.count(b"\n") == 3
+    assert analysis.line_count == 0
 
 
 def test_non_utf8_text_is_decoded_with_the_guessed_encoding(analyzer: CodeAnalyzer) -> None:
@@ -332,7 +337,7 @@ def test_non_utf8_text_is_decoded_with_the_guessed_encoding(analyzer: CodeAnalyz
 
 def test_undecodable_file_is_skipped_with_a_reason(analyzer: CodeAnalyzer) -> None:
     """Bytes without NUL that neither UTF-8 nor any guessed encoding reads are skipped as
-    undecodable, not raised."""
+    undecodable, not raised, and have no lines."""
     content = bytes([0x80, 0x81, 0x8D, 0x8F, 0x90, 0x9D, 0x01, 0x02, 0x03, 0x1B, 0x0A]) * 20
     assert b"\x00" not in content
 
@@ -341,7 +346,7 @@ def test_undecodable_file_is_skipped_with_a_reason(analyzer: CodeAnalyzer) -> No
     assert analysis.text is None
     assert analysis.metadata.encoding == "unknown"
     assert (analysis.metadata.skipped_reason or "").startswith("undecodable: ")
-    assert analysis.line_count == 20
+    assert analysis.line_count == 0
 
 
 def test_invalid_bytes_after_a_bom_are_undecodable(analyzer: CodeAnalyzer) -> None:
@@ -449,9 +454,15 @@ def test_every_mapped_alias_is_a_pygments_lexer_alias() -> None:
     ),
 )
 def test_any_content_gives_a_valid_analysis(path: str, content: bytes) -> None:
-    """Whatever the bytes, analysis returns valid domain objects (never raises) and
-    line_count is the number of newline bytes."""
+    """Whatever the bytes, analysis returns valid domain objects (never raises);
+    line_count is the number of line feeds of the text, the newline bytes of UTF-8 text,
+    and 0 without text."""
     analysis = FileAnalyzer().analyze(path, content)
 
-    assert analysis.line_count == content.count(b"\n")
+    if analysis.text is None:
+        assert analysis.line_count == 0
+    else:
+        assert analysis.line_count == analysis.text.count("\n")
+        if analysis.metadata.encoding == "utf-8" and not analysis.metadata.has_bom:
+            assert analysis.line_count == content.count(b"\n")
     assert (analysis.text is None) == (analysis.metadata.skipped_reason is not None)
