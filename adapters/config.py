@@ -212,6 +212,11 @@ def _absolute_path(value: Any) -> None:
         raise ValueError("must be an absolute path")
 
 
+def _role_name(value: Any) -> None:
+    if value is not None and (not isinstance(value, str) or not 0 < len(value) <= 63):
+        raise ValueError("must be a role name of at most 63 characters, or empty for none")
+
+
 def _actor_name(value: Any) -> None:
     if value is not None and (not isinstance(value, str) or len(value) > 255 or "\x00" in value):
         raise ValueError("must be a name of at most 255 characters")
@@ -262,7 +267,9 @@ class Settings:
     process and no client using it (0: it stops when the last one leaves). ``actor`` is who
     the audit trail records the changes of the container's units of work as (a unit made
     with ``container.uow(actor=...)`` names its own; the command line uses
-    ``cli:<login name>`` when it is unset).
+    ``cli:<login name>`` when it is unset). ``database_role`` is the role the pool's
+    connections switch to (``SET ROLE``) so that row-level security applies to them
+    (empty: they stay the connecting user).
     """
 
     database_url: str | None = attrs.field(
@@ -324,6 +331,9 @@ class Settings:
     )
     pool_max_lifetime: float = attrs.field(
         default=3600.0, converter=_as_float, validator=_checked(_seconds_up_to(86400))
+    )
+    database_role: str | None = attrs.field(
+        default="codeant_app", converter=_as_optional_text, validator=_checked(_role_name)
     )
     embedding_dimension: int = attrs.field(
         default=384, converter=_as_int, validator=_checked(_int_from(8, 8192))

@@ -103,6 +103,7 @@ class Container(containers.DeclarativeContainer):
             max_size=config.pool_max_size,
             timeout=config.pool_timeout,
             max_lifetime=config.pool_max_lifetime,
+            role=config.database_role,
         ),
     )
 

@@ -7,6 +7,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from domain.events import DomainEvent
+from domain.ids import OrganizationId
 from ports.repositories import (
     AnalysisRepository,
     AuditTrail,
@@ -37,7 +38,10 @@ class UnitOfWork(Protocol):
     unit committed a conflicting change first, and :class:`~ports.errors.DuplicateError`
     if a uniqueness rule would break; either way nothing is written. Every committed
     change is recorded in the audit trail (:attr:`audit`) under :attr:`actor`, given when
-    the unit is made (``container.uow(actor="user:alice")``).
+    the unit is made (``container.uow(actor="user:alice")``). A unit made for one
+    organization (``container.uow(organization_id=org.id)``) sees and writes that
+    organization's rows only: another organization's rows are not there for it (lookups
+    find nothing, writes that name them raise NotFoundError).
     """
 
     @property
@@ -65,6 +69,12 @@ class UnitOfWork(Protocol):
     @property
     def actor(self) -> str | None:
         """Who the unit's changes are recorded as in the audit trail (None: unnamed)."""
+        ...
+
+    @property
+    def organization_id(self) -> OrganizationId | None:
+        """The organization whose rows alone the unit sees and writes (None: every
+        organization's, the system scope of cross-organization work)."""
         ...
 
     async def __aenter__(self) -> Self: ...

@@ -48,6 +48,12 @@ def _passfile_field(value: str) -> str:
     return value.replace("\\", "\\\\").replace(":", "\\:")
 
 
+# Backups work on every organization's rows: their sessions are in the system scope of
+# row-level security (migration 0011), for the client programs too.
+SYSTEM_SCOPE = "-c codeant.scope=system"
+SYSTEM_SCOPE_ENV = {"PGOPTIONS": SYSTEM_SCOPE}
+
+
 @contextlib.contextmanager
 def login(url: str) -> Iterator[Login]:
     """The :class:`Login` of the server at ``url`` for the block. A password in ``url``
@@ -59,7 +65,7 @@ def login(url: str) -> Iterator[Login]:
         raise BackupError(f"not a PostgreSQL connection string: {exc}") from None
     password = params.pop("password", None)
     if password is None:
-        yield Login(as_url(url))
+        yield Login(as_url(url), dict(SYSTEM_SCOPE_ENV))
         return
     if "\n" in str(password) or "\r" in str(password):
         raise BackupError("the database password holds a line break: no password file can")
@@ -70,13 +76,14 @@ def login(url: str) -> Iterator[Login]:
         fd = os.open(passfile, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(f"*:*:*:*:{_passfile_field(str(password))}\n")
-        yield Login(bare, {"PGPASSFILE": str(passfile)})
+        yield Login(bare, {"PGPASSFILE": str(passfile), **SYSTEM_SCOPE_ENV})
 
 
 def connect(url: str, *, autocommit: bool = True) -> psycopg.Connection[Any]:
-    """A connection to ``url``; UnavailableError if the server cannot be reached."""
+    """A connection to ``url``, in the system scope; UnavailableError if the server cannot
+    be reached."""
     try:
-        return psycopg.connect(url, autocommit=autocommit)
+        return psycopg.connect(url, autocommit=autocommit, options=SYSTEM_SCOPE)
     except psycopg.OperationalError as exc:
         raise UnavailableError(f"cannot connect to the database: {exc}") from exc
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import attrs
 
+from adapters.memory.tenancy import Lookup, organization_of
 from adapters.serialization import unstructure
 from domain.audit import (
     AuditAction,
@@ -30,23 +31,9 @@ BULK_OWNERS = {
     "analysis_results": "job_id",
     "code_metrics": "job_id",
 }
-# how a row finds its organization: through this column's parent row
-PARENTS = {
-    "repositories": ("project_id", "projects"),
-    "repository_branches": ("repository_id", "repositories"),
-    "file_index": ("repository_id", "repositories"),
-    "file_history": ("file_id", "file_index"),
-    "analysis_jobs": ("project_id", "projects"),
-    "analysis_results": ("job_id", "analysis_jobs"),
-    "code_metrics": ("job_id", "analysis_jobs"),
-    "project_rule_configs": ("project_id", "projects"),
-}
-GLOBAL_TABLES = frozenset({"users", "rules"})
 BOOKKEEPING = frozenset({"updated_at", "heartbeat_at", "lease_expires_at"})
 SECRETS = frozenset({"password_hash"})
 REDACTED = "[redacted]"
-
-Lookup = Callable[[str, Any], Any]  # (table, id) -> the row, committed or being written
 
 
 @attrs.frozen
@@ -81,7 +68,7 @@ class AuditLog:
                 if change.after is None
                 else AuditAction.UPDATE
             )
-            organization = _organization(change.table, row, lookup)
+            organization = organization_of(change.table, row, lookup)
             owner = BULK_OWNERS.get(change.table)
             if owner is not None:
                 owner_id = getattr(row, owner)
@@ -140,20 +127,6 @@ class AuditLog:
         self.heads[organization] = (sequence, digest)
 
 
-def _organization(table: str, row: Any, lookup: Lookup) -> OrganizationId | None:
-    while True:
-        if table == "organizations":
-            return OrganizationId(row.id)
-        if table in GLOBAL_TABLES:
-            return None
-        if table not in PARENTS:
-            return OrganizationId(row.organization_id)
-        column, table = PARENTS[table]
-        row = lookup(table, getattr(row, column))
-        if row is None:
-            return None
-
-
 def _fields(row: Any) -> dict[str, Any] | None:
     if row is None:
         return None
@@ -168,10 +141,12 @@ def _redact(fields: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 class MemoryAuditTrail:
-    """The audit trail port over a store's :class:`AuditLog` (committed entries only)."""
+    """The audit trail port over a store's :class:`AuditLog` (committed entries only), as
+    a unit for ``scope`` sees it: that organization's chain (None: every chain)."""
 
-    def __init__(self, log: AuditLog) -> None:
+    def __init__(self, log: AuditLog, scope: OrganizationId | None = None) -> None:
         self._log = log
+        self._scope = scope
 
     async def entries(
         self,
@@ -182,6 +157,10 @@ class MemoryAuditTrail:
         since: dt.datetime | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
+        if self._scope is not None:
+            if organization_id not in (None, self._scope):
+                return []
+            organization_id = self._scope
         found = [
             e
             for e in reversed(self._log.entries)
@@ -194,6 +173,10 @@ class MemoryAuditTrail:
         return found[:limit]
 
     async def verify(self, organization_id: OrganizationId | None = None) -> list[ChainCheck]:
+        if self._scope is not None:
+            if organization_id not in (None, self._scope):
+                return []
+            organization_id = self._scope
         chains: dict[OrganizationId | None, list[AuditEntry]] = {}
         for entry in self._log.entries:
             if organization_id is None or entry.organization_id == organization_id:

@@ -27,7 +27,9 @@ from typing import Any, TypeVar
 import attrs
 
 from adapters.memory.audit import AuditLog, Change
+from adapters.memory.tenancy import GLOBAL_TABLES, organization_of, owner_of
 from domain.events import DomainEvent
+from domain.ids import OrganizationId
 from ports.errors import (
     ConcurrencyError,
     DuplicateError,
@@ -197,8 +199,10 @@ class MemoryDatabase:
         self._last_now = now
         return now
 
-    def begin(self) -> Transaction:
-        return Transaction(self)
+    def begin(self, organization_id: OrganizationId | None = None) -> Transaction:
+        """A transaction that sees (and may write) only the rows of ``organization_id``,
+        as PostgreSQL's row-level security has it, or every row (None: the system scope)."""
+        return Transaction(self, organization_id)
 
     def row_count(self) -> dict[str, int]:
         return {name: len(rows) for name, rows in self.tables.items()}
@@ -211,8 +215,11 @@ class MemoryDatabase:
 class Transaction:
     """Private writes over the committed state; see the module docstring."""
 
-    def __init__(self, database: MemoryDatabase) -> None:
+    def __init__(
+        self, database: MemoryDatabase, organization_id: OrganizationId | None = None
+    ) -> None:
         self._db = database
+        self._scope = organization_id
         self._writes: dict[str, dict[Any, Any]] = {name: {} for name in SCHEMA}
         self._base_versions: dict[tuple[str, Any], int] = {}
         self._locked: set[_Slot] = set()
@@ -223,24 +230,18 @@ class Transaction:
     # ------------------------------------------------------------------ reads (raw rows)
 
     def get(self, table: str, key: Any) -> Any | None:
-        """The row as this transaction sees it (not a copy: callers must not mutate it)."""
-        self._check_usable()
-        written = self._writes[table].get(key, None)
-        if written is _DELETED:
-            return None
-        if written is not None:
-            return written
-        return self._db.tables[table].get(key)
+        """The row as this transaction sees it (not a copy: callers must not mutate it);
+        None when it is missing or belongs to another organization than the scope's."""
+        row = self._get_any(table, key)
+        return row if row is not None and self._visible(table, row) else None
 
     def scan(self, table: str) -> Iterator[Any]:
-        """Every row of ``table`` as this transaction sees it (not copies)."""
-        self._check_usable()
-        writes = self._writes[table]
-        for key, row in self._db.tables[table].items():
-            if key not in writes:
-                yield row
-        for row in writes.values():
-            if row is not _DELETED:
+        """Every row of ``table`` this transaction sees (not copies)."""
+        if self._scope is None or table in GLOBAL_TABLES:
+            yield from self._scan_any(table)
+            return
+        for row in self._scan_any(table):
+            if self._visible(table, row):
                 yield row
 
     def find_unique(
@@ -250,10 +251,41 @@ class Transaction:
         values: tuple[Any, ...],
         where: Callable[[Any], bool] = _every_row,
     ) -> Any:
-        for row in self.scan(table):
-            if where(row) and tuple(getattr(row, c) for c in columns) == values:
-                return row
-        return None
+        return _first_match(self.scan(table), columns, values, where)
+
+    # Constraints hold over every row, whoever may see it (as in PostgreSQL, where unique
+    # and foreign keys are checked past row-level security).
+
+    def _get_any(self, table: str, key: Any) -> Any | None:
+        self._check_usable()
+        written = self._writes[table].get(key, None)
+        if written is _DELETED:
+            return None
+        if written is not None:
+            return written
+        return self._db.tables[table].get(key)
+
+    def _scan_any(self, table: str) -> Iterator[Any]:
+        self._check_usable()
+        writes = self._writes[table]
+        for key, row in self._db.tables[table].items():
+            if key not in writes:
+                yield row
+        for row in writes.values():
+            if row is not _DELETED:
+                yield row
+
+    def _visible(self, table: str, row: Any) -> bool:
+        if self._scope is None or table in GLOBAL_TABLES:
+            return True
+        return organization_of(table, row, self._any_version) == self._scope
+
+    def _check_scope(self, table: str, row: Any) -> None:
+        """A row written in an organization's scope must belong to it; else its parent (or
+        organization) is, to this transaction, not there."""
+        if not self._visible(table, row):
+            parent, key = owner_of(table, row)
+            raise NotFoundError(SCHEMA[parent].entity, key)
 
     async def lock(
         self, table: str, key: Any, where: Callable[[Any], bool] = _every_row
@@ -340,9 +372,10 @@ class Transaction:
         """Insert a copy of ``row``; checks the primary key, unique and foreign keys."""
         with self._aborting():
             key = row.id  # type: ignore[attr-defined]
-            if self.get(table, key) is not None:
+            if self._get_any(table, key) is not None:
                 raise DuplicateError(SCHEMA[table].entity, "id", key)
             self._check_row(table, row, exclude=None)
+            self._check_scope(table, row)
             return self._put(table, row)
 
     def replace(self, table: str, row: R) -> R:
@@ -354,6 +387,7 @@ class Transaction:
             raise NotFoundError(SCHEMA[table].entity, key)
         with self._aborting():
             self._check_row(table, row, exclude=key)
+            self._check_scope(table, row)
             return self._put(table, row)
 
     def delete(self, table: str, key: Any) -> None:
@@ -367,7 +401,7 @@ class Transaction:
 
     def _delete(self, table: str, key: Any) -> None:
         for child, fk in _CHILDREN.get(table, ()):
-            dependants = [r.id for r in self.scan(child) if getattr(r, fk.column) == key]
+            dependants = [r.id for r in self._scan_any(child) if getattr(r, fk.column) == key]
             if not dependants:
                 continue
             if fk.on_delete is OnDelete.RESTRICT:
@@ -378,7 +412,7 @@ class Transaction:
                     entity=SCHEMA[child].entity,
                 )
             for dependant in dependants:
-                if self.get(child, dependant) is not None:
+                if self._get_any(child, dependant) is not None:
                     self._delete(child, dependant)
         self._touch(table, key)
         self._writes[table][key] = _DELETED
@@ -413,12 +447,12 @@ class Transaction:
             values = tuple(getattr(row, c) for c in columns)
             if any(v is None for v in values) or not where(row):
                 continue  # NULLs never clash, as in SQL
-            clash = self.find_unique(table, columns, values, where)
+            clash = _first_match(self._scan_any(table), columns, values, where)
             if clash is not None and clash.id != exclude:
                 raise DuplicateError(spec.entity, _describe(columns), _describe_values(values))
         for fk in spec.foreign_keys:
             parent_id = getattr(row, fk.column)
-            if parent_id is not None and self.get(fk.parent, parent_id) is None:
+            if parent_id is not None and self._get_any(fk.parent, parent_id) is None:
                 raise NotFoundError(SCHEMA[fk.parent].entity, parent_id)
 
     # ------------------------------------------------------------------ end
@@ -500,7 +534,7 @@ class Transaction:
             live = [row for row in writes.values() if row is not _DELETED]
             for columns, where in spec.unique_keys():
                 seen: dict[tuple[Any, ...], Any] = {}
-                for row in self.scan(table):
+                for row in self._scan_any(table):
                     values = tuple(getattr(row, c) for c in columns)
                     if any(v is None for v in values) or not where(row):
                         continue
@@ -512,8 +546,20 @@ class Transaction:
             for row in live:
                 for fk in spec.foreign_keys:
                     parent_id = getattr(row, fk.column)
-                    if parent_id is not None and self.get(fk.parent, parent_id) is None:
+                    if parent_id is not None and self._get_any(fk.parent, parent_id) is None:
                         raise NotFoundError(SCHEMA[fk.parent].entity, parent_id)
+
+
+def _first_match(
+    rows: Iterator[Any],
+    columns: tuple[str, ...],
+    values: tuple[Any, ...],
+    where: Callable[[Any], bool],
+) -> Any:
+    for row in rows:
+        if where(row) and tuple(getattr(row, c) for c in columns) == values:
+            return row
+    return None
 
 
 def _describe(columns: tuple[str, ...]) -> str:

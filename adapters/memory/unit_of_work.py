@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
@@ -22,7 +23,8 @@ from adapters.memory.repositories import (
     MemoryUserRepository,
 )
 from domain.events import DomainEvent
-from domain.validation import check_text
+from domain.ids import OrganizationId
+from domain.validation import check_instance, check_text
 
 __all__ = ["MemoryUnitOfWork"]
 
@@ -33,8 +35,9 @@ class MemoryUnitOfWork:
     Each ``async with`` opens a :class:`Transaction`; repositories used outside one raise
     RuntimeError. After a commit or rollback inside the block, work continues in a fresh
     transaction, as on a database connection. ``on_commit`` receives the events of each
-    commit once it succeeded. Each commit records its changes in the store's audit trail
-    under ``actor`` (``db:memory`` when None).
+    commit once it succeeded. A unit opened for ``organization_id`` sees and writes only
+    that organization's rows (None: every row, the system scope). Each commit records its
+    changes in the store's audit trail under ``actor`` (``db:memory`` when None).
     """
 
     def __init__(
@@ -43,10 +46,14 @@ class MemoryUnitOfWork:
         *,
         on_commit: CommitHook | None = None,
         actor: str | None = None,
+        organization_id: OrganizationId | None = None,
     ) -> None:
         if actor is not None:
             check_text("actor", actor, max_length=255)
         self._actor = actor
+        if organization_id is not None:
+            check_instance("organization_id", organization_id, uuid.UUID)
+        self._organization_id = organization_id
         self._db = database
         self._on_commit = on_commit
         self._tx: Transaction | None = None
@@ -61,23 +68,27 @@ class MemoryUnitOfWork:
         self.analysis = MemoryAnalysisRepository(self._active, database)
         self.rules = MemoryRuleRepository(self._active, database)
         self.rule_configs = MemoryRuleConfigRepository(self._active, database)
-        self.audit = MemoryAuditTrail(database.audit)
+        self.audit = MemoryAuditTrail(database.audit, organization_id)
 
     @property
     def actor(self) -> str | None:
         return self._actor
 
+    @property
+    def organization_id(self) -> OrganizationId | None:
+        return self._organization_id
+
     def _active(self) -> Transaction:
         if self._tx is None:
             raise RuntimeError("the unit of work is not active: use it inside 'async with'")
         if self._tx.closed:
-            self._tx = self._db.begin()
+            self._tx = self._db.begin(self._organization_id)
         return self._tx
 
     async def __aenter__(self) -> Self:
         if self._tx is not None:
             raise RuntimeError("the unit of work is already active; units cannot be nested")
-        self._tx = self._db.begin()
+        self._tx = self._db.begin(self._organization_id)
         self._events = []
         return self
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import decimal
 import enum
+import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -20,6 +21,7 @@ __all__ = [
     "Connection",
     "Repo",
     "columns",
+    "copy_merge",
     "entity_params",
     "fetch_page",
     "insert_sql",
@@ -151,3 +153,34 @@ async def fetch_page(
         last = items[-1]
         next_cursor = encode_cursor(sort, request.descending, plain(last[sort]), last["id"])
     return Page(tuple(convert(r) for r in items), next_cursor)
+
+
+async def copy_merge(
+    conn: Connection,
+    *,
+    table: str,
+    names: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    merge: str,
+) -> None:
+    """COPY ``rows`` (values of ``names``) into a temporary stage shaped like those columns
+    of ``table``, run ``merge`` (an INSERT ... SELECT from ``{stage}``), and drop the stage.
+
+    Bulk writes go through a stage because PostgreSQL refuses COPY into a table under
+    row-level security; the merge writes the rows as an INSERT, which the policies check.
+    """
+    stage = sql.Identifier(f"stage_{uuid.uuid4().hex}")
+    names_sql = sql.SQL(columns(names))
+    async with translated():
+        await conn.execute(
+            sql.SQL(
+                "CREATE TEMPORARY TABLE {stage} ON COMMIT DROP"
+                " AS SELECT {names} FROM {table} WITH NO DATA"
+            ).format(stage=stage, names=names_sql, table=sql.Identifier(table))
+        )
+        copy_sql = sql.SQL("COPY {stage} ({names}) FROM STDIN").format(stage=stage, names=names_sql)
+        async with conn.cursor() as cur, cur.copy(copy_sql) as copy:
+            for row in rows:
+                await copy.write_row(row)
+        await conn.execute(sql.SQL(merge).format(stage=stage))
+        await conn.execute(sql.SQL("DROP TABLE {}").format(stage))

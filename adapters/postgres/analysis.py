@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from psycopg import sql
 from psycopg.types.json import Jsonb
 
 from adapters.common import check_limit, summary_since
 from adapters.postgres._sql import (
     Repo,
     columns,
+    copy_merge,
     entity_params,
     fetch_page,
     insert_sql,
@@ -21,7 +20,6 @@ from adapters.postgres._sql import (
     to_entity,
     update_sql,
 )
-from adapters.postgres.errors import translated
 from adapters.postgres.organizations import versioned_update
 from adapters.serialization import unstructure
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
@@ -62,9 +60,14 @@ RESULT_COLUMNS = (
     "line_start", "line_end", "column_start", "column_end", "suggestion", "confidence",
     "metadata", "created_at",
 )  # fmt: skip
-# each row carries its job's organization, so that the schema need not look it up per row
-COPY_RESULTS = f"COPY analysis_results ({columns(RESULT_COLUMNS)}, organization_id) FROM STDIN"
-JOB_ORGANIZATIONS = "SELECT id, organization_id FROM analysis_jobs WHERE id = ANY(%(ids)s)"
+# results are staged and merged with their job's organization (found once per statement,
+# not per row by the schema's trigger; an unknown job leaves it NULL, and the trigger
+# reports the job missing)
+MERGE_RESULTS = (
+    f"INSERT INTO analysis_results ({columns(RESULT_COLUMNS)}, organization_id)"
+    f" SELECT {columns(RESULT_COLUMNS, 's')}, j.organization_id"
+    " FROM {stage} s LEFT JOIN analysis_jobs j ON j.id = s.job_id"
+)
 # a result's path is the one its file had in the job that found it
 SELECT_RESULTS = (
     f"SELECT {columns(RESULT_COLUMNS, 'r')},"
@@ -136,11 +139,6 @@ METRIC_COLUMNS = (
 )  # fmt: skip
 # Metrics are COPYed into a temporary stage and merged in one statement (natural keys are
 # unique within a batch: the last metric of a key wins before the copy).
-CREATE_METRIC_STAGE = (
-    f"CREATE TEMPORARY TABLE {{stage}} ON COMMIT DROP"
-    f" AS SELECT {columns(METRIC_COLUMNS)} FROM code_metrics WITH NO DATA"
-)
-COPY_METRIC_STAGE = f"COPY {{stage}} ({columns(METRIC_COLUMNS)}) FROM STDIN"
 MERGE_METRIC_STAGE = (
     f"INSERT INTO code_metrics ({columns(METRIC_COLUMNS)}, organization_id)"
     f" SELECT {columns(METRIC_COLUMNS, 's')}, j.organization_id"
@@ -332,15 +330,13 @@ class PostgresAnalysisRepository(Repo):
     async def create_results(self, results: Sequence[AnalysisResult]) -> int:
         if not results:
             return 0
-        job_ids = list({r.job_id for r in results})
-        rows = await self._all(JOB_ORGANIZATIONS, {"ids": job_ids})
-        organizations = {row["id"]: row["organization_id"] for row in rows}
-        async with translated(), self._conn().cursor() as cur:
-            async with cur.copy(COPY_RESULTS) as copy:
-                for result in results:
-                    # an unknown job gets none: the schema's trigger reports it missing
-                    organization = organizations.get(result.job_id)
-                    await copy.write_row((*_result_row(result), organization))
+        await copy_merge(
+            self._conn(),
+            table="analysis_results",
+            names=RESULT_COLUMNS,
+            rows=(_result_row(r) for r in results),
+            merge=MERGE_RESULTS,
+        )
         return len(results)
 
     async def find_results_by_job(
@@ -373,17 +369,13 @@ class PostgresAnalysisRepository(Repo):
             latest[(metric.file_id, metric.job_id, metric.metric_type, metric.metric_name)] = metric
         if not latest:
             return 0
-        stage = sql.Identifier(f"metric_stage_{uuid.uuid4().hex}")
-        conn = self._conn()
-        async with translated():
-            await conn.execute(sql.SQL(CREATE_METRIC_STAGE).format(stage=stage))
-            copy_sql = sql.SQL(COPY_METRIC_STAGE).format(stage=stage)
-            async with conn.cursor() as cur, cur.copy(copy_sql) as copy:
-                for metric in latest.values():
-                    params = _metric_params(metric)
-                    await copy.write_row(tuple(params[c] for c in METRIC_COLUMNS))
-            await conn.execute(sql.SQL(MERGE_METRIC_STAGE).format(stage=stage))
-            await conn.execute(sql.SQL("DROP TABLE {}").format(stage))
+        await copy_merge(
+            self._conn(),
+            table="code_metrics",
+            names=METRIC_COLUMNS,
+            rows=(tuple(_metric_params(m)[c] for c in METRIC_COLUMNS) for m in latest.values()),
+            merge=MERGE_METRIC_STAGE,
+        )
         return len(latest)
 
     async def find_metrics_by_file(

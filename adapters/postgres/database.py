@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import psycopg
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.embedded import (
@@ -112,6 +113,8 @@ class PostgresDatabase:
             applied = await asyncio.to_thread(MigrationRunner(url).upgrade)
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
+        if self._settings.role:
+            await _check_role(url, self._settings.role)
         pool = create_pool(url, self._settings)
         try:
             await pool.open(wait=True, timeout=self._settings.timeout)
@@ -127,3 +130,24 @@ class PostgresDatabase:
         embedded, self._embedded = self._embedded, None
         if embedded is not None:
             await asyncio.to_thread(embedded.stop)
+
+
+async def _check_role(url: str, role: str) -> None:
+    """UnavailableError, saying what to do, unless the connecting user may switch to
+    ``role`` (a pool whose connections cannot would wait for its whole timeout)."""
+    try:
+        async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
+            cur = await conn.execute(
+                "SELECT CASE WHEN EXISTS (SELECT 1 FROM pg_roles WHERE rolname = %(role)s)"
+                " THEN pg_has_role(current_user, %(role)s, 'MEMBER') ELSE false END",
+                {"role": role},
+            )
+            row = await cur.fetchone()
+    except psycopg.Error as exc:
+        raise UnavailableError(f"cannot connect to the database: {exc}") from exc
+    if not (row and row[0]):
+        raise UnavailableError(
+            f"the database has no role {role!r} that this user may switch to: apply the"
+            " migrations ('codeant db upgrade' creates it), grant it, or set"
+            " CODEANT_DATABASE_ROLE to the application's role (empty for none)"
+        )

@@ -88,6 +88,10 @@ def translate(exc: BaseException) -> BaseException:
             )
         parent = _TABLE_RE.search(detail or "")
         return NotFoundError(_entity(parent.group("table") if parent else None), value)
+    if isinstance(exc, pg.InsufficientPrivilege) and "row-level security" in str(exc):
+        # a row written for another organization than the unit's: to the unit, that
+        # organization is not there
+        return NotFoundError("organization", "outside this unit's organization")
     if isinstance(exc, pg.SerializationFailure | pg.DeadlockDetected | pg.LockNotAvailable):
         return ConcurrencyError(f"concurrent transaction conflict: {diag.message_primary}")
     if isinstance(

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from collections.abc import Sequence
-
-from psycopg import sql
 
 from adapters.common import StoredFile, check_limit, check_snapshot, plan_snapshot
 from adapters.postgres._sql import (
     Repo,
     columns,
+    copy_merge,
     entity_params,
     fetch_page,
     insert_sql,
@@ -19,7 +17,6 @@ from adapters.postgres._sql import (
     to_entity,
     update_sql,
 )
-from adapters.postgres.errors import translated
 from adapters.postgres.organizations import versioned_update
 from domain.enums import AnalysisStatus, ProgrammingLanguage
 from domain.files import FileHistoryEntry, FileIndex
@@ -74,11 +71,6 @@ MARK_DELETED = "UPDATE file_index SET analysis_status = 'deleted' WHERE id = ANY
 
 # The files a snapshot writes are COPYed into a temporary table, then merged in one
 # statement on their id (the snapshot plan gave each the identity it keeps).
-CREATE_STAGE = (
-    f"CREATE TEMPORARY TABLE {{stage}} ON COMMIT DROP"
-    f" AS SELECT {columns(FILE_COLUMNS)} FROM file_index WITH NO DATA"
-)
-COPY_STAGE = f"COPY {{stage}} ({columns(FILE_COLUMNS)}) FROM STDIN"
 MERGE_STAGE = f"""
 INSERT INTO file_index ({columns(FILE_COLUMNS)}, organization_id)
 SELECT {columns(FILE_COLUMNS, "s")}, r.organization_id
@@ -90,13 +82,16 @@ ON CONFLICT (id) DO UPDATE SET
     content_hash = EXCLUDED.content_hash, last_modified = EXCLUDED.last_modified,
     analysis_status = EXCLUDED.analysis_status, metadata = EXCLUDED.metadata
 """
-DROP_STAGE = "DROP TABLE {stage}"
 
 HISTORY_COLUMNS = (
     "id", "file_id", "job_id", "change", "relative_path", "previous_path", "file_hash",
     "line_count", "size_bytes", "created_at",
 )  # fmt: skip
-COPY_HISTORY = f"COPY file_history ({columns(HISTORY_COLUMNS)}) FROM STDIN"
+MERGE_HISTORY = (
+    f"INSERT INTO file_history ({columns(HISTORY_COLUMNS)}, organization_id)"
+    f" SELECT {columns(HISTORY_COLUMNS, 's')}, f.organization_id"
+    " FROM {stage} s LEFT JOIN file_index f ON f.id = s.file_id"
+)
 SELECT_HISTORY = (
     f"SELECT {columns(HISTORY_COLUMNS)} FROM file_history WHERE file_id = %(file_id)s"
     " ORDER BY created_at, id"
@@ -211,26 +206,25 @@ class PostgresFileIndexRepository(Repo):
             await self._rowcount(MARK_DELETED, {"ids": list(plan.vacate)})
         writes = (*plan.inserts, *plan.updates)
         if writes:
-            stage = sql.Identifier(f"file_snapshot_{uuid.uuid4().hex}")
-            conn = self._conn()
-            async with translated():
-                await conn.execute(sql.SQL(CREATE_STAGE).format(stage=stage))
-                async with conn.cursor() as cur:
-                    async with cur.copy(sql.SQL(COPY_STAGE).format(stage=stage)) as copy:
-                        for file in writes:
-                            await copy.write_row(_copy_row(file))
-                await conn.execute(sql.SQL(MERGE_STAGE).format(stage=stage))
-                await conn.execute(sql.SQL(DROP_STAGE).format(stage=stage))
+            await copy_merge(
+                self._conn(),
+                table="file_index",
+                names=FILE_COLUMNS,
+                rows=(_copy_row(f) for f in writes),
+                merge=MERGE_STAGE,
+            )
         return plan.result
 
     async def record_history(self, entries: Sequence[FileHistoryEntry]) -> int:
         if not entries:
             return 0
-        async with translated(), self._conn().cursor() as cur:
-            async with cur.copy(COPY_HISTORY) as copy:
-                for entry in entries:
-                    params = entity_params(entry)
-                    await copy.write_row(tuple(params[c] for c in HISTORY_COLUMNS))
+        await copy_merge(
+            self._conn(),
+            table="file_history",
+            names=HISTORY_COLUMNS,
+            rows=(tuple(entity_params(e)[c] for c in HISTORY_COLUMNS) for e in entries),
+            merge=MERGE_HISTORY,
+        )
         return len(entries)
 
     async def history(self, file_id: FileId) -> list[FileHistoryEntry]:

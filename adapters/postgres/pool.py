@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import attrs
+from psycopg import AsyncConnection, sql
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, PoolTimeout
 
@@ -28,7 +29,9 @@ def _size(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
 @attrs.frozen(kw_only=True)
 class PoolSettings:
     """Sizes are connections; times are seconds. ``timeout`` bounds the wait for a free
-    connection, ``max_lifetime`` recycles connections, ``max_idle`` closes spare ones."""
+    connection, ``max_lifetime`` recycles connections, ``max_idle`` closes spare ones.
+    ``role``: every connection switches to that role (``SET ROLE``), the application's
+    (migration 0011's ``codeant_app``), so that row-level security applies to it."""
 
     min_size: int = attrs.field(default=1, validator=_size)
     max_size: int = attrs.field(default=10, validator=_size)
@@ -36,6 +39,7 @@ class PoolSettings:
     max_lifetime: float = attrs.field(default=3600.0, validator=_positive)
     max_idle: float = attrs.field(default=600.0, validator=_positive)
     connect_timeout: int = attrs.field(default=10, validator=_positive)
+    role: str | None = None
 
     def __attrs_post_init__(self) -> None:
         if self.max_size < max(self.min_size, 1):
@@ -50,6 +54,7 @@ def create_pool(url: str, settings: PoolSettings | None = None) -> AsyncConnecti
     s = settings or PoolSettings()
     return AsyncConnectionPool(
         url,
+        configure=None if not s.role else _switch_role(s.role),
         min_size=s.min_size,
         max_size=s.max_size,
         timeout=s.timeout,
@@ -64,6 +69,19 @@ def create_pool(url: str, settings: PoolSettings | None = None) -> AsyncConnecti
         },
         name="codeant",
     )
+
+
+def _switch_role(role: str) -> Any:
+    statement = sql.SQL("SET ROLE {}").format(sql.Identifier(role))
+
+    async def configure(conn: AsyncConnection[Any]) -> None:
+        await conn.set_autocommit(True)
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.set_autocommit(False)
+
+    return configure
 
 
 @contextlib.asynccontextmanager

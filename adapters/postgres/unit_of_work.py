@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import uuid
 import weakref
 from collections.abc import Sequence
 from types import TracebackType
@@ -32,15 +33,23 @@ from adapters.postgres.projects import (
 )
 from adapters.postgres.rules import PostgresRuleConfigRepository, PostgresRuleRepository
 from domain.events import DomainEvent
-from domain.validation import check_text
+from domain.ids import OrganizationId
+from domain.validation import check_instance, check_text
 from ports.errors import TransactionAbortedError
 
 __all__ = ["PostgresUnitOfWork"]
 
-# The actor each pooled connection's audit triggers record (its session's codeant.actor),
-# so that a unit sets it only when it differs from what the previous unit left.
-_ACTORS: weakref.WeakKeyDictionary[Connection, str] = weakref.WeakKeyDictionary()
-SET_ACTOR = "SELECT set_config('codeant.actor', %s, false)"
+# What each pooled connection's session says of its unit: the actor the audit triggers
+# record, and the organization whose rows row-level security lets it see (or the system
+# scope), so that a unit sets them only when they differ from what the previous unit left.
+_Session = tuple[str, str, str]  # codeant.actor, codeant.organization_id, codeant.scope
+_SESSIONS: weakref.WeakKeyDictionary[Connection, _Session] = weakref.WeakKeyDictionary()
+UNSET: _Session = ("", "", "")
+SET_SESSION = (
+    "SELECT set_config('codeant.actor', %s, false),"
+    " set_config('codeant.organization_id', %s, false),"
+    " set_config('codeant.scope', %s, false)"
+)
 
 
 class PostgresUnitOfWork:
@@ -51,7 +60,9 @@ class PostgresUnitOfWork:
     repository of the unit runs on it; leaving rolls back what was not committed and
     returns the connection. Commit writes the collected events to the outbox in the same
     transaction, then hands them to ``on_commit``. The schema's triggers record every
-    change in the audit trail under ``actor`` (``db:<user>`` when None). After a port error
+    change in the audit trail under ``actor`` (``db:<user>`` when None). A unit opened for
+    ``organization_id`` sees and writes only that organization's rows, as the database's
+    row-level security enforces (None: every row, the system scope). After a port error
     from a statement, PostgreSQL has aborted the transaction: leave the block (or roll
     back) before using the unit again.
     """
@@ -62,10 +73,14 @@ class PostgresUnitOfWork:
         *,
         on_commit: CommitHook | None = None,
         actor: str | None = None,
+        organization_id: OrganizationId | None = None,
     ) -> None:
         if actor is not None:
             check_text("actor", actor, max_length=255)
         self._actor = actor
+        if organization_id is not None:
+            check_instance("organization_id", organization_id, uuid.UUID)
+        self._organization_id = organization_id
         self._on_commit = on_commit
         if not isinstance(database, PostgresDatabase):
             database = PostgresDatabase.from_pool(database)
@@ -89,6 +104,15 @@ class PostgresUnitOfWork:
     def actor(self) -> str | None:
         return self._actor
 
+    @property
+    def organization_id(self) -> OrganizationId | None:
+        return self._organization_id
+
+    def _session(self) -> _Session:
+        if self._organization_id is None:
+            return (self._actor or "", "", "system")
+        return (self._actor or "", str(self._organization_id), "")
+
     def _active(self) -> Connection:
         if self._conn is None:
             raise RuntimeError("the unit of work is not active: use it inside 'async with'")
@@ -101,7 +125,7 @@ class PostgresUnitOfWork:
             self._pool = await self._database.pool()
             conn = await self._pool.getconn()
             try:
-                await _name_actor(conn, self._actor or "")
+                await _enter_session(conn, self._session())
             except BaseException:
                 await self._pool.putconn(conn)
                 raise
@@ -165,14 +189,15 @@ class PostgresUnitOfWork:
         return tuple(self._events)
 
 
-async def _name_actor(conn: Connection, actor: str) -> None:
-    """Set the session's actor outside any transaction (a rollback would undo it), unless
-    it is set already."""
-    if _ACTORS.get(conn, "") == actor:
+async def _enter_session(conn: Connection, session: _Session) -> None:
+    """Give the connection's session the unit's actor and scope, outside any transaction
+    (so that they hold for every transaction of the unit, and a rollback does not undo
+    them), unless it has them already."""
+    if _SESSIONS.get(conn, UNSET) == session:
         return
     await conn.set_autocommit(True)
     try:
-        await conn.execute(SET_ACTOR, (actor,))
+        await conn.execute(SET_SESSION, session)
     finally:
         await conn.set_autocommit(False)
-    _ACTORS[conn] = actor
+    _SESSIONS[conn] = session

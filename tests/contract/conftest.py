@@ -29,12 +29,15 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol, TypeVar
 
 import attrs
+import psycopg
 import pytest
 
 from adapters.memory.database import MemoryDatabase
 from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.postgres import PostgresOutbox, PostgresUnitOfWork, open_pool
+from adapters.postgres.pool import PoolSettings
+from domain.ids import OrganizationId
 from ports.outbox import Outbox
 from ports.unit_of_work import UnitOfWork
 
@@ -46,8 +49,11 @@ T = TypeVar("T")
 class Backend(Protocol):
     """One store seen through the ports."""
 
-    def uow(self, actor: str | None = None) -> UnitOfWork:
-        """A fresh unit of work on the store, recording its changes as ``actor``'s."""
+    def uow(
+        self, actor: str | None = None, organization_id: OrganizationId | None = None
+    ) -> UnitOfWork:
+        """A fresh unit of work on the store, recording its changes as ``actor``'s, for
+        one organization (None: the system scope)."""
         ...
 
     def outbox(self) -> Outbox:
@@ -64,8 +70,10 @@ class MemoryBackend:
 
     database: MemoryDatabase
 
-    def uow(self, actor: str | None = None) -> UnitOfWork:
-        return MemoryUnitOfWork(self.database, actor=actor)
+    def uow(
+        self, actor: str | None = None, organization_id: OrganizationId | None = None
+    ) -> UnitOfWork:
+        return MemoryUnitOfWork(self.database, actor=actor, organization_id=organization_id)
 
     def outbox(self) -> Outbox:
         return MemoryOutbox(self.database)
@@ -83,13 +91,16 @@ class PostgresBackend:
 
     pool: Any
 
-    def uow(self, actor: str | None = None) -> UnitOfWork:
-        return PostgresUnitOfWork(self.pool, actor=actor)
+    def uow(
+        self, actor: str | None = None, organization_id: OrganizationId | None = None
+    ) -> UnitOfWork:
+        return PostgresUnitOfWork(self.pool, actor=actor, organization_id=organization_id)
 
     def outbox(self) -> Outbox:
         return PostgresOutbox(self.pool)
 
 
+APPLICATION_ROLE = "codeant_app"
 TRUNCATE_ALL = (
     "TRUNCATE organizations, users, rules, outbox_events, audit_log, audit_chain_heads,"
     " audit_staging RESTART IDENTITY CASCADE"
@@ -98,11 +109,12 @@ TRUNCATE_ALL = (
 
 @contextlib.asynccontextmanager
 async def postgres_backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
-    """The session's migrated database, emptied, behind a pool for this test."""
+    """The session's migrated database, emptied (by its owner), behind a pool for this test
+    whose connections work as the application's role, under row-level security."""
     url = request.getfixturevalue("migrated_database_url")
-    async with open_pool(url) as pool:
-        async with pool.connection() as conn:
-            await conn.execute(TRUNCATE_ALL)
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True) as owner:
+        await owner.execute(TRUNCATE_ALL)
+    async with open_pool(url, PoolSettings(role=APPLICATION_ROLE)) as pool:
         yield PostgresBackend(pool)
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+from psycopg.conninfo import make_conninfo
 
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import PoolSettings
@@ -23,7 +24,8 @@ from tests.servers import postgres_server, redis_server, scratch_database
 
 __all__ = ["POOL", "run"]
 
-POOL = PoolSettings(min_size=2, max_size=10)
+# as the application works: as its role, under row-level security
+POOL = PoolSettings(min_size=2, max_size=10, role="codeant_app")
 PROJECTS = 200  # the projects the cache and concurrency rows read
 
 
@@ -94,6 +96,9 @@ def _nothing() -> None:
 
 
 async def _run_on(sizes: Sizes, url: str, command: str) -> tuple[list[Result], dict[str, Any]]:
+    # every session, ours and the peers', in the system scope of row-level security, so
+    # that the raw baselines on the application's role see the rows the units see
+    url = make_conninfo(url, options="-c codeant.scope=system")
     database = PostgresDatabase(url=url, pool=POOL)
     ctx = Context(sizes=sizes, url=url, database=database)
     await database.pool()  # migrates the scratch database first

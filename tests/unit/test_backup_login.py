@@ -67,11 +67,11 @@ def test_login_password_file_is_private_escaped_and_removed() -> None:
     assert not passfile.parent.exists()
 
 
-def test_login_without_a_password_adds_nothing() -> None:
+def test_login_without_a_password_adds_no_password_file() -> None:
     """A URL without a password (a socket, trust or a client certificate) is handed out
-    as it is, with no password file."""
+    as it is, with no password file; the child works in the system scope."""
     with login("postgresql://app@db/codeant") as auth:
-        assert auth.env == {}
+        assert auth.env == {"PGOPTIONS": "-c codeant.scope=system"}
         assert conninfo_to_dict(auth.url) == {"user": "app", "host": "db", "dbname": "codeant"}
 
 

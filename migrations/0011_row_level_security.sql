@@ -1,0 +1,143 @@
+-- Tenancy in the database: each organization's rows are visible only to units of work
+-- opened for it.
+-- * The application works as the role codeant_app: neither owner nor superuser, without
+--   BYPASSRLS, allowed to read and write the data but not to change the schema or the
+--   audit trail. The role is created here if missing and this user may create roles
+--   (roles belong to the server, so it stays when this migration is rolled back), and
+--   granted to the migrating user, who switches to it (SET ROLE) on the application's
+--   connections.
+-- * Row-level security is enabled and forced on every table whose rows belong to an
+--   organization; a row is visible, and may be written, when its organization_id is the
+--   session's codeant.organization_id, or in the explicit system scope
+--   (codeant.scope = 'system') of cross-organization work.
+-- * The audit trail's triggers run as the owner (SECURITY DEFINER), so the application
+--   role can read the trail of its organization but never write or change it.
+-- * Later migrations that read or write tenant rows start with
+--   SET LOCAL codeant.scope = 'system' (the policies apply to a non-superuser owner too).
+-- depends: 0010_audit_trail
+
+DO $$
+DECLARE
+    may_create BOOLEAN;
+BEGIN
+    SELECT rolsuper OR rolcreaterole INTO may_create FROM pg_roles WHERE rolname = current_user;
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'codeant_app') THEN
+        IF may_create THEN
+            CREATE ROLE codeant_app NOLOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE;
+        ELSE
+            -- the policies below still hold (forced, on the owner too); the application
+            -- is told at connection what to do about its role
+            RAISE NOTICE 'role codeant_app is missing and % may not create it', current_user;
+            RETURN;
+        END IF;
+    END IF;
+    IF NOT pg_has_role(current_user, 'codeant_app', 'MEMBER') THEN
+        EXECUTE format('GRANT codeant_app TO %I', current_user);
+    END IF;
+    EXECUTE format('GRANT CONNECT, TEMPORARY, CREATE ON DATABASE %I TO codeant_app',
+                   current_database());
+    GRANT USAGE ON SCHEMA public TO codeant_app;
+    GRANT SELECT, INSERT, UPDATE, DELETE ON
+        organizations, users, organization_members, projects, repositories,
+        repository_branches, file_index, file_history, analysis_jobs, analysis_results,
+        code_metrics, rules, project_rule_configs, outbox_events
+    TO codeant_app;
+    GRANT SELECT ON audit_log, audit_chain_heads TO codeant_app;
+    GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO codeant_app;
+    -- vectors stored before this migration stay writable
+    IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'codeant_vectors') THEN
+        GRANT USAGE, CREATE ON SCHEMA codeant_vectors TO codeant_app;
+        GRANT ALL ON ALL TABLES IN SCHEMA codeant_vectors TO codeant_app;
+        GRANT ALL ON ALL SEQUENCES IN SCHEMA codeant_vectors TO codeant_app;
+    END IF;
+END;
+$$;
+
+-- pgvector, where the server has it and this user may create it, so that the
+-- application role need not
+DO $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'vector')
+       AND NOT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'vector') THEN
+        BEGIN
+            CREATE EXTENSION vector;
+        EXCEPTION WHEN insufficient_privilege THEN
+            RAISE NOTICE 'pgvector is available but % may not create it', current_user;
+        END;
+    END IF;
+END;
+$$;
+
+-- whether a row of ``organization`` is visible to the session
+CREATE FUNCTION codeant_visible(organization UUID) RETURNS BOOLEAN
+LANGUAGE sql STABLE AS $$
+    SELECT current_setting('codeant.scope', true) = 'system'
+        OR organization = NULLIF(current_setting('codeant.organization_id', true), '')::uuid
+$$;
+
+ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON organizations
+    USING (codeant_visible(id)) WITH CHECK (codeant_visible(id));
+
+ALTER TABLE organization_members ENABLE ROW LEVEL SECURITY;
+ALTER TABLE organization_members FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON organization_members
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
+ALTER TABLE projects FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON projects
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE repositories ENABLE ROW LEVEL SECURITY;
+ALTER TABLE repositories FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON repositories
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE repository_branches ENABLE ROW LEVEL SECURITY;
+ALTER TABLE repository_branches FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON repository_branches
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE file_index ENABLE ROW LEVEL SECURITY;
+ALTER TABLE file_index FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON file_index
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE file_history ENABLE ROW LEVEL SECURITY;
+ALTER TABLE file_history FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON file_history
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE analysis_jobs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analysis_jobs FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON analysis_jobs
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE analysis_results ENABLE ROW LEVEL SECURITY;
+ALTER TABLE analysis_results FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON analysis_results
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE code_metrics ENABLE ROW LEVEL SECURITY;
+ALTER TABLE code_metrics FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON code_metrics
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+ALTER TABLE project_rule_configs ENABLE ROW LEVEL SECURITY;
+ALTER TABLE project_rule_configs FORCE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON project_rule_configs
+    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+
+-- The trail: read within the organization (entries of no organization in the system
+-- scope only); written only by the owner's triggers, so not forced on the owner.
+ALTER TABLE audit_log ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON audit_log FOR SELECT USING (codeant_visible(organization_id));
+ALTER TABLE audit_chain_heads ENABLE ROW LEVEL SECURITY;
+CREATE POLICY tenant ON audit_chain_heads FOR SELECT
+    USING (codeant_visible(NULLIF(organization_id, '00000000-0000-0000-0000-000000000000')));
+
+ALTER FUNCTION codeant_audit_row() SECURITY DEFINER SET search_path FROM CURRENT;
+ALTER FUNCTION codeant_audit_rows() SECURITY DEFINER SET search_path FROM CURRENT;
+ALTER FUNCTION codeant_audit_seal() SECURITY DEFINER SET search_path FROM CURRENT;
