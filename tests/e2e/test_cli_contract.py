@@ -208,6 +208,7 @@ DOWN = [
     case("backup", "create", status=1, says="cannot connect to the database"),
     case("vectors", "status", status=1, says="cannot connect to the database"),
     case("vectors", "rebuild", status=1, says="cannot connect to the database"),
+    case("server", "stop", status=2, says="no embedded server: the database is configured"),
 ]
 
 
@@ -229,12 +230,21 @@ def test_a_server_that_is_down_is_one_line_without_the_password(
 
 
 def test_health_reports_a_server_that_is_down_without_the_password(tmp_path: Path) -> None:
-    """health reports the database unhealthy in its table, exits 1, and shows no
-    password."""
+    """health reports the database unhealthy in its table, one row per component,
+    exits 1, and shows no password."""
     env = _environment(tmp_path / "home", CODEANT_DATABASE_URL=DOWN_URL, CODEANT_POOL_TIMEOUT="1")
     done = _run(("health",), env, PROJECT_ROOT)
     assert done.returncode == 1, done
-    assert "unhealthy" in done.stdout
+    rows = [line.split()[:2] for line in done.stdout.splitlines()]
+    # one row per component: libpq's hint stays on the database's row
+    assert rows == [
+        ["COMPONENT", "STATUS"],
+        ["database", "unhealthy"],
+        ["cache", "healthy"],
+        ["vector_store", "unhealthy"],
+        ["overall:", "unhealthy"],
+    ], done.stdout
+    assert "Is the server running" in done.stdout
     assert "Traceback" not in done.stderr
     assert PASSWORD not in done.stdout + done.stderr
 
