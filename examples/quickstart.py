@@ -29,6 +29,7 @@ from application import (
 )
 from domain.analysis import AnalysisResult
 from domain.files import FileIndex
+from domain.ids import RuleId
 from domain.values import SourceLocation
 
 SOURCES = {
@@ -85,7 +86,7 @@ async def quickstart(container: Container) -> None:
         AnalysisResult(
             job_id=job.id,
             file_id=by_path["billing/taxes.py"].id,
-            rule_id="missing-docstring",
+            rule_id=RuleId("missing-docstring"),
             severity="info",
             category="documentation",
             title="tax has no docstring",
@@ -95,7 +96,7 @@ async def quickstart(container: Container) -> None:
         AnalysisResult(
             job_id=job.id,
             file_id=by_path["billing/taxes.py"].id,
-            rule_id="magic-number",
+            rule_id=RuleId("magic-number"),
             severity="low",
             category="maintainability",
             title="RATE is a bare number",
