@@ -5,7 +5,13 @@ from __future__ import annotations
 import reprlib
 from typing import Any
 
-__all__ = ["AnalysisInProgressError", "DomainError", "InvalidTransitionError", "ValidationError"]
+__all__ = [
+    "AnalysisInProgressError",
+    "DomainError",
+    "InvalidTransitionError",
+    "ProjectTakenError",
+    "ValidationError",
+]
 
 
 _SHOWN = reprlib.Repr()
@@ -54,3 +60,13 @@ class AnalysisInProgressError(DomainError):
             f"{project} is being analysed by job {job_id} (owner {owner or 'unknown'},"
             f" running since {since}); wait for it to end, or stop that process"
         )
+
+
+class ProjectTakenError(ValidationError):
+    """The project a name leads to holds another repository: a second one must not join
+    it under the same name. ``holder`` is that repository's origin URL, else its path."""
+
+    def __init__(self, field: str, name: str, project: str, holder: str) -> None:
+        self.project = project
+        self.holder = holder
+        super().__init__(field, name, f"project {project!r} holds another repository ({holder})")

@@ -34,7 +34,8 @@ def _arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("path", type=text, help="a git repository (its working tree)")
     parser.add_argument(
         "--project", type=project_name, metavar="NAME",
-        help="project name, with a letter or digit (default: the directory's name)",
+        help="project name, with a letter or digit (default: the directory's name; one"
+        " that another repository's project holds is refused)",
     )  # fmt: skip
     parser.add_argument(
         "--organization", type=text, metavar="SLUG", default="default",
@@ -83,7 +84,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     from adapters.cli.progress import ProgressBar
     from application.indexing import DIRECTORY_NAME, index_repository
     from application.relay import OutboxRelay
-    from domain.errors import ValidationError
+    from domain.errors import ProjectTakenError, ValidationError
 
     c = context.container
     bar = ProgressBar(enabled=None if not args.json else False)
@@ -111,6 +112,11 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             progress=bar,
             liveness=c.liveness(),
         )
+    except ProjectTakenError as exc:
+        raise UsageError(
+            f"project {exc.project} already holds another repository ({exc.holder}):"
+            " name this one with --project NAME"
+        ) from exc
     except ValidationError as exc:
         if exc.field != DIRECTORY_NAME:
             raise

@@ -7,6 +7,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from adapters.cli import EXIT_OK, Command, Context, whole_number
+from adapters.cli.output import one_line
 
 if TYPE_CHECKING:
     from application.jobs import JobOverview
@@ -78,7 +79,7 @@ def _table(rows: list[dict[str, Any]]) -> None:
                 commit,
                 (r["started_at"] or r["created_at"])[:19],
                 "-" if r["seconds"] is None else f"{r['seconds']:.2f}",
-                (r["error"] or "")[:80],
+                one_line(r["error"] or "")[:80],
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]

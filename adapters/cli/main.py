@@ -172,7 +172,7 @@ def _report_json(report: HealthReport) -> dict[str, Any]:
 def _print_table(reports: Sequence[HealthReport], overall: HealthStatus) -> None:
     rows = [("COMPONENT", "STATUS", "LATENCY", "DETAILS")]
     for r in reports:
-        details = r.error or ", ".join(f"{k}={v}" for k, v in r.details.items())
+        details = one_line(r.error or ", ".join(f"{k}={v}" for k, v in r.details.items()))
         rows.append((r.component, str(r.status), f"{r.latency_ms:.1f} ms", details))
     widths = [max(len(row[i]) for row in rows) for i in range(3)] + [0]
     for row in rows:

@@ -13,12 +13,11 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from adapters.cli import EXIT_FAILURE, EXIT_OK, EXIT_USAGE, Command, Context, seconds
+from adapters.cli import EXIT_OK, Command, CommandFailed, Context, UsageError, seconds
 from adapters.config import Settings, mask_url
 from ports.errors import PersistenceError
 from ports.health import HealthReport, HealthStatus
@@ -27,8 +26,6 @@ if TYPE_CHECKING:
     from adapters.postgres.embedded import EmbeddedStatus
 
 __all__ = ["SERVER", "open_embedded_database", "reaching_embedded"]
-
-_NAME = "codeant server"
 
 
 def _arguments(parser: argparse.ArgumentParser) -> None:
@@ -71,8 +68,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             else:
                 print(f"no embedded server: {reason}")
             return EXIT_OK
-        print(f"{_NAME}: no embedded server: {reason}", file=sys.stderr)
-        return EXIT_USAGE
+        raise UsageError(f"no embedded server: {reason}")
     # here, not at import: the driver loads only for this command
     from adapters.postgres.embedded import embedded_directory, embedded_status, stop_embedded
 
@@ -94,13 +90,11 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     else:
         who = ", ".join(f"{u.pid} ({u.command})" for u in outcome.users)
         waited = f" after waiting {args.wait:g} s" if args.wait else ""
-        print(
-            f"{_NAME}: not stopped: in use by {len(outcome.users)} codeant"
+        raise CommandFailed(
+            f"the embedded PostgreSQL was not stopped: in use by {len(outcome.users)} codeant"
             f" process{'es' if len(outcome.users) != 1 else ''}{waited}: {who};"
-            " stop it once they finish, or use --wait SECONDS",
-            file=sys.stderr,
+            " stop it once they finish, or use --wait SECONDS"
         )
-        return EXIT_FAILURE
     return EXIT_OK
 
 

@@ -145,7 +145,8 @@ async def index_repository(
     """Index the repository at ``path`` into the project ``project_name`` (the directory
     name by default) of the organization ``organization_slug`` (created if missing). The
     project's slug is made of the name's letters and digits; a name without any is a
-    ValidationError.
+    ValidationError. A project of that slug that holds another repository (another origin
+    URL, else another path) is not joined: ProjectTakenError.
 
     ``liveness`` names this process as the job's owner and tells whether the owner of a
     job left running is gone (without it, an abandoned job is failed once its ``lease``
@@ -163,9 +164,10 @@ async def index_repository(
         snapshot = await reader.snapshot(path)
     root = snapshot.root
     name = project_name if project_name is not None else PurePath(root).name
-    slug = slugify(name, field="project_name" if project_name is not None else DIRECTORY_NAME)
+    field = "project_name" if project_name is not None else DIRECTORY_NAME
+    slug = slugify(name, field=field)
     organization = await organization_for(uow, organization_slug)
-    project = await project_for(uow, organization, name, slug, snapshot)
+    project = await project_for(uow, organization, name, slug, snapshot, field=field)
     repository = await repository_for(uow, project, snapshot)
     await register_rules(uow(), BUILTIN_RULES)  # writes only what changed in the catalogue
     rules = {r.rule_id: r for r in await effective_rule_set(uow(), project.id)}

@@ -11,7 +11,7 @@ import attrs
 from application.organizations import register_organization
 from application.projects import create_project
 from application.repositories import BranchSpec, register_repository, sync_repository
-from domain.errors import ValidationError
+from domain.errors import ProjectTakenError, ValidationError
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from ports.source import SourceSnapshot
@@ -46,10 +46,19 @@ async def project_for(
     name: str,
     slug: str,
     snapshot: SourceSnapshot,
+    *,
+    field: str = "project_name",
 ) -> Project:
+    """The project ``slug`` of the organization, created for the snapshot's repository if
+    missing. A project that holds another repository (another origin URL; without one,
+    another path) is not joined: ProjectTakenError naming ``field`` and that repository."""
     async with uow() as unit:
         found = await unit.projects.find_by_slug(organization.id, slug)
+        clones = await unit.repositories.list_by_project(found.id) if found is not None else []
     if found is not None:
+        if not _holds(found, clones, snapshot):
+            holder = found.repository_url.removeprefix("file://")
+            raise ProjectTakenError(field, name, f"{organization.slug}/{found.slug}", holder)
         return found
     return await create_project(
         uow(),
@@ -59,6 +68,16 @@ async def project_for(
         repository_url=snapshot.remote_url or f"file://{snapshot.root}",
         default_branch=snapshot.default_branch,
     )
+
+
+def _holds(project: Project, clones: list[Repository], snapshot: SourceSnapshot) -> bool:
+    """Whether the snapshot is of the repository ``project`` holds: the same origin URL
+    (another clone of it), else the same path (a checkout without an origin, or one whose
+    origin changed since it was indexed)."""
+    own = snapshot.remote_url or f"file://{snapshot.root}"
+    if project.repository_url == own or any(c.local_path == snapshot.root for c in clones):
+        return True
+    return bool(snapshot.remote_url) and any(c.remote_url == snapshot.remote_url for c in clones)
 
 
 async def repository_for(

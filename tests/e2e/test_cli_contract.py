@@ -208,6 +208,7 @@ DOWN = [
     case("backup", "create", status=1, says="cannot connect to the database"),
     case("vectors", "status", status=1, says="cannot connect to the database"),
     case("vectors", "rebuild", status=1, says="cannot connect to the database"),
+    case("server", "stop", status=2, says="no embedded server: the database is configured"),
 ]
 
 
@@ -229,12 +230,21 @@ def test_a_server_that_is_down_is_one_line_without_the_password(
 
 
 def test_health_reports_a_server_that_is_down_without_the_password(tmp_path: Path) -> None:
-    """health reports the database unhealthy in its table, exits 1, and shows no
-    password."""
+    """health reports the database unhealthy in its table, one row per component,
+    exits 1, and shows no password."""
     env = _environment(tmp_path / "home", CODEANT_DATABASE_URL=DOWN_URL, CODEANT_POOL_TIMEOUT="1")
     done = _run(("health",), env, PROJECT_ROOT)
     assert done.returncode == 1, done
-    assert "unhealthy" in done.stdout
+    rows = [line.split()[:2] for line in done.stdout.splitlines()]
+    # one row per component: libpq's hint stays on the database's row
+    assert rows == [
+        ["COMPONENT", "STATUS"],
+        ["database", "unhealthy"],
+        ["cache", "healthy"],
+        ["vector_store", "unhealthy"],
+        ["overall:", "unhealthy"],
+    ], done.stdout
+    assert "Is the server running" in done.stdout
     assert "Traceback" not in done.stderr
     assert PASSWORD not in done.stdout + done.stderr
 
@@ -331,3 +341,48 @@ def test_index_of_a_directory_whose_name_makes_no_slug_is_a_usage_error(
     )
     check(scratch.run(*expected.argv), expected)
     assert scratch.value("SELECT count(*) AS n FROM projects") == 0
+
+
+def _repository(root: Path, origin: str, files: int) -> Path:
+    """A git repository at ``root`` with ``origin`` and one commit of ``files`` files."""
+    root.mkdir(parents=True)
+    git = ["git", "-C", str(root), "-c", "user.name=Ann", "-c", "user.email=ann@example.com"]
+    subprocess.run([*git, "init", "--quiet"], check=True)
+    subprocess.run([*git, "remote", "add", "origin", origin], check=True)
+    for n in range(files):
+        (root / f"module_{n}.py").write_text(f"VALUE = {n}\n")
+    subprocess.run([*git, "add", "."], check=True)
+    subprocess.run([*git, "commit", "--quiet", "-m", "Modules"], check=True)
+    return root
+
+
+def test_a_second_repository_of_the_same_directory_name_is_refused_its_name(
+    scratch: Cli, tmp_path: Path
+) -> None:
+    """Two repositories whose directories share a name are two projects: the second is
+    refused the name in one line naming the first (exit 2, nothing of it stored), and
+    indexes under a name of its own given with --project."""
+    first = _repository(tmp_path / "a" / "svc", "https://git.example.com/a/svc.git", 3)
+    second = _repository(tmp_path / "b" / "svc", "https://git.example.com/b/svc.git", 2)
+    assert scratch.run("index", str(first)).returncode == 0
+    expected = case(
+        "index",
+        str(second),
+        status=2,
+        says="project default/svc already holds another repository"
+        " (https://git.example.com/a/svc.git): name this one with --project NAME",
+    )
+    check(scratch.run(*expected.argv), expected)
+    assert scratch.run("index", str(second), "--project", "svc-b").returncode == 0
+    projects = {
+        p["slug"]: (p["files"], p["repository_url"])
+        for p in scratch.rows(
+            "SELECT p.slug, p.repository_url, count(f.id) AS files FROM projects p"
+            " JOIN repositories r ON r.project_id = p.id JOIN file_index f"
+            " ON f.repository_id = r.id WHERE p.slug LIKE 'svc%' GROUP BY p.slug, p.repository_url"
+        )
+    }
+    assert projects == {
+        "svc": (3, "https://git.example.com/a/svc.git"),
+        "svc-b": (2, "https://git.example.com/b/svc.git"),
+    }

@@ -222,6 +222,7 @@ def test_server_stop_refuses_while_a_command_uses_it_and_waits_with_wait(
     user, url = holder(pgdata, 300)
     try:
         _, err = run("server", "stop", data_dir=data_dir, status=1)
+        assert err.startswith("codeant: error: the embedded PostgreSQL was not stopped:"), err
         assert "in use by 1 codeant process" in err and str(user.pid) in err
         assert [u["pid"] for u in server_status(data_dir)["users"]] == [user.pid]
         with psycopg.connect(url) as conn:

@@ -556,3 +556,22 @@ def test_jobs_offers_every_job_status() -> None:
     from domain.enums import JobStatus
 
     assert tuple(s.value for s in JobStatus) == STATUSES
+
+
+def test_jobs_shows_a_multi_line_error_on_the_job_s_row(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A job whose error spans lines (libpq's hint) keeps it on its own row of the table."""
+    from adapters.cli.jobs import _table
+
+    row = {
+        "id": "f9d0ee28-a80f-416f-af3c-2c6482a206c4", "organization": "default",
+        "project": "svc", "status": "failed", "progress": 10, "branch": "main",
+        "commit": "ba6d0400c027708fa1d9c088261152caeb564ad9", "dirty": False,
+        "started_at": "2026-12-04T17:35:19+00:00", "created_at": "2026-12-04T17:35:19+00:00",
+        "seconds": 1.5, "error": "connection refused\n\tIs the server running?",
+    }  # fmt: skip
+    _table([row])
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == 2
+    assert lines[1].endswith("connection refused; Is the server running?")

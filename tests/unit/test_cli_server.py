@@ -64,7 +64,10 @@ def test_with_a_configured_database_there_is_no_embedded_server(
     assert "s3cret" not in out
     assert main(["server", "stop"], environ=environ) == 2
     err = capsys.readouterr().err
-    assert err.startswith("codeant server: no embedded server: the database is configured")
+    assert err.startswith(
+        "codeant server stop: error: no embedded server: the database is configured"
+    )
+    assert len(err.splitlines()) == 1
     assert "s3cret" not in err
 
 
