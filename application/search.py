@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Mapping
+from typing import Any
+
 import attrs
 
 from application._boundary import service
 from application._walk import every_organization, every_project
+from application.code_units import CodeUnit
 from application.similarity import find_similar_code
 from domain.analysis import AnalysisResult
 from domain.embeddings import SimilarCode
@@ -24,6 +29,7 @@ from ports.vectors import Embedder, VectorStore
 __all__ = [
     "ProjectOverview",
     "SearchHits",
+    "SimilarScope",
     "SimilarTo",
     "all_projects",
     "resolve_project",
@@ -146,6 +152,32 @@ async def search_everything(
     )
 
 
+async def _similar_scope(
+    uow: UnitOfWork,
+    project: Project,
+    project_slug: str | None,
+    organization_slug: str | None,
+    everywhere: bool,
+) -> tuple[SimilarScope, Any]:
+    """Where to search, and the id of the project or organization that is."""
+    if everywhere:
+        return SimilarScope.ALL, None
+    organization_id = project.organization_id
+    if organization_slug is not None:
+        organization = await uow.organizations.find_by_slug(organization_slug)
+        if organization is None:
+            raise NotFoundError("organization", organization_slug)
+        organization_id = organization.id
+        if project_slug is None:
+            return SimilarScope.ORGANIZATION, organization_id
+    if project_slug is None:
+        return SimilarScope.PROJECT, project.id
+    named = await uow.projects.find_by_slug(organization_id, project_slug)
+    if named is None:
+        raise NotFoundError("project", project_slug)
+    return SimilarScope.PROJECT, named.id
+
+
 def _not_comparable(skipped_reason: str) -> str:
     """Why a file the analysis skipped has no code to compare, from the reason it was
     skipped."""
@@ -160,12 +192,27 @@ def _not_comparable(skipped_reason: str) -> str:
 
 @attrs.frozen(kw_only=True)
 class SimilarTo:
-    """The code a similarity search started from, and its hits."""
+    """The code a similarity search started from, where it searched, its hits, and the
+    project of each hit."""
 
     project: Project
     file_path: str
     symbol: str | None
+    scope: SimilarScope
     hits: tuple[SimilarCode, ...]
+    projects: Mapping[ProjectId, Project] = attrs.field(factory=dict)
+
+    def project_of(self, hit: SimilarCode) -> Project | None:
+        return self.projects.get(hit.project_id)
+
+
+class SimilarScope(enum.StrEnum):
+    """Where a similarity search looks: the query's project (the default), its
+    organization, or every organization."""
+
+    PROJECT = "project"
+    ORGANIZATION = "organization"
+    ALL = "all"
 
 
 @service
@@ -178,13 +225,22 @@ async def similar_to_file(
     *,
     function: str | None = None,
     limit: int = 10,
+    project_slug: str | None = None,
+    organization_slug: str | None = None,
+    everywhere: bool = False,
 ) -> SimilarTo:
-    """The indexed functions closest to a function of an indexed file (or to the whole
-    file), the function itself left out. ``path`` is absolute, inside an indexed
-    repository; ``function`` a name of the file's functions. A file without code to
-    compare (binary, undecodable, too large to have been parsed, empty) is a
-    ValidationError naming ``file``."""
+    """The ``limit`` indexed functions closest to a function of an indexed file (or to the
+    whole file), the function itself left out. They are searched in the file's project by
+    default; in the project ``project_slug`` (of the file's organization, or of
+    ``organization_slug``); in every project of ``organization_slug``; or ``everywhere``.
+    ``path`` is absolute, inside an indexed repository; ``function`` a name of the file's
+    functions. A file without code to compare (binary, undecodable, too large to have
+    been parsed, empty) is a ValidationError naming ``file``."""
     check_int("limit", limit, 1, MAX_LIMIT)
+    if everywhere and (project_slug is not None or organization_slug is not None):
+        raise ValidationError(
+            "everywhere", everywhere, "cannot go with a project or an organization"
+        )
     async with uow:
         located = None
         for _, project in await _live_projects(uow, None):
@@ -201,6 +257,9 @@ async def similar_to_file(
         file = await uow.files.find_by_path(repository.id, relative)
         if file is None:
             raise NotFoundError("indexed file", relative)
+        scope, searched = await _similar_scope(
+            uow, project, project_slug, organization_slug, everywhere
+        )
     skipped = file.metadata.skipped_reason
     if skipped is not None:
         raise ValidationError("file", relative, _not_comparable(skipped))
@@ -225,11 +284,28 @@ async def similar_to_file(
     elif not text.strip():
         raise ValidationError("file", relative, "is empty: it has no code to compare")
     hits = await find_similar_code(
-        embedder, store, text, kind=CodeUnitKind.FUNCTION, limit=limit + 1, project_id=None
-    )
-    own = [
-        h for h in hits
-        if target is not None and h.file_path == relative and h.line_start == target.line_start
-    ]  # fmt: skip
-    kept = tuple(h for h in hits if h not in own)[:limit]
-    return SimilarTo(project=project, file_path=relative, symbol=function, hits=kept)
+        embedder, store, text, kind=CodeUnitKind.FUNCTION, limit=limit + 1,
+        project_id=searched if scope is SimilarScope.PROJECT else None,
+        organization_id=searched if scope is SimilarScope.ORGANIZATION else None,
+    )  # fmt: skip
+    own = None
+    if target is not None:  # the function's own point: its repository, path, name and line
+        own = CodeUnit(
+            organization_id=project.organization_id, project_id=project.id,
+            repository_id=repository.id, file_id=file.id, file_path=relative,
+            kind=CodeUnitKind.FUNCTION, language=None, symbol=target.name,
+            line_start=target.line_start, line_end=target.line_end, code=text,
+        ).point_id  # fmt: skip
+    kept = tuple(h for h in hits if h.embedding_id != own)[:limit]
+    async with uow:
+        projects = {
+            p.id: p
+            for p in [
+                await uow.projects.find_by_id(i) for i in dict.fromkeys(h.project_id for h in kept)
+            ]
+            if p is not None
+        }
+    return SimilarTo(
+        project=project, file_path=relative, symbol=function, scope=scope, hits=kept,
+        projects=projects,
+    )  # fmt: skip

@@ -20,7 +20,7 @@ from domain.embeddings import CodeEmbedding, SimilarCode
 from domain.enums import CodeUnitKind, ProgrammingLanguage
 from domain.errors import ValidationError
 from domain.events import DomainEvent, FileChanged, ProjectDeleted
-from domain.ids import EmbeddingId, FileId, ProjectId
+from domain.ids import EmbeddingId, FileId, OrganizationId, ProjectId
 from domain.validation import check_instance, check_int, check_member, check_number, check_text
 from ports.errors import NotFoundError
 from ports.vectors import Embedder, ScoredPoint, VectorFilter, VectorPoint, VectorStore
@@ -109,12 +109,14 @@ async def find_similar_code(
     kind: CodeUnitKind,
     limit: int = 10,
     project_id: ProjectId | None = None,
+    organization_id: OrganizationId | None = None,
     language: ProgrammingLanguage | None = None,
     score_threshold: float | None = None,
     collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
 ) -> list[SimilarCode]:
     """The indexed units of ``kind`` closest to ``code``, closest first; only those of
-    ``project_id`` and ``language`` when given. Nothing indexed yet gives no hits."""
+    ``project_id``, ``organization_id`` and ``language`` when given. Nothing indexed yet
+    gives no hits."""
     check_text("code", code)
     check_int("limit", limit, 1, MAX_SIMILAR)
     checked_kind = check_member("kind", kind, CodeUnitKind)
@@ -123,6 +125,8 @@ async def find_similar_code(
     conditions: dict[str, Any] = {}
     if project_id is not None:
         conditions["project_id"] = str(project_id)
+    if organization_id is not None:
+        conditions["organization_id"] = str(organization_id)
     if language is not None:
         conditions["language"] = check_member("language", language, ProgrammingLanguage).value
     [vector] = await embedder.embed([normalize_code(code)])

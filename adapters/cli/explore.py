@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.cli import EXIT_OK, Command, CommandFailed, Context, UsageError, text, whole_number
 from adapters.cli.output import plural, table
+
+if TYPE_CHECKING:
+    from domain.embeddings import SimilarCode
 
 __all__ = ["PROJECTS", "REPORT", "SEARCH", "SIMILAR"]
 
@@ -147,6 +150,24 @@ def _similar_arguments(parser: argparse.ArgumentParser) -> None:
         help="an indexed file, optionally one function",
     )
     parser.add_argument("--limit", type=LIMIT, default=10, metavar="N", help="hits (default 10)")
+    parser.add_argument(
+        "--project",
+        type=text,
+        metavar="SLUG",
+        help="search this project (of the file's organization, or of --organization)"
+        " instead of the file's own",
+    )
+    parser.add_argument(
+        "--organization",
+        type=text,
+        metavar="SLUG",
+        help="search every project of this organization",
+    )
+    parser.add_argument(
+        "--all",
+        action="store_true",
+        help="search every project of every organization",
+    )
     parser.add_argument("--json", action="store_true", help="print JSON")
 
 
@@ -164,19 +185,28 @@ async def _similar(args: argparse.Namespace, context: Context) -> int:
 
     c = context.container
     path, function = _split_target(args.target)
+    if args.all and (args.project or args.organization):
+        raise UsageError("--all cannot go with --project or --organization")
     try:
         found = await similar_to_file(
             c.uow(), c.source_reader(), c.embedder(), c.vector_store(), path,
-            function=function, limit=args.limit,
+            function=function, limit=args.limit, project_slug=args.project,
+            organization_slug=args.organization, everywhere=args.all,
         )  # fmt: skip
     except ValidationError as exc:
         if exc.field not in ("file", "function"):
             raise
         # FILE[:FUNCTION] names nothing to compare: a bad argument
         raise UsageError(str(exc)) from exc
+
+    def slug(hit: SimilarCode) -> str:
+        project = found.project_of(hit)
+        return project.slug if project is not None else str(hit.project_id)
+
     hits = [
         {
             "score": round(h.score, 4),
+            "project": slug(h),
             "path": h.file_path,
             "symbol": h.symbol,
             "lines": [h.line_start, h.line_end],
@@ -185,12 +215,21 @@ async def _similar(args: argparse.Namespace, context: Context) -> int:
         for h in found.hits
     ]
     if args.json:
-        print(json.dumps({"project": found.project.slug, "query": args.target, "hits": hits}))
+        print(
+            json.dumps(
+                {
+                    "project": found.project.slug,
+                    "query": args.target,
+                    "scope": str(found.scope),
+                    "hits": hits,
+                }
+            )
+        )
         return EXIT_OK
     table(
-        [("SCORE", "FUNCTION", "WHERE")]
+        [("SCORE", "FUNCTION", "PROJECT", "WHERE")]
         + [
-            (f"{h.score:.3f}", h.symbol, f"{h.file_path}:{h.line_start}-{h.line_end}")
+            (f"{h.score:.3f}", h.symbol, slug(h), f"{h.file_path}:{h.line_start}-{h.line_end}")
             for h in found.hits
         ]
     )

@@ -260,3 +260,46 @@ def test_vectors_status_is_a_table_with_a_header(indexed: Indexed) -> None:
     ]
     count = len(body["collections"])
     assert lines[-1] == f"backend: {body['backend']}, {_counted(count, 'collection')}"
+
+
+def test_similar_searches_the_files_project_unless_told_otherwise(cli: Cli, tmp_path: Path) -> None:
+    """Two copies of the sample repository are two projects. By default the hits come
+    from the file's own project; ``--project`` searches another, where the same function
+    at the same path and line is a hit like any other; ``--all`` searches both; each hit
+    names its project."""
+    first = build_sample_repo(tmp_path / "orders-service", tmp_path / "home")
+    second = build_sample_repo(tmp_path / "orders-copy", tmp_path / "home")
+    index(cli, first)
+    index(cli, second)
+    target = f"{first.root / 'orders' / 'cleanup_a.py'}:{DUPLICATED_FUNCTION}"
+
+    own = cli.json("similar", target, "--limit", "50")
+    assert own["scope"] == "project"
+    assert own["hits"] and {h["project"] for h in own["hits"]} == {"orders-service"}
+
+    other = cli.json("similar", target, "--project", "orders-copy", "--limit", "5")
+    assert {h["project"] for h in other["hits"]} == {"orders-copy"}
+    assert len(other["hits"]) == 5
+    # both of its copies of the function, the one at the file's own path and line too
+    assert {(h["path"], h["symbol"]) for h in other["hits"][:2]} == {
+        ("orders/cleanup_a.py", DUPLICATED_FUNCTION),
+        ("orders/cleanup_b.py", DUPLICATED_FUNCTION),
+    }
+
+    everywhere = cli.json("similar", target, "--all", "--limit", "50")
+    assert everywhere["scope"] == "all"
+    assert {h["project"] for h in everywhere["hits"]} == {"orders-service", "orders-copy"}
+    # the other project's copy at the same path and line is not the function asked about
+    assert ("orders-copy", "orders/cleanup_a.py", DUPLICATED_FUNCTION) in {
+        (h["project"], h["path"], h["symbol"]) for h in everywhere["hits"]
+    }
+    assert ("orders-service", "orders/cleanup_a.py", DUPLICATED_FUNCTION) not in {
+        (h["project"], h["path"], h["symbol"]) for h in everywhere["hits"]
+    }
+
+    done = cli.run("similar", target, "--all", "--project", "orders-copy")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "codeant similar: error: --all cannot go with --project or --organization"
+        " (see 'codeant similar --help')"
+    ]
