@@ -110,6 +110,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             project_name=args.project,
             progress=bar,
             liveness=c.liveness(),
+            neighbours=c.nearest_neighbours(),
         )
     except ValidationError as exc:
         if exc.field != DIRECTORY_NAME:
