@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -111,6 +112,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             progress=bar,
             liveness=c.liveness(),
             neighbours=c.nearest_neighbours(),
+            workers=os.cpu_count() or 1,
         )
     except ValidationError as exc:
         if exc.field != DIRECTORY_NAME:
