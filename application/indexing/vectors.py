@@ -26,6 +26,9 @@ __all__ = ["code_units", "duplicate_metrics", "embed", "excluded_paths", "near_d
 
 _MAX_HITS = 1000
 """The most hits one search for a function's twin asks for."""
+_WRITE_BATCH = 16_384
+"""Units embedded and written at a time: few, large writes let a vector store load them
+in bulk (an index built after them rather than updated per point)."""
 
 
 def code_units(
@@ -78,7 +81,8 @@ async def embed(
         if file.id not in with_units:
             await remove_file_units(store, file.id)
     report("embedding", 0, len(units))
-    result = await index_code_units(embedder, store, units, prune=True)
+    batch = max(1, min(len(units), _WRITE_BATCH))
+    result = await index_code_units(embedder, store, units, prune=True, batch_size=batch)
     report("embedding", len(units), len(units))
     return result
 
