@@ -20,6 +20,7 @@ from dependency_injector import containers, providers
 from adapters.config import ConfigError, Settings
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.embedders.sentence import MissingExtraError, SentenceTransformerEmbedder
+from adapters.exact_neighbours import ExactNeighbours
 from adapters.memory.cache import MemoryCache
 from adapters.memory.database import MemoryDatabase
 from adapters.memory.health import MemoryHealthCheck
@@ -177,6 +178,7 @@ class Container(containers.DeclarativeContainer):
     liveness = providers.Singleton(LocalLiveness)
     source_reader = providers.Singleton(GitSourceReader)
     code_analyzer = providers.Singleton(FileAnalyzer)
+    nearest_neighbours = providers.Singleton(ExactNeighbours)
 
     health_checks = providers.List(
         providers.Selector(

@@ -128,8 +128,22 @@ def unique_ids(ids: Iterable[Any]) -> list[uuid.UUID]:
     return list(dict.fromkeys(check_id(point_id) for point_id in ids))
 
 
+_PLAIN_NUMBERS = frozenset({float, int, np.float32, np.float64})
+"""Component types a vector made by an embedder holds (never bool: its type is its own)."""
+_PLAIN_VALUES = frozenset({str, int, float, type(None)})
+"""Payload values that need no copy (immutable)."""
+
+
 def check_vector(values: Any, dimension: int) -> tuple[float, ...]:
     """``values`` as ``dimension`` finite floats."""
+    if (
+        (type(values) is tuple or type(values) is list)
+        and len(values) == dimension
+        and set(map(type, values)) <= _PLAIN_NUMBERS
+    ):  # the common case, checked at once
+        array = np.asarray(values, dtype=np.float64)
+        if np.isfinite(array).all():
+            return tuple(array.tolist())
     if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
         raise ValidationError("vector", values, "must be a sequence of numbers", entity=_ENTITY)
     if len(values) != dimension:
@@ -175,7 +189,11 @@ def check_points(points: Any, dimension: int) -> list[VectorPoint]:
 
 
 def copy_payload(payload: Mapping[str, Any]) -> dict[str, Any]:
-    return copy.deepcopy(dict(payload))
+    """A deep copy of ``payload`` (its immutable values shared)."""
+    return {
+        key: value if type(value) in _PLAIN_VALUES else copy.deepcopy(value)
+        for key, value in payload.items()
+    }
 
 
 # --------------------------------------------------------------------------- filters

@@ -42,6 +42,8 @@ SNIPPET_LENGTH = 500
 """How many characters of a unit's code are kept in its payload, to show with a hit."""
 MAX_SIMILAR = 1000
 _MODEL_KEY = "embedding_model"
+_PRUNE_FILES = 500
+"""Files whose stored units one read of the store covers when pruning."""
 
 
 @attrs.frozen(kw_only=True)
@@ -93,8 +95,13 @@ async def index_code_units(
 async def _prune(store: VectorStore, collection: str, units: Sequence[CodeUnit]) -> None:
     """Delete the points of the units' files that are not among ``units``."""
     current = {u.point_id for u in units}
-    for file_id in {u.file_id for u in units}:
-        stored = await store.scroll(collection, filter={"file_id": str(file_id)})
+    files = sorted({str(u.file_id) for u in units})
+    for start in range(0, len(files), _PRUNE_FILES):  # one read of many files' points
+        where = {"file_id": files[start : start + _PRUNE_FILES]}
+        count = await store.count(collection, filter=where)
+        if not count:
+            continue
+        stored = await store.scroll(collection, filter=where, limit=count)
         stale = [p.id for p in stored if p.id not in current]
         if stale:
             await store.delete(collection, stale)

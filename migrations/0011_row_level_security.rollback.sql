@@ -34,7 +34,18 @@ ALTER TABLE project_rule_configs NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL 
 DROP FUNCTION codeant_visible(UUID);
 
 DO $$
+DECLARE
+    vector_table TEXT;
 BEGIN
+    IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'codeant_vectors') THEN
+        EXECUTE format('ALTER SCHEMA codeant_vectors OWNER TO %I', current_user);
+        FOR vector_table IN
+            SELECT tablename FROM pg_tables WHERE schemaname = 'codeant_vectors'
+        LOOP
+            EXECUTE format('ALTER TABLE codeant_vectors.%I OWNER TO %I', vector_table,
+                           current_user);
+        END LOOP;
+    END IF;
     IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'codeant_app') THEN
         REVOKE ALL ON ALL TABLES IN SCHEMA public FROM codeant_app;
         REVOKE ALL ON ALL SEQUENCES IN SCHEMA public FROM codeant_app;

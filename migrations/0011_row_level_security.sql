@@ -19,6 +19,7 @@
 DO $$
 DECLARE
     may_create BOOLEAN;
+    vector_table TEXT;
 BEGIN
     SELECT rolsuper OR rolcreaterole INTO may_create FROM pg_roles WHERE rolname = current_user;
     IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'codeant_app') THEN
@@ -44,11 +45,15 @@ BEGIN
     TO codeant_app;
     GRANT SELECT ON audit_log, audit_chain_heads TO codeant_app;
     GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO codeant_app;
-    -- vectors stored before this migration stay writable
+    -- the vector store's own tables (no tenant rows: each point names its organization)
+    -- belong to the application, which creates them and rebuilds their indexes
     IF EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = 'codeant_vectors') THEN
-        GRANT USAGE, CREATE ON SCHEMA codeant_vectors TO codeant_app;
-        GRANT ALL ON ALL TABLES IN SCHEMA codeant_vectors TO codeant_app;
-        GRANT ALL ON ALL SEQUENCES IN SCHEMA codeant_vectors TO codeant_app;
+        ALTER SCHEMA codeant_vectors OWNER TO codeant_app;
+        FOR vector_table IN
+            SELECT tablename FROM pg_tables WHERE schemaname = 'codeant_vectors'
+        LOOP
+            EXECUTE format('ALTER TABLE codeant_vectors.%I OWNER TO codeant_app', vector_table);
+        END LOOP;
     END IF;
 END;
 $$;

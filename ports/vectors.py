@@ -13,6 +13,7 @@ __all__ = [
     "CollectionInfo",
     "Distance",
     "Embedder",
+    "NearestNeighbours",
     "ScoredPoint",
     "VectorFilter",
     "VectorPoint",
@@ -130,3 +131,21 @@ class Embedder(Protocol):
     @property
     def model_name(self) -> str: ...
     async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]: ...
+
+
+class NearestNeighbours(Protocol):
+    """Exact nearest neighbours by cosine similarity among one set of vectors, all
+    compared with all in one pass (no index, no round trip per vector)."""
+
+    def closest(
+        self,
+        vectors: Sequence[Sequence[float]],
+        queries: Sequence[int],
+        eligible: Sequence[bool],
+        min_similarity: float,
+    ) -> list[tuple[int, float] | None]:
+        """For each index of ``queries`` (into ``vectors``), the index of the most similar
+        other vector whose ``eligible`` flag is set, with its cosine similarity, when that
+        is at least ``min_similarity`` (a zero vector is 0 similar to any); else None.
+        Ties go to the lowest index. Equal vectors are exactly as similar as one another."""
+        ...

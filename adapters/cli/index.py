@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import signal
 import sys
 from typing import TYPE_CHECKING
@@ -111,6 +112,8 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             project_name=args.project,
             progress=bar,
             liveness=c.liveness(),
+            neighbours=c.nearest_neighbours(),
+            workers=os.cpu_count() or 1,
         )
     except ProjectTakenError as exc:
         raise UsageError(

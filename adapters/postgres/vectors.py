@@ -60,6 +60,11 @@ HNSW_MAX_DIMENSION = 2000
 HNSW index, and their searches scan the table (exact, slower)."""
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+_BULK_POINTS = 1000
+"""An upsert of at least this many points, and of at least one point for every
+:data:`_BULK_SHARE` the collection holds, builds the HNSW index again after writing them
+(one build is several times cheaper than as many inserts into the live index)."""
+_BULK_SHARE = 8
 _ITERATIVE_SCAN_SINCE = (0, 8, 0)
 
 
@@ -117,6 +122,12 @@ VALUES (%s, %s::vector, %s, now())
 ON CONFLICT (id) DO UPDATE
 SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()
 """)
+# The HNSW index of a collection, as created, and the table's estimated rows.
+HNSW_INDEX = """
+SELECT i.indexdef, c.reltuples FROM pg_indexes i JOIN pg_class c ON c.oid = %s::regclass
+WHERE i.schemaname = %s AND i.indexname = %s
+"""
+DROP_INDEX = sql.SQL("DROP INDEX {schema}.{index}")
 SEARCH_SETTINGS = "SELECT set_config('hnsw.ef_search', %s, true)"
 ITERATIVE_SCAN = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"
 # Relaxed iterative scans may yield rows slightly out of order: the outer query re-sorts.
@@ -179,7 +190,10 @@ class PgVectorStore:
     top k; both settings are ``SET LOCAL`` in the search's transaction. Filters are
     payload containment (``payload @> '{"key": value}'``, an OR of them for a list), so
     numbers match by value and booleans never match numbers. Upserts are one pipelined
-    statement per point in one transaction. For COSINE, a zero vector scores 0.
+    statement per point in one transaction; a large one (at least 1,000 points and one
+    eighth of the collection) drops the HNSW index and builds it again after the writes,
+    in the same transaction (searches of the collection wait for it). For COSINE, a zero
+    vector scores 0.
 
     On a server that offers no ``vector`` extension, or where the role may not create it,
     ensure_collection raises :class:`~ports.errors.UnavailableError` saying so and how to
@@ -240,11 +254,14 @@ class PgVectorStore:
             checked = check_points(points, target.dimension)
             if not checked:
                 return
+            rebuild = await self._bulk_rebuild(conn, target, len(checked))
             async with conn.cursor() as cur:
                 await cur.executemany(
                     self._sql(UPSERT, target),
                     [(p.id, _vector_text(p.vector), Jsonb(p.payload)) for p in checked],
                 )
+            if rebuild is not None:
+                await conn.execute(rebuild)
 
     async def search(
         self,
@@ -421,6 +438,25 @@ class PgVectorStore:
         )
         log.info("created vector collection %s (%s)", target.name, table)
 
+    async def _bulk_rebuild(self, conn: Connection, target: _Collection, points: int) -> str | None:
+        """For an upsert of ``points`` large enough (see :data:`_BULK_POINTS`), drop the
+        collection's HNSW index and return the statement that builds it again as it was;
+        else None (the index then takes each point as it comes)."""
+        if points < _BULK_POINTS:
+            return None
+        table, hnsw, _ = table_names(target.name)
+        qualified = f"{self._schema}.{table}"
+        row = await _one(conn, HNSW_INDEX, (qualified, self._schema, hnsw))
+        if row is None:  # no index (too many dimensions)
+            return None
+        rows = float(row["reltuples"])
+        if rows < 0:  # never analysed: count them
+            rows = await self._count(conn, target, {})
+        if points * _BULK_SHARE < rows:
+            return None
+        await conn.execute(self._sql(DROP_INDEX, index=sql.Identifier(hnsw)))
+        return str(row["indexdef"])
+
     async def _count(self, conn: Connection, target: _Collection, checked: Conditions) -> int:
         where, params = _where(checked)
         row = await _one(conn, self._sql(COUNT, target, where=where), params)
@@ -501,12 +537,12 @@ def _score(distance: Distance, value: float) -> float:
 
 
 def _vector_text(vector: Sequence[float]) -> str:
-    return "[" + ",".join(repr(float(x)) for x in vector) + "]"
+    return "[" + ",".join(map(repr, map(float, vector))) + "]"
 
 
 def _point(row: Row) -> VectorPoint:
     return VectorPoint(
-        id=row["id"], vector=tuple(float(x) for x in row["vector"]), payload=row["payload"]
+        id=row["id"], vector=tuple(map(float, row["vector"])), payload=row["payload"]
     )
 
 

@@ -56,11 +56,11 @@ from domain.enums import Category, FileChange, JobStatus
 from domain.files import FileIndex
 from domain.ids import JobId
 from domain.projects import Repository
-from domain.validation import check_instance, check_number
+from domain.validation import check_instance, check_int, check_number
 from ports.runtime import Liveness
 from ports.source import CodeAnalyzer, SourceReader
 from ports.unit_of_work import UnitOfWork
-from ports.vectors import Embedder, VectorStore
+from ports.vectors import Embedder, NearestNeighbours, VectorStore
 
 __all__ = [
     "DIRECTORY_NAME",
@@ -141,6 +141,8 @@ async def index_repository(
     liveness: Liveness | None = None,
     lease: dt.timedelta = DEFAULT_LEASE,
     heartbeat_every: float = DEFAULT_HEARTBEAT,
+    neighbours: NearestNeighbours | None = None,
+    workers: int = 1,
 ) -> IndexReport:
     """Index the repository at ``path`` into the project ``project_name`` (the directory
     name by default) of the organization ``organization_slug`` (created if missing). The
@@ -151,12 +153,16 @@ async def index_repository(
     ``liveness`` names this process as the job's owner and tells whether the owner of a
     job left running is gone (without it, an abandoned job is failed once its ``lease``
     expires); the lease is renewed every ``heartbeat_every`` seconds. A live index job of
-    the same project raises AnalysisInProgressError."""
+    the same project raises AnalysisInProgressError. ``neighbours`` finds near-duplicates
+    in one pass over the project's vectors (else one search of ``store`` per function);
+    ``workers`` above one analyses the files in as many processes (``analyzer`` must then
+    pickle)."""
     if project_name is not None:
         slugify(project_name, field="project_name")  # refused before anything is read
     lease_seconds = check_instance("lease", lease, dt.timedelta).total_seconds()
     check_number("lease", lease_seconds, above=0)
     check_number("heartbeat_every", heartbeat_every, high=lease_seconds, above=0)
+    check_int("workers", workers, 1)
     started = time.monotonic()
     report = progress or silent
     stages: dict[str, float] = {}
@@ -225,7 +231,9 @@ async def index_repository(
         run.timings.update(stages)
         job_id = run.job.id
         async with run.stage("parse", progress=5):
-            parsed = parse_files(analyzer, root, repository, changes.to_analyse, report)
+            parsed = await parse_files(
+                analyzer, root, repository, changes.to_analyse, report, workers=workers
+            )
         analysed = [p.file for p in parsed]
         async with run.stage("rules", progress=20):
             results, metrics = evaluate(parsed, rules, job_id, report)
@@ -236,7 +244,7 @@ async def index_repository(
         async with run.stage("duplicates", progress=80):
             held = await _held_duplicates(uow, last_job, stale)
             duplicates = await near_duplicates(
-                store, units, parsed, rules, job_id, report, held=held
+                store, units, parsed, rules, job_id, report, held=held, neighbours=neighbours
             )
         results += duplicates
         metrics += duplicate_metrics(analysed, duplicates, job_id, rules)

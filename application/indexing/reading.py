@@ -16,10 +16,14 @@ completed analysis and analyses exactly what no completed job covered.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+import multiprocessing
 import os
+import signal
 import uuid
 from collections.abc import Collection, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 import attrs
 
@@ -29,11 +33,13 @@ from domain.files import FileIndex
 from domain.ids import FileId, RepositoryId
 from domain.projects import Repository
 from domain.values import FileMetadata
-from ports.source import CodeAnalyzer, SourceReader, SourceSnapshot, TrackedFile
+from ports.source import CodeAnalyzer, FileAnalysis, SourceReader, SourceSnapshot, TrackedFile
 
 __all__ = ["Changes", "Parsed", "ToAnalyse", "new_file_id", "parse_files", "read_changes"]
 
 _DESCRIPTION_LIMIT = 2000
+_CHUNKS_PER_WORKER = 8
+"""Each worker process gets about this many chunks of the files, of similar sizes."""
 _FILE_IDS = uuid.UUID("3f0c6f52-57d5-4b6e-9a8c-6f0a1c2d3e4f")
 """Namespace of the identities given to new files (see :func:`new_file_id`)."""
 
@@ -194,24 +200,102 @@ class Parsed:
     text: str | None
 
 
-def parse_files(
+async def parse_files(
     analyzer: CodeAnalyzer,
     root: str,
     repository: Repository,
     to_analyse: Sequence[ToAnalyse],
     report: Progress,
+    *,
+    workers: int = 1,
 ) -> list[Parsed]:
-    """The index entry and text of each file to analyse."""
-    parsed = []
-    for done, item in enumerate(to_analyse, start=1):
-        parsed.append(_parse(analyzer, root, repository, item))
-        every(report, "parsing", done, len(to_analyse))
-    return parsed
+    """The index entry and text of each file to analyse, in order. With ``workers`` above
+    one, the analyzer (which must then pickle) runs in as many worker processes, on
+    chunks of the files; each file's analysis is its own, so the results are those of
+    one process. A cancelled run cancels the chunks not yet begun."""
+    if workers <= 1 or len(to_analyse) < 2:
+        parsed = []
+        for done, item in enumerate(to_analyse, start=1):
+            analysis = analyzer.analyze(item.tracked.relative_path, item.content)
+            parsed.append(_parse(analysis, root, repository, item))
+            every(report, "parsing", done, len(to_analyse))
+        return parsed
+    analyses = await _analyse_in_workers(analyzer, to_analyse, report, workers)
+    return [
+        _parse(analysis, root, repository, item)
+        for analysis, item in zip(analyses, to_analyse, strict=True)
+    ]
 
 
-def _parse(analyzer: CodeAnalyzer, root: str, repository: Repository, item: ToAnalyse) -> Parsed:
+async def _analyse_in_workers(
+    analyzer: CodeAnalyzer, to_analyse: Sequence[ToAnalyse], report: Progress, workers: int
+) -> list[FileAnalysis]:
+    """``analyzer.analyze`` of every file, in ``workers`` processes; in order."""
+    chunks = _chunks(to_analyse, workers * _CHUNKS_PER_WORKER)
+    analyses: list[FileAnalysis | None] = [None] * len(to_analyse)
+    loop = asyncio.get_running_loop()
+    executor = ProcessPoolExecutor(
+        max_workers=min(workers, len(chunks)),
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=_worker_started,
+    )
+    pending: dict[asyncio.Future[list[FileAnalysis]], list[int]] = {}
+    try:
+        pending = {
+            loop.run_in_executor(
+                executor,
+                _analyse_chunk,
+                analyzer,
+                [(to_analyse[i].tracked.relative_path, to_analyse[i].content) for i in chunk],
+            ): chunk
+            for chunk in chunks
+        }
+        done = 0
+        while pending:
+            finished, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in finished:
+                chunk = pending.pop(future)
+                for i, analysis in zip(chunk, future.result(), strict=True):
+                    analyses[i] = analysis
+                done += len(chunk)
+                report("parsing", done, len(to_analyse))
+    finally:
+        for future in pending:
+            future.cancel()
+        executor.shutdown(wait=False, cancel_futures=True)
+    return [a for a in analyses if a is not None]
+
+
+def _chunks(to_analyse: Sequence[ToAnalyse], count: int) -> list[list[int]]:
+    """The indexes of the files in about ``count`` chunks of similar sizes in bytes, the
+    largest files first (so that no worker is left with a large file at the end)."""
+    order = sorted(range(len(to_analyse)), key=lambda i: -len(to_analyse[i].content))
+    target = max(1, sum(len(item.content) for item in to_analyse) // max(1, count))
+    chunks: list[list[int]] = []
+    current: list[int] = []
+    size = 0
+    for i in order:
+        current.append(i)
+        size += len(to_analyse[i].content)
+        if size >= target:
+            chunks.append(current)
+            current, size = [], 0
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def _worker_started() -> None:
+    """A worker leaves Ctrl-C to the job's process, which cancels the work."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _analyse_chunk(analyzer: CodeAnalyzer, files: list[tuple[str, bytes]]) -> list[FileAnalysis]:
+    return [analyzer.analyze(path, content) for path, content in files]
+
+
+def _parse(analysis: FileAnalysis, root: str, repository: Repository, item: ToAnalyse) -> Parsed:
     tracked = item.tracked
-    analysis = analyzer.analyze(tracked.relative_path, item.content)
     metadata = analysis.metadata
     if analysis.text is not None and metadata.description is None:
         metadata = attrs.evolve(metadata, description=_symbols(metadata))

@@ -3,6 +3,7 @@ embeddings, and the near-duplicates found through them."""
 
 from __future__ import annotations
 
+import asyncio
 import fnmatch
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -19,12 +20,15 @@ from domain.ids import FileId, JobId, RuleId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.rules import EffectiveRule
-from ports.vectors import Embedder, ScoredPoint, VectorPoint, VectorStore
+from ports.vectors import Embedder, NearestNeighbours, ScoredPoint, VectorPoint, VectorStore
 
 __all__ = ["code_units", "duplicate_metrics", "embed", "excluded_paths", "near_duplicates"]
 
 _MAX_HITS = 1000
 """The most hits one search for a function's twin asks for."""
+_WRITE_BATCH = 16_384
+"""Units embedded and written at a time: few, large writes let a vector store load them
+in bulk (an index built after them rather than updated per point)."""
 
 
 def code_units(
@@ -77,7 +81,8 @@ async def embed(
         if file.id not in with_units:
             await remove_file_units(store, file.id)
     report("embedding", 0, len(units))
-    result = await index_code_units(embedder, store, units, prune=True)
+    batch = max(1, min(len(units), _WRITE_BATCH))
+    result = await index_code_units(embedder, store, units, prune=True, batch_size=batch)
     report("embedding", len(units), len(units))
     return result
 
@@ -103,13 +108,18 @@ async def near_duplicates(
     job_id: JobId,
     report: Progress,
     held: Sequence[AnalysisResult] = (),
+    neighbours: NearestNeighbours | None = None,
 ) -> list[AnalysisResult]:
     """One result per pair of functions whose stored embeddings lie within the rule's
     similarity, for each function of an analysed file and the closest other function of
-    the project. A pair is reported once: on the later function (by path, then line)
-    when both files are analysed now, else on the analysed one, unless ``held`` (the
-    results the project's latest completed analysis holds) already reports it on the
-    other. Files the rule's ``exclude`` patterns match take no part."""
+    the project (ties to the lowest point id). A pair is reported once: on the later
+    function (by path, then line) when both files are analysed now, else on the analysed
+    one, unless ``held`` (the results the project's latest completed analysis holds)
+    already reports it on the other. Files the rule's ``exclude`` patterns match take no
+    part.
+
+    With ``neighbours``, the project's stored vectors are read once and compared all with
+    all in process (exact); without, each function is one search of the store."""
     rule = rules.get(NEAR_DUPLICATE)
     if rule is None or not rule.enabled or not units:
         return []
@@ -140,14 +150,15 @@ async def near_duplicates(
         key=lambda u: (u.file_path, u.line_start, u.symbol),
         reverse=True,  # the later function of a pair reports it
     )  # fmt: skip
-    points = {p.id: p for p in await store.retrieve(collection, [u.point_id for u in candidates])}
+    if neighbours is not None:
+        closest = await _closest_in_process(
+            store, collection, candidates, min_similarity, excluded, neighbours
+        )
+    else:
+        closest = await _closest_by_search(store, collection, candidates, min_similarity, excluded)
     paired: set[frozenset[uuid.UUID]] = set()
     results = []
-    for done, unit in enumerate(candidates, start=1):
-        point = points.get(unit.point_id)
-        other = None
-        if point is not None:
-            other = await _closest_other(store, collection, point, unit, min_similarity, excluded)
+    for done, (unit, other) in enumerate(zip(candidates, closest, strict=True), start=1):
         if other is not None:
             pair = frozenset((unit.point_id, other.id))
             other_path = str(other.payload.get("file_path"))
@@ -173,6 +184,68 @@ async def near_duplicates(
                 )
         every(report, "duplicates", done, len(candidates), step=100)
     return results
+
+
+async def _closest_by_search(
+    store: VectorStore,
+    collection: str,
+    candidates: Sequence[CodeUnit],
+    min_similarity: float,
+    excluded: Callable[[str], bool],
+) -> list[ScoredPoint | None]:
+    """The closest other function of each candidate, one search of the store each."""
+    points = {p.id: p for p in await store.retrieve(collection, [u.point_id for u in candidates])}
+    found: list[ScoredPoint | None] = []
+    for unit in candidates:
+        point = points.get(unit.point_id)
+        other = None
+        if point is not None:
+            other = await _closest_other(store, collection, point, unit, min_similarity, excluded)
+        found.append(other)
+    return found
+
+
+async def _closest_in_process(
+    store: VectorStore,
+    collection: str,
+    candidates: Sequence[CodeUnit],
+    min_similarity: float,
+    excluded: Callable[[str], bool],
+    neighbours: NearestNeighbours,
+) -> list[ScoredPoint | None]:
+    """The closest other function of each candidate, from every stored point of the
+    candidates' projects read once and compared in process (exact search)."""
+    points: list[VectorPoint] = []
+    for project_id in sorted({str(u.project_id) for u in candidates}):
+        where = {"project_id": project_id}
+        count = await store.count(collection, filter=where)
+        if count:
+            points += await store.scroll(collection, filter=where, limit=count)
+    points.sort(key=lambda p: p.id)  # a tie goes to the lowest index: the lowest id
+    index_of = {p.id: i for i, p in enumerate(points)}
+    project_of = [str(p.payload.get("project_id")) for p in points]
+    asked = [u for u in candidates if u.point_id in index_of]
+    eligible = [not excluded(str(p.payload.get("file_path"))) for p in points]
+    by_project: dict[str, list[CodeUnit]] = {}
+    for unit in asked:
+        by_project.setdefault(str(unit.project_id), []).append(unit)
+    answers: dict[uuid.UUID, ScoredPoint] = {}
+    for project_id, units in by_project.items():
+        allowed = [e and p == project_id for e, p in zip(eligible, project_of, strict=True)]
+        found = await asyncio.to_thread(
+            neighbours.closest,
+            [p.vector for p in points],
+            [index_of[u.point_id] for u in units],
+            allowed,
+            min_similarity,
+        )
+        for unit, hit in zip(units, found, strict=True):
+            if hit is not None:
+                other = points[hit[0]]
+                answers[unit.point_id] = ScoredPoint(
+                    id=other.id, score=hit[1], payload=other.payload
+                )
+    return [answers.get(u.point_id) for u in candidates]
 
 
 async def _closest_other(

@@ -15,7 +15,8 @@ __all__ = ["Context"]
 
 @attrs.define(kw_only=True)
 class Context:
-    """``url`` is the scratch database (migrated); ``peer`` the SQLAlchemy peer, or None
+    """``url`` is the scratch database (migrated), ``server_url`` its server (where the
+    main job's rounds get databases of their own); ``peer`` the SQLAlchemy peer, or None
     with ``peer_missing`` saying why; ``redis_url`` a Redis server, or None with
     ``redis_missing`` saying why; ``details`` collects what the JSON report adds to the
     table (sweeps, pool samples)."""
@@ -23,6 +24,7 @@ class Context:
     sizes: Sizes
     url: str
     database: PostgresDatabase
+    server_url: str = ""
     peer: Any = None
     peer_missing: str | None = None
     redis_url: str | None = None

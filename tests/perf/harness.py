@@ -41,11 +41,18 @@ class Sizes:
     cache_reads: int  # Zipf-distributed cached reads
     operations: int  # concurrent mixed operations
     semantic: int = 0  # vectors embedded with the sentence-transformers model (0: none)
+    main_files: int = 450  # files of the repository the main job (row 7) indexes
+    main_rounds: int = 3  # rounds of the main job against lizard, interleaved
     ef_search_sweep: tuple[int, ...] = (10, 20, 40, 80, 160, 320)
 
-    def scaled(self, *, rows: int | None = None, vectors: int | None = None) -> Sizes:
-        """These sizes with ``--rows`` (files and results) and ``--vectors`` applied."""
+    def scaled(
+        self, *, rows: int | None = None, vectors: int | None = None, files: int | None = None
+    ) -> Sizes:
+        """These sizes with ``--rows`` (files and results), ``--vectors`` and ``--files``
+        (the main job's) applied."""
         changed: dict[str, Any] = {}
+        if files is not None:
+            changed["main_files"] = _positive("files", files)
         if rows is not None:
             changed.update(files=_positive("rows", rows), results=rows)
         if vectors is not None:
@@ -63,6 +70,7 @@ SIZES = {
     "tiny": Sizes(
         name="tiny", files=300, results=1_000, vectors=300, qdrant_max=300, queries=5,
         inserts=10, cache_reads=200, operations=1_000, ef_search_sweep=(10, 40),
+        main_files=12, main_rounds=1,
     ),
     "quick": Sizes(
         name="quick", files=20_000, results=100_000, vectors=20_000, qdrant_max=20_000,
@@ -71,6 +79,7 @@ SIZES = {
     "full": Sizes(
         name="full", files=1_000_000, results=1_000_000, vectors=1_000_000, qdrant_max=20_000,
         queries=500, inserts=1_000, cache_reads=100_000, operations=5_000, semantic=20_000,
+        main_files=2_000,
     ),
 }  # fmt: skip
 """``tiny`` is the smoke test's; ``quick`` (the default) takes minutes on 2 cores."""

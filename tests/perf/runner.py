@@ -17,12 +17,13 @@ from adapters.postgres.pool import PoolSettings
 from tests.perf.context import Context
 from tests.perf.data import seed_fixture
 from tests.perf.harness import Result, Sizes, report
+from tests.perf.mainjob import main_job_rows
 from tests.perf.relational import relational_rows
 from tests.perf.services import cache_rows, concurrency_rows
 from tests.perf.vectors import vector_rows
 from tests.servers import postgres_server, redis_server, scratch_database
 
-__all__ = ["POOL", "run"]
+__all__ = ["GROUPS", "POOL", "run"]
 
 # as the application works: as its role, under row-level security
 POOL = PoolSettings(min_size=2, max_size=10, role="codeant_app")
@@ -73,12 +74,20 @@ def _server_versions(url: str) -> dict[str, Any]:
     }
 
 
+GROUPS = ("relational", "vectors", "cache", "concurrency", "main")
+"""The groups of rows a run may be limited to (``--only``)."""
+
+
 async def run(
-    sizes: Sizes, *, database_url: str | None = None, command: str = ""
+    sizes: Sizes,
+    *,
+    database_url: str | None = None,
+    command: str = "",
+    only: tuple[str, ...] = GROUPS,
 ) -> tuple[list[Result], dict[str, Any]]:
     """Run every row at ``sizes`` on a scratch database of ``database_url``'s server (else
     the test server: CODEANT_TEST_DATABASE_URL or an embedded PostgreSQL 18); returns the
-    rows and the JSON report."""
+    rows and the JSON report. ``only`` limits the run to some groups of rows."""
     stop_server: Callable[[], None]
     if database_url:
         server_url, stop_server = database_url, _nothing
@@ -86,7 +95,7 @@ async def run(
         server_url, stop_server = postgres_server()
     try:
         with scratch_database(server_url, prefix="codeant_perf") as url:
-            return await _run_on(sizes, url, command)
+            return await _run_on(sizes, url, command, server_url, only)
     finally:
         stop_server()
 
@@ -95,12 +104,14 @@ def _nothing() -> None:
     """Stop nothing: the server was given, not started."""
 
 
-async def _run_on(sizes: Sizes, url: str, command: str) -> tuple[list[Result], dict[str, Any]]:
+async def _run_on(
+    sizes: Sizes, url: str, command: str, server_url: str, only: tuple[str, ...]
+) -> tuple[list[Result], dict[str, Any]]:
     # every session, ours and the peers', in the system scope of row-level security, so
     # that the raw baselines on the application's role see the rows the units see
     url = make_conninfo(url, options="-c codeant.scope=system")
     database = PostgresDatabase(url=url, pool=POOL)
-    ctx = Context(sizes=sizes, url=url, database=database)
+    ctx = Context(sizes=sizes, url=url, database=database, server_url=server_url)
     await database.pool()  # migrates the scratch database first
     try:
         from tests.perf.peer import OrmPeer
@@ -118,10 +129,17 @@ async def _run_on(sizes: Sizes, url: str, command: str) -> tuple[list[Result], d
         ctx.details["organization_id"] = fixture.organization_id
         ctx.details["project_slugs"] = list(fixture.slugs)
         projects = list(fixture.project_ids)
-        results = await relational_rows(ctx, projects)
-        results += await vector_rows(ctx)
-        results += await cache_rows(ctx, projects)
-        results += await concurrency_rows(ctx, projects)
+        results: list[Result] = []
+        if "relational" in only:
+            results += await relational_rows(ctx, projects)
+        if "vectors" in only:
+            results += await vector_rows(ctx)
+        if "cache" in only:
+            results += await cache_rows(ctx, projects)
+        if "concurrency" in only:
+            results += await concurrency_rows(ctx, projects)
+        if "main" in only:
+            results += await main_job_rows(ctx)
         results.sort(key=lambda r: r.row)
     finally:
         await database.close()
@@ -134,6 +152,7 @@ async def _run_on(sizes: Sizes, url: str, command: str) -> tuple[list[Result], d
         "command": command, "size": sizes.name, "sizes": {
             "files": sizes.files, "results": sizes.results, "vectors": sizes.vectors,
             "qdrant_max": sizes.qdrant_max, "queries": sizes.queries,
+            "main_files": sizes.main_files, "main_rounds": sizes.main_rounds,
         },
         "machine": machine(), "server": _server_versions(url), "pool": {
             "min_size": POOL.min_size, "max_size": POOL.max_size}, "details": details,

@@ -3,6 +3,7 @@ limit and the issue of the same rule go together."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import hashlib
 
@@ -45,8 +46,8 @@ def analysed(files: dict[str, bytes]) -> tuple[dict[str, list], dict[str, dict[s
         )
         for path, content in files.items()
     ]
-    parsed = parse_files(FileAnalyzer(max_bytes=MAX_BYTES), "/srv/orders", REPOSITORY,
-                         to_analyse, silent)  # fmt: skip
+    parsed = asyncio.run(parse_files(FileAnalyzer(max_bytes=MAX_BYTES), "/srv/orders",
+                                     REPOSITORY, to_analyse, silent))  # fmt: skip
     rules = {r.rule_id: r for r in effective_rules(list(BUILTIN_RULES), [])}
     results, metrics = evaluate(parsed, rules, JobId(new_id()), silent)
     path_of = {p.file.id: p.file.relative_path for p in parsed}

@@ -1,0 +1,137 @@
+"""Row 7: the main job. ``codeant index`` of a repository of real Python files (the first
+files of the standard library, committed to a fresh git repository), run as its users run
+it (a new process, a fresh database on the run's server), against lizard alone over the
+same files (``python -m lizard``, a new process too): the ratio of the two wall times,
+measured in interleaved rounds, and the seconds of each stage of the job."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.perf import corpus
+from tests.perf.context import Context
+from tests.perf.harness import Result, Spread
+
+__all__ = ["build_repository", "main_job_rows"]
+
+TARGET_RATIO = 2.0
+"""The issue's floor: the main job within twice the time lizard alone takes."""
+COMMIT_DATE = "2024-03-04T05:06:07+00:00"
+_TIMEOUT = 1800  # seconds: a guard against a hung command, not a timed assertion
+
+
+def build_repository(root: Path, files: int) -> tuple[int, int]:
+    """A git repository at ``root`` of the first ``files`` Python files of the standard
+    library (tests left out), committed once; returns the files and their bytes."""
+    root.mkdir(parents=True)
+    count = size = 0
+    for source in corpus.source_files():
+        if count >= files:
+            break
+        if not source.relative_path.startswith("stdlib/"):
+            continue
+        target = root / source.relative_path.removeprefix("stdlib/")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source.path, target)
+        count += 1
+        size += source.size_bytes
+    env = {
+        **os.environ, "GIT_AUTHOR_DATE": COMMIT_DATE, "GIT_COMMITTER_DATE": COMMIT_DATE,
+        "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1",
+    }  # fmt: skip
+    git = ["git", "-c", "user.name=Benchmark", "-c", "user.email=bench@example.com"]
+    for args in (["init", "--quiet", "--initial-branch", "main"], ["add", "--all"],
+                 ["commit", "--quiet", "--message", "corpus"]):  # fmt: skip
+        subprocess.run([*git, *args], cwd=root, env=env, check=True, capture_output=True)
+    return count, size
+
+
+def _index_once(server_url: str, repo: Path, work: Path) -> tuple[float, dict[str, Any]]:
+    """Wall seconds of ``codeant index REPO --json`` on a fresh database, and its summary."""
+    from tests.e2e.cli import cli_for
+
+    with cli_for(server_url, work) as cli:
+        started = time.perf_counter()
+        done = subprocess.run(
+            [sys.executable, "-m", "adapters.cli.main", "index", str(repo), "--json"],
+            cwd=cli.workdir, env=cli.env, capture_output=True, text=True,
+            stdin=subprocess.DEVNULL, timeout=_TIMEOUT, check=False,
+        )  # fmt: skip
+        seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"codeant index exited {done.returncode}: {done.stderr[-2000:]}")
+    summary: dict[str, Any] = json.loads(done.stdout)
+    return seconds, summary
+
+
+def _lizard_once(repo: Path) -> float:
+    """Wall seconds of ``python -m lizard REPO`` (its report discarded)."""
+    started = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "lizard", str(repo)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+        timeout=_TIMEOUT, check=False,
+    )  # fmt: skip
+    return time.perf_counter() - started
+
+
+async def main_job_rows(ctx: Context) -> list[Result]:
+    """Row 7a: ``codeant index`` (first run) against lizard alone, and 7b: the share of
+    the job's own seconds each stage took (in the notes and the JSON's details)."""
+    sizes = ctx.sizes
+    name = "first codeant index vs lizard alone, same files"
+    if not ctx.server_url:
+        return [Result(row="7a", name=name, unit="s", ours=None, skipped="no server URL")]
+    with tempfile.TemporaryDirectory(prefix="codeant-mainjob-") as scratch:
+        repo = Path(scratch) / "corpus"
+        files, size = build_repository(repo, sizes.main_files)
+        ours: list[float] = []
+        lizard: list[float] = []
+        reported: list[float] = []
+        stages: dict[str, list[float]] = {}
+        summary: dict[str, Any] = {}
+        for r in range(sizes.main_rounds):  # interleaved, the order alternating
+            order = ["ours", "lizard"] if r % 2 == 0 else ["lizard", "ours"]
+            for who in order:
+                if who == "lizard":
+                    lizard.append(_lizard_once(repo))
+                    continue
+                seconds, summary = _index_once(ctx.server_url, repo, Path(scratch) / f"r{r}")
+                ours.append(seconds)
+                reported.append(float(summary["seconds"]))
+                for stage, value in summary["stages"].items():
+                    stages.setdefault(stage, []).append(float(value))
+    ours_spread, lizard_spread = Spread.of(ours), Spread.of(lizard)
+    stage_spreads = {stage: Spread.of(values) for stage, values in stages.items()}
+    ctx.details["main_job"] = {
+        "files": files, "bytes": size, "lines": summary.get("lines"),
+        "functions": summary.get("embedded"), "results": summary.get("results"),
+        "rounds": sizes.main_rounds, "codeant_s": ours, "lizard_s": lizard,
+        "job_seconds": reported, "stages_s": stages,
+        "ratios": [o / p for o, p in zip(ours, lizard, strict=True)],
+    }  # fmt: skip
+    stage_text = ", ".join(f"{stage} {spread}" for stage, spread in stage_spreads.items())
+    return [
+        Result(
+            row="7a", name=f"{name} ({files} files), median wall", unit="s",
+            ours=ours_spread.median, peer=lizard_spread.median, peer_name="lizard alone",
+            target=("<=", TARGET_RATIO), on_ratio=True,
+            notes=(
+                f"{files} files, {summary.get('lines')} lines, {summary.get('embedded')}"
+                f" functions; rounds: {sizes.main_rounds}, codeant {ours_spread} s, lizard"
+                f" {lizard_spread} s"
+            ),
+        ),
+        Result(
+            row="7b", name="first codeant index, the job's own seconds (median)", unit="s",
+            ours=Spread.of(reported).median, notes=f"stages (median, range): {stage_text}",
+        ),
+    ]  # fmt: skip

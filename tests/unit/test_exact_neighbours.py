@@ -1,0 +1,96 @@
+"""Near-duplicates in one pass over the project's vectors (ExactNeighbours) give the
+answers one search of the store per function gives."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import json
+
+import pytest
+
+from adapters.embedders.hashing import HashingEmbedder
+from adapters.exact_neighbours import ExactNeighbours
+from adapters.memory.vectors import MemoryVectorStore
+from application.indexing.progress import silent
+from application.indexing.reading import Parsed
+from application.indexing.vectors import code_units, near_duplicates
+from application.similarity import index_code_units
+from domain.ids import JobId, new_id
+from tests.unit.test_near_duplicates import (
+    NORMALIZE,
+    ORGANIZATION,
+    PROJECT,
+    REPOSITORY,
+    STUB,
+    rules,
+    source_file,
+)
+
+
+def test_the_closest_eligible_other_vector_is_found_ties_to_the_lowest_index():
+    """Each query gets its most similar other eligible vector within the threshold; equal
+    vectors tie and the lowest index wins; a zero vector is 0 similar to any."""
+    vectors = [(1.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 0.0), (0.6, 0.8), (0.0, 0.0)]
+    finder = ExactNeighbours()
+
+    found = finder.closest(vectors, [0, 2, 1, 4, 5], [True] * 6, 0.5)
+
+    assert found[0] == (2, 1.0)  # 2 and 3 tie: the lowest index
+    assert found[1] == (0, 1.0)
+    assert found[2] == (4, pytest.approx(0.8))
+    assert found[3] == (1, pytest.approx(0.8))
+    assert found[4] is None  # the zero vector
+    assert finder.closest(vectors, [0], [True, True, False, False, True, True], 0.5) == [
+        (4, pytest.approx(0.6))
+    ]
+    assert finder.closest(vectors, [0], [True, True, False, False, True, True], 0.7) == [None]
+    assert finder.closest(vectors, [], [True] * 6, 0.5) == []
+
+
+def _stdlib_functions(limit: int) -> list[Parsed]:
+    """Real functions (each its own file), with repeats so that some pairs are exact."""
+    text = inspect.getsource(json.decoder) + inspect.getsource(json.encoder)
+    lines = text.splitlines()
+    parsed = []
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.FunctionDef) and node.end_lineno:
+            code = "\n".join(lines[node.lineno - 1 : node.end_lineno]) + "\n"
+            parsed.append(source_file(f"lib/f{len(parsed):03}.py", code, name=node.name))
+    parsed = parsed[:limit]
+    parsed += [source_file(f"lib/copy{n}.py", NORMALIZE, name="normalize_record") for n in range(4)]
+    parsed += [source_file(f"lib/stub{n}.pyi", STUB, name="fetch") for n in range(3)]
+    parsed += [source_file(f"lib/fetch{n}.py", STUB, name="fetch") for n in range(2)]
+    return parsed
+
+
+@pytest.mark.parametrize("min_similarity", [0.5, 0.9])
+async def test_one_pass_finds_what_a_search_per_function_finds(min_similarity: float):
+    """Over real functions, analysed in two steps, the exact pass reports the same pairs,
+    with the same similarity, as a search of the store per function."""
+    everything = _stdlib_functions(60)
+    now = everything[1::2]  # the others as files analysed earlier
+    store = MemoryVectorStore()
+    units = code_units(
+        ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in everything],
+        {p.file.id: p.text for p in everything if p.text is not None},
+    )  # fmt: skip
+    await index_code_units(HashingEmbedder(), store, units)
+    analysed = [u for u in units if u.file_id in {p.file.id for p in now}]
+    effective = rules(min_similarity=min_similarity, min_nloc=1)
+    job = JobId(new_id())
+
+    searched = await near_duplicates(store, analysed, now, effective, job, silent)
+    one_pass = await near_duplicates(
+        store, analysed, now, effective, job, silent, neighbours=ExactNeighbours()
+    )
+
+    def seen(results):
+        return [
+            (r.location.file_path, r.metadata["duplicate_of"], r.title, r.description,
+             r.confidence)
+            for r in results
+        ]  # fmt: skip
+
+    assert seen(one_pass) == seen(searched)
+    assert len(searched) > 3

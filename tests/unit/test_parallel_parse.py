@@ -1,0 +1,73 @@
+"""The parse stage in worker processes gives what it gives in one process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import inspect
+import json
+import os
+
+from adapters.source import FileAnalyzer
+from application.indexing.reading import Parsed, ToAnalyse, new_file_id, parse_files
+from domain.enums import FileChange
+from domain.ids import RepositoryId, new_id
+from domain.projects import Repository
+from ports.source import TrackedFile
+
+REPOSITORY = Repository(
+    project_id=new_id(),
+    local_path="/srv/lib",
+    remote_url="https://git.example.com/lib.git",
+    default_branch="main",
+)
+
+
+def files() -> list[ToAnalyse]:
+    """Real modules of several sizes, a binary file and an empty one."""
+    contents = {
+        f"lib/{module.__name__}.py": inspect.getsource(module).encode()
+        for module in (json, json.decoder, json.encoder, json.scanner, os, inspect)
+    }
+    contents |= {"assets/blob.bin": bytes(range(256)) * 4, "lib/empty.py": b""}
+    return [
+        ToAnalyse(
+            tracked=TrackedFile(
+                relative_path=path,
+                size_bytes=len(content),
+                last_modified=dt.datetime(2024, 3, 1, tzinfo=dt.UTC),
+            ),
+            content=content,
+            digest=hashlib.sha256(content).hexdigest(),
+            id=new_file_id(RepositoryId(REPOSITORY.id), path, ()),
+            change=FileChange.ADDED,
+        )
+        for path, content in contents.items()
+    ]
+
+
+async def test_files_analysed_in_workers_are_those_analysed_in_one_process():
+    """Two worker processes give every file the same index entry and text, in order, and
+    report their progress up to the last file."""
+    to_analyse = files()
+    seen: list[tuple[int, int]] = []
+
+    def progress(stage: str, done: int, total: int) -> None:
+        seen.append((done, total))
+
+    alone = await parse_files(FileAnalyzer(), "/srv/lib", REPOSITORY, to_analyse, progress)
+    seen.clear()
+    shared = await parse_files(
+        FileAnalyzer(), "/srv/lib", REPOSITORY, to_analyse, progress, workers=2
+    )
+
+    def entries(parsed: list[Parsed]) -> list[tuple[object, ...]]:
+        return [
+            (p.file.id, p.file.relative_path, p.file.language, p.file.line_count,
+             p.file.content_hash, p.file.analysis_status, p.file.metadata, p.text)
+            for p in parsed
+        ]  # fmt: skip
+
+    assert entries(shared) == entries(alone)
+    assert any(p.file.metadata.functions for p in alone)
+    assert seen[-1] == (len(to_analyse), len(to_analyse))
