@@ -9,7 +9,8 @@ entry through the same services that read the store directly and caching it for 
 - the results of a finished job and a project's issues summary: ``ttl_analysis``, 3600 s;
 - a project's aggregation of a metric type: ``ttl_metrics``, 86400 s.
 
-Keys. An entry's key is ``KEY_FORMAT:kind:shape:versions:parts``: ``shape`` is the
+Keys. An entry's key is ``KEY_FORMAT:kind:shape:versions:parts`` (``kind@organization``
+in an organization's view, :meth:`CachedQueries.for_organization`): ``shape`` is the
 :func:`shape_fingerprint` of the cached type, so an entry written by code with another
 shape of it is never read; ``versions`` are the current tokens of the version keys the
 entry depends on (a project, an organization's projects, a project's analysis data, the
@@ -64,6 +65,7 @@ leaves them to the others after its 30 s lease).
 from __future__ import annotations
 
 import asyncio
+import copy
 import enum
 import functools
 import hashlib
@@ -88,9 +90,10 @@ from domain.ids import JobId, OrganizationId, ProjectId
 from domain.projects import Project
 from domain.reports import IssuesSummary, MetricAggregation
 from domain.rules import EffectiveRule
+from domain.validation import check_instance
 from ports.cache import Cache, Codec
 from ports.pagination import MAX_PAGE_SIZE, Page, PageRequest
-from ports.unit_of_work import UnitOfWorkFactory
+from ports.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "DEFAULT_TTL_ANALYSIS",
@@ -286,13 +289,29 @@ class CachedQueries:
     ) -> None:
         self._cache = cache
         self._codec = codec
-        self._uow = uow
+        self._make_uow = uow
+        self._organization_id: OrganizationId | None = None
         self._ttl_projects = _ttl("ttl_projects", ttl_projects)
         self._ttl_analysis = _ttl("ttl_analysis", ttl_analysis)
         self._ttl_metrics = _ttl("ttl_metrics", ttl_metrics)
         self.stats = CacheStats() if stats is None else stats
         self._flights: dict[str, asyncio.Future[Any]] = {}
         self._outage = False
+
+    def for_organization(self, organization_id: OrganizationId) -> CachedQueries:
+        """The same reads for one organization: loaded through units of work opened for
+        it (another organization's rows are not there for them) and cached under keys of
+        its own, so that no organization is answered from what another one read. The
+        cache, counters and in-flight loads are shared with this one."""
+        check_instance("organization_id", organization_id, uuid.UUID)
+        scoped = copy.copy(self)
+        scoped._organization_id = organization_id
+        return scoped
+
+    def _uow(self) -> UnitOfWork:
+        if self._organization_id is None:
+            return self._make_uow()
+        return self._make_uow(organization_id=self._organization_id)
 
     # ----------------------------------------------------------------- public reads
 
@@ -528,7 +547,10 @@ class CachedQueries:
 
     async def _key(self, entry: _Entry[Any]) -> str:
         tokens = [await self._token(name) for name in entry.versions]
-        return entry_key(entry.kind, entry.cls, ".".join(tokens) or _IMMUTABLE, *entry.parts)
+        kind = entry.kind
+        if self._organization_id is not None:  # an organization's view keys its own entries
+            kind = f"{kind}@{self._organization_id}"
+        return entry_key(kind, entry.cls, ".".join(tokens) or _IMMUTABLE, *entry.parts)
 
     async def _token(self, version_key: str) -> str:
         """The current token of ``version_key``, created if missing (once for concurrent

@@ -97,6 +97,7 @@ class UnitOfWork(Protocol):
 
 
 class UnitOfWorkFactory(Protocol):
-    """Makes a fresh unit of work (the container's ``uow`` provider)."""
+    """Makes a fresh unit of work (the container's ``uow`` provider): for one organization
+    when ``organization_id`` is given (see :attr:`UnitOfWork.organization_id`)."""
 
-    def __call__(self) -> UnitOfWork: ...
+    def __call__(self, *, organization_id: OrganizationId | None = None) -> UnitOfWork: ...

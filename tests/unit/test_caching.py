@@ -39,6 +39,7 @@ from application.caching import (
     shape_fingerprint,
 )
 from application.invalidation import CacheInvalidator, stale_keys
+from application.organizations import register_organization
 from domain.analysis import AnalysisResult, CodeMetric
 from domain.enums import Category, MetricType, ProgrammingLanguage, ProjectStatus, Severity
 from domain.events import OrganizationRegistered, ProjectUpdated
@@ -84,9 +85,9 @@ class CountingUnitsOfWork:
         self.db = db
         self.made = 0
 
-    def __call__(self) -> MemoryUnitOfWork:
+    def __call__(self, *, organization_id=None) -> MemoryUnitOfWork:
         self.made += 1
-        return YieldingUnitOfWork(self.db)
+        return YieldingUnitOfWork(self.db, organization_id=organization_id)
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -669,3 +670,20 @@ async def test_invalidation_raises_while_the_cache_is_down(cache, project):
 
     with pytest.raises(UnavailableError):
         await CacheInvalidator(cache).handle(event)
+
+
+async def test_an_organizations_view_never_answers_from_anothers_reads(queries, uow, project):
+    """A read cached for every organization, or for one, is never the answer of another
+    organization's view: its loads go through units opened for it, under keys of its
+    own."""
+    other = await register_organization(uow, name="Globex", slug="globex")
+    assert (await queries.project(project.id)).id == project.id  # cached, system scope
+    mine = queries.for_organization(project.organization_id)
+    assert (await mine.project(project.id)).id == project.id
+    assert (await mine.project(project.id)).id == project.id  # a hit of its own key
+    theirs = queries.for_organization(other.id)
+    with pytest.raises(NotFoundError):
+        await theirs.project(project.id)
+    with pytest.raises(NotFoundError):
+        await theirs.issues_summary(project.id)
+    assert queries.stats.hits >= 1
