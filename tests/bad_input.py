@@ -101,9 +101,10 @@ class World:
     cache: MemoryCache = attrs.Factory(MemoryCache)
     embedder: HashingEmbedder = attrs.Factory(lambda: HashingEmbedder(64))
     store: MemoryVectorStore = attrs.Factory(MemoryVectorStore)
+    scope: Any = None  # the organization the calls' units are opened for (None: system)
 
-    def uow(self) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.db)
+    def uow(self, *, organization_id: Any = None) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(self.db, organization_id=organization_id or self.scope)
 
 
 async def make_world() -> World:
