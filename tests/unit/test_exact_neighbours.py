@@ -93,4 +93,6 @@ async def test_one_pass_finds_what_a_search_per_function_finds(min_similarity: f
         ]  # fmt: skip
 
     assert seen(one_pass) == seen(searched)
-    assert len(searched) > 3
+    # not vacuous: the copies are found (how many pairs depends on which of identical
+    # twins wins a tie, by point id, which the files' random ids decide)
+    assert len(searched) >= 3
