@@ -1,9 +1,12 @@
 """Use cases of the persistence core.
 
-Services are async functions taking the ports they need (a unit of work, a vector store,
-an embedder) as arguments. Each runs in one unit of work, validates its input by building
-domain objects before writing anything, and commits once; events reach the outbox only
-with that commit. Wrap a service in :func:`with_retry` to retry it on ConcurrencyError.
+Services are async functions taking the ports they need (a unit of work first, then a
+vector store, an embedder...) as arguments. Each runs in one unit of work, validates its
+input by building domain objects before writing anything, and commits once; events reach
+the outbox only with that commit. The long jobs (:func:`index_repository`,
+:func:`rebuild_vectors`) take a unit of work too, and run their stages and heartbeat in
+its siblings (the same store, actor and organization). Wrap a service in
+:func:`with_retry` to retry it on ConcurrencyError.
 """
 
 from application.analysis import (

@@ -114,6 +114,14 @@ class MemoryUnitOfWork:
             self._tx.rollback()
         self._events = []
 
+    def sibling(self) -> MemoryUnitOfWork:
+        return MemoryUnitOfWork(
+            self._db,
+            on_commit=self._on_commit,
+            actor=self._actor,
+            organization_id=self._organization_id,
+        )
+
     def add_event(self, event: DomainEvent) -> None:
         self._active()
         self._events.append(event)

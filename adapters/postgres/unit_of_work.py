@@ -180,6 +180,14 @@ class PostgresUnitOfWork:
         async with translated():
             await conn.rollback()
 
+    def sibling(self) -> PostgresUnitOfWork:
+        return PostgresUnitOfWork(
+            self._database,
+            on_commit=self._on_commit,
+            actor=self._actor,
+            organization_id=self._organization_id,
+        )
+
     def add_event(self, event: DomainEvent) -> None:
         self._active()
         self._events.append(event)

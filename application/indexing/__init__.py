@@ -128,7 +128,7 @@ def _timed(stages: dict[str, float], name: str) -> Iterator[None]:
 
 @service
 async def index_repository(
-    uow: Callable[[], UnitOfWork],
+    uow: UnitOfWork,
     reader: SourceReader,
     analyzer: CodeAnalyzer,
     embedder: Embedder,
@@ -156,7 +156,9 @@ async def index_repository(
     the same project raises AnalysisInProgressError. ``neighbours`` finds near-duplicates
     in one pass over the project's vectors (else one search of ``store`` per function);
     ``workers`` above one analyses the files in as many processes (``analyzer`` must then
-    pickle)."""
+    pickle). The job runs in several units of work, some at the same time (its
+    heartbeat): ``uow`` and units like it (:meth:`~ports.unit_of_work.UnitOfWork.sibling`)."""
+    fresh = uow.sibling
     if project_name is not None:
         slugify(project_name, field="project_name")  # refused before anything is read
     lease_seconds = check_instance("lease", lease, dt.timedelta).total_seconds()
@@ -172,13 +174,13 @@ async def index_repository(
     name = project_name if project_name is not None else PurePath(root).name
     field = "project_name" if project_name is not None else DIRECTORY_NAME
     slug = slugify(name, field=field)
-    organization = await organization_for(uow, organization_slug)
-    project = await project_for(uow, organization, name, slug, snapshot, field=field)
-    repository = await repository_for(uow, project, snapshot)
-    await register_rules(uow(), BUILTIN_RULES)  # writes only what changed in the catalogue
-    rules = {r.rule_id: r for r in await effective_rule_set(uow(), project.id)}
+    organization = await organization_for(fresh, organization_slug)
+    project = await project_for(fresh, organization, name, slug, snapshot, field=field)
+    repository = await repository_for(fresh, project, snapshot)
+    await register_rules(fresh(), BUILTIN_RULES)  # writes only what changed in the catalogue
+    rules = {r.rule_id: r for r in await effective_rule_set(fresh(), project.id)}
     fingerprint = analysis_fingerprint(list(rules.values()), embedder.model_name)
-    async with uow() as unit:
+    async with fresh() as unit:
         last_job = await unit.analysis.latest_job(project.id)
         stored = await _stored_files(unit, repository)
     stale = last_job is None or last_job.config.get("fingerprint") != fingerprint
@@ -215,7 +217,7 @@ async def index_repository(
         return attrs.evolve(summary, seconds=time.monotonic() - started, stages=stages)
 
     async with JobRun(
-        uow,
+        fresh,
         project.id,
         owner=liveness.owner() if liveness else f"pid {os.getpid()}",
         owner_alive=liveness.is_alive if liveness else cannot_tell,
@@ -242,7 +244,7 @@ async def index_repository(
         async with run.stage("embed", progress=40):
             embedded = await embed(embedder, store, units, analysed, report)
         async with run.stage("duplicates", progress=80):
-            held = await _held_duplicates(uow, last_job, stale)
+            held = await _held_duplicates(fresh, last_job, stale)
             duplicates = await near_duplicates(
                 store, units, parsed, rules, job_id, report, held=held, neighbours=neighbours
             )

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import attrs
 
 from application._boundary import service
@@ -34,7 +32,7 @@ class RebuildReport:
 
 @service
 async def rebuild_vectors(
-    uow: Callable[[], UnitOfWork],
+    uow: UnitOfWork,
     reader: SourceReader,
     embedder: Embedder,
     store: VectorStore,
@@ -49,7 +47,7 @@ async def rebuild_vectors(
     source of truth, the vector store a derived copy that this restores after a loss."""
     report = progress or silent
     targets: list[tuple[Organization, Project, Repository, list[FileIndex]]] = []
-    async with uow() as unit:
+    async with uow as unit:
         for organization in await every_organization(unit):
             for project in await every_project(unit, organization):
                 if project_slug is not None and project.slug != project_slug:

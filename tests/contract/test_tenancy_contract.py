@@ -126,3 +126,15 @@ async def test_the_audit_trail_shows_only_the_units_organization(backend: Backen
     assert entries and {e.organization_id for e in entries} == {org}
     assert [c.organization_id for c in checks] == [org]
     assert all(c.intact for c in checks)
+
+
+async def test_a_sibling_unit_keeps_the_organization_and_the_actor(backend: Backend, two):
+    """A unit's sibling (a long job's further units) works in the same organization, as
+    the same actor."""
+    mine, theirs = two
+    unit = backend.uow(actor="job:1", organization_id=mine.scaffold.organization.id)
+    sibling = unit.sibling()
+    assert (sibling.actor, sibling.organization_id) == ("job:1", mine.scaffold.organization.id)
+    async with sibling as uow:
+        assert await uow.projects.find_by_id(theirs.scaffold.project.id) is None
+        assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None

@@ -95,12 +95,15 @@ class TrappedUnit(_Wrapper):
             self._trap("record")
         await self._inner.commit()
 
+    def sibling(self) -> TrappedUnit:
+        return TrappedUnit(self._inner.sibling(), self._trap)
+
 
 @attrs.define
 class Trapped:
     """The ports of a container, each reaching ``trap`` at its stage."""
 
-    uow: Callable[[], UnitOfWork]
+    uow: UnitOfWork
     reader: SourceReader
     analyzer: CodeAnalyzer
     store: VectorStore
@@ -108,7 +111,7 @@ class Trapped:
 
 def trapped(container: Container, trap: Trap) -> Trapped:
     return Trapped(
-        uow=lambda: TrappedUnit(container.uow(), trap),  # type: ignore[return-value]
+        uow=TrappedUnit(container.uow(), trap),  # type: ignore[arg-type]
         reader=TrappedReader(container.source_reader(), trap),  # type: ignore[arg-type]
         analyzer=TrappedAnalyzer(container.code_analyzer(), trap),  # type: ignore[arg-type]
         store=TrappedStore(container.vector_store(), trap),  # type: ignore[arg-type]
