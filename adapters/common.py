@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 import attrs
 
 from domain.events import DomainEvent
 from domain.files import FileIndex
-from domain.ids import FileId, RepositoryId
+from domain.ids import FileId, OrganizationId, RepositoryId
 from domain.projects import RepositoryBranch
 from domain.reports import FileRef, FileRename, SnapshotResult
+from domain.validation import check_instance, check_text
 from ports.errors import ValidationError
 
 __all__ = [
@@ -23,6 +25,7 @@ __all__ = [
     "check_branches",
     "check_limit",
     "check_snapshot",
+    "check_unit_scope",
     "plan_snapshot",
     "run_commit_hook",
     "summary_since",
@@ -35,6 +38,15 @@ log = logging.getLogger(__name__)
 
 CommitHook = Callable[[Sequence[DomainEvent]], Awaitable[None]]
 """Called with a unit's events right after they committed (see run_commit_hook)."""
+
+
+def check_unit_scope(actor: str | None, organization_id: OrganizationId | None) -> None:
+    """What a unit of work is made with: the audit actor (a name of at most 255
+    characters) and the organization it works in (a UUID), either of them None."""
+    if actor is not None:
+        check_text("actor", actor, max_length=255)
+    if organization_id is not None:
+        check_instance("organization_id", organization_id, uuid.UUID)
 
 
 async def run_commit_hook(hook: CommitHook | None, events: Sequence[DomainEvent]) -> None:

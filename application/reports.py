@@ -10,7 +10,7 @@ from domain.enums import MetricType
 from domain.ids import ProjectId
 from domain.projects import Project
 from domain.reports import FileHotspot, IssuesSummary, MetricAggregation
-from domain.validation import check_int, check_member
+from domain.validation import check_int
 from ports.unit_of_work import UnitOfWork
 
 __all__ = [
@@ -54,10 +54,9 @@ async def metric_aggregation(
     uow: UnitOfWork, project_id: ProjectId, metric_type: MetricType
 ) -> MetricAggregation:
     """Statistics per metric name of ``metric_type`` over the latest completed job."""
-    checked = check_member("metric_type", metric_type, MetricType)
     async with uow:
         await require_project(uow, project_id)
-        return await uow.analysis.aggregate_metrics(project_id, checked)
+        return await uow.analysis.aggregate_metrics(project_id, metric_type)
 
 
 @service

@@ -21,7 +21,7 @@ from domain.enums import CodeUnitKind, ProgrammingLanguage
 from domain.errors import ValidationError
 from domain.events import DomainEvent, FileChanged, ProjectDeleted
 from domain.ids import EmbeddingId, FileId, OrganizationId, ProjectId
-from domain.validation import check_instance, check_int, check_member, check_number, check_text
+from domain.validation import check_instance, check_int, check_number, check_text
 from ports.errors import NotFoundError
 from ports.vectors import Embedder, ScoredPoint, VectorFilter, VectorPoint, VectorStore
 
@@ -126,7 +126,6 @@ async def find_similar_code(
     gives no hits."""
     check_text("code", code)
     check_int("limit", limit, 1, MAX_SIMILAR)
-    checked_kind = check_member("kind", kind, CodeUnitKind)
     if score_threshold is not None:
         check_number("score_threshold", score_threshold, -1.0, 1.0)  # a cosine similarity
     conditions: dict[str, Any] = {}
@@ -135,11 +134,11 @@ async def find_similar_code(
     if organization_id is not None:
         conditions["organization_id"] = str(organization_id)
     if language is not None:
-        conditions["language"] = check_member("language", language, ProgrammingLanguage).value
+        conditions["language"] = language.value
     [vector] = await embedder.embed([normalize_code(code)])
     try:
         hits = await store.search(
-            collection_name(collection_prefix, checked_kind),
+            collection_name(collection_prefix, kind),
             vector,
             limit=limit,
             filter=conditions or None,

@@ -9,28 +9,21 @@ ALTER TABLE audit_chain_heads DISABLE ROW LEVEL SECURITY;
 DROP POLICY tenant ON audit_log;
 ALTER TABLE audit_log DISABLE ROW LEVEL SECURITY;
 
-DROP POLICY tenant ON organizations;
-DROP POLICY tenant ON organization_members;
-DROP POLICY tenant ON projects;
-DROP POLICY tenant ON repositories;
-DROP POLICY tenant ON repository_branches;
-DROP POLICY tenant ON file_index;
-DROP POLICY tenant ON file_history;
-DROP POLICY tenant ON analysis_jobs;
-DROP POLICY tenant ON analysis_results;
-DROP POLICY tenant ON code_metrics;
-DROP POLICY tenant ON project_rule_configs;
-ALTER TABLE organizations NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE organization_members NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE projects NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE repositories NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE repository_branches NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE file_index NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE file_history NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE analysis_jobs NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE analysis_results NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE code_metrics NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
-ALTER TABLE project_rule_configs NO FORCE ROW LEVEL SECURITY, DISABLE ROW LEVEL SECURITY;
+DO $$
+DECLARE
+    tenant_table TEXT;
+BEGIN
+    FOREACH tenant_table IN ARRAY ARRAY[
+        'organizations', 'organization_members', 'projects', 'repositories',
+        'repository_branches', 'file_index', 'file_history', 'analysis_jobs',
+        'analysis_results', 'code_metrics', 'project_rule_configs'
+    ] LOOP
+        EXECUTE format('DROP POLICY tenant ON %I', tenant_table);
+        EXECUTE format('ALTER TABLE %I NO FORCE ROW LEVEL SECURITY,'
+                       ' DISABLE ROW LEVEL SECURITY', tenant_table);
+    END LOOP;
+END;
+$$;
 DROP FUNCTION codeant_visible(UUID);
 
 DO $$

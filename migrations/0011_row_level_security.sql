@@ -80,60 +80,28 @@ LANGUAGE sql STABLE AS $$
         OR organization = NULLIF(current_setting('codeant.organization_id', true), '')::uuid
 $$;
 
-ALTER TABLE organizations ENABLE ROW LEVEL SECURITY;
-ALTER TABLE organizations FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON organizations
-    USING (codeant_visible(id)) WITH CHECK (codeant_visible(id));
-
-ALTER TABLE organization_members ENABLE ROW LEVEL SECURITY;
-ALTER TABLE organization_members FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON organization_members
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE projects ENABLE ROW LEVEL SECURITY;
-ALTER TABLE projects FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON projects
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE repositories ENABLE ROW LEVEL SECURITY;
-ALTER TABLE repositories FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON repositories
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE repository_branches ENABLE ROW LEVEL SECURITY;
-ALTER TABLE repository_branches FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON repository_branches
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE file_index ENABLE ROW LEVEL SECURITY;
-ALTER TABLE file_index FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON file_index
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE file_history ENABLE ROW LEVEL SECURITY;
-ALTER TABLE file_history FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON file_history
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE analysis_jobs ENABLE ROW LEVEL SECURITY;
-ALTER TABLE analysis_jobs FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON analysis_jobs
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE analysis_results ENABLE ROW LEVEL SECURITY;
-ALTER TABLE analysis_results FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON analysis_results
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE code_metrics ENABLE ROW LEVEL SECURITY;
-ALTER TABLE code_metrics FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON code_metrics
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
-
-ALTER TABLE project_rule_configs ENABLE ROW LEVEL SECURITY;
-ALTER TABLE project_rule_configs FORCE ROW LEVEL SECURITY;
-CREATE POLICY tenant ON project_rule_configs
-    USING (codeant_visible(organization_id)) WITH CHECK (codeant_visible(organization_id));
+-- the same forced policy on every tenant table (organizations are their own tenant)
+DO $$
+DECLARE
+    tenant_table TEXT;
+    tenant_column TEXT;
+BEGIN
+    FOREACH tenant_table IN ARRAY ARRAY[
+        'organizations', 'organization_members', 'projects', 'repositories',
+        'repository_branches', 'file_index', 'file_history', 'analysis_jobs',
+        'analysis_results', 'code_metrics', 'project_rule_configs'
+    ] LOOP
+        tenant_column := CASE tenant_table WHEN 'organizations' THEN 'id'
+                                           ELSE 'organization_id' END;
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', tenant_table);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', tenant_table);
+        EXECUTE format(
+            'CREATE POLICY tenant ON %I USING (codeant_visible(%I))'
+            ' WITH CHECK (codeant_visible(%I))',
+            tenant_table, tenant_column, tenant_column);
+    END LOOP;
+END;
+$$;
 
 -- The trail: read within the organization (entries of no organization in the system
 -- scope only); written only by the owner's triggers, so not forced on the owner.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs
@@ -148,6 +148,16 @@ class MemoryAuditTrail:
         self._log = log
         self._scope = scope
 
+    def _wanted(
+        self, organization_id: OrganizationId | None
+    ) -> Callable[[OrganizationId | None], bool]:
+        """Whether a chain is the one asked for (every one when None) and one the unit
+        sees (its organization's only, as row-level security has it)."""
+        return lambda chain: (
+            (organization_id is None or chain == organization_id)
+            and (self._scope is None or chain == self._scope)
+        )
+
     async def entries(
         self,
         *,
@@ -157,14 +167,11 @@ class MemoryAuditTrail:
         since: dt.datetime | None = None,
         limit: int = 100,
     ) -> list[AuditEntry]:
-        if self._scope is not None:
-            if organization_id not in (None, self._scope):
-                return []
-            organization_id = self._scope
+        wanted = self._wanted(organization_id)
         found = [
             e
             for e in reversed(self._log.entries)
-            if (organization_id is None or e.organization_id == organization_id)
+            if wanted(e.organization_id)
             and (entity is None or e.entity == entity)
             and (entity_id is None or e.entity_id == entity_id)
             and (since is None or e.occurred_at >= since)
@@ -173,16 +180,13 @@ class MemoryAuditTrail:
         return found[:limit]
 
     async def verify(self, organization_id: OrganizationId | None = None) -> list[ChainCheck]:
-        if self._scope is not None:
-            if organization_id not in (None, self._scope):
-                return []
-            organization_id = self._scope
+        wanted = self._wanted(organization_id)
         chains: dict[OrganizationId | None, list[AuditEntry]] = {}
         for entry in self._log.entries:
-            if organization_id is None or entry.organization_id == organization_id:
+            if wanted(entry.organization_id):
                 chains.setdefault(entry.organization_id, []).append(entry)
         for org in self._log.heads:
-            if organization_id is None or org == organization_id:
+            if wanted(org):
                 chains.setdefault(org, [])
         checks = []
         for org in sorted(chains, key=lambda o: (o is not None, str(o))):

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from adapters.common import CommitHook, run_commit_hook
+from adapters.common import CommitHook, check_unit_scope, run_commit_hook
 from adapters.memory.audit import MemoryAuditTrail
 from adapters.memory.database import MemoryDatabase, Transaction
 from adapters.memory.repositories import (
@@ -24,7 +23,6 @@ from adapters.memory.repositories import (
 )
 from domain.events import DomainEvent
 from domain.ids import OrganizationId
-from domain.validation import check_instance, check_text
 
 __all__ = ["MemoryUnitOfWork"]
 
@@ -48,11 +46,8 @@ class MemoryUnitOfWork:
         actor: str | None = None,
         organization_id: OrganizationId | None = None,
     ) -> None:
-        if actor is not None:
-            check_text("actor", actor, max_length=255)
+        check_unit_scope(actor, organization_id)
         self._actor = actor
-        if organization_id is not None:
-            check_instance("organization_id", organization_id, uuid.UUID)
         self._organization_id = organization_id
         self._db = database
         self._on_commit = on_commit

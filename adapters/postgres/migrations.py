@@ -131,7 +131,7 @@ class MigrationRunner:
         """Apply pending migrations up to version ``to`` (all by default); returns the ids
         applied. Each commits with its bookkeeping row, or not at all."""
         target = self.latest_version if to is None else self._check_target(to)
-        with self._locked(), self._backend() as backend:
+        with self._locked() as lock, self._backend() as backend:
             applied = self._applied(backend)
             done = []
             for migration in self._migrations:
@@ -140,18 +140,8 @@ class MigrationRunner:
                 self._progress("apply", migration.id)
                 self._run(backend, migration, "apply")
                 done.append(migration.id)
-            self._add_audit_partitions()
+            _add_audit_partitions(lock)
             return done
-
-    def _add_audit_partitions(self) -> None:
-        """Give the audit trail its partitions for the months ahead (where the schema has
-        one): the months a long-running installation reaches get theirs as it upgrades."""
-        with self._connect(autocommit=True) as conn:
-            found = conn.execute(
-                "SELECT to_regprocedure('codeant_audit_partitions(integer)') IS NOT NULL"
-            ).fetchone()
-            if found and found[0]:
-                conn.execute("SELECT codeant_audit_partitions()")
 
     def downgrade(self, *, to: int | None = None) -> list[str]:
         """Roll back applied migrations above version ``to`` (one step when None; 0 rolls
@@ -252,8 +242,9 @@ class MigrationRunner:
             raise UnavailableError(f"cannot connect to the database: {exc}") from exc
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Hold the runners' advisory lock for the block (waiting up to lock_timeout)."""
+    def _locked(self) -> Iterator[psycopg.Connection[Any]]:
+        """Hold the runners' advisory lock for the block (waiting up to lock_timeout); the
+        block gets the (autocommit) connection that holds it."""
         with self._connect(autocommit=True) as conn:
             deadline = time.monotonic() + self.lock_timeout
             while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
@@ -263,7 +254,17 @@ class MigrationRunner:
                     )
                 time.sleep(0.1)
             try:
-                yield
+                yield conn
             finally:
                 if not conn.closed:
                     conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+
+
+def _add_audit_partitions(conn: psycopg.Connection[Any]) -> None:
+    """Give the audit trail its partitions for the months ahead (where the schema has one):
+    the months a long-running installation reaches get theirs as it upgrades."""
+    found = conn.execute(
+        "SELECT to_regprocedure('codeant_audit_partitions(integer)') IS NOT NULL"
+    ).fetchone()
+    if found and found[0]:
+        conn.execute("SELECT codeant_audit_partitions()")

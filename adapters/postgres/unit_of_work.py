@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import uuid
 import weakref
 from collections.abc import Sequence
 from types import TracebackType
@@ -13,7 +12,7 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.common import CommitHook, run_commit_hook
+from adapters.common import CommitHook, check_unit_scope, run_commit_hook
 from adapters.postgres._sql import Connection
 from adapters.postgres.analysis import PostgresAnalysisRepository
 from adapters.postgres.audit import PostgresAuditTrail
@@ -34,7 +33,6 @@ from adapters.postgres.projects import (
 from adapters.postgres.rules import PostgresRuleConfigRepository, PostgresRuleRepository
 from domain.events import DomainEvent
 from domain.ids import OrganizationId
-from domain.validation import check_instance, check_text
 from ports.errors import TransactionAbortedError
 
 __all__ = ["PostgresUnitOfWork"]
@@ -75,11 +73,8 @@ class PostgresUnitOfWork:
         actor: str | None = None,
         organization_id: OrganizationId | None = None,
     ) -> None:
-        if actor is not None:
-            check_text("actor", actor, max_length=255)
+        check_unit_scope(actor, organization_id)
         self._actor = actor
-        if organization_id is not None:
-            check_instance("organization_id", organization_id, uuid.UUID)
         self._organization_id = organization_id
         self._on_commit = on_commit
         if not isinstance(database, PostgresDatabase):

@@ -4,19 +4,16 @@ limit and the issue of the same rule go together."""
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import hashlib
 
 from adapters.source import FileAnalyzer
 from application.builtin_rules import BUILTIN_RULES, LARGE_FILE
 from application.indexing.evaluation import evaluate
 from application.indexing.progress import silent
-from application.indexing.reading import ToAnalyse, new_file_id, parse_files
-from domain.enums import FileChange
-from domain.ids import JobId, RepositoryId, new_id
+from application.indexing.reading import parse_files
+from domain.ids import JobId, new_id
 from domain.projects import Repository
 from domain.rules import effective_rules
-from ports.source import TrackedFile
+from tests.unit.parsing import added_files
 
 REPOSITORY = Repository(
     project_id=new_id(),
@@ -32,20 +29,7 @@ HUGE = "x = 1\n" * 4000  # 24000 bytes: too large to parse
 def analysed(files: dict[str, bytes]) -> tuple[dict[str, list], dict[str, dict[str, float]]]:
     """The rule ids of the issues and the metrics (name -> value) of each file, analysed
     as the main job does with an analyser that parses up to MAX_BYTES."""
-    to_analyse = [
-        ToAnalyse(
-            tracked=TrackedFile(
-                relative_path=path,
-                size_bytes=len(content),
-                last_modified=dt.datetime(2024, 3, 1, tzinfo=dt.UTC),
-            ),
-            content=content,
-            digest=hashlib.sha256(content).hexdigest(),
-            id=new_file_id(RepositoryId(REPOSITORY.id), path, ()),
-            change=FileChange.ADDED,
-        )
-        for path, content in files.items()
-    ]
+    to_analyse = added_files(REPOSITORY, files)
     parsed = asyncio.run(parse_files(FileAnalyzer(max_bytes=MAX_BYTES), "/srv/orders",
                                      REPOSITORY, to_analyse, silent))  # fmt: skip
     rules = {r.rule_id: r for r in effective_rules(list(BUILTIN_RULES), [])}

@@ -2,18 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import hashlib
 import inspect
 import json
 import os
 
 from adapters.source import FileAnalyzer
-from application.indexing.reading import Parsed, ToAnalyse, new_file_id, parse_files
-from domain.enums import FileChange
-from domain.ids import RepositoryId, new_id
+from application.indexing.reading import Parsed, ToAnalyse, parse_files
+from domain.ids import new_id
 from domain.projects import Repository
-from ports.source import TrackedFile
+from tests.unit.parsing import added_files
 
 REPOSITORY = Repository(
     project_id=new_id(),
@@ -30,20 +27,7 @@ def files() -> list[ToAnalyse]:
         for module in (json, json.decoder, json.encoder, json.scanner, os, inspect)
     }
     contents |= {"assets/blob.bin": bytes(range(256)) * 4, "lib/empty.py": b""}
-    return [
-        ToAnalyse(
-            tracked=TrackedFile(
-                relative_path=path,
-                size_bytes=len(content),
-                last_modified=dt.datetime(2024, 3, 1, tzinfo=dt.UTC),
-            ),
-            content=content,
-            digest=hashlib.sha256(content).hexdigest(),
-            id=new_file_id(RepositoryId(REPOSITORY.id), path, ()),
-            change=FileChange.ADDED,
-        )
-        for path, content in contents.items()
-    ]
+    return added_files(REPOSITORY, contents)
 
 
 async def test_files_analysed_in_workers_are_those_analysed_in_one_process():
