@@ -20,7 +20,16 @@ from domain.enums import (
     to_severity,
 )
 from domain.errors import InvalidTransitionError, ValidationError
-from domain.ids import AnalysisResultId, FileId, JobId, MetricId, ProjectId, RuleId, new_id
+from domain.ids import (
+    AnalysisResultId,
+    FileId,
+    IssueId,
+    JobId,
+    MetricId,
+    ProjectId,
+    RuleId,
+    new_id,
+)
 from domain.values import SourceLocation
 
 __all__ = ["DEFAULT_LEASE", "AnalysisJob", "AnalysisResult", "CodeMetric"]
@@ -218,7 +227,8 @@ def _rule_id(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None
 
 @attrs.frozen(kw_only=True)
 class AnalysisResult:
-    """An issue found by a rule, optionally located in a file."""
+    """A finding of a rule in one analysis, optionally located in a file: an observation
+    of the tracked issue ``issue_id`` (:class:`domain.issues.Issue`)."""
 
     id: AnalysisResultId = attrs.field(factory=lambda: AnalysisResultId(new_id()))
     job_id: JobId
@@ -234,6 +244,10 @@ class AnalysisResult:
     confidence: float = attrs.field(default=1.0, validator=v.confidence())
     metadata: dict[str, Any] = attrs.field(factory=dict, validator=v.json_document())
     created_at: dt.datetime = attrs.field(factory=utc_now, validator=v.aware_datetime())
+    # the hash of the located line's content (domain.issues.line_hash), "" when unknown,
+    # and the tracked issue the result is an observation of (set when its job completes)
+    line_hash: str = attrs.field(default="", validator=v.text(max_length=64, allow_empty=True))
+    issue_id: IssueId | None = None
 
 
 def _threshold(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:

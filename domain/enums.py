@@ -10,13 +10,17 @@ __all__ = [
     "Category",
     "CodeUnitKind",
     "FileChange",
+    "GateStatus",
+    "IssueStatus",
     "JobStatus",
     "LineEndingType",
     "MemberRole",
     "MetricType",
+    "NewCodeKind",
     "ProgrammingLanguage",
     "ProjectStatus",
     "RepositoryType",
+    "Resolution",
     "RuleType",
     "Severity",
     "SubscriptionPlan",
@@ -152,6 +156,53 @@ _JOB_TRANSITIONS: dict[JobStatus, frozenset[JobStatus]] = {
     JobStatus.FAILED: frozenset(),
     JobStatus.CANCELLED: frozenset(),
 }
+
+
+class IssueStatus(enum.StrEnum):
+    """Where a tracked issue stands: ``open`` when first found, ``confirmed`` by a user,
+    ``reopened`` when it came back or a user reopened it, ``resolved`` by a user (with a
+    :class:`Resolution`), ``closed`` when an analysis no longer finds it."""
+
+    OPEN = "open"
+    CONFIRMED = "confirmed"
+    REOPENED = "reopened"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+
+    @property
+    def is_unresolved(self) -> bool:
+        """Open, confirmed or reopened: an issue that still asks for work."""
+        return self in _UNRESOLVED
+
+
+_UNRESOLVED = frozenset({IssueStatus.OPEN, IssueStatus.CONFIRMED, IssueStatus.REOPENED})
+
+
+class Resolution(enum.StrEnum):
+    """Why an issue is resolved or closed."""
+
+    FIXED = "fixed"
+    FALSE_POSITIVE = "false-positive"
+    WONT_FIX = "wont-fix"
+
+    @property
+    def is_verdict(self) -> bool:
+        """A user's judgement that survives every later analysis."""
+        return self is not Resolution.FIXED
+
+
+class NewCodeKind(enum.StrEnum):
+    """What "new code" is measured against on a branch."""
+
+    PREVIOUS_ANALYSIS = "previous-analysis"
+    DAYS = "days"
+    REFERENCE_BRANCH = "reference-branch"
+    ANALYSIS = "analysis"
+
+
+class GateStatus(enum.StrEnum):
+    PASSED = "passed"
+    FAILED = "failed"
 
 
 class ProjectStatus(enum.StrEnum):
@@ -322,6 +373,22 @@ def to_file_change(value: Any) -> Any:
 
 def to_job_status(value: Any) -> Any:
     return coerce_enum(JobStatus, value)
+
+
+def to_issue_status(value: Any) -> Any:
+    return coerce_enum(IssueStatus, value)
+
+
+def to_resolution(value: Any) -> Any:
+    return None if value is None else coerce_enum(Resolution, value)
+
+
+def to_new_code_kind(value: Any) -> Any:
+    return coerce_enum(NewCodeKind, value)
+
+
+def to_gate_status(value: Any) -> Any:
+    return coerce_enum(GateStatus, value)
 
 
 def to_project_status(value: Any) -> Any:

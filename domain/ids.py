@@ -17,6 +17,9 @@ __all__ = [
     "EventId",
     "FileHistoryId",
     "FileId",
+    "GateId",
+    "IssueChangeId",
+    "IssueId",
     "JobId",
     "MemberId",
     "MetricId",
@@ -43,6 +46,9 @@ MetricId = NewType("MetricId", uuid.UUID)
 RuleConfigId = NewType("RuleConfigId", uuid.UUID)
 EmbeddingId = NewType("EmbeddingId", uuid.UUID)
 EventId = NewType("EventId", uuid.UUID)
+IssueId = NewType("IssueId", uuid.UUID)
+IssueChangeId = NewType("IssueChangeId", uuid.UUID)
+GateId = NewType("GateId", uuid.UUID)
 RuleId = NewType("RuleId", str)
 
 

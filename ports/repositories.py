@@ -24,6 +24,7 @@ from domain.audit import AuditEntry, ChainCheck
 from domain.enums import (
     AnalysisStatus,
     Category,
+    IssueStatus,
     JobStatus,
     MetricType,
     ProgrammingLanguage,
@@ -35,6 +36,8 @@ from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import (
     BranchId,
     FileId,
+    GateId,
+    IssueId,
     JobId,
     OrganizationId,
     ProjectId,
@@ -42,14 +45,17 @@ from domain.ids import (
     RuleId,
     UserId,
 )
+from domain.issues import Issue, IssueChange
 from domain.organizations import Organization, OrganizationMember, User
 from domain.projects import Project, Repository, RepositoryBranch
+from domain.quality import GateEvaluation, IssueCount, MeasurePoint, NewCodePeriod, QualityGate
 from domain.reports import FileHotspot, IssuesSummary, MetricAggregation, SnapshotResult
 from domain.rules import ProjectRuleConfig, Rule
 from ports.pagination import Page, PageRequest
 
 __all__ = [
     "FILE_SORTS",
+    "ISSUE_SORTS",
     "JOB_SORTS",
     "MEMBER_SORTS",
     "METRIC_SORTS",
@@ -60,11 +66,18 @@ __all__ = [
     "AnalysisRepository",
     "AuditTrail",
     "BranchRepository",
+    "CodeSize",
+    "FileAnalysis",
     "FileIndexRepository",
+    "IssueFilters",
+    "IssueRepository",
+    "MeasureRepository",
     "MemberRepository",
+    "NewCodeRepository",
     "OrganizationRepository",
     "ProjectRepository",
     "ProjectSearchFilters",
+    "QualityGateRepository",
     "RepositoryRepository",
     "RuleConfigRepository",
     "RuleRepository",
@@ -79,6 +92,8 @@ FILE_SORTS = ("relative_path", "last_modified", "size_bytes", "line_count")
 JOB_SORTS = ("created_at", "priority")
 RESULT_SORTS = ("created_at",)
 METRIC_SORTS = ("created_at",)
+ISSUE_SORTS = ("severity", "path", "first_seen_at", "last_seen_at", "updated_at")
+"""``severity`` orders the most severe first when ascending (then path and line)."""
 
 
 class OrganizationRepository(Protocol):
@@ -305,9 +320,16 @@ class AnalysisRepository(Protocol):
         self, project_id: ProjectId, page: PageRequest, *, status: JobStatus | None = None
     ) -> Page[AnalysisJob]: ...
     async def latest_job(
-        self, project_id: ProjectId, *, status: JobStatus | None = JobStatus.COMPLETED
+        self,
+        project_id: ProjectId,
+        *,
+        status: JobStatus | None = JobStatus.COMPLETED,
+        branch: str | None = None,
+        before: JobId | None = None,
     ) -> AnalysisJob | None:
-        """The most recently created job of the project (with that status, if given)."""
+        """The most recently created job of the project (with that status, if given; of
+        ``branch`` only if given, "" naming a detached HEAD's jobs; created before the job
+        ``before`` if given)."""
         ...
 
     async def create_results(self, results: Sequence[AnalysisResult]) -> int:
@@ -380,6 +402,191 @@ class AnalysisRepository(Protocol):
     async def hotspots(self, project_id: ProjectId, *, limit: int = 10) -> list[FileHotspot]:
         """Files with the most results held by the project's latest completed job."""
         ...
+
+    async def code_size(self, job_id: JobId, *, since: dt.datetime | None) -> CodeSize:
+        """The files the job holds (not deleted) and their lines as last analysed; of
+        them, those that a job created after ``since`` (a completed one, or this job)
+        added, changed, renamed or restored (none without ``since``)."""
+        ...
+
+    async def file_analyses(self, project_id: ProjectId) -> list[FileAnalysis]:
+        """Every file history entry of the project's jobs, in the order of the jobs'
+        creation: which job analysed (or saw deleted) which file."""
+        ...
+
+    async def delete_jobs(self, job_ids: Sequence[JobId]) -> int:
+        """Delete finished jobs with everything they hold (results, metrics, history,
+        measures, gate); issues keep their ids and timestamps. A running or pending job
+        among them: ValidationError, nothing deleted. Returns how many were deleted."""
+        ...
+
+
+@attrs.frozen(kw_only=True)
+class CodeSize:
+    files: int
+    lines: int
+    new_files: int
+    new_lines: int
+
+
+@attrs.frozen(kw_only=True)
+class FileAnalysis:
+    job_id: JobId
+    file_id: FileId
+    deleted: bool
+
+
+@attrs.frozen(kw_only=True)
+class IssueFilters:
+    """Which issues a list returns: of one branch ("" for a detached HEAD), of these
+    statuses, at least this severity, on new code or not, of one file (by id)."""
+
+    branch: str | None = None
+    statuses: tuple[IssueStatus, ...] | None = None
+    min_severity: Severity | None = None
+    new_code: bool | None = None
+    file_id: FileId | None = None
+    rule_id: RuleId | None = None
+
+
+class IssueRepository(Protocol):
+    """The issues tracked in a project's branches (their current state) and their
+    changelogs. Issues are written in bulk by analyses; a user's triage locks the issue
+    (:meth:`lock`) before changing it."""
+
+    async def add_many(self, issues: Sequence[Issue]) -> int:
+        """Insert issues; NotFoundError for a missing project, job or file."""
+        ...
+
+    async def update_many(self, issues: Sequence[Issue]) -> int:
+        """Store the state of issues read in this unit (every field but ``id``,
+        ``project_id``, ``branch`` and ``created_at``); NotFoundError if one is gone."""
+        ...
+
+    async def find_by_id(self, id: IssueId) -> Issue | None: ...
+    async def lock(self, id: IssueId) -> Issue:
+        """The issue, locked until the unit ends; NotFoundError if missing."""
+        ...
+
+    async def for_tracking(
+        self,
+        project_id: ProjectId,
+        branch: str,
+        *,
+        closed_since: dt.datetime,
+        file_ids: Sequence[FileId | None] | None = None,
+    ) -> list[Issue]:
+        """The branch's issues an analysis matches its findings with: every one not
+        closed, and those closed at or after ``closed_since``; with ``file_ids``, only
+        those of these files (None in it: the issues of no file)."""
+        ...
+
+    async def add_changes(self, changes: Sequence[IssueChange]) -> int:
+        """Append changelog entries; NotFoundError for a missing issue."""
+        ...
+
+    async def changelog(self, issue_id: IssueId) -> list[IssueChange]:
+        """The issue's changes, oldest first."""
+        ...
+
+    async def mark_new_code(
+        self, project_id: ProjectId, branch: str, *, since: dt.datetime | None
+    ) -> int:
+        """Set each of the branch's issues' ``new_code``: first seen after ``since`` (none
+        when None). Returns how many changed."""
+        ...
+
+    async def counts(self, project_id: ProjectId, branch: str) -> list[IssueCount]:
+        """The branch's issues counted by status, resolution, severity and new code."""
+        ...
+
+    async def delete_closed(self, *, before: dt.datetime) -> int:
+        """Delete the issues (with their changelogs) closed before ``before``; returns
+        how many."""
+        ...
+
+    async def list(
+        self, project_id: ProjectId, page: PageRequest, *, filters: IssueFilters | None = None
+    ) -> Page[Issue]:
+        """The project's issues that pass ``filters``, sorted by one of ISSUE_SORTS."""
+        ...
+
+
+class MeasureRepository(Protocol):
+    """The measures of each analysis (their history) and the live measures of each
+    project branch (those of its latest analysis), and the quality gate of each
+    analysis."""
+
+    async def record(
+        self,
+        job_id: JobId,
+        project_id: ProjectId,
+        branch: str,
+        measures: dict[str, float],
+        *,
+        at: dt.datetime,
+    ) -> int:
+        """The analysis' measures, into its history and as the branch's live measures
+        (replacing the branch's earlier ones). Returns how many."""
+        ...
+
+    async def live(self, project_id: ProjectId, branch: str) -> dict[str, float]:
+        """The branch's live measures ({} before its first analysis)."""
+        ...
+
+    async def history(self, project_id: ProjectId, branch: str, metric: str) -> list[MeasurePoint]:
+        """``metric`` in each of the branch's analyses still kept, oldest first."""
+        ...
+
+    async def record_gate(self, evaluation: GateEvaluation) -> None:
+        """The gate of an analysis (one per analysis: DuplicateError for a second)."""
+        ...
+
+    async def gate(self, job_id: JobId) -> GateEvaluation | None: ...
+    async def latest_gate(self, project_id: ProjectId, branch: str) -> GateEvaluation | None:
+        """The gate of the branch's latest analysis that has one."""
+        ...
+
+
+class QualityGateRepository(Protocol):
+    """An organization's named quality gates (names unique within it, at most one
+    default) and the gate assigned to each project."""
+
+    async def create(self, gate: QualityGate) -> QualityGate: ...
+    async def find_by_id(self, id: GateId) -> QualityGate | None: ...
+    async def find_by_name(
+        self, organization_id: OrganizationId, name: str
+    ) -> QualityGate | None: ...
+    async def update(self, gate: QualityGate) -> QualityGate: ...
+    async def delete(self, id: GateId) -> None:
+        """Delete a gate; its projects fall back to the default. NotFoundError if missing."""
+        ...
+
+    async def assign(self, project_id: ProjectId, gate_id: GateId | None) -> None:
+        """Assign a gate to the project (None: back to the default)."""
+        ...
+
+    async def assigned(self, project_id: ProjectId) -> QualityGate | None:
+        """The gate assigned to the project, else its organization's default, else None."""
+        ...
+
+    async def list(self, organization_id: OrganizationId) -> list[QualityGate]:
+        """The organization's gates by name."""
+        ...
+
+
+class NewCodeRepository(Protocol):
+    """What new code is measured from: per project (branch None), overridable per
+    branch."""
+
+    async def set(
+        self, project_id: ProjectId, branch: str | None, period: NewCodePeriod
+    ) -> None: ...
+    async def get(self, project_id: ProjectId, branch: str | None) -> NewCodePeriod | None:
+        """The period set for exactly this branch (the project's with None)."""
+        ...
+
+    async def clear(self, project_id: ProjectId, branch: str | None) -> bool: ...
 
 
 class RuleRepository(Protocol):

@@ -13,9 +13,13 @@ from ports.repositories import (
     AuditTrail,
     BranchRepository,
     FileIndexRepository,
+    IssueRepository,
+    MeasureRepository,
     MemberRepository,
+    NewCodeRepository,
     OrganizationRepository,
     ProjectRepository,
+    QualityGateRepository,
     RepositoryRepository,
     RuleConfigRepository,
     RuleRepository,
@@ -64,6 +68,14 @@ class UnitOfWork(Protocol):
     def rules(self) -> RuleRepository: ...
     @property
     def rule_configs(self) -> RuleConfigRepository: ...
+    @property
+    def issues(self) -> IssueRepository: ...
+    @property
+    def measures(self) -> MeasureRepository: ...
+    @property
+    def quality_gates(self) -> QualityGateRepository: ...
+    @property
+    def new_code(self) -> NewCodeRepository: ...
     @property
     def audit(self) -> AuditTrail: ...
     @property

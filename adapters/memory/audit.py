@@ -31,7 +31,16 @@ BULK_OWNERS = {
     "analysis_results": "job_id",
     "code_metrics": "job_id",
 }
+# rows inserted in bulk by analyses, recorded per owner; their updates row by row
+BULK_INSERT_OWNERS = {
+    "issues": "project_id",
+    "issue_changes": "job_id",
+    "analysis_measures": "job_id",
+    "analysis_gates": "job_id",
+}
 BOOKKEEPING = frozenset({"updated_at", "heartbeat_at", "lease_expires_at"})
+# fields whose change alone is recorded by no entry (an issue an analysis found again)
+QUIET = {"issues": frozenset({"last_seen_job_id", "last_seen_at"})}
 SECRETS = frozenset({"password_hash"})
 REDACTED = "[redacted]"
 
@@ -69,7 +78,9 @@ class AuditLog:
                 else AuditAction.UPDATE
             )
             organization = organization_of(change.table, row, lookup)
-            owner = BULK_OWNERS.get(change.table)
+            owner = BULK_OWNERS.get(change.table) or (
+                BULK_INSERT_OWNERS.get(change.table) if action is AuditAction.INSERT else None
+            )
             if owner is not None:
                 owner_id = getattr(row, owner)
                 key = (organization, change.table, "" if owner_id is None else str(owner_id))
@@ -79,7 +90,7 @@ class AuditLog:
             if action is AuditAction.UPDATE:
                 assert before is not None and after is not None
                 changed = [k for k in after if after[k] != before.get(k)]
-                if not changed:
+                if not set(changed) - QUIET.get(change.table, frozenset()):
                     continue
                 before = {k: before.get(k) for k in changed}
                 after = {k: after[k] for k in changed}

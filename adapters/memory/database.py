@@ -53,6 +53,7 @@ __all__ = [
 class OnDelete(enum.Enum):
     CASCADE = "cascade"
     RESTRICT = "restrict"
+    SET_NULL = "set null"
 
 
 @attrs.frozen
@@ -130,7 +131,11 @@ SCHEMA: dict[str, TableSpec] = {
     ),
     "analysis_results": TableSpec(
         "analysis result",
-        foreign_keys=(ForeignKey("job_id", "analysis_jobs"), ForeignKey("file_id", "file_index")),
+        foreign_keys=(
+            ForeignKey("job_id", "analysis_jobs"),
+            ForeignKey("file_id", "file_index"),
+            ForeignKey("issue_id", "issues", OnDelete.SET_NULL),
+        ),
     ),
     "code_metrics": TableSpec(
         "code metric",
@@ -138,6 +143,54 @@ SCHEMA: dict[str, TableSpec] = {
         foreign_keys=(ForeignKey("file_id", "file_index"), ForeignKey("job_id", "analysis_jobs")),
     ),
     "rules": TableSpec("rule"),
+    "issues": TableSpec(
+        "issue",
+        foreign_keys=(
+            ForeignKey("project_id", "projects"),
+            ForeignKey("file_id", "file_index", OnDelete.SET_NULL),
+            ForeignKey("first_seen_job_id", "analysis_jobs", OnDelete.SET_NULL),
+            ForeignKey("last_seen_job_id", "analysis_jobs", OnDelete.SET_NULL),
+        ),
+    ),
+    "issue_changes": TableSpec(
+        "issue change",
+        foreign_keys=(
+            ForeignKey("issue_id", "issues"),
+            ForeignKey("job_id", "analysis_jobs", OnDelete.SET_NULL),
+        ),
+    ),
+    # keyed by (project, branch): one period per project (branch None) and per branch
+    "new_code_periods": TableSpec(
+        "new code period", foreign_keys=(ForeignKey("project_id", "projects"),)
+    ),
+    "quality_gates": TableSpec(
+        "quality gate",
+        uniques=(
+            ("organization_id", "name"),
+            PartialUnique(("organization_id",), lambda row: bool(row.is_default)),
+        ),
+        foreign_keys=(ForeignKey("organization_id", "organizations"),),
+    ),
+    # keyed by project
+    "project_quality_gates": TableSpec(
+        "project quality gate",
+        foreign_keys=(
+            ForeignKey("project_id", "projects"),
+            ForeignKey("gate_id", "quality_gates"),
+        ),
+    ),
+    # keyed by job
+    "analysis_measures": TableSpec(
+        "analysis measures", foreign_keys=(ForeignKey("job_id", "analysis_jobs"),)
+    ),
+    # keyed by (project, branch)
+    "live_measures": TableSpec(
+        "live measures", foreign_keys=(ForeignKey("project_id", "projects"),)
+    ),
+    # keyed by job
+    "analysis_gates": TableSpec(
+        "analysis gate", foreign_keys=(ForeignKey("job_id", "analysis_jobs"),)
+    ),
     "project_rule_configs": TableSpec(
         "project rule config",
         uniques=(("project_id", "rule_id"),),
@@ -411,6 +464,12 @@ class Transaction:
                     f"{SCHEMA[table].entity} is still referenced by {SCHEMA[child].entity}",
                     entity=SCHEMA[child].entity,
                 )
+            if fk.on_delete is OnDelete.SET_NULL:
+                for dependant in dependants:
+                    row = copy.deepcopy(self._get_any(child, dependant))
+                    object.__setattr__(row, fk.column, None)
+                    self._put(child, row)
+                continue
             for dependant in dependants:
                 if self._get_any(child, dependant) is not None:
                     self._delete(child, dependant)

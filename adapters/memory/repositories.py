@@ -51,7 +51,7 @@ from domain.reports import (
     SnapshotResult,
 )
 from domain.rules import ProjectRuleConfig, Rule
-from ports.errors import ConcurrencyError, NotFoundError
+from ports.errors import ConcurrencyError, NotFoundError, ValidationError
 from ports.pagination import Page, PageRequest
 from ports.repositories import (
     FILE_SORTS,
@@ -62,7 +62,14 @@ from ports.repositories import (
     PROJECT_SORTS,
     RESULT_SORTS,
     USER_SORTS,
+    CodeSize,
+    FileAnalysis,
     ProjectSearchFilters,
+)
+
+# the history entries after which a file's content counts as new code
+_CONTENT_CHANGES = frozenset(
+    {FileChange.ADDED, FileChange.MODIFIED, FileChange.RENAMED, FileChange.RESTORED}
 )
 
 __all__ = [
@@ -539,9 +546,22 @@ class MemoryAnalysisRepository(_Base):
         return paginate(self._jobs(project_id, status), page, sorts=JOB_SORTS)
 
     async def latest_job(
-        self, project_id: ProjectId, *, status: JobStatus | None = JobStatus.COMPLETED
+        self,
+        project_id: ProjectId,
+        *,
+        status: JobStatus | None = JobStatus.COMPLETED,
+        branch: str | None = None,
+        before: JobId | None = None,
     ) -> AnalysisJob | None:
-        row = self._latest(project_id, status)
+        jobs = self._jobs(project_id, status)
+        if branch is not None:
+            jobs = [j for j in jobs if (j.branch or "") == branch]
+        if before is not None:
+            limit = self._get(before)
+            if limit is None:
+                return None
+            jobs = [j for j in jobs if (j.created_at, j.id) < (limit.created_at, limit.id)]
+        row = max(jobs, key=lambda r: (r.created_at, r.id)) if jobs else None
         return copied(row) if row is not None else None
 
     def _latest(self, project_id: ProjectId, status: JobStatus | None) -> Any | None:
@@ -776,6 +796,62 @@ class MemoryAnalysisRepository(_Base):
         ]
         spots.sort(key=lambda s: (-s.issues, s.worst_severity.rank, s.relative_path))
         return spots[:limit]
+
+    async def code_size(self, job_id: JobId, *, since: dt.datetime | None) -> CodeSize:
+        tx = self._tx()
+        target = tx.get(self.table, job_id)
+        held = self._held_files(job_id)
+        if target is None or not held:
+            return CodeSize(files=0, lines=0, new_files=0, new_lines=0)
+        upto = (target.created_at, target.id)
+        lines: dict[FileId, int] = {}
+        changed: set[FileId] = set()
+        for entry in tx.scan("file_history"):
+            if entry.file_id not in held:
+                continue
+            if entry.job_id == held[entry.file_id]:
+                lines[entry.file_id] = entry.line_count or 0
+            job = tx.get(self.table, entry.job_id) if entry.job_id is not None else None
+            if (
+                since is not None
+                and job is not None
+                and (job.created_at, job.id) <= upto
+                and (job.status is JobStatus.COMPLETED or job.id == job_id)
+                and entry.change in _CONTENT_CHANGES
+                and job.created_at > since
+            ):
+                changed.add(entry.file_id)
+        return CodeSize(
+            files=len(held),
+            lines=sum(lines.values()),
+            new_files=len(changed),
+            new_lines=sum(lines.get(f, 0) for f in changed),
+        )
+
+    async def file_analyses(self, project_id: ProjectId) -> list[FileAnalysis]:
+        tx = self._tx()
+        order = {j.id: (j.created_at, j.id) for j in self._jobs(project_id, None)}
+        entries = [e for e in tx.scan("file_history") if e.job_id in order]
+        entries.sort(key=lambda e: (order[e.job_id], str(e.file_id)))
+        return [
+            FileAnalysis(job_id=e.job_id, file_id=e.file_id, deleted=e.change is FileChange.DELETED)
+            for e in entries
+        ]
+
+    async def delete_jobs(self, job_ids: Sequence[JobId]) -> int:
+        tx = self._tx()
+        jobs = [tx.get(self.table, job_id) for job_id in dict.fromkeys(job_ids)]
+        unfinished = [j for j in jobs if j is not None and not j.status.is_terminal]
+        if unfinished:
+            raise ValidationError(
+                "job_ids",
+                str(unfinished[0].id),
+                f"names a {unfinished[0].status} job: only finished jobs are deleted",
+            )
+        found = [j for j in jobs if j is not None]
+        for job in found:
+            tx.delete(self.table, job.id)
+        return len(found)
 
 
 # --------------------------------------------------------------------------- rules

@@ -20,6 +20,13 @@ PARENTS = {
     "analysis_results": ("job_id", "analysis_jobs"),
     "code_metrics": ("job_id", "analysis_jobs"),
     "project_rule_configs": ("project_id", "projects"),
+    "issues": ("project_id", "projects"),
+    "issue_changes": ("issue_id", "issues"),
+    "new_code_periods": ("project_id", "projects"),
+    "project_quality_gates": ("project_id", "projects"),
+    "analysis_measures": ("job_id", "analysis_jobs"),
+    "live_measures": ("project_id", "projects"),
+    "analysis_gates": ("job_id", "analysis_jobs"),
 }
 # tables whose rows belong to no organization
 GLOBAL_TABLES = frozenset({"users", "rules"})

@@ -9,6 +9,12 @@ from typing import Self
 from adapters.common import CommitHook, check_unit_scope, run_commit_hook
 from adapters.memory.audit import MemoryAuditTrail
 from adapters.memory.database import MemoryDatabase, Transaction
+from adapters.memory.issues import (
+    MemoryIssueRepository,
+    MemoryMeasureRepository,
+    MemoryNewCodeRepository,
+    MemoryQualityGateRepository,
+)
 from adapters.memory.repositories import (
     MemoryAnalysisRepository,
     MemoryBranchRepository,
@@ -63,6 +69,10 @@ class MemoryUnitOfWork:
         self.analysis = MemoryAnalysisRepository(self._active, database)
         self.rules = MemoryRuleRepository(self._active, database)
         self.rule_configs = MemoryRuleConfigRepository(self._active, database)
+        self.issues = MemoryIssueRepository(self._active, database)
+        self.measures = MemoryMeasureRepository(self._active, database)
+        self.quality_gates = MemoryQualityGateRepository(self._active, database)
+        self.new_code = MemoryNewCodeRepository(self._active, database)
         self.audit = MemoryAuditTrail(database.audit, organization_id)
 
     @property

@@ -32,8 +32,9 @@ from domain.reports import (
     MetricAggregation,
     MetricStats,
 )
+from ports.errors import ValidationError
 from ports.pagination import Page, PageRequest
-from ports.repositories import JOB_SORTS, METRIC_SORTS, RESULT_SORTS
+from ports.repositories import JOB_SORTS, METRIC_SORTS, RESULT_SORTS, CodeSize, FileAnalysis
 
 __all__ = ["PostgresAnalysisRepository"]
 
@@ -53,12 +54,29 @@ LIST_JOBS = (
     f"SELECT {columns(JOB_COLUMNS)} FROM analysis_jobs WHERE project_id = %(project_id)s"
     " AND (%(status)s::text IS NULL OR status = %(status)s)"
 )
-LATEST_JOB = LIST_JOBS + " ORDER BY created_at DESC, id DESC LIMIT 1"
+# a job of no branch (a detached HEAD) is of the branch ""; a job ``before`` that is
+# missing leaves nothing before it
+LATEST_JOB = (
+    LIST_JOBS + " AND (%(branch)s::text IS NULL OR COALESCE(branch, '') = %(branch)s)"
+    " AND (%(before)s::uuid IS NULL OR (created_at, id) <"
+    " (SELECT b.created_at, b.id FROM analysis_jobs b WHERE b.id = %(before)s))"
+    " ORDER BY created_at DESC, id DESC LIMIT 1"
+)
+JOBS_TO_DELETE = (
+    "SELECT id, status FROM analysis_jobs WHERE id = ANY(%(ids)s::uuid[]) ORDER BY id FOR UPDATE"
+)
+DELETE_JOBS = "DELETE FROM analysis_jobs WHERE id = ANY(%(ids)s::uuid[])"
+FILE_ANALYSES = """
+SELECT h.job_id, h.file_id, h.change = 'deleted' AS deleted
+FROM analysis_jobs j JOIN file_history h ON h.job_id = j.id
+WHERE j.project_id = %(project_id)s
+ORDER BY j.created_at, j.id, h.file_id
+"""
 
 RESULT_COLUMNS = (
     "id", "job_id", "file_id", "rule_id", "severity", "category", "title", "description",
     "line_start", "line_end", "column_start", "column_end", "suggestion", "confidence",
-    "metadata", "created_at",
+    "metadata", "created_at", "line_hash", "issue_id",
 )  # fmt: skip
 # results are staged and merged with their job's organization (found once per statement,
 # not per row by the schema's trigger; an unknown job leaves it NULL, and the trigger
@@ -132,6 +150,39 @@ ORDER BY issues DESC, worst_rank, held.relative_path COLLATE "C"
 LIMIT %(limit)s
 """
 )
+
+# The files a job holds and their lines as last analysed; of them, those with an entry that
+# added, changed, renamed or restored them after ``since`` among the history of the jobs
+# up to the job (any status: what changed the file, not what was analysed of it).
+CODE_SIZE = """
+WITH target AS (
+    SELECT id, project_id, created_at FROM analysis_jobs WHERE id = %(job_id)s
+), held AS (
+    SELECT DISTINCT ON (h.file_id) h.file_id, h.change, h.line_count
+    FROM target t
+    JOIN analysis_jobs j ON j.project_id = t.project_id
+        AND (j.created_at, j.id) <= (t.created_at, t.id)
+        AND (j.status = 'completed' OR j.id = t.id)
+    JOIN file_history h ON h.job_id = j.id
+    ORDER BY h.file_id, j.created_at DESC, j.id DESC
+), sized AS (
+    SELECT COALESCE(held.line_count, 0) AS lines,
+           %(since)s::timestamptz IS NOT NULL AND EXISTS (
+               SELECT 1 FROM target t, file_history c
+               JOIN analysis_jobs cj ON cj.id = c.job_id
+               WHERE c.file_id = held.file_id
+                 AND (cj.created_at, cj.id) <= (t.created_at, t.id)
+                 AND (cj.status = 'completed' OR cj.id = t.id)
+                 AND c.change IN ('added', 'modified', 'renamed', 'restored')
+                 AND cj.created_at > %(since)s
+           ) AS changed
+    FROM held WHERE held.change <> 'deleted'
+)
+SELECT count(*) AS files, COALESCE(sum(lines), 0) AS lines,
+       count(*) FILTER (WHERE changed) AS new_files,
+       COALESCE(sum(lines) FILTER (WHERE changed), 0) AS new_lines
+FROM sized
+"""
 
 METRIC_COLUMNS = (
     "id", "file_id", "job_id", "metric_type", "metric_name", "value", "threshold_min",
@@ -282,6 +333,8 @@ def _result_row(result: AnalysisResult) -> tuple[Any, ...]:
         "confidence": result.confidence,
         "metadata": Jsonb(unstructure(result.metadata)),
         "created_at": result.created_at,
+        "line_hash": result.line_hash,
+        "issue_id": result.issue_id,
     }
     return tuple(values[c] for c in RESULT_COLUMNS)
 
@@ -322,9 +375,20 @@ class PostgresAnalysisRepository(Repo):
         )  # fmt: skip
 
     async def latest_job(
-        self, project_id: ProjectId, *, status: JobStatus | None = JobStatus.COMPLETED
+        self,
+        project_id: ProjectId,
+        *,
+        status: JobStatus | None = JobStatus.COMPLETED,
+        branch: str | None = None,
+        before: JobId | None = None,
     ) -> AnalysisJob | None:
-        row = await self._one(LATEST_JOB, {"project_id": project_id, "status": plain(status)})
+        params = {
+            "project_id": project_id,
+            "status": plain(status),
+            "branch": branch,
+            "before": before,
+        }
+        row = await self._one(LATEST_JOB, params)
         return _job(row) if row else None
 
     async def create_results(self, results: Sequence[AnalysisResult]) -> int:
@@ -470,3 +534,38 @@ class PostgresAnalysisRepository(Repo):
             )
             for r in rows
         ]
+
+    async def code_size(self, job_id: JobId, *, since: dt.datetime | None) -> CodeSize:
+        row = await self._one(CODE_SIZE, {"job_id": job_id, "since": since})
+        assert row is not None  # an aggregate answers one row
+        return CodeSize(
+            files=int(row["files"]),
+            lines=int(row["lines"]),
+            new_files=int(row["new_files"]),
+            new_lines=int(row["new_lines"]),
+        )
+
+    async def file_analyses(self, project_id: ProjectId) -> list[FileAnalysis]:
+        rows = await self._all(FILE_ANALYSES, {"project_id": project_id})
+        return [
+            FileAnalysis(job_id=r["job_id"], file_id=r["file_id"], deleted=r["deleted"])
+            for r in rows
+        ]
+
+    async def delete_jobs(self, job_ids: Sequence[JobId]) -> int:
+        ids = list(dict.fromkeys(job_ids))
+        if not ids:
+            return 0
+        # locked, so that no pending job starts between the check and the deletion
+        jobs = await self._all(JOBS_TO_DELETE, {"ids": ids})
+        for job in jobs:
+            status = JobStatus(job["status"])
+            if not status.is_terminal:
+                raise ValidationError(
+                    "job_ids",
+                    str(job["id"]),
+                    f"names a {status} job: only finished jobs are deleted",
+                )
+        if not jobs:
+            return 0
+        return await self._rowcount(DELETE_JOBS, {"ids": [j["id"] for j in jobs]})

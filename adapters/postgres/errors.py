@@ -44,6 +44,15 @@ ENTITY_OF_TABLE = {
     "rules": "rule",
     "project_rule_configs": "project rule config",
     "outbox_events": "outbox event",
+    "file_history": "file history entry",
+    "issues": "issue",
+    "issue_changes": "issue change",
+    "new_code_periods": "new code period",
+    "quality_gates": "quality gate",
+    "project_quality_gates": "project quality gate",
+    "analysis_measures": "analysis measures",
+    "live_measures": "live measures",
+    "analysis_gates": "analysis gate",
 }
 
 _KEY_RE = re.compile(r"Key \((?P<cols>.+?)\)=\((?P<vals>.*)\)")

@@ -19,6 +19,7 @@ from adapters.postgres.audit import PostgresAuditTrail
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.errors import translate, translated
 from adapters.postgres.files import PostgresFileIndexRepository
+from adapters.postgres.issues import PostgresIssueRepository
 from adapters.postgres.organizations import (
     PostgresMemberRepository,
     PostgresOrganizationRepository,
@@ -29,6 +30,11 @@ from adapters.postgres.projects import (
     PostgresBranchRepository,
     PostgresProjectRepository,
     PostgresRepositoryRepository,
+)
+from adapters.postgres.quality import (
+    PostgresMeasureRepository,
+    PostgresNewCodeRepository,
+    PostgresQualityGateRepository,
 )
 from adapters.postgres.rules import PostgresRuleConfigRepository, PostgresRuleRepository
 from domain.events import DomainEvent
@@ -93,6 +99,10 @@ class PostgresUnitOfWork:
         self.analysis = PostgresAnalysisRepository(self._active)
         self.rules = PostgresRuleRepository(self._active)
         self.rule_configs = PostgresRuleConfigRepository(self._active)
+        self.issues = PostgresIssueRepository(self._active)
+        self.measures = PostgresMeasureRepository(self._active)
+        self.quality_gates = PostgresQualityGateRepository(self._active)
+        self.new_code = PostgresNewCodeRepository(self._active)
         self.audit = PostgresAuditTrail(self._active)
 
     @property

@@ -22,7 +22,9 @@ EXPECTED_TABLES = {
     "organizations", "users", "organization_members", "projects", "repositories",
     "repository_branches", "file_index", "analysis_jobs", "analysis_results", "code_metrics",
     "rules", "project_rule_configs", "outbox_events", "file_history",
-    "audit_log", "audit_staging", "audit_chain_heads",
+    "audit_log", "audit_staging", "audit_chain_heads", "issues", "issue_changes",
+    "new_code_periods", "quality_gates", "project_quality_gates", "analysis_measures",
+    "live_measures", "analysis_gates",
 }  # fmt: skip
 
 

@@ -20,7 +20,9 @@ from tests.servers import scratch_database
 TENANT_TABLES = (
     "organizations", "organization_members", "projects", "repositories",
     "repository_branches", "file_index", "file_history", "analysis_jobs",
-    "analysis_results", "code_metrics", "project_rule_configs",
+    "analysis_results", "code_metrics", "project_rule_configs", "issues", "issue_changes",
+    "new_code_periods", "quality_gates", "project_quality_gates", "analysis_measures",
+    "live_measures", "analysis_gates",
 )  # fmt: skip
 ROLE = "codeant_app"
 
@@ -100,6 +102,47 @@ def fill(url: str) -> dict[str, uuid.UUID]:
             conn.execute(
                 "INSERT INTO project_rule_configs (project_id, rule_id) VALUES (%s, 'rls-rule')",
                 (project,),
+            )
+            issue = conn.execute(
+                "INSERT INTO issues (project_id, branch, rule_id, severity, category, title,"
+                " file_id, first_seen_job_id, last_seen_job_id, first_seen_at, last_seen_at)"
+                " VALUES (%s, 'main', 'r', 'low', 'style', 't', %s, %s, %s, now(), now())"
+                " RETURNING id",
+                (project, file, job, job),
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute(
+                "INSERT INTO issue_changes (issue_id, job_id, actor, at, to_status)"
+                " VALUES (%s, %s, 'analysis', now(), 'open')",
+                (issue, job),
+            )
+            conn.execute(
+                "INSERT INTO new_code_periods (project_id, kind) VALUES (%s, 'previous-analysis')",
+                (project,),
+            )
+            gate = conn.execute(
+                "INSERT INTO quality_gates (organization_id, name, is_default)"
+                " VALUES (%s, 'default', TRUE) RETURNING id",
+                (org,),
+            ).fetchone()[0]  # type: ignore[index]
+            conn.execute(
+                "INSERT INTO project_quality_gates (project_id, gate_id) VALUES (%s, %s)",
+                (project, gate),
+            )
+            conn.execute(
+                "INSERT INTO analysis_measures (job_id, project_id, branch, measures, at)"
+                " VALUES (%s, %s, 'main', '{\"issues\": 1}', now())",
+                (job, project),
+            )
+            conn.execute(
+                "INSERT INTO live_measures (project_id, branch, job_id, measures, updated_at)"
+                " VALUES (%s, 'main', %s, '{\"issues\": 1}', now())",
+                (project, job),
+            )
+            conn.execute(
+                "INSERT INTO analysis_gates (job_id, project_id, branch, gate_name, status,"
+                " conditions, evaluated_at) VALUES (%s, %s, 'main', 'default', 'passed', '[]',"
+                " now())",
+                (job, project),
             )
     return orgs
 
@@ -199,6 +242,26 @@ def test_a_row_cannot_be_written_into_another_organization(database: str) -> Non
             conn.execute(
                 "INSERT INTO analysis_jobs (project_id, job_type) VALUES (%s, 'index')",
                 (project_b[0],),
+            )
+
+
+def test_a_project_is_never_assigned_another_organizations_gate(database: str) -> None:
+    """Even in the system scope, a project's quality gate is one of its own organization's
+    (the schema's key is on the gate and the project's organization)."""
+    orgs = fill(database)
+    with psycopg.connect(database) as conn:
+        project_a = conn.execute(
+            "SELECT id FROM projects WHERE organization_id = %s", (orgs["a"],)
+        ).fetchone()
+        gate_b = conn.execute(
+            "SELECT id FROM quality_gates WHERE organization_id = %s", (orgs["b"],)
+        ).fetchone()
+    assert project_a is not None and gate_b is not None
+    with as_application(database, system=True) as conn:
+        with pytest.raises(psycopg.errors.ForeignKeyViolation):
+            conn.execute(
+                "UPDATE project_quality_gates SET gate_id = %s WHERE project_id = %s",
+                (gate_b[0], project_a[0]),
             )
 
 
