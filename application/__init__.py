@@ -24,8 +24,10 @@ from application.audit import audit_entries, verify_audit_trail
 from application.caching import CachedQueries, CacheStats
 from application.code_units import CodeUnit, code_hash, collection_name, normalize_code
 from application.file_index import FileSnapshot, record_file_snapshot
+from application.housekeeping import HousekeepingReport, ProjectHousekeeping, housekeeping
 from application.indexing import IndexReport, index_repository
 from application.invalidation import CacheInvalidator
+from application.issues import IssueDetail, change_issue, issue_detail, list_issues
 from application.jobs import JobOutput, JobOverview, JobRun, recent_jobs
 from application.organizations import (
     add_member,
@@ -47,6 +49,16 @@ from application.projects import (
     modify_project,
     search_projects,
     update_project,
+)
+from application.quality import (
+    assign_quality_gate,
+    create_quality_gate,
+    latest_gate,
+    list_quality_gates,
+    live_measures,
+    measure_history,
+    new_code_period,
+    set_new_code_period,
 )
 from application.relay import EventDispatcher, EventHandler, OutboxRelay, RelayResult
 from application.reports import (
@@ -88,13 +100,16 @@ __all__ = [
     "EventDispatcher",
     "EventHandler",
     "FileSnapshot",
+    "HousekeepingReport",
     "IndexReport",
     "IndexResult",
+    "IssueDetail",
     "JobOutput",
     "JobOverview",
     "JobRun",
     "OutboxRelay",
     "ProjectChanges",
+    "ProjectHousekeeping",
     "ProjectOverview",
     "ProjectReport",
     "RelayResult",
@@ -105,15 +120,18 @@ __all__ = [
     "add_member",
     "all_projects",
     "archive_project",
+    "assign_quality_gate",
     "audit_entries",
     "begin_analysis",
     "cancel_analysis",
+    "change_issue",
     "change_member_role",
     "code_hash",
     "collection_name",
     "complete_analysis",
     "configure_rule",
     "create_project",
+    "create_quality_gate",
     "delete_project",
     "effective_rule_set",
     "enqueue_analysis",
@@ -123,13 +141,21 @@ __all__ = [
     "get_project_by_slug",
     "heartbeat",
     "hotspots",
+    "housekeeping",
     "index_code_units",
     "index_repository",
+    "issue_detail",
     "issues_summary",
+    "latest_gate",
+    "list_issues",
     "list_projects",
+    "list_quality_gates",
+    "live_measures",
+    "measure_history",
     "metric_aggregation",
     "modify_organization_settings",
     "modify_project",
+    "new_code_period",
     "normalize_code",
     "project_report",
     "recent_jobs",
@@ -147,6 +173,7 @@ __all__ = [
     "resolve_project",
     "search_everything",
     "search_projects",
+    "set_new_code_period",
     "similar_to_file",
     "start_analysis",
     "sync_repository",

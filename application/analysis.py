@@ -21,6 +21,7 @@ import attrs
 from application._boundary import service
 from application._lookup import require_job, require_project
 from application.file_index import FileSnapshot, apply_snapshot
+from application.tracking import track_analysis
 from domain._base import utc_now
 from domain.analysis import DEFAULT_LEASE, AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import FileChange, JobStatus
@@ -235,8 +236,11 @@ async def complete_analysis(
     metadata: dict[str, Any] | None = None,
 ) -> AnalysisJob:
     """Complete a running job in one unit: its file snapshot, its file history, its
-    results and metrics, its status, and its project's ``last_analyzed_at``
-    (AnalysisCompleted with the counts written).
+    results and metrics, its status, and its project's ``last_analyzed_at`` and quality
+    score (AnalysisCompleted with the counts written). The branch's issues are tracked in
+    the same unit (:func:`~application.tracking.track_analysis`): each result names its
+    issue, and the branch's measures and quality gate are recorded; the job's metadata
+    says what tracking did (``issues``) and the gate's status (``gate``).
 
     The job analysed the files ``analysed`` and those its results and metrics belong to;
     each gets a history entry, so the job holds their results and metrics (and later jobs
@@ -273,10 +277,19 @@ async def complete_analysis(
         else:
             entries = [await _analysed_entry(uow, job_id, file_id) for file_id in covered]
         await uow.files.record_history(entries)
+        touched = [e.file_id for e in entries]
+        results, tracked = await track_analysis(uow, job, project, results, touched)
+        job.metadata = {**job.metadata, **tracked.summary()}
         result_count = await uow.analysis.create_results(results) if results else 0
         metric_count = await uow.analysis.create_metrics(metrics) if metrics else 0
         updated = await uow.analysis.update_job(job)
-        await uow.projects.update(attrs.evolve(project, last_analyzed_at=job.completed_at))
+        await uow.projects.update(
+            attrs.evolve(
+                project,
+                last_analyzed_at=job.completed_at,
+                metadata=attrs.evolve(project.metadata, quality_score=tracked.measures["score"]),
+            )
+        )
         uow.add_event(
             AnalysisCompleted(
                 job_id=job.id,

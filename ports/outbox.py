@@ -15,7 +15,14 @@ from domain.events import DomainEvent
 from domain.ids import EventId
 from ports.errors import ValidationError
 
-__all__ = ["MAX_LEASE", "Outbox", "OutboxMessage", "OutboxStats", "check_lease"]
+__all__ = [
+    "MAX_LEASE",
+    "Outbox",
+    "OutboxMessage",
+    "OutboxStats",
+    "check_before",
+    "check_lease",
+]
 
 MAX_LEASE = 86_400.0
 """The longest lease a claim may take, in seconds."""
@@ -107,6 +114,12 @@ class Outbox(Protocol):
 
     async def stats(self) -> OutboxStats: ...
 
+    async def purge_delivered(self, before: dt.datetime, *, dry_run: bool = False) -> int:
+        """Delete the messages delivered before ``before`` (an aware datetime, else
+        ValidationError) and return how many; pending messages, however old, stay. With
+        ``dry_run``, only count them."""
+        ...
+
 
 def check_lease(lease: Any) -> float:
     """``lease`` if it is a number of seconds above 0 and at most :data:`MAX_LEASE`, else
@@ -124,3 +137,17 @@ def check_lease(lease: Any) -> float:
             entity="Outbox",
         )
     return float(lease)
+
+
+def check_before(before: Any) -> dt.datetime:
+    """``before`` if it is a timezone-aware datetime, else ValidationError: what every
+    adapter checks before purging."""
+    if (
+        not isinstance(before, dt.datetime)
+        or before.tzinfo is None
+        or before.tzinfo.utcoffset(before) is None
+    ):
+        raise ValidationError(
+            "before", before, "must be a timezone-aware datetime", entity="Outbox"
+        )
+    return before

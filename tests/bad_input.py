@@ -40,15 +40,30 @@ from application import (
     search,
     similarity,
 )
+from application import issues as issue_services
+from application import quality as quality_services
+from application.housekeeping import housekeeping
 from application.indexing import index_repository, rebuild_vectors
-from domain.enums import CodeUnitKind, MemberRole, MetricType
+from domain.enums import (
+    CodeUnitKind,
+    IssueStatus,
+    MemberRole,
+    MetricType,
+    NewCodeKind,
+    Resolution,
+    Severity,
+)
+from domain.issues import Issue
+from domain.quality import DEFAULT_CONDITIONS, NewCodePeriod, RetentionPolicy
 from domain.validation import MAX_INT, MAX_JSON_DEPTH, MAX_TEXT
+from ports.pagination import PageRequest
 from tests.contract import builders
 
 __all__ = ["BAD_VALUES", "CALLS", "NOT_SERVICES", "World", "make_world", "public_services"]
 
-NOT_SERVICES = frozenset({"with_retry"})
-"""Exported coroutines that are not services: ``with_retry`` runs an operation it is given."""
+NOT_SERVICES = frozenset({"with_retry", "track_analysis", "effective_period"})
+"""Exported coroutines that are not services: ``with_retry`` runs an operation it is given;
+``track_analysis`` and ``effective_period`` work inside the unit of a completing job."""
 
 PORTS = frozenset({"uow", "reader", "analyzer", "embedder", "store", "cache", "progress",
                    "liveness", "owner_alive", "change", "operation"})  # fmt: skip
@@ -98,6 +113,8 @@ class World:
     job: Any
     rule: Any
     file: Any
+    issue: Any = None  # an open issue of the project's "main" branch
+    gate: Any = None  # a quality gate of the organization
     cache: MemoryCache = attrs.Factory(MemoryCache)
     embedder: HashingEmbedder = attrs.Factory(lambda: HashingEmbedder(64))
     store: MemoryVectorStore = attrs.Factory(MemoryVectorStore)
@@ -133,7 +150,18 @@ async def make_world() -> World:
     file = builders.file_index(repository.id, relative_path="app.py")
     await file_index.record_file_snapshot(uow, repository.id, [file])
     job = await analysis.begin_analysis(uow, project.id, owner="tests")
-    return World(db, organization, user, member, project, repository, job, rule, file)
+    issue = Issue(
+        project_id=project.id, branch="main", rule_id=rule.id, severity=Severity.MEDIUM,
+        category=rule.category, title="Function is too complex", file_id=file.id,
+        path="app.py", line=1,
+    )  # fmt: skip
+    async with uow:
+        await uow.issues.add_many([issue])
+        await uow.commit()
+    gate = await quality_services.create_quality_gate(
+        uow, organization.id, "strict", list(DEFAULT_CONDITIONS)
+    )
+    return World(db, organization, user, member, project, repository, job, rule, file, issue, gate)
 
 
 Call = Callable[[World], tuple[Callable[..., Awaitable[Any]], dict[str, Any]]]
@@ -295,6 +323,39 @@ CALLS: dict[str, Call] = {
                              reader=lambda w: GitSourceReader(), embedder=lambda w: w.embedder,
                              store=lambda w: w.store,
                              project_slug=lambda w: "billing"),
+    "list_issues": _call(issue_services.list_issues, uow=_uow, project_id=lambda w: w.project.id,
+                         branch=lambda w: "main", statuses=lambda w: [IssueStatus.OPEN],
+                         min_severity=lambda w: Severity.LOW, new_code=lambda w: False,
+                         page=lambda w: PageRequest(limit=10)),
+    "issue_detail": _call(issue_services.issue_detail, uow=_uow, issue_id=lambda w: w.issue.id),
+    "change_issue": _call(issue_services.change_issue, uow=_uow, issue_id=lambda w: w.issue.id,
+                          confirm=lambda w: False, resolve=lambda w: Resolution.FALSE_POSITIVE,
+                          reopen=lambda w: False, comment=lambda w: "generated code"),
+    "new_code_period": _call(quality_services.new_code_period, uow=_uow,
+                             project_id=lambda w: w.project.id, branch=lambda w: "main"),
+    "set_new_code_period": _call(quality_services.set_new_code_period, uow=_uow,
+                                 project_id=lambda w: w.project.id,
+                                 period=lambda w: NewCodePeriod(kind=NewCodeKind.DAYS, days=30),
+                                 branch=lambda w: "main"),
+    "create_quality_gate": _call(quality_services.create_quality_gate, uow=_uow,
+                                 organization_id=lambda w: w.organization.id,
+                                 name=lambda w: "relaxed",
+                                 conditions=lambda w: list(DEFAULT_CONDITIONS[:1]),
+                                 is_default=lambda w: True),
+    "assign_quality_gate": _call(quality_services.assign_quality_gate, uow=_uow,
+                                 project_id=lambda w: w.project.id, gate_id=lambda w: w.gate.id),
+    "list_quality_gates": _call(quality_services.list_quality_gates, uow=_uow,
+                                organization_id=lambda w: w.organization.id),
+    "latest_gate": _call(quality_services.latest_gate, uow=_uow,
+                         project_id=lambda w: w.project.id, branch=lambda w: "main"),
+    "measure_history": _call(quality_services.measure_history, uow=_uow,
+                             project_id=lambda w: w.project.id, metric=lambda w: "issues",
+                             branch=lambda w: "main"),
+    "live_measures": _call(quality_services.live_measures, uow=_uow,
+                           project_id=lambda w: w.project.id, branch=lambda w: "main"),
+    "housekeeping": _call(housekeeping, uow=_uow, policy=lambda w: RetentionPolicy(),
+                          now=_later, dry_run=lambda w: False,
+                          project_id=lambda w: w.project.id),
 }  # fmt: skip
 
 

@@ -68,6 +68,10 @@ def summary(report: IndexReport) -> dict[str, object]:
         "embeddings_skipped": report.embeddings_skipped,
         "job_id": str(report.job_id) if report.job_id else None,
         "job_status": str(report.job_status) if report.job_status else None,
+        "issues_new": report.issues_new,
+        "issues_reopened": report.issues_reopened,
+        "issues_closed": report.issues_closed,
+        "gate": report.gate,
         "up_to_date": report.up_to_date,
         "seconds": round(report.seconds, 3),
         "stages": {name: round(seconds, 3) for name, seconds in report.stages.items()},
@@ -165,6 +169,11 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     print(
         f"  embedded  {plural(report.embedded, 'function')} ({report.embeddings_skipped} unchanged)"
     )
+    if report.gate is not None:
+        print(
+            f"  issues    {report.issues_new} new, {report.issues_reopened} reopened,"
+            f" {report.issues_closed} closed; quality gate {report.gate}"
+        )
     print(f"  job       {report.job_id} {report.job_status} in {report.seconds:.2f} s")
     sys.stdout.flush()
     return EXIT_OK

@@ -9,7 +9,7 @@ from collections.abc import Iterable, Sequence
 from adapters.common import MAX_OUTBOX_BATCH, check_limit
 from adapters.memory.database import MemoryDatabase, OutboxRecord
 from domain.ids import EventId
-from ports.outbox import OutboxMessage, OutboxStats, check_lease
+from ports.outbox import OutboxMessage, OutboxStats, check_before, check_lease
 
 __all__ = ["MemoryOutbox"]
 
@@ -105,6 +105,16 @@ class MemoryOutbox:
             oldest_pending_at=waiting[0].created_at if waiting else None,
             max_attempts=max((r.attempts for r in waiting), default=0),
         )
+
+    async def purge_delivered(self, before: dt.datetime, *, dry_run: bool = False) -> int:
+        before = check_before(before)
+        gone = [
+            r for r in self._db.outbox if r.delivered_at is not None and r.delivered_at < before
+        ]
+        if gone and not dry_run:
+            ids = {r.id for r in gone}
+            self._db.outbox[:] = [r for r in self._db.outbox if r.id not in ids]
+        return len(gone)
 
 
 def _message(record: OutboxRecord) -> OutboxMessage:

@@ -24,7 +24,7 @@ from adapters.postgres.errors import translated
 from adapters.serialization import event_from_dict, event_to_dict
 from domain.events import DomainEvent
 from domain.ids import EventId
-from ports.outbox import OutboxMessage, OutboxStats, check_lease
+from ports.outbox import OutboxMessage, OutboxStats, check_before, check_lease
 
 __all__ = ["INSERT_EVENT", "PostgresOutbox", "event_params"]
 
@@ -76,6 +76,13 @@ MARK_FAILED = (
 POSTPONE = (
     "UPDATE outbox_events SET last_error = %(reason)s, available_at = %(retry_at)s"
     " WHERE id = ANY(%(ids)s::uuid[]) AND delivered_at IS NULL"
+)
+PURGE_DELIVERED = (
+    "DELETE FROM outbox_events WHERE delivered_at IS NOT NULL AND delivered_at < %(before)s"
+)
+COUNT_DELIVERED = (
+    "SELECT count(*) AS n FROM outbox_events"
+    " WHERE delivered_at IS NOT NULL AND delivered_at < %(before)s"
 )
 STATS = """
 SELECT count(*) FILTER (WHERE delivered_at IS NULL) AS pending,
@@ -204,6 +211,18 @@ class PostgresOutbox:
             oldest_pending_at=row["oldest_pending_at"],
             max_attempts=int(row["max_attempts"]),
         )
+
+    async def purge_delivered(self, before: dt.datetime, *, dry_run: bool = False) -> int:
+        params = {"before": check_before(before)}
+        async with translated(), (await self._database.pool()).connection() as conn:
+            if dry_run:
+                cur = conn.cursor(row_factory=dict_row)
+                await cur.execute(COUNT_DELIVERED, params)
+                row = await cur.fetchone()
+                assert row is not None
+                return int(row["n"])
+            cur = await conn.execute(PURGE_DELIVERED, params)
+            return int(cur.rowcount)
 
 
 def _unreadable(row: Mapping[str, Any], exc: Exception) -> str:

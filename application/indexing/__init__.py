@@ -19,7 +19,10 @@ which always ends it) runs the rest:
 7. ``duplicates``: near-duplicate functions, found through the vector store, each pair
    reported once;
 8. ``record``: in one unit of work, the file snapshot, the files' history, the results
-   and metrics, and the job completed.
+   and metrics, the branch's issues tracked (:mod:`application.tracking`: ids kept across
+   analyses, new code, measures, quality gate), and the job completed;
+9. ``housekeeping``: the project's analyses the retention policy no longer keeps are
+   deleted (:mod:`application.housekeeping`).
 
 Nothing of an analysis reaches the database before its last stage, so a run killed at
 any point leaves the index as the last completed analysis left it, and the next run
@@ -43,6 +46,7 @@ from application._walk import every_file, every_result
 from application.analysis import cannot_tell
 from application.builtin_rules import BUILTIN_RULES
 from application.file_index import FileSnapshot
+from application.housekeeping import housekeeping
 from application.indexing.evaluation import analysis_fingerprint, evaluate
 from application.indexing.progress import Progress, silent
 from application.indexing.reading import parse_files, read_changes
@@ -51,6 +55,7 @@ from application.indexing.records import organization_for, project_for, reposito
 from application.indexing.vectors import code_units, duplicate_metrics, embed, near_duplicates
 from application.jobs import DEFAULT_HEARTBEAT, JobOutput, JobRun
 from application.rules import effective_rule_set, register_rules
+from application.tracking import with_line_hashes
 from domain.analysis import DEFAULT_LEASE, AnalysisJob, AnalysisResult
 from domain.enums import Category, FileChange, JobStatus
 from domain.files import FileIndex
@@ -84,7 +89,9 @@ INDEX_JOB = "index"
 @attrs.frozen(kw_only=True)
 class IndexReport:
     """What a run did. ``job_id`` is None when nothing changed (``up_to_date``).
-    ``stages`` holds the seconds each stage took."""
+    ``issues_*`` say how many of the branch's issues the run found new, reopened and
+    closed; ``gate`` is the status of its quality gate. ``stages`` holds the seconds each
+    stage took."""
 
     organization_slug: str
     project_slug: str
@@ -109,6 +116,10 @@ class IndexReport:
     embeddings_skipped: int = 0
     job_id: JobId | None = None
     job_status: JobStatus | None = None
+    issues_new: int = 0
+    issues_reopened: int = 0
+    issues_closed: int = 0
+    gate: str | None = None
     seconds: float = 0.0
     stages: Mapping[str, float] = attrs.field(factory=dict)
 
@@ -248,7 +259,7 @@ async def index_repository(
             duplicates = await near_duplicates(
                 store, units, parsed, rules, job_id, report, held=held, neighbours=neighbours
             )
-        results += duplicates
+        results = with_line_hashes([*results, *duplicates], texts)
         metrics += duplicate_metrics(analysed, duplicates, job_id, rules)
         by_path = {f.relative_path: f for f in (*changes.kept, *analysed)}
         files = [by_path[t.relative_path] for t in snapshot.files]
@@ -262,6 +273,9 @@ async def index_repository(
         )
         record_started = time.monotonic()
     stages = {**run.timings, "record": time.monotonic() - record_started}
+    with _timed(stages, "housekeeping"):  # the retention policy, on this project's analyses
+        await housekeeping(fresh(), project_id=project.id)
+    tracked = run.job.metadata.get("issues", {})
     return attrs.evolve(
         summary,
         lines=sum(f.line_count for f in files),
@@ -273,6 +287,10 @@ async def index_repository(
         embeddings_skipped=embedded.skipped,
         job_id=run.job.id,
         job_status=run.job.status,
+        issues_new=tracked.get("new", 0),
+        issues_reopened=tracked.get("reopened", 0),
+        issues_closed=tracked.get("closed", 0),
+        gate=run.job.metadata.get("gate"),
         seconds=time.monotonic() - started,
         stages=stages,
     )

@@ -296,3 +296,47 @@ async def test_marks_after_delivery_change_nothing(backend):
     stats = await outbox.stats()
     assert (stats.pending, stats.failing, stats.delivered) == (0, 0, 1)
     assert await outbox.claim(now=now + dt.timedelta(hours=1), lease=1) == []
+
+
+# --------------------------------------------------------------------------- purge
+
+
+async def test_purge_delivered_deletes_delivered_messages_only(backend):
+    """purge_delivered deletes the messages delivered before the given time and returns
+    how many; pending messages stay, failed ones with their attempts, however old; a
+    dry run counts them and deletes nothing; purging again finds none."""
+    (done, also_done, flaky, waiting), now = await _claimable(
+        backend, "done", "also done", "flaky", "waiting"
+    )
+    outbox = backend.outbox()
+    messages = {m.event: m for m in await outbox.pending()}
+    await outbox.mark_delivered([messages[done].id, messages[also_done].id])
+    await outbox.mark_failed(messages[flaky].id, "down")
+    long_after = now + dt.timedelta(days=1)
+
+    assert await outbox.purge_delivered(messages[done].created_at - dt.timedelta(hours=1)) == 0
+    assert await outbox.purge_delivered(long_after, dry_run=True) == 2
+    assert (await outbox.stats()).delivered == 2
+
+    assert await outbox.purge_delivered(long_after) == 2
+
+    stats = await outbox.stats()
+    assert (stats.pending, stats.failing, stats.delivered) == (2, 1, 0)
+    left = {m.event: m for m in await outbox.pending()}
+    assert set(left) == {flaky, waiting}
+    assert (left[flaky].attempts, left[flaky].last_error) == (1, "down")
+    assert await outbox.purge_delivered(long_after) == 0
+
+
+@pytest.mark.parametrize("before", [dt.datetime(2026, 1, 1), "2026-01-01", None])
+async def test_purge_delivered_refuses_a_time_that_is_not_aware(backend, before):
+    """A purge time that is not a timezone-aware datetime is a ValidationError naming it,
+    and nothing is deleted."""
+    await _claimable(backend, "kept")
+    outbox = backend.outbox()
+    await outbox.mark_delivered([m.id for m in await outbox.pending()])
+
+    with pytest.raises(ValidationError, match="before"):
+        await outbox.purge_delivered(before)
+
+    assert (await outbox.stats()).delivered == 1
