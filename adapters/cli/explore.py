@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from adapters.cli import EXIT_OK, Command, CommandFailed, Context, UsageError, text, whole_number
+from adapters.cli.issues import history_arguments, run_history
 from adapters.cli.output import plural, table
 
 if TYPE_CHECKING:
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
 __all__ = ["PROJECTS", "REPORT", "SEARCH", "SIMILAR"]
 
 LIMIT = whole_number(1, 1000)
+DEFAULT_DAYS = 30
 
 
 def _organization_argument(parser: argparse.ArgumentParser) -> None:
@@ -253,7 +255,6 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--days",
         type=LIMIT,
-        default=30,
         metavar="N",
         help="issues of the last N days (30)",
     )
@@ -263,7 +264,22 @@ def _report_arguments(parser: argparse.ArgumentParser) -> None:
         " (an issue that several jobs report, carried over or found again, counts once"
         " per job)",
     )  # fmt: skip
+    history_arguments(parser)
     parser.add_argument("--json", action="store_true", help="print JSON")
+
+
+def _history_options(args: argparse.Namespace) -> None:
+    """Refuse the options of one mode given to the other (exit 2)."""
+    if args.history:
+        given = [o for o, v in (("--days", args.days), ("--all-jobs", args.all_jobs)) if v]
+        if given:
+            raise UsageError(f"{given[0]} does not go with --history")
+        return
+    for option, value in (("--metric", args.metric), ("--plot", args.plot)):
+        if value is not None:
+            raise UsageError(f"{option} goes with --history")
+    if args.branch is not None:
+        raise UsageError("--branch goes with --history (the report is of the latest analysis)")
 
 
 async def _report(args: argparse.Namespace, context: Context) -> int:
@@ -272,6 +288,11 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
     from domain.enums import MetricType
     from ports.errors import NotFoundError
 
+    _history_options(args)
+    if args.history:
+        return await run_history(args, context)
+    if args.days is None:
+        args.days = DEFAULT_DAYS
     c = context.container
     try:
         project = await resolve_project(c.uow(), args.project, organization_slug=args.organization)
@@ -376,7 +397,7 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
 REPORT = Command(
     name="report",
     help="issues by severity and category, hotspot files and metric aggregations (read "
-    "from the database: the cache serves library processes)",
+    "from the database: the cache serves library processes); --history: a measure over time",
     run=_report,
     add_arguments=_report_arguments,
 )

@@ -39,6 +39,7 @@ from adapters.cli.backup import BACKUP
 from adapters.cli.db import DB
 from adapters.cli.explore import PROJECTS, REPORT, SEARCH, SIMILAR
 from adapters.cli.index import INDEX
+from adapters.cli.issues import GATE, HOUSEKEEPING, ISSUE, ISSUES
 from adapters.cli.jobs import JOBS
 from adapters.cli.logs import Redactor, cli_logging
 from adapters.cli.outbox import OUTBOX
@@ -215,12 +216,16 @@ COMMANDS: tuple[Command, ...] = (
     SEARCH,
     SIMILAR,
     REPORT,
+    ISSUES,
+    ISSUE,
+    GATE,
     PROJECTS,
     HEALTH,
     DB,
     SERVER,
     OUTBOX,
     BACKUP,
+    HOUSEKEEPING,
     VECTORS,
     AUDIT,
     CONFIG,
