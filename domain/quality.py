@@ -199,9 +199,10 @@ class IssueCount:
 
 
 def quality_score(weighted_issues: float, lines: int) -> float:
-    """100 less 20 points per severity-weighted issue per 1,000 lines... scaled: a
-    critical issue weighs 10, high 5, medium 2, low 1, info 0; the score is
-    ``100 * (1 - 20 * weighted / lines)``, at least 0 (lines counted from 100 up)."""
+    """The score of code with ``weighted_issues`` (a critical issue weighs 10, high 5,
+    medium 2, low 1, info 0) in ``lines``: ``100 * (1 - 20 * weighted / lines)``, at least
+    0, lines counted from 100 up; each weighted issue per 1,000 lines costs 2 points, so
+    one critical issue per 200 lines scores 0."""
     return round(100 * max(0.0, 1 - 20 * weighted_issues / max(lines, 100)), 1)
 
 

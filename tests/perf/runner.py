@@ -20,6 +20,8 @@ from tests.perf.harness import Result, Sizes, report
 from tests.perf.mainjob import main_job_rows
 from tests.perf.relational import relational_rows
 from tests.perf.services import cache_rows, concurrency_rows
+from tests.perf.storage import storage_rows
+from tests.perf.tracking import tracking_rows
 from tests.perf.vectors import vector_rows
 from tests.servers import postgres_server, redis_server, scratch_database
 
@@ -74,7 +76,7 @@ def _server_versions(url: str) -> dict[str, Any]:
     }
 
 
-GROUPS = ("relational", "vectors", "cache", "concurrency", "main")
+GROUPS = ("relational", "vectors", "cache", "concurrency", "main", "tracking", "storage")
 """The groups of rows a run may be limited to (``--only``)."""
 
 
@@ -140,6 +142,10 @@ async def _run_on(
             results += await concurrency_rows(ctx, projects)
         if "main" in only:
             results += await main_job_rows(ctx)
+        if "tracking" in only:
+            results += await tracking_rows(ctx)
+        if "storage" in only:
+            results += await storage_rows(ctx)
         results.sort(key=lambda r: r.row)
     finally:
         await database.close()
