@@ -35,6 +35,10 @@ _REPOSITORIES = frozenset(
         "analysis",
         "rules",
         "rule_configs",
+        "issues",
+        "measures",
+        "quality_gates",
+        "new_code",
     }
 )
 
@@ -54,6 +58,14 @@ class Interleaved:
         if name in _REPOSITORIES:
             return self._repositories[name]
         raise AttributeError(name)
+
+    @property
+    def actor(self) -> str | None:
+        return self._unit.actor
+
+    @property
+    def organization_id(self) -> Any:
+        return self._unit.organization_id
 
     async def __aenter__(self) -> Self:
         await self._unit.__aenter__()
