@@ -51,6 +51,7 @@ from application.projects import (
     update_project,
 )
 from application.quality import (
+    NewCodeSetting,
     assign_quality_gate,
     create_quality_gate,
     latest_gate,
@@ -58,6 +59,7 @@ from application.quality import (
     live_measures,
     measure_history,
     new_code_period,
+    new_code_setting,
     set_new_code_period,
 )
 from application.relay import EventDispatcher, EventHandler, OutboxRelay, RelayResult
@@ -76,6 +78,7 @@ from application.search import (
     SearchHits,
     SimilarTo,
     all_projects,
+    resolve_organization,
     resolve_project,
     search_everything,
     similar_to_file,
@@ -107,6 +110,7 @@ __all__ = [
     "JobOutput",
     "JobOverview",
     "JobRun",
+    "NewCodeSetting",
     "OutboxRelay",
     "ProjectChanges",
     "ProjectHousekeeping",
@@ -156,6 +160,7 @@ __all__ = [
     "modify_organization_settings",
     "modify_project",
     "new_code_period",
+    "new_code_setting",
     "normalize_code",
     "project_report",
     "recent_jobs",
@@ -170,6 +175,7 @@ __all__ = [
     "remove_project_units",
     "report_progress",
     "reset_rule",
+    "resolve_organization",
     "resolve_project",
     "search_everything",
     "search_projects",

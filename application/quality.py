@@ -34,6 +34,7 @@ from ports.unit_of_work import UnitOfWork
 
 # branch_of and check_branch are helpers of the other services, not services
 __all__ = [
+    "NewCodeSetting",
     "assign_quality_gate",
     "create_quality_gate",
     "latest_gate",
@@ -41,6 +42,7 @@ __all__ = [
     "live_measures",
     "measure_history",
     "new_code_period",
+    "new_code_setting",
     "set_new_code_period",
 ]
 
@@ -77,6 +79,36 @@ async def new_code_period(
     async with uow:
         project = await require_project(uow, project_id)
         return await effective_period(uow, project, await branch_of(uow, project_id, branch))
+
+
+@attrs.frozen(kw_only=True)
+class NewCodeSetting:
+    """The new-code period in effect on ``branch`` and where it is set: on the branch
+    itself (``"branch"``), on its project (``"project"``), or nowhere, the default
+    (``"default"``)."""
+
+    branch: str
+    period: NewCodePeriod
+    source: str
+
+
+@service
+async def new_code_setting(
+    uow: UnitOfWork, project_id: ProjectId, *, branch: str | None = None
+) -> NewCodeSetting:
+    """The new-code period in effect on the branch, as :func:`new_code_period` finds it,
+    with where it comes from. NotFoundError for an unknown project."""
+    check_branch(branch)
+    async with uow:
+        await require_project(uow, project_id)
+        name = await branch_of(uow, project_id, branch)
+        own = await uow.new_code.get(project_id, name)
+        if own is not None:
+            return NewCodeSetting(branch=name, period=own, source="branch")
+        shared = await uow.new_code.get(project_id, None)
+        if shared is not None:
+            return NewCodeSetting(branch=name, period=shared, source="project")
+        return NewCodeSetting(branch=name, period=NewCodePeriod(), source="default")
 
 
 @service

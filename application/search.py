@@ -32,6 +32,7 @@ __all__ = [
     "SimilarScope",
     "SimilarTo",
     "all_projects",
+    "resolve_organization",
     "resolve_project",
     "search_everything",
     "similar_to_file",
@@ -105,6 +106,22 @@ async def resolve_project(
             "project", slug, f"is ambiguous: name one of {names} (and --organization)"
         )
     return matches[0][1]
+
+
+@service
+async def resolve_organization(uow: UnitOfWork, slug: str | None) -> Organization:
+    """The organization named by ``slug``; without a slug, the only organization there
+    is. NotFoundError or ValidationError (ambiguous) else."""
+    if slug is not None:
+        check_text("organization", slug)
+    async with uow:
+        live = await every_organization(uow, slug)
+    if not live:
+        raise NotFoundError("organization", slug or "(any)")
+    if len(live) > 1:
+        names = ", ".join(o.slug for o in live)
+        raise ValidationError("organization", slug, f"is ambiguous: name one of {names}")
+    return live[0]
 
 
 @service

@@ -38,6 +38,7 @@ from adapters.cli.audit import AUDIT
 from adapters.cli.backup import BACKUP
 from adapters.cli.db import DB
 from adapters.cli.explore import PROJECTS, REPORT, SEARCH, SIMILAR
+from adapters.cli.gates import GATES, NEW_CODE
 from adapters.cli.index import INDEX
 from adapters.cli.issues import GATE, HOUSEKEEPING, ISSUE, ISSUES
 from adapters.cli.jobs import JOBS
@@ -219,6 +220,8 @@ COMMANDS: tuple[Command, ...] = (
     ISSUES,
     ISSUE,
     GATE,
+    GATES,
+    NEW_CODE,
     PROJECTS,
     HEALTH,
     DB,

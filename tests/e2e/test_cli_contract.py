@@ -119,6 +119,8 @@ USAGE = [
     case("similar", status=2, says="the following arguments are required: FILE[:FUNCTION]"),
     case("report", "--days", "0", status=2, says="must be a whole number from 1 to 1000"),
     case("projects", "--organization", "", status=2, says="must not be empty"),
+    case("gates", "create", "g", "--condition", "bugs > 0", status=2, says="metric 'bugs'"),
+    case("new-code", "p", "weekly", status=2, says="argument PERIOD: must be previous-analysis"),
     case("health", "--timeout", "nan", status=2, says="must be a number of seconds above 0"),
     case("db", status=2, says="the following arguments are required: ACTION"),
     case("db", "upgrade", "--to", "-1", status=2, says="must be a whole number of 0 or more"),

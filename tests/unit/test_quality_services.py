@@ -17,9 +17,11 @@ from application import (
     live_measures,
     measure_history,
     new_code_period,
+    new_code_setting,
     record_file_snapshot,
     register_organization,
     register_repository,
+    resolve_organization,
     set_new_code_period,
 )
 from application import create_project as create_project_service
@@ -107,6 +109,41 @@ async def test_new_code_period_falls_back_from_branch_to_project_to_previous_ana
     assert await new_code_period(uow, project.id, branch="main") == thirty
     assert await new_code_period(uow, project.id, branch="feature") == release
     assert await new_code_period(uow, project.id) == thirty  # "" before any analysis
+
+
+async def test_new_code_setting_says_where_the_period_in_effect_is_set(uow, project, history):
+    """The period in effect comes from the default, then the project, then the branch's
+    own, and names the branch it was read for (the latest analysis' without one)."""
+    default = await new_code_setting(uow, project.id)
+    assert (default.branch, default.period, default.source) == ("main", NewCodePeriod(), "default")
+
+    thirty = NewCodePeriod(kind=NewCodeKind.DAYS, days=30)
+    await set_new_code_period(uow, project.id, thirty)
+    shared = await new_code_setting(uow, project.id, branch="feature")
+    assert (shared.branch, shared.period, shared.source) == ("feature", thirty, "project")
+
+    release = NewCodePeriod(kind=NewCodeKind.REFERENCE_BRANCH, reference_branch="main")
+    await set_new_code_period(uow, project.id, release, branch="feature")
+    own = await new_code_setting(uow, project.id, branch="feature")
+    assert (own.period, own.source) == (release, "branch")
+    assert (await new_code_setting(uow, project.id)).source == "project"
+    with pytest.raises(NotFoundError):
+        await new_code_setting(uow, ProjectId(new_id()))
+
+
+async def test_resolve_organization_is_the_named_one_or_the_only_one(uow):
+    """Without a slug the only organization is the one; two make the slug necessary,
+    and an unknown slug is not found."""
+    with pytest.raises(NotFoundError):
+        await resolve_organization(uow, None)
+    acme = await register_organization(uow, name="Acme", slug="acme")
+    assert (await resolve_organization(uow, None)).id == acme.id
+    other = await register_organization(uow, name="Other", slug="other")
+    with pytest.raises(ValidationError, match="ambiguous"):
+        await resolve_organization(uow, None)
+    assert (await resolve_organization(uow, "other")).id == other.id
+    with pytest.raises(NotFoundError):
+        await resolve_organization(uow, "nope")
 
 
 async def test_new_code_period_without_branch_is_the_latest_analysis_branch(uow, project, history):
