@@ -178,10 +178,13 @@ async def track_analysis(
     changes: list[IssueChange] = []
     linked: list[AnalysisResult] = []
     reopened = 0
+    unmatched = [finding for finding, issue in tracking.matches if issue is None]
+    on_new_code = iter(_on_new_code(unmatched, baseline, reference))
     for n, (finding, issue) in enumerate(tracking.matches):
         if issue is None:
-            new_code = _is_new(finding, baseline, reference)
-            issue = Issue.found(finding, job.project_id, branch, job.id, at, new_code=new_code)
+            issue = Issue.found(
+                finding, job.project_id, branch, job.id, at, new_code=next(on_new_code)
+            )
             created.append(issue)
             changes.append(
                 IssueChange(
@@ -254,13 +257,16 @@ async def _reference_issues(
     return await uow.issues.for_tracking(project.id, period.reference_branch, closed_since=at)
 
 
-def _is_new(finding: Finding, baseline: dt.datetime | None, reference: list[Issue] | None) -> bool:
-    """Whether a finding no issue matched lies on new code: on a reference-branch period,
-    when that branch has no such issue; else when new code has begun (a branch's first
-    analysis has none on the previous-analysis period)."""
+def _on_new_code(
+    findings: list[Finding], baseline: dt.datetime | None, reference: list[Issue] | None
+) -> list[bool]:
+    """Whether each finding no issue matched lies on new code: on a reference-branch
+    period, when that branch has no such issue (one tracking pass for them all); else
+    when new code has begun (a branch's first analysis has none on the previous-analysis
+    period)."""
     if reference is not None:
-        return track([finding], reference).matches[0][1] is None
-    return baseline is not None
+        return [issue is None for _, issue in track(findings, reference).matches]
+    return [baseline is not None] * len(findings)
 
 
 async def _measure_and_gate(

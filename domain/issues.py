@@ -258,11 +258,7 @@ class Issue(Entity):
         )
         change = None
         if came_back:
-            verdict = (
-                self.resolution
-                if self.resolution is not None and self.resolution.is_verdict
-                else None
-            )
+            verdict = self.verdict
             change = self._prepare(
                 IssueStatus.RESOLVED if verdict is not None else IssueStatus.REOPENED,
                 verdict,
@@ -293,13 +289,16 @@ class Issue(Entity):
         a user's verdict). Nothing moves for an issue already closed."""
         if self.status is IssueStatus.CLOSED:
             return None
-        verdict = (
-            self.resolution if self.resolution is not None and self.resolution.is_verdict else None
-        )
         return self._move(
-            IssueStatus.CLOSED, verdict or Resolution.FIXED, actor=actor, at=at, job_id=job_id,
+            IssueStatus.CLOSED, self.verdict or Resolution.FIXED, actor=actor, at=at, job_id=job_id,
             comment="no longer found",
         )  # fmt: skip
+
+    @property
+    def verdict(self) -> Resolution | None:
+        """The user's verdict the issue carries (false positive, won't fix), if any."""
+        r = self.resolution
+        return r if r is not None and r.is_verdict else None
 
     # ------------------------------------------------------------------ the moves
 

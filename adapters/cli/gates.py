@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from adapters.cli import EXIT_OK, Command, CommandFailed, Context, UsageError, text
-from adapters.cli.issues import _project, _shown_branch
+from adapters.cli.issues import project_named, shown_branch
 from adapters.cli.output import plural, table
 
 if TYPE_CHECKING:
@@ -234,7 +234,7 @@ async def _assign(args: argparse.Namespace, context: Context) -> int:
     else:
         slug = args.project
     c = context.container
-    project = await _project(context, slug, args.organization)
+    project = await project_named(context, slug, args.organization)
     uow = c.uow(organization_id=project.organization_id)
     if args.default:
         await assign_quality_gate(uow, project.id, None)
@@ -328,7 +328,7 @@ async def _new_code(args: argparse.Namespace, context: Context) -> int:
     period = None if args.period is None else _parse_period(args.period)
     check_branch(args.branch)
     c = context.container
-    project = await _project(context, args.project, args.organization)
+    project = await project_named(context, args.project, args.organization)
     uow = c.uow(organization_id=project.organization_id)
     if period is None:
         setting: NewCodeSetting = await new_code_setting(uow, project.id, branch=args.branch)
@@ -337,7 +337,7 @@ async def _new_code(args: argparse.Namespace, context: Context) -> int:
             print(json.dumps(body | _period_row(setting.period)))
             return EXIT_OK
         print(
-            f"{project.slug} on {_shown_branch(setting.branch)}: new code is"
+            f"{project.slug} on {shown_branch(setting.branch)}: new code is"
             f" {_meaning(setting.period)} ({setting.period}, {SOURCES[setting.source]})"
         )
         return EXIT_OK
@@ -353,7 +353,7 @@ async def _new_code(args: argparse.Namespace, context: Context) -> int:
     where = (
         "every branch without a period of its own"
         if args.branch is None
-        else f"branch {_shown_branch(args.branch)}"
+        else f"branch {shown_branch(args.branch)}"
     )
     print(
         f"{project.slug}: new code of {where} is {_meaning(period)} ({period}),"

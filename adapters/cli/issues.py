@@ -44,7 +44,9 @@ __all__ = [
     "STATUSES",
     "history_arguments",
     "plot_file",
+    "project_named",
     "run_history",
+    "shown_branch",
 ]
 
 # domain.enums IssueStatus, Severity and Resolution, spelled out so that building the
@@ -99,7 +101,7 @@ def _branch_argument(parser: argparse.ArgumentParser, what: str) -> None:
     )  # fmt: skip
 
 
-async def _project(context: Context, slug: str | None, organization: str | None) -> Project:
+async def project_named(context: Context, slug: str | None, organization: str | None) -> Project:
     """The project the command names, as ``report`` resolves it: one line when none is
     indexed yet."""
     from application.search import resolve_project
@@ -130,7 +132,7 @@ def _when(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _shown_branch(branch: str) -> str:
+def shown_branch(branch: str) -> str:
     return branch or "(detached HEAD)"
 
 
@@ -205,7 +207,7 @@ async def _issues(args: argparse.Namespace, context: Context) -> int:
     from ports.pagination import PageRequest
 
     c = context.container
-    project = await _project(context, args.project, args.organization)
+    project = await project_named(context, args.project, args.organization)
     branch = await _branch(context, project, args.branch)
     statuses = None if not args.status else [IssueStatus(s) for s in dict.fromkeys(args.status)]
     found: list[Issue] = []
@@ -230,7 +232,7 @@ async def _issues(args: argparse.Namespace, context: Context) -> int:
         print(json.dumps(body))
         return EXIT_OK
     kinds = "/".join(args.status) if args.status else "unresolved"
-    print(f"{project.slug} on {_shown_branch(branch)}: {plural(len(found), f'{kinds} issue')}")
+    print(f"{project.slug} on {shown_branch(branch)}: {plural(len(found), f'{kinds} issue')}")
     if found:
         table(
             [("ISSUE", "SEVERITY", "STATUS", "NEW", "RULE", "WHERE", "TITLE")]
@@ -356,7 +358,7 @@ async def _issue(args: argparse.Namespace, context: Context) -> int:
     print(f"  title      {issue.title}")
     if issue.description:
         print(f"  detail     {issue.description}")
-    print(f"  where      {project.slug} on {_shown_branch(issue.branch)}: {_where(issue)}")
+    print(f"  where      {project.slug} on {shown_branch(issue.branch)}: {_where(issue)}")
     print(f"  category   {issue.category}{', on new code' if issue.new_code else ''}")
     print(f"  first seen {_short_time(issue.first_seen_at)} (job {issue.first_seen_job_id})")
     print(f"  last seen  {_short_time(issue.last_seen_at)} (job {issue.last_seen_job_id})")
@@ -417,13 +419,13 @@ async def _gate(args: argparse.Namespace, context: Context) -> int:
     from application.quality import latest_gate
 
     c = context.container
-    project = await _project(context, args.project, args.organization)
+    project = await project_named(context, args.project, args.organization)
     branch = await _branch(context, project, args.branch)
     gate = await latest_gate(
         c.uow(organization_id=project.organization_id), project.id, branch=branch
     )
     if gate is None:
-        where = f" on {_shown_branch(branch)}" if branch or args.branch is not None else ""
+        where = f" on {shown_branch(branch)}" if branch or args.branch is not None else ""
         raise CommandFailed(
             f"no analysis of {project.slug}{where} has a quality gate yet; index it with"
             " 'codeant index PATH'"
@@ -433,7 +435,7 @@ async def _gate(args: argparse.Namespace, context: Context) -> int:
         print(json.dumps(_gate_body(project, gate)))
         return status
     print(
-        f"{project.slug} on {_shown_branch(gate.branch)}: quality gate {gate.gate_name!r}"
+        f"{project.slug} on {shown_branch(gate.branch)}: quality gate {gate.gate_name!r}"
         f" {str(gate.status).upper()} (job {gate.job_id}, {_short_time(gate.evaluated_at)})"
     )
     table(
@@ -493,16 +495,16 @@ async def run_history(args: argparse.Namespace, context: Context) -> int:
     if metric not in known:
         raise UsageError(f"argument --metric: must be one of {', '.join(known)} (got {metric!r})")
     c = context.container
-    project = await _project(context, args.project, args.organization)
+    project = await project_named(context, args.project, args.organization)
     branch = await _branch(context, project, args.branch)
     points = await measure_history(
         c.uow(organization_id=project.organization_id), project.id, metric, branch=branch
     )
-    title = f"{project.slug} on {_shown_branch(branch)}: {metric}"
+    title = f"{project.slug} on {shown_branch(branch)}: {metric}"
     if args.plot is not None:
         if not points:
             raise CommandFailed(
-                f"no analysis of {project.slug} on {_shown_branch(branch)} has measures yet:"
+                f"no analysis of {project.slug} on {shown_branch(branch)} has measures yet:"
                 " nothing to plot"
             )
         series = [(p.at, p.value) for p in points]
@@ -523,11 +525,11 @@ async def run_history(args: argparse.Namespace, context: Context) -> int:
         print(json.dumps(body))
         return EXIT_OK
     if not points:
-        print(f"{project.slug}: no analysis on {_shown_branch(branch)} has measures yet")
+        print(f"{project.slug}: no analysis on {shown_branch(branch)} has measures yet")
         return EXIT_OK
     values = [p.value for p in points]
     print(
-        f"{project.slug}: {metric} on {_shown_branch(branch)} over"
+        f"{project.slug}: {metric} on {shown_branch(branch)} over"
         f" {plural(len(points), 'analysis', 'analyses')}, {_short_time(points[0].at)}"
         f" to {_short_time(points[-1].at)} ({known[metric]})"
     )

@@ -364,3 +364,37 @@ async def test_a_completed_analysis_is_measured_and_gated(uow, project):
     assert [(p.job_id, p.value) for p in await measure_history(uow, project.id, "issues")] == [
         (job.id, 1)
     ]
+
+
+async def test_on_a_reference_branch_period_only_what_the_reference_lacks_is_new(uow, project):
+    """A branch measured against "main": of its first analysis' findings, the one "main"
+    also has is not new code, the two "main" lacks are."""
+    repository = await register_repository(
+        uow, project.id, local_path="/srv/billing", remote_url="", default_branch="main"
+    )
+    file = builders.file_index(repository.id, relative_path="src/app.py")
+    await record_file_snapshot(uow, repository.id, [file])
+
+    def finding(job: AnalysisJob, line: int, title: str) -> AnalysisResult:
+        return AnalysisResult(
+            job_id=job.id, file_id=file.id, rule_id="todo-marker", severity="low",
+            category="maintainability", title=title, description=title, line_hash=f"{line:032x}",
+            location=SourceLocation(file_path="src/app.py", line_start=line, line_end=line),
+        )  # fmt: skip
+
+    main = await begin_analysis(uow, project.id, owner="tests", branch="main")
+    await complete_analysis(uow, main.id, results=[finding(main, 3, "shared")])
+    await set_new_code_period(
+        uow,
+        project.id,
+        NewCodePeriod(kind=NewCodeKind.REFERENCE_BRANCH, reference_branch="main"),
+        branch="feature",
+    )
+    feature = await begin_analysis(uow, project.id, owner="tests", branch="feature")
+    found = [finding(feature, 3, "shared"), finding(feature, 7, "new"), finding(feature, 9, "new")]
+    await complete_analysis(uow, feature.id, results=found)
+
+    async with uow:
+        issues = await uow.issues.for_tracking(project.id, "feature", closed_since=T0)
+    assert sorted((i.line, i.new_code) for i in issues) == [(3, False), (7, True), (9, True)]
+    assert (await live_measures(uow, project.id, branch="feature"))["new_issues"] == 2
