@@ -15,15 +15,17 @@ from domain.ids import FileId, OrganizationId, RepositoryId
 from domain.projects import RepositoryBranch
 from domain.reports import FileRef, FileRename, SnapshotResult
 from domain.validation import check_instance, check_text
-from ports.errors import ValidationError
+from ports.errors import NotFoundError, ValidationError
 
 __all__ = [
     "MAX_OUTBOX_BATCH",
+    "UNIT_ENDED",
     "CommitHook",
     "SnapshotPlan",
     "StoredFile",
     "check_branches",
     "check_limit",
+    "check_reachable",
     "check_snapshot",
     "check_unit_scope",
     "plan_snapshot",
@@ -40,13 +42,44 @@ CommitHook = Callable[[Sequence[DomainEvent]], Awaitable[None]]
 """Called with a unit's events right after they committed (see run_commit_hook)."""
 
 
-def check_unit_scope(actor: str | None, organization_id: OrganizationId | None) -> None:
+def check_unit_scope(
+    actor: str | None, organization_id: OrganizationId | None, system: bool
+) -> None:
     """What a unit of work is made with: the audit actor (a name of at most 255
-    characters) and the organization it works in (a UUID), either of them None."""
+    characters, or None) and its scope, stated explicitly: one organization (a UUID) or
+    the system scope of cross-organization work (``system=True``), never both, never
+    neither."""
     if actor is not None:
         check_text("actor", actor, max_length=255)
+    if not isinstance(system, bool):
+        raise ValidationError("system", system, "must be True or False")
+    if organization_id is None and not system:
+        raise ValidationError(
+            "organization_id",
+            None,
+            "a unit of work is opened for one organization (organization_id=...) or,"
+            " for cross-organization work, in the system scope (system=True)",
+        )
     if organization_id is not None:
         check_instance("organization_id", organization_id, uuid.UUID)
+        if system:
+            raise ValidationError("system", system, "cannot go with an organization_id")
+
+
+def check_reachable(scope: OrganizationId | None, organization_id: OrganizationId) -> None:
+    """That a unit of ``scope`` (None: the system scope) may hand work to a unit of
+    ``organization_id``: the system scope reaches every organization, an organization's
+    unit its own alone (another is not there for it: NotFoundError)."""
+    check_instance("organization_id", organization_id, uuid.UUID)
+    if scope is not None and scope != organization_id:
+        raise NotFoundError("organization", organization_id)
+
+
+UNIT_ENDED = (
+    "the unit's transaction ended with its commit or rollback: leave the 'async with'"
+    " block, and enter the unit again for another transaction"
+)
+"""The RuntimeError of a repository used after its unit's transaction ended."""
 
 
 async def run_commit_hook(hook: CommitHook | None, events: Sequence[DomainEvent]) -> None:

@@ -310,7 +310,7 @@ class CachedQueries:
 
     def _uow(self) -> UnitOfWork:
         if self._organization_id is None:
-            return self._make_uow()
+            return self._make_uow(system=True)
         return self._make_uow(organization_id=self._organization_id)
 
     # ----------------------------------------------------------------- public reads

@@ -249,7 +249,8 @@ async def similar_to_file(
     """The ``limit`` indexed functions closest to a function of an indexed file (or to the
     whole file), the function itself left out. They are searched in the file's project by
     default; in the project ``project_slug`` (of the file's organization, or of
-    ``organization_slug``); in every project of ``organization_slug``; or ``everywhere``.
+    ``organization_slug``); in every project of ``organization_slug``; or ``everywhere``
+    the unit sees (its own organization for a unit of one organization).
     ``path`` is absolute, inside an indexed repository; ``function`` a name of the file's
     functions. A file without code to compare (binary, undecodable, too large to have
     been parsed, empty) is a ValidationError naming ``file``."""
@@ -302,8 +303,8 @@ async def similar_to_file(
         raise ValidationError("file", relative, "is empty: it has no code to compare")
     hits = await find_similar_code(
         embedder, store, text, kind=CodeUnitKind.FUNCTION, limit=limit + 1,
+        organization_id=searched if scope is SimilarScope.ORGANIZATION else uow.organization_id,
         project_id=searched if scope is SimilarScope.PROJECT else None,
-        organization_id=searched if scope is SimilarScope.ORGANIZATION else None,
     )  # fmt: skip
     own = None
     if target is not None:  # the function's own point: its repository, path, name and line

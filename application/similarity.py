@@ -115,15 +115,16 @@ async def find_similar_code(
     *,
     kind: CodeUnitKind,
     limit: int = 10,
+    organization_id: OrganizationId | None,
     project_id: ProjectId | None = None,
-    organization_id: OrganizationId | None = None,
     language: ProgrammingLanguage | None = None,
     score_threshold: float | None = None,
     collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
 ) -> list[SimilarCode]:
-    """The indexed units of ``kind`` closest to ``code``, closest first; only those of
-    ``project_id``, ``organization_id`` and ``language`` when given. Nothing indexed yet
-    gives no hits."""
+    """The indexed units of ``kind`` closest to ``code``, closest first: those of
+    ``organization_id``, a scope every caller states (None: every organization's, for
+    cross-organization work alone), and of ``project_id`` and ``language`` when given.
+    Nothing indexed yet gives no hits."""
     check_text("code", code)
     check_int("limit", limit, 1, MAX_SIMILAR)
     if score_threshold is not None:

@@ -36,16 +36,23 @@ class UnitOfWork(Protocol):
     :meth:`commit` ran, and always on an exception. Changes are invisible to other units
     until commit. Events added with :meth:`add_event` are written to the outbox in the
     same transaction as the changes, so they are delivered (after commit) if and only if
-    the changes committed. A unit can be entered again after it exits (a fresh
-    transaction each time), which is how a retried service reuses it; it cannot be
-    nested. :meth:`commit` raises :class:`~ports.errors.ConcurrencyError` if a concurrent
-    unit committed a conflicting change first, and :class:`~ports.errors.DuplicateError`
-    if a uniqueness rule would break; either way nothing is written. Every committed
-    change is recorded in the audit trail (:attr:`audit`) under :attr:`actor`, given when
-    the unit is made (``container.uow(actor="user:alice")``). A unit made for one
+    the changes committed. :meth:`commit` and :meth:`rollback` end the transaction: a
+    repository used after them in the same block raises RuntimeError. A unit can be
+    entered again after it exits (a fresh transaction each time), which is how a retried
+    service reuses it; it cannot be nested. :meth:`commit` raises
+    :class:`~ports.errors.ConcurrencyError` if a concurrent unit committed a conflicting
+    change first, and :class:`~ports.errors.DuplicateError` if a uniqueness rule would
+    break; either way nothing is written. Every committed change is recorded in the audit
+    trail (:attr:`audit`) under :attr:`actor`, given when the unit is made
+    (``container.uow(actor="user:alice", ...)``).
+
+    A unit's scope is stated when it is made, never implied. A unit made for one
     organization (``container.uow(organization_id=org.id)``) sees and writes that
     organization's rows only: another organization's rows are not there for it (lookups
-    find nothing, writes that name them raise NotFoundError).
+    find nothing, writes that name them raise NotFoundError). Cross-organization work
+    (migrations, housekeeping, the outbox relay, finding an organization by its slug)
+    asks for the system scope (``container.uow(system=True)``); a unit made with neither
+    is a ValidationError.
     """
 
     @property
@@ -86,7 +93,14 @@ class UnitOfWork(Protocol):
     @property
     def organization_id(self) -> OrganizationId | None:
         """The organization whose rows alone the unit sees and writes (None: every
-        organization's, the system scope of cross-organization work)."""
+        organization's, in the system scope of cross-organization work)."""
+        ...
+
+    def for_organization(self, organization_id: OrganizationId) -> UnitOfWork:
+        """A fresh unit like this one (the same store and actor) for ``organization_id``:
+        how cross-organization work hands one organization's part to a unit that sees
+        that organization alone. A unit of another organization cannot make one
+        (NotFoundError: that organization is not there for it)."""
         ...
 
     async def __aenter__(self) -> Self: ...
@@ -115,6 +129,9 @@ class UnitOfWork(Protocol):
 
 class UnitOfWorkFactory(Protocol):
     """Makes a fresh unit of work (the container's ``uow`` provider): for one organization
-    when ``organization_id`` is given (see :attr:`UnitOfWork.organization_id`)."""
+    (``organization_id=...``) or in the system scope (``system=True``), one of the two
+    (see :class:`UnitOfWork`)."""
 
-    def __call__(self, *, organization_id: OrganizationId | None = None) -> UnitOfWork: ...
+    def __call__(
+        self, *, organization_id: OrganizationId | None = None, system: bool = False
+    ) -> UnitOfWork: ...

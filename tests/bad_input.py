@@ -121,12 +121,13 @@ class World:
     scope: Any = None  # the organization the calls' units are opened for (None: system)
 
     def uow(self, *, organization_id: Any = None) -> MemoryUnitOfWork:
-        return MemoryUnitOfWork(self.db, organization_id=organization_id or self.scope)
+        scope = organization_id or self.scope
+        return MemoryUnitOfWork(self.db, organization_id=scope, system=scope is None)
 
 
 async def make_world() -> World:
     db = MemoryDatabase()
-    uow = MemoryUnitOfWork(db)
+    uow = MemoryUnitOfWork(db, system=True)
     user = await organizations.register_user(
         uow, email="owner@example.com", username="owner", password_hash="x" * 60
     )

@@ -104,12 +104,13 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     from application.audit import audit_entries, verify_audit_trail
 
     c = context.container
-    organization_id = await _organization_id(c.uow(), args.organization)
+    organization_id = await _organization_id(c.uow(system=True), args.organization)
+    scoped = c.uow(organization_id=organization_id) if organization_id else c.uow(system=True)
     if args.action == "verify":
-        checks = await verify_audit_trail(c.uow(), organization_id)
+        checks = await verify_audit_trail(scoped, organization_id)
         return _report(checks, as_json=args.json)
     entries = await audit_entries(
-        c.uow(),
+        scoped,
         organization_id,
         entity=args.entity,
         entity_id=args.id,

@@ -35,7 +35,9 @@ def _projects_arguments(parser: argparse.ArgumentParser) -> None:
 async def _projects(args: argparse.Namespace, context: Context) -> int:
     from application.search import all_projects
 
-    overviews = await all_projects(context.container.uow(), organization_slug=args.organization)
+    overviews = await all_projects(
+        context.container.uow(system=True), organization_slug=args.organization
+    )
     rows = [
         {
             "organization": o.organization.slug,
@@ -94,13 +96,16 @@ async def _search(args: argparse.Namespace, context: Context) -> int:
     project_id = None
     organization_id = None
     if args.project:
-        project = await resolve_project(c.uow(), args.project, organization_slug=args.organization)
-        project_id = project.id
+        project = await resolve_project(
+            c.uow(system=True), args.project, organization_slug=args.organization
+        )
+        project_id, organization_id = project.id, project.organization_id
     elif args.organization:
-        overview = await all_projects(c.uow(), organization_slug=args.organization)
+        overview = await all_projects(c.uow(system=True), organization_slug=args.organization)
         organization_id = overview[0].organization.id if overview else None
+    scoped = c.uow(organization_id=organization_id) if organization_id else c.uow(system=True)
     hits = await search_everything(
-        c.uow(), args.text, organization_id=organization_id, project_id=project_id,
+        scoped, args.text, organization_id=organization_id, project_id=project_id,
         limit=args.limit,
     )  # fmt: skip
     files = [
@@ -191,7 +196,7 @@ async def _similar(args: argparse.Namespace, context: Context) -> int:
         raise UsageError("--all cannot go with --project or --organization")
     try:
         found = await similar_to_file(
-            c.uow(), c.source_reader(), c.embedder(), c.vector_store(), path,
+            c.uow(system=True), c.source_reader(), c.embedder(), c.vector_store(), path,
             function=function, limit=args.limit, project_slug=args.project,
             organization_slug=args.organization, everywhere=args.all,
         )  # fmt: skip
@@ -295,7 +300,9 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
         args.days = DEFAULT_DAYS
     c = context.container
     try:
-        project = await resolve_project(c.uow(), args.project, organization_slug=args.organization)
+        project = await resolve_project(
+            c.uow(system=True), args.project, organization_slug=args.organization
+        )
     except NotFoundError:
         if args.project is not None:
             raise
@@ -304,7 +311,10 @@ async def _report(args: argparse.Namespace, context: Context) -> int:
             f"no project has been indexed{where} yet; index one with 'codeant index PATH'"
         ) from None
     report = await project_report(
-        c.uow(), project.id, days=args.days, latest_only=not args.all_jobs
+        c.uow(organization_id=project.organization_id),
+        project.id,
+        days=args.days,
+        latest_only=not args.all_jobs,
     )
     body: dict[str, Any] = {
         "project": project.slug,

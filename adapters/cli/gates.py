@@ -53,7 +53,7 @@ async def _organization(context: Context, slug: str | None) -> Organization:
     from ports.errors import NotFoundError
 
     try:
-        return await resolve_organization(context.container.uow(), slug)
+        return await resolve_organization(context.container.uow(system=True), slug)
     except NotFoundError:
         if slug is not None:
             raise

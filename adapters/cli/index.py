@@ -106,7 +106,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     loop.add_signal_handler(signal.SIGTERM, terminate)
     try:
         report = await index_repository(
-            c.uow(),
+            c.uow(system=True),
             c.source_reader(),
             c.code_analyzer(),
             c.embedder(),

@@ -108,7 +108,9 @@ async def project_named(context: Context, slug: str | None, organization: str | 
     from ports.errors import NotFoundError
 
     try:
-        return await resolve_project(context.container.uow(), slug, organization_slug=organization)
+        return await resolve_project(
+            context.container.uow(system=True), slug, organization_slug=organization
+        )
     except NotFoundError:
         if slug is not None:
             raise
@@ -324,8 +326,8 @@ async def _issue(args: argparse.Namespace, context: Context) -> int:
 
     c = context.container
     id_ = IssueId(args.id)
-    detail = await issue_detail(c.uow(), id_)
-    project = await get_project(c.uow(), detail.issue.project_id)
+    detail = await issue_detail(c.uow(system=True), id_)
+    project = await get_project(c.uow(system=True), detail.issue.project_id)
     move = "confirm" if args.confirm else "reopen" if args.reopen else None
     if args.resolve:
         move = "resolve"
@@ -578,9 +580,10 @@ async def _housekeeping(args: argparse.Namespace, context: Context) -> int:
 
     c = context.container
     slugs = {
-        o.project.id: f"{o.organization.slug}/{o.project.slug}" for o in await all_projects(c.uow())
+        o.project.id: f"{o.organization.slug}/{o.project.slug}"
+        for o in await all_projects(c.uow(system=True))
     }
-    report = await housekeeping(c.uow(), c.outbox(), dry_run=args.dry_run)
+    report = await housekeeping(c.uow(system=True), c.outbox(), dry_run=args.dry_run)
     body = _housekeeping_body(report, slugs)
     if args.json:
         print(json.dumps(body))

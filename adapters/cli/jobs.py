@@ -93,7 +93,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
 
     c = context.container
     overviews = await recent_jobs(
-        c.uow(),
+        c.uow(system=True),
         project_slug=args.project,
         organization_slug=args.organization,
         status=JobStatus(args.status) if args.status else None,

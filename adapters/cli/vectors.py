@@ -88,14 +88,14 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     from ports.errors import NotFoundError
 
     if args.project is not None:
-        projects = await all_projects(c.uow())
+        projects = await all_projects(c.uow(system=True))
         if not any(o.project.slug == args.project for o in projects):
             raise NotFoundError("project", args.project)
     store = c.vector_store()
     bar = ProgressBar(enabled=False if args.json else None)
     try:
         report = await rebuild_vectors(
-            c.uow(), c.source_reader(), c.embedder(), store,
+            c.uow(system=True), c.source_reader(), c.embedder(), store,
             project_slug=args.project, progress=bar,
         )  # fmt: skip
     finally:

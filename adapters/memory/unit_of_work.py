@@ -6,7 +6,13 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Self
 
-from adapters.common import CommitHook, check_unit_scope, run_commit_hook
+from adapters.common import (
+    UNIT_ENDED,
+    CommitHook,
+    check_reachable,
+    check_unit_scope,
+    run_commit_hook,
+)
 from adapters.memory.audit import MemoryAuditTrail
 from adapters.memory.database import MemoryDatabase, Transaction
 from adapters.memory.issues import (
@@ -37,10 +43,10 @@ class MemoryUnitOfWork:
     """A unit of work over a :class:`MemoryDatabase` (see ports.unit_of_work.UnitOfWork).
 
     Each ``async with`` opens a :class:`Transaction`; repositories used outside one raise
-    RuntimeError. After a commit or rollback inside the block, work continues in a fresh
-    transaction, as on a database connection. ``on_commit`` receives the events of each
-    commit once it succeeded. A unit opened for ``organization_id`` sees and writes only
-    that organization's rows (None: every row, the system scope). Each commit records its
+    RuntimeError, and so do those used after a commit or rollback inside the block (the
+    transaction ended). ``on_commit`` receives the events of each commit once it
+    succeeded. A unit opened for ``organization_id`` sees and writes only that
+    organization's rows; one made with ``system=True`` every row. Each commit records its
     changes in the store's audit trail under ``actor`` (``db:memory`` when None).
     """
 
@@ -51,8 +57,9 @@ class MemoryUnitOfWork:
         on_commit: CommitHook | None = None,
         actor: str | None = None,
         organization_id: OrganizationId | None = None,
+        system: bool = False,
     ) -> None:
-        check_unit_scope(actor, organization_id)
+        check_unit_scope(actor, organization_id, system)
         self._actor = actor
         self._organization_id = organization_id
         self._db = database
@@ -87,7 +94,7 @@ class MemoryUnitOfWork:
         if self._tx is None:
             raise RuntimeError("the unit of work is not active: use it inside 'async with'")
         if self._tx.closed:
-            self._tx = self._db.begin(self._organization_id)
+            raise RuntimeError(UNIT_ENDED)
         return self._tx
 
     async def __aenter__(self) -> Self:
@@ -125,6 +132,13 @@ class MemoryUnitOfWork:
             on_commit=self._on_commit,
             actor=self._actor,
             organization_id=self._organization_id,
+            system=self._organization_id is None,
+        )
+
+    def for_organization(self, organization_id: OrganizationId) -> MemoryUnitOfWork:
+        check_reachable(self._organization_id, organization_id)
+        return MemoryUnitOfWork(
+            self._db, on_commit=self._on_commit, actor=self._actor, organization_id=organization_id
         )
 
     def add_event(self, event: DomainEvent) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import weakref
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
@@ -12,7 +11,13 @@ import psycopg
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
-from adapters.common import CommitHook, check_unit_scope, run_commit_hook
+from adapters.common import (
+    UNIT_ENDED,
+    CommitHook,
+    check_reachable,
+    check_unit_scope,
+    run_commit_hook,
+)
 from adapters.postgres._sql import Connection
 from adapters.postgres.analysis import PostgresAnalysisRepository
 from adapters.postgres.audit import PostgresAuditTrail
@@ -43,16 +48,14 @@ from ports.errors import TransactionAbortedError
 
 __all__ = ["PostgresUnitOfWork"]
 
-# What each pooled connection's session says of its unit: the actor the audit triggers
+# What the unit's transaction says of it, set LOCAL so that it ends with the transaction
+# and a connection returned to the pool carries none of it: the actor the audit triggers
 # record, and the organization whose rows row-level security lets it see (or the system
-# scope), so that a unit sets them only when they differ from what the previous unit left.
-_Session = tuple[str, str, str]  # codeant.actor, codeant.organization_id, codeant.scope
-_SESSIONS: weakref.WeakKeyDictionary[Connection, _Session] = weakref.WeakKeyDictionary()
-UNSET: _Session = ("", "", "")
-SET_SESSION = (
-    "SELECT set_config('codeant.actor', %s, false),"
-    " set_config('codeant.organization_id', %s, false),"
-    " set_config('codeant.scope', %s, false)"
+# scope).
+SET_SCOPE = (
+    "SELECT set_config('codeant.actor', %s, true),"
+    " set_config('codeant.organization_id', %s, true),"
+    " set_config('codeant.scope', %s, true)"
 )
 
 
@@ -66,7 +69,9 @@ class PostgresUnitOfWork:
     transaction, then hands them to ``on_commit``. The schema's triggers record every
     change in the audit trail under ``actor`` (``db:<user>`` when None). A unit opened for
     ``organization_id`` sees and writes only that organization's rows, as the database's
-    row-level security enforces (None: every row, the system scope). After a port error
+    row-level security enforces; one made with ``system=True`` every row. Entering
+    begins the transaction and sets both with SET LOCAL in one round trip (pipelined),
+    the round trip the transaction's BEGIN would take anyway. After a port error
     from a statement, PostgreSQL has aborted the transaction: leave the block (or roll
     back) before using the unit again.
     """
@@ -78,10 +83,12 @@ class PostgresUnitOfWork:
         on_commit: CommitHook | None = None,
         actor: str | None = None,
         organization_id: OrganizationId | None = None,
+        system: bool = False,
     ) -> None:
-        check_unit_scope(actor, organization_id)
+        check_unit_scope(actor, organization_id, system)
         self._actor = actor
         self._organization_id = organization_id
+        self._ended = False
         self._on_commit = on_commit
         if not isinstance(database, PostgresDatabase):
             database = PostgresDatabase.from_pool(database)
@@ -113,7 +120,7 @@ class PostgresUnitOfWork:
     def organization_id(self) -> OrganizationId | None:
         return self._organization_id
 
-    def _session(self) -> _Session:
+    def _scope(self) -> tuple[str, str, str]:
         if self._organization_id is None:
             return (self._actor or "", "", "system")
         return (self._actor or "", str(self._organization_id), "")
@@ -121,6 +128,8 @@ class PostgresUnitOfWork:
     def _active(self) -> Connection:
         if self._conn is None:
             raise RuntimeError("the unit of work is not active: use it inside 'async with'")
+        if self._ended:
+            raise RuntimeError(UNIT_ENDED)
         return self._conn
 
     async def __aenter__(self) -> Self:
@@ -130,11 +139,14 @@ class PostgresUnitOfWork:
             self._pool = await self._database.pool()
             conn = await self._pool.getconn()
             try:
-                await _enter_session(conn, self._session())
+                await _begin(conn, self._scope())
             except BaseException:
+                with contextlib.suppress(psycopg.Error):
+                    await conn.rollback()
                 await self._pool.putconn(conn)
                 raise
             self._conn = conn
+        self._ended = False
         self._events = []
         return self
 
@@ -159,6 +171,7 @@ class PostgresUnitOfWork:
     async def commit(self) -> None:
         conn = self._active()
         events, self._events = self._events, []
+        self._ended = True  # committed or not, the transaction ends here
         if conn.info.transaction_status == TransactionStatus.INERROR:
             # COMMIT would silently roll back: say so instead
             with contextlib.suppress(psycopg.Error):
@@ -182,6 +195,7 @@ class PostgresUnitOfWork:
     async def rollback(self) -> None:
         conn = self._active()
         self._events = []
+        self._ended = True
         async with translated():
             await conn.rollback()
 
@@ -191,6 +205,16 @@ class PostgresUnitOfWork:
             on_commit=self._on_commit,
             actor=self._actor,
             organization_id=self._organization_id,
+            system=self._organization_id is None,
+        )
+
+    def for_organization(self, organization_id: OrganizationId) -> PostgresUnitOfWork:
+        check_reachable(self._organization_id, organization_id)
+        return PostgresUnitOfWork(
+            self._database,
+            on_commit=self._on_commit,
+            actor=self._actor,
+            organization_id=organization_id,
         )
 
     def add_event(self, event: DomainEvent) -> None:
@@ -202,15 +226,10 @@ class PostgresUnitOfWork:
         return tuple(self._events)
 
 
-async def _enter_session(conn: Connection, session: _Session) -> None:
-    """Give the connection's session the unit's actor and scope, outside any transaction
-    (so that they hold for every transaction of the unit, and a rollback does not undo
-    them), unless it has them already."""
-    if _SESSIONS.get(conn, UNSET) == session:
-        return
-    await conn.set_autocommit(True)
-    try:
-        await conn.execute(SET_SESSION, session)
-    finally:
+async def _begin(conn: Connection, scope: tuple[str, str, str]) -> None:
+    """Begin the unit's transaction with its actor and scope set LOCAL, BEGIN and the
+    settings sent together."""
+    if conn.autocommit:
         await conn.set_autocommit(False)
-    _SESSIONS[conn] = session
+    async with conn.pipeline():
+        await conn.execute(SET_SCOPE, scope)

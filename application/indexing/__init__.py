@@ -168,8 +168,10 @@ async def index_repository(
     in one pass over the project's vectors (else one search of ``store`` per function);
     ``workers`` above one analyses the files in as many processes (``analyzer`` must then
     pickle). The job runs in several units of work, some at the same time (its
-    heartbeat): ``uow`` and units like it (:meth:`~ports.unit_of_work.UnitOfWork.sibling`)."""
-    fresh = uow.sibling
+    heartbeat): units like ``uow`` (:meth:`~ports.unit_of_work.UnitOfWork.sibling`) find
+    or create the organization, in the system scope or the unit's own organization (one
+    of another slug is then NotFoundError); every later one is the organization's alone
+    (:meth:`~ports.unit_of_work.UnitOfWork.for_organization`)."""
     if project_name is not None:
         slugify(project_name, field="project_name")  # refused before anything is read
     lease_seconds = check_instance("lease", lease, dt.timedelta).total_seconds()
@@ -185,7 +187,8 @@ async def index_repository(
     name = project_name if project_name is not None else PurePath(root).name
     field = "project_name" if project_name is not None else DIRECTORY_NAME
     slug = slugify(name, field=field)
-    organization = await organization_for(fresh, organization_slug)
+    organization = await organization_for(uow.sibling, organization_slug)
+    fresh = uow.for_organization(organization.id).sibling
     project = await project_for(fresh, organization, name, slug, snapshot, field=field)
     repository = await repository_for(fresh, project, snapshot)
     await register_rules(fresh(), BUILTIN_RULES)  # writes only what changed in the catalogue

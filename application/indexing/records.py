@@ -14,6 +14,7 @@ from application.repositories import BranchSpec, register_repository, sync_repos
 from domain.errors import ProjectTakenError, ValidationError
 from domain.organizations import Organization
 from domain.projects import Project, Repository
+from ports.errors import NotFoundError
 from ports.source import SourceSnapshot
 from ports.unit_of_work import UnitOfWork
 
@@ -33,10 +34,16 @@ def slugify(text: str, *, field: str = "name") -> str:
 
 
 async def organization_for(uow: Callable[[], UnitOfWork], slug: str) -> Organization:
+    """The organization ``slug``, created if missing when ``uow`` makes units of the
+    system scope; units of one organization find theirs alone (NotFoundError for
+    another slug)."""
     async with uow() as unit:
         found = await unit.organizations.find_by_slug(slug)
+        tenant = unit.organization_id is not None
     if found is not None:
         return found
+    if tenant:
+        raise NotFoundError("organization", slug)
     return await register_organization(uow(), name=slug, slug=slug)
 
 

@@ -73,7 +73,12 @@ class MemoryBackend:
     def uow(
         self, actor: str | None = None, organization_id: OrganizationId | None = None
     ) -> UnitOfWork:
-        return MemoryUnitOfWork(self.database, actor=actor, organization_id=organization_id)
+        return MemoryUnitOfWork(
+            self.database,
+            actor=actor,
+            organization_id=organization_id,
+            system=organization_id is None,
+        )
 
     def outbox(self) -> Outbox:
         return MemoryOutbox(self.database)
@@ -94,7 +99,12 @@ class PostgresBackend:
     def uow(
         self, actor: str | None = None, organization_id: OrganizationId | None = None
     ) -> UnitOfWork:
-        return PostgresUnitOfWork(self.pool, actor=actor, organization_id=organization_id)
+        return PostgresUnitOfWork(
+            self.pool,
+            actor=actor,
+            organization_id=organization_id,
+            system=organization_id is None,
+        )
 
     def outbox(self) -> Outbox:
         return PostgresOutbox(self.pool)

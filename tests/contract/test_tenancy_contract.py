@@ -138,3 +138,25 @@ async def test_a_sibling_unit_keeps_the_organization_and_the_actor(backend: Back
     async with sibling as uow:
         assert await uow.projects.find_by_id(theirs.scaffold.project.id) is None
         assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
+
+
+async def test_the_system_scope_hands_one_organizations_work_to_its_unit(backend: Backend, two):
+    """for_organization, from the system scope, makes a unit (the same actor) that sees
+    the organization it names alone."""
+    mine, theirs = two
+    unit = backend.uow(actor="job:2").for_organization(mine.scaffold.organization.id)
+    assert (unit.actor, unit.organization_id) == ("job:2", mine.scaffold.organization.id)
+    async with unit as uow:
+        assert await uow.projects.find_by_id(theirs.scaffold.project.id) is None
+        assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
+
+
+async def test_a_unit_of_one_organization_cannot_reach_another(backend: Backend, two):
+    """A unit of one organization makes units of its own organization only: another is
+    not there for it."""
+    mine, theirs = two
+    unit = scoped(backend, mine.scaffold.organization.id)
+    same = unit.for_organization(mine.scaffold.organization.id)
+    assert same.organization_id == mine.scaffold.organization.id
+    with pytest.raises(NotFoundError):
+        unit.for_organization(theirs.scaffold.organization.id)

@@ -223,3 +223,22 @@ async def test_an_update_of_a_missing_row_leaves_the_unit_usable(backend):
         await uow.commit()
 
     assert await find_organization(backend, org.id) is not None
+
+
+async def test_commit_and_rollback_end_the_units_work_in_the_block(backend):
+    """After commit (or rollback) the block's transaction is over: a repository used in the
+    same block raises RuntimeError rather than running outside the unit's transaction;
+    entering the unit again starts a fresh one."""
+    org = organization()
+    uow = backend.uow()
+    async with uow:
+        await uow.organizations.create(org)
+        await uow.commit()
+        with pytest.raises(RuntimeError, match="ended with its commit or rollback"):
+            await uow.organizations.find_by_id(org.id)
+    async with uow:
+        await uow.rollback()
+        with pytest.raises(RuntimeError, match="ended with its commit or rollback"):
+            await uow.organizations.find_by_id(org.id)
+    async with uow:
+        assert await uow.organizations.find_by_id(org.id) == org

@@ -25,6 +25,7 @@ from application.code_units import collection_name
 from application.indexing import IndexReport, index_repository
 from domain.enums import CodeUnitKind
 from domain.events import AnalysisCompleted
+from domain.ids import OrganizationId
 from ports.errors import NotFoundError
 from ports.pagination import PageRequest
 from ports.source import CodeAnalyzer, SourceReader
@@ -98,6 +99,9 @@ class TrappedUnit(_Wrapper):
     def sibling(self) -> TrappedUnit:
         return TrappedUnit(self._inner.sibling(), self._trap)
 
+    def for_organization(self, organization_id: OrganizationId) -> TrappedUnit:
+        return TrappedUnit(self._inner.for_organization(organization_id), self._trap)
+
 
 @attrs.define
 class Trapped:
@@ -111,7 +115,7 @@ class Trapped:
 
 def trapped(container: Container, trap: Trap) -> Trapped:
     return Trapped(
-        uow=TrappedUnit(container.uow(), trap),  # type: ignore[arg-type]
+        uow=TrappedUnit(container.uow(system=True), trap),  # type: ignore[arg-type]
         reader=TrappedReader(container.source_reader(), trap),  # type: ignore[arg-type]
         analyzer=TrappedAnalyzer(container.code_analyzer(), trap),  # type: ignore[arg-type]
         store=TrappedStore(container.vector_store(), trap),  # type: ignore[arg-type]
@@ -156,7 +160,7 @@ class State:
 
 async def state_of(container: Container) -> State:
     """The state of the only project of the container's database."""
-    uow = container.uow()
+    uow = container.uow(system=True)
     async with uow:
         [organization] = (await uow.organizations.list(PageRequest())).items
         [project] = (await uow.projects.list_by_organization(organization.id, PageRequest())).items

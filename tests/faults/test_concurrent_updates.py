@@ -33,15 +33,21 @@ async def test_concurrent_updates_of_one_project_all_land_through_retries(databa
     its own ProjectUpdated event, and the final name is one of theirs."""
     async with open_pool(database, PoolSettings(min_size=5, max_size=5)) as pool:
         organization = await register_organization(
-            PostgresUnitOfWork(pool), name="Acme", slug="acme"
+            PostgresUnitOfWork(pool, system=True), name="Acme", slug="acme"
         )
         project = await create_project(
-            PostgresUnitOfWork(pool), organization.id, name="P", slug="p", repository_url="x"
+            PostgresUnitOfWork(pool, system=True),
+            organization.id,
+            name="P",
+            slug="p",
+            repository_url="x",
         )
 
         async def rename(i: int) -> None:
             await with_retry(
-                lambda: update_project(PostgresUnitOfWork(pool), project.id, name=f"Name {i}"),
+                lambda: update_project(
+                    PostgresUnitOfWork(pool, system=True), project.id, name=f"Name {i}"
+                ),
                 attempts=50,
             )
 

@@ -98,7 +98,7 @@ def database(server: str) -> Iterator[str]:
 
 
 async def jobs(container: Container) -> list:
-    uow = container.uow()
+    uow = container.uow(system=True)
     async with uow:
         [organization] = (await uow.organizations.list(PageRequest())).items
         [project] = (await uow.projects.list_by_organization(organization.id, PageRequest())).items

@@ -79,11 +79,11 @@ async def store(request: pytest.FixtureRequest) -> AsyncIterator[Store]:
     if request.param == "memory":
         db = MemoryDatabase()
         rng = random.Random(request.node.name)
-        yield Store(lambda: Interleaved(MemoryUnitOfWork(db), rng), MemoryOutbox(db))
+        yield Store(lambda: Interleaved(MemoryUnitOfWork(db, system=True), rng), MemoryOutbox(db))
         return
     url = request.getfixturevalue("race_database")
     async with open_pool(url, _POOL) as pool:
-        yield Store(lambda: PostgresUnitOfWork(pool), PostgresOutbox(pool))
+        yield Store(lambda: PostgresUnitOfWork(pool, system=True), PostgresOutbox(pool))
 
 
 # --------------------------------------------------------------------------- last owner

@@ -18,7 +18,7 @@ from adapters.postgres import PostgresUnitOfWork, open_pool
 from domain.organizations import Organization
 
 async def main(url):
-    async with open_pool(url) as pool, PostgresUnitOfWork(pool) as uow:
+    async with open_pool(url) as pool, PostgresUnitOfWork(pool, system=True) as uow:
         await uow.organizations.create(Organization(name="First", slug="first"))
         print("written", flush=True)
         await asyncio.sleep(60)

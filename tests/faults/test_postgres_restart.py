@@ -58,9 +58,11 @@ async def test_the_pool_recovers_after_a_restart_and_the_unit_in_flight_left_not
     url, cluster = server
     settings = PoolSettings(min_size=2, max_size=4, timeout=3.0)
     async with open_pool(url, settings) as pool:
-        await register_organization(PostgresUnitOfWork(pool), name="Before", slug="before")
+        await register_organization(
+            PostgresUnitOfWork(pool, system=True), name="Before", slug="before"
+        )
         with pytest.raises(UnavailableError):
-            async with PostgresUnitOfWork(pool) as uow:
+            async with PostgresUnitOfWork(pool, system=True) as uow:
                 await uow.organizations.create(Organization(name="Lost", slug="lost"))
                 cluster.stop("fast")
                 await uow.organizations.create(Organization(name="Lost 2", slug="lost-2"))
@@ -78,7 +80,7 @@ async def test_the_pool_recovers_after_a_restart_and_the_unit_in_flight_left_not
                 assert time.monotonic() - down < 60, "the pool did not recover within 60 s"
         print(f"pool recovered {time.monotonic() - down:.2f} s after the server restarted")
         organization = await register_organization(
-            PostgresUnitOfWork(pool), name="After", slug="after"
+            PostgresUnitOfWork(pool, system=True), name="After", slug="after"
         )
         assert organization.slug == "after"
     with psycopg.connect(url) as conn:
@@ -87,5 +89,5 @@ async def test_the_pool_recovers_after_a_restart_and_the_unit_in_flight_left_not
 
 
 async def _read(pool: AsyncConnectionPool[Any]) -> None:
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         await uow.organizations.find_by_slug("before")

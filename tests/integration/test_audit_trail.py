@@ -37,7 +37,7 @@ def sql(url: str, query: str) -> None:
 async def three_entries(pool: Any) -> Organization:
     """An organization with two projects: entries 1 to 3 of its chain."""
     org = Organization(name="Acme", slug="acme")
-    async with PostgresUnitOfWork(pool, actor="user:alice") as uow:
+    async with PostgresUnitOfWork(pool, actor="user:alice", system=True) as uow:
         await uow.organizations.create(org)
         for slug in ("one", "two"):
             await uow.projects.create(
@@ -48,7 +48,7 @@ async def three_entries(pool: Any) -> Organization:
 
 
 async def problems(pool: Any) -> list[str | None]:
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         return [c.problem for c in await uow.audit.verify()]
 
 
@@ -95,7 +95,7 @@ async def test_changes_made_outside_the_adapters_are_recorded(pool: Any, databas
     """A change made with plain SQL is recorded too, as the database user's."""
     org = await three_entries(pool)
     sql(database, "UPDATE projects SET description = 'by hand' WHERE slug = 'one'")
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         (latest, *_) = await uow.audit.entries(organization_id=org.id)
     assert latest.actor.startswith("db:")
     assert latest.after == {"description": "by hand"}
@@ -106,26 +106,28 @@ async def test_a_pooled_connection_does_not_lend_its_actor_to_the_next_unit(pool
     """A unit without an actor, on the connection a named unit used before, is recorded
     under the default name, not the previous unit's."""
     org = await three_entries(pool)
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         await uow.projects.create(
             Project(organization_id=org.id, name="three", slug="three", repository_url="u")
         )
         await uow.commit()
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         (latest, previous, *_) = await uow.audit.entries(organization_id=org.id)
     assert previous.actor == "user:alice"
     assert latest.actor.startswith("db:")
 
 
-async def test_an_actor_survives_a_rollback_inside_the_unit(pool: Any) -> None:
-    """The actor is the unit's, not its first transaction's: after a rollback inside the
-    block, later changes are still recorded under it."""
+async def test_an_actor_survives_a_rollback_of_the_unit(pool: Any) -> None:
+    """The actor is the unit's, not its first transaction's: after a rolled-back block,
+    the unit entered again still records its changes under it."""
     org = Organization(name="Acme", slug="acme")
-    async with PostgresUnitOfWork(pool, actor="user:dave") as uow:
+    unit = PostgresUnitOfWork(pool, actor="user:dave", system=True)
+    async with unit as uow:
         await uow.organizations.create(org)
         await uow.rollback()
+    async with unit as uow:
         await uow.organizations.create(org)
         await uow.commit()
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         (entry,) = await uow.audit.entries()
     assert entry.actor == "user:dave"

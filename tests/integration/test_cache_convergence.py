@@ -64,9 +64,13 @@ async def process(settings: Settings) -> AsyncIterator[Container]:
 
 async def _project(container: Container) -> Project:
     slug = f"acme-{uuid.uuid4().hex[:8]}"
-    organization = await register_organization(container.uow(), name="Acme", slug=slug)
+    organization = await register_organization(container.uow(system=True), name="Acme", slug=slug)
     return await create_project(
-        container.uow(), organization.id, name="Billing", slug="billing", repository_url="x"
+        container.uow(system=True),
+        organization.id,
+        name="Billing",
+        slug="billing",
+        repository_url="x",
     )
 
 
@@ -94,7 +98,7 @@ async def test_a_change_whose_writer_died_before_invalidating_is_read_fresh(sett
         assert await _name_from_the_cache(reader, project) == ("Billing", True)
 
         # the writer commits and dies before handling the event: no hook ran
-        writer = PostgresUnitOfWork(reader.postgres_database())
+        writer = PostgresUnitOfWork(reader.postgres_database(), system=True)
         await update_project(writer, project.id, name="Invoicing")
         assert await _name_from_the_cache(reader, project) == ("Billing", True)  # stale
 
@@ -114,7 +118,7 @@ async def test_invalidations_lost_in_a_partition_are_delivered_after_it(settings
         await _name_from_the_cache(reader, project)
         async with running(writer):
             await _admin(redis, "CLIENT", "PAUSE", 600_000, "WRITE")
-            await update_project(writer.uow(), project.id, name="Invoicing")
+            await update_project(writer.uow(system=True), project.id, name="Invoicing")
 
             assert writer.cache_breaker().outages == 1  # the hook's invalidation failed
             assert await _waiting(writer, project)
@@ -154,7 +158,7 @@ async def test_entries_a_restarted_redis_brought_back_are_never_served(settings,
         project = await _project(writer)
         await _name_from_the_cache(reader, project)
         await _admin(redis, "SAVE")  # the snapshot holds the cached "Billing"
-        await update_project(writer.uow(), project.id, name="Invoicing")  # invalidated
+        await update_project(writer.uow(system=True), project.id, name="Invoicing")  # invalidated
         assert await _name_from_the_cache(reader, project) == ("Invoicing", False)
         redis.kill()
         redis.start()

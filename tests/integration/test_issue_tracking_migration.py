@@ -101,7 +101,7 @@ def audit_entries(url: str) -> int:
 
 
 async def carried_issues(url: str, k: dict[str, uuid.UUID]) -> dict[tuple[str, str], Issue]:
-    async with open_pool(url) as pool, PostgresUnitOfWork(pool) as uow:
+    async with open_pool(url) as pool, PostgresUnitOfWork(pool, system=True) as uow:
         page = await uow.issues.list(ProjectId(k["project"]), PageRequest(limit=100))
         return {(i.branch, i.title): i for i in page.items}
 
@@ -147,7 +147,7 @@ async def test_results_become_issues_open_while_the_branch_holds_them(database: 
     f_main = issues[("main", "F")]
     assert (f_main.path, f_main.line, f_main.file_id) == ("", None, None)
 
-    async with open_pool(database) as pool, PostgresUnitOfWork(pool) as uow:
+    async with open_pool(database) as pool, PostgresUnitOfWork(pool, system=True) as uow:
         for job in ("job1", "job2", "job3", "job4"):
             page = await uow.analysis.find_results_by_job(JobId(k[job]), PageRequest(limit=100))
             for result in page.items:

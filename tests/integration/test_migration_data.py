@@ -101,7 +101,7 @@ async def test_analysis_history_keeps_what_every_job_held(database: str) -> None
 
     assert await results(database, k["job1"]) == ["issue in a", "old issue in b"]
     assert await results(database, k["job2"]) == ["issue in a", "new issue in b"]
-    async with open_pool(database) as pool, PostgresUnitOfWork(pool) as uow:
+    async with open_pool(database) as pool, PostgresUnitOfWork(pool, system=True) as uow:
         history = await uow.files.history(k["b"])
     assert [(e.job_id, e.change, e.relative_path) for e in history] == [
         (k["job1"], FileChange.ANALYSED, "b.py"),

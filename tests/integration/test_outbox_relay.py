@@ -43,7 +43,7 @@ async def test_events_committed_without_handling_are_delivered_by_the_relay(
     """Events committed by a process that never handled them (no commit hook, as after a
     crash) are delivered by the relay, in order, and marked delivered in the table."""
     events = [updated() for _ in range(3)]
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         for event in events:
             uow.add_event(event)
         await uow.commit()
@@ -70,7 +70,7 @@ async def test_a_commit_hook_runs_after_the_commit(pool: Any) -> None:
         seen.extend(events)
 
     event = updated()
-    async with PostgresUnitOfWork(pool, on_commit=hook) as uow:
+    async with PostgresUnitOfWork(pool, on_commit=hook, system=True) as uow:
         uow.add_event(event)
         assert seen == []
         await uow.commit()
@@ -86,7 +86,7 @@ async def test_an_unreadable_message_is_set_aside_without_wedging_the_relay(
     with psycopg.connect(database) as conn:
         conn.execute("INSERT INTO outbox_events (event_type, payload) VALUES ('NoSuchEvent', '{}')")
     good = updated()
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         uow.add_event(good)
         await uow.commit()
     seen: list[DomainEvent] = []
@@ -121,7 +121,7 @@ async def test_relays_on_separate_pools_share_one_failing_message(database: str)
         raise RuntimeError("handler bug")
 
     async with open_pool(database) as first, open_pool(database) as second:
-        async with PostgresUnitOfWork(first) as uow:
+        async with PostgresUnitOfWork(first, system=True) as uow:
             uow.add_event(updated())
             await uow.commit()
         relays = [
@@ -149,7 +149,7 @@ async def test_the_commit_hook_acknowledges_its_events_in_the_table(
 
     outbox = PostgresOutbox(pool)
     hook = DeliverOnCommit(EventDispatcher([record]), outbox)
-    async with PostgresUnitOfWork(pool, on_commit=hook) as uow:
+    async with PostgresUnitOfWork(pool, on_commit=hook, system=True) as uow:
         uow.add_event(updated())
         uow.add_event(updated())
         await uow.commit()

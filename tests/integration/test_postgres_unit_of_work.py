@@ -54,7 +54,7 @@ def org(slug: str = "acme") -> Organization:
 
 async def test_without_commit_nothing_is_written(pool: Any, database: str) -> None:
     """Leaving the block without commit rolls back: the row never reaches the table."""
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         await uow.organizations.create(org())
     assert sql(database, "SELECT count(*) FROM organizations") == [(0,)]
 
@@ -62,7 +62,7 @@ async def test_without_commit_nothing_is_written(pool: Any, database: str) -> No
 async def test_an_exception_rolls_back_every_write(pool: Any, database: str) -> None:
     """An exception inside the block discards all writes of the unit, not just the last."""
     with pytest.raises(RuntimeError):
-        async with PostgresUnitOfWork(pool) as uow:
+        async with PostgresUnitOfWork(pool, system=True) as uow:
             o = await uow.organizations.create(org())
             await uow.projects.create(
                 Project(organization_id=o.id, name="P", slug="p", repository_url="u")
@@ -74,7 +74,7 @@ async def test_an_exception_rolls_back_every_write(pool: Any, database: str) -> 
 
 async def test_commit_writes_rows_and_outbox_together(pool: Any, database: str) -> None:
     """A commit stores the rows and the unit's events in the outbox table."""
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         o = await uow.organizations.create(org())
         p = await uow.projects.create(
             Project(organization_id=o.id, name="P", slug="p", repository_url="u")
@@ -89,11 +89,11 @@ async def test_commit_writes_rows_and_outbox_together(pool: Any, database: str) 
 async def test_a_failed_commit_writes_neither_rows_nor_events(pool: Any, database: str) -> None:
     """When the commit fails (here a duplicate slug committed meanwhile), no row and no
     event of the unit remain."""
-    async with PostgresUnitOfWork(pool) as first:
+    async with PostgresUnitOfWork(pool, system=True) as first:
         await first.organizations.create(org())
         await first.commit()
     with pytest.raises(DuplicateError) as caught:
-        async with PostgresUnitOfWork(pool) as uow:
+        async with PostgresUnitOfWork(pool, system=True) as uow:
             o = await uow.organizations.create(org("other"))
             uow.add_event(ProjectCreated(project_id=o.id, organization_id=o.id))  # type: ignore[arg-type]
             await uow.organizations.create(org())
@@ -105,7 +105,10 @@ async def test_a_failed_commit_writes_neither_rows_nor_events(pool: Any, databas
 
 async def test_uncommitted_changes_are_invisible_to_another_unit(pool: Any) -> None:
     """A concurrent unit does not see another's uncommitted insert, and sees it after."""
-    async with PostgresUnitOfWork(pool) as writer, PostgresUnitOfWork(pool) as reader:
+    async with (
+        PostgresUnitOfWork(pool, system=True) as writer,
+        PostgresUnitOfWork(pool, system=True) as reader,
+    ):
         o = await writer.organizations.create(org())
         assert await reader.organizations.find_by_id(o.id) is None
         await writer.commit()
@@ -115,13 +118,16 @@ async def test_uncommitted_changes_are_invisible_to_another_unit(pool: Any) -> N
 async def test_concurrent_updates_of_one_row_lose_nothing(pool: Any, database: str) -> None:
     """Two units update the same project from the same read: the second waits for the
     first, then fails with ConcurrencyError instead of overwriting it."""
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         o = await uow.organizations.create(org())
         p = await uow.projects.create(
             Project(organization_id=o.id, name="P", slug="p", repository_url="u")
         )
         await uow.commit()
-    async with PostgresUnitOfWork(pool) as a, PostgresUnitOfWork(pool) as b:
+    async with (
+        PostgresUnitOfWork(pool, system=True) as a,
+        PostgresUnitOfWork(pool, system=True) as b,
+    ):
         pa = await a.projects.find_by_id(p.id)
         pb = await b.projects.find_by_id(p.id)
         assert pa is not None and pb is not None
@@ -140,7 +146,7 @@ async def test_concurrent_updates_of_one_row_lose_nothing(pool: Any, database: s
 async def test_foreign_key_violation_names_the_missing_parent(pool: Any) -> None:
     """A project of an unknown organization raises NotFoundError naming the organization."""
     missing = org()
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         with pytest.raises(NotFoundError) as caught:
             await uow.projects.create(
                 Project(organization_id=missing.id, name="P", slug="p", repository_url="u")
@@ -153,7 +159,7 @@ async def test_bulk_paths_write_every_row(pool: Any, database: str) -> None:
     """A snapshot of 500 files, 500 results and 500 metrics land in one unit, verified by
     counting the tables."""
     now = dt.datetime.now(dt.UTC)
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         o = await uow.organizations.create(org())
         p = await uow.projects.create(
             Project(organization_id=o.id, name="P", slug="p", repository_url="u")
@@ -212,7 +218,7 @@ async def test_an_unreachable_server_is_unavailable() -> None:
 
 
 async def two_projects(pool: Any) -> tuple[Project, Project]:
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         o = await uow.organizations.create(org())
         first = await uow.projects.create(
             Project(organization_id=o.id, name="One", slug="one", repository_url="u")
@@ -230,7 +236,7 @@ async def test_a_deadlock_becomes_a_concurrency_error(pool: Any, database: str) 
     one, two = await two_projects(pool)
 
     async def rename(first: Project, second: Project, label: str) -> str:
-        async with PostgresUnitOfWork(pool) as uow:
+        async with PostgresUnitOfWork(pool, system=True) as uow:
             a = await uow.projects.find_by_id(first.id)
             b = await uow.projects.find_by_id(second.id)
             assert a is not None and b is not None
@@ -257,7 +263,7 @@ async def test_a_lost_connection_is_unavailable_and_the_pool_recovers(
 ) -> None:
     """When the server ends a unit's connection, its next statement raises
     UnavailableError; the next unit gets a fresh connection and works."""
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         await uow.organizations.create(org())
         sql(
             database,
@@ -266,7 +272,7 @@ async def test_a_lost_connection_is_unavailable_and_the_pool_recovers(
         )
         with pytest.raises(UnavailableError):
             await uow.organizations.find_by_slug("acme")
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         await uow.organizations.create(org("after"))
         await uow.commit()
     assert sql(database, "SELECT slug FROM organizations") == [("after",)]
@@ -275,10 +281,10 @@ async def test_a_lost_connection_is_unavailable_and_the_pool_recovers(
 async def test_commit_after_a_failed_statement_is_refused(pool: Any, database: str) -> None:
     """Committing a unit whose transaction a failed statement aborted raises
     TransactionAbortedError instead of silently rolling back."""
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         await uow.organizations.create(org())
         await uow.commit()
-    async with PostgresUnitOfWork(pool) as uow:
+    async with PostgresUnitOfWork(pool, system=True) as uow:
         await uow.organizations.create(org("fresh"))
         with pytest.raises(DuplicateError):
             await uow.organizations.create(org())

@@ -9,6 +9,7 @@ server tests/servers.py chooses. Either skips with the reason when it cannot be 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -63,12 +64,18 @@ async def test_reads_survive_an_outage_and_recover(own_redis):
     with errors counted and nothing raised; once it runs again on the same port, reads
     are cached and hit again."""
     db = MemoryDatabase()
-    organization = await register_organization(MemoryUnitOfWork(db), name="Acme", slug="acme")
+    organization = await register_organization(
+        MemoryUnitOfWork(db, system=True), name="Acme", slug="acme"
+    )
     project = await create_project(
-        MemoryUnitOfWork(db), organization.id, name="Billing", slug="billing", repository_url="x"
+        MemoryUnitOfWork(db, system=True),
+        organization.id,
+        name="Billing",
+        slug="billing",
+        repository_url="x",
     )
     async with _cache(own_redis.url, socket_timeout=1, connect_timeout=1) as cache:
-        queries = CachedQueries(cache, JsonCodec(), lambda: MemoryUnitOfWork(db))
+        queries = CachedQueries(cache, JsonCodec(), functools.partial(MemoryUnitOfWork, db))
         await queries.project(project.id)
         assert (await queries.project(project.id)).name == project.name
         assert queries.stats.hits == 1

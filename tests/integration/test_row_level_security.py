@@ -13,7 +13,9 @@ import pytest
 
 from adapters.postgres import MigrationRunner
 from adapters.postgres.database import PostgresDatabase
-from adapters.postgres.pool import PoolSettings
+from adapters.postgres.pool import PoolSettings, open_pool
+from adapters.postgres.unit_of_work import PostgresUnitOfWork
+from domain.ids import OrganizationId
 from ports.errors import UnavailableError
 from tests.servers import scratch_database
 
@@ -272,3 +274,27 @@ async def test_a_missing_application_role_is_one_clear_error(database: str) -> N
     with pytest.raises(UnavailableError, match="no role 'codeant_missing_role'"):
         await db.pool()
     await db.close()
+
+
+async def test_a_units_scope_ends_with_its_transaction(database: str) -> None:
+    """A unit sets its scope and actor with SET LOCAL: the pooled connection it gives back
+    carries none of them, so a raw query on that connection sees no tenant row, after a
+    unit of one organization as after one of the system scope."""
+    orgs = fill(database)
+    settings = PoolSettings(role=ROLE, min_size=1, max_size=1)  # one connection, reused
+    async with open_pool(database, settings) as pool:
+        for unit in (
+            PostgresUnitOfWork(pool, organization_id=OrganizationId(orgs["a"]), actor="user:a"),
+            PostgresUnitOfWork(pool, system=True, actor="user:root"),
+        ):
+            async with unit as uow:
+                assert await uow.organizations.find_by_id(OrganizationId(orgs["a"])) is not None
+                await uow.commit()
+            async with pool.connection() as conn:
+                cur = await conn.execute(
+                    "SELECT coalesce(current_setting('codeant.organization_id', true), '') AS o,"
+                    " coalesce(current_setting('codeant.scope', true), '') AS s,"
+                    " coalesce(current_setting('codeant.actor', true), '') AS a,"
+                    " (SELECT count(*) FROM organizations) AS n"
+                )
+                assert await cur.fetchone() == {"o": "", "s": "", "a": "", "n": 0}

@@ -111,7 +111,7 @@ async def run_contention(
     async with open_pool(url, settings) as pool:
 
         def unit() -> PostgresUnitOfWork:
-            return PostgresUnitOfWork(pool)
+            return PostgresUnitOfWork(pool, system=True)
 
         org = await register_organization(
             unit(), name="Contention", slug=f"contention-{new_id().hex[:12]}"

@@ -140,7 +140,7 @@ async def run_load(
     async with open_pool(url, settings) as pool:
 
         def uow() -> PostgresUnitOfWork:
-            return PostgresUnitOfWork(pool)
+            return PostgresUnitOfWork(pool, system=True)
 
         org = await register_organization(uow(), name="Load", slug="load-org")
         shared = [

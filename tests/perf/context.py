@@ -32,4 +32,4 @@ class Context:
     details: dict[str, Any] = attrs.Factory(dict)
 
     def uow(self) -> PostgresUnitOfWork:
-        return PostgresUnitOfWork(self.database)
+        return PostgresUnitOfWork(self.database, system=True)

@@ -281,9 +281,9 @@ async def _index_runs(
     async def index() -> tuple[IndexReport, float]:
         began = time.perf_counter()
         report = await index_repository(
-            PostgresUnitOfWork(database), reader, analyzer, embedder, store, str(repo.root),
-            organization_slug="bench", liveness=liveness, neighbours=neighbours,
-            workers=os.cpu_count() or 1,
+            PostgresUnitOfWork(database, system=True), reader, analyzer, embedder, store,
+            str(repo.root), organization_slug="bench", liveness=liveness,
+            neighbours=neighbours, workers=os.cpu_count() or 1,
         )  # fmt: skip
         return report, time.perf_counter() - began
 

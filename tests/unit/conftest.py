@@ -25,7 +25,7 @@ def db() -> MemoryDatabase:
 
 @pytest.fixture
 def uow(db: MemoryDatabase) -> MemoryUnitOfWork:
-    return MemoryUnitOfWork(db)
+    return MemoryUnitOfWork(db, system=True)
 
 
 @pytest.fixture

@@ -59,7 +59,7 @@ def test_each_kind_of_break_is_named() -> None:
 async def memory_trail() -> MemoryDatabase:
     database = MemoryDatabase()
     org = Organization(name="Acme", slug="acme")
-    async with MemoryUnitOfWork(database, actor="user:alice") as uow:
+    async with MemoryUnitOfWork(database, actor="user:alice", system=True) as uow:
         await uow.organizations.create(org)
         for slug in ("one", "two"):
             await uow.projects.create(
@@ -70,7 +70,7 @@ async def memory_trail() -> MemoryDatabase:
 
 
 async def problems(database: MemoryDatabase) -> list[str | None]:
-    async with MemoryUnitOfWork(database) as uow:
+    async with MemoryUnitOfWork(database, system=True) as uow:
         return [c.problem for c in await uow.audit.verify()]
 
 

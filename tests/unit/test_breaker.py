@@ -4,6 +4,7 @@ that fails on demand and a clock that moves when told."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import pytest
@@ -38,7 +39,7 @@ def guarded(cache, breaker) -> GuardedCache:
 
 @pytest.fixture
 def units(db):
-    return lambda: MemoryUnitOfWork(db)
+    return functools.partial(MemoryUnitOfWork, db)
 
 
 async def test_a_closed_breaker_passes_every_call(guarded, cache, breaker):

@@ -85,9 +85,9 @@ class CountingUnitsOfWork:
         self.db = db
         self.made = 0
 
-    def __call__(self, *, organization_id=None) -> MemoryUnitOfWork:
+    def __call__(self, *, organization_id=None, system=False) -> MemoryUnitOfWork:
         self.made += 1
-        return YieldingUnitOfWork(self.db, organization_id=organization_id)
+        return YieldingUnitOfWork(self.db, organization_id=organization_id, system=system)
 
 
 # --------------------------------------------------------------------------- fixtures

@@ -34,15 +34,17 @@ def database() -> MemoryDatabase:
     db = MemoryDatabase()
 
     async def fill() -> None:
-        organization = await register_organization(MemoryUnitOfWork(db), name="Acme", slug="acme")
+        organization = await register_organization(
+            MemoryUnitOfWork(db, system=True), name="Acme", slug="acme"
+        )
         project = await create_project(
-            MemoryUnitOfWork(db),
+            MemoryUnitOfWork(db, system=True),
             organization.id,
             name="Billing",
             slug="billing",
             repository_url="x",
         )
-        await update_project(MemoryUnitOfWork(db), project.id, name="Invoicing")
+        await update_project(MemoryUnitOfWork(db, system=True), project.id, name="Invoicing")
 
     asyncio.run(fill())
     return db

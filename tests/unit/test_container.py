@@ -36,7 +36,7 @@ def container(tmp_path: Path) -> Container:
 
 def test_memory_backend_wires_in_memory_adapters(container: Container) -> None:
     """The memory backend wires every port to its in-memory adapter."""
-    assert isinstance(container.uow(), MemoryUnitOfWork)
+    assert isinstance(container.uow(system=True), MemoryUnitOfWork)
     assert isinstance(container.outbox(), MemoryOutbox)
     assert isinstance(container.cache(), MemoryCache)
     assert isinstance(container.vector_store(), MemoryVectorStore)
@@ -47,7 +47,7 @@ def test_postgres_is_the_default_and_opens_nothing_until_used(tmp_path: Path) ->
     """Default settings wire the PostgreSQL unit of work and outbox over one database
     object, without starting a server or opening a pool at build time."""
     container = build_container(Settings(data_dir=tmp_path))
-    assert isinstance(container.uow(), PostgresUnitOfWork)
+    assert isinstance(container.uow(system=True), PostgresUnitOfWork)
     assert isinstance(container.outbox(), PostgresOutbox)
     database = container.postgres_database()
     assert database is container.postgres_database()
@@ -93,7 +93,7 @@ def test_config_holds_the_settings_and_adapter_choices(tmp_path: Path) -> None:
 
 async def test_each_uow_is_fresh_over_one_database(container: Container) -> None:
     """Every call gives a new unit of work, and what one commits another reads."""
-    writer, reader = container.uow(), container.uow()
+    writer, reader = container.uow(system=True), container.uow(system=True)
     assert writer is not reader
     organization = Organization(name="Acme", slug="acme")
     async with writer:
@@ -116,11 +116,11 @@ async def test_containers_do_not_share_state(tmp_path: Path) -> None:
     """Two containers have separate in-memory databases."""
     first = build_container(Settings(data_dir=tmp_path, backend="memory"))
     second = build_container(Settings(data_dir=tmp_path, backend="memory"))
-    uow = first.uow()
+    uow = first.uow(system=True)
     async with uow:
         await uow.organizations.create(Organization(name="Acme", slug="acme"))
         await uow.commit()
-    other = second.uow()
+    other = second.uow(system=True)
     async with other:
         assert await other.organizations.find_by_slug("acme") is None
 
@@ -199,7 +199,7 @@ async def test_running_relays_the_outbox_in_the_background(tmp_path: Path) -> No
         project = await _project(container)
         await queries.project(project.id)
 
-        unhandled = MemoryUnitOfWork(container.memory_database())  # no commit hook
+        unhandled = MemoryUnitOfWork(container.memory_database(), system=True)  # no commit hook
         await update_project(unhandled, project.id, name="Invoicing")
         await eventually(lambda: _name(queries, project.id, "Invoicing"))
 
@@ -208,9 +208,13 @@ async def test_running_relays_the_outbox_in_the_background(tmp_path: Path) -> No
 
 
 async def _project(container: Container) -> Project:
-    organization = await register_organization(container.uow(), name="Acme", slug="acme")
+    organization = await register_organization(container.uow(system=True), name="Acme", slug="acme")
     return await create_project(
-        container.uow(), organization.id, name="Billing", slug="billing", repository_url="x"
+        container.uow(system=True),
+        organization.id,
+        name="Billing",
+        slug="billing",
+        repository_url="x",
     )
 
 

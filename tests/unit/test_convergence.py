@@ -4,6 +4,8 @@ In memory, with a cache that fails on demand; no timing is asserted, only the ou
 
 from __future__ import annotations
 
+import functools
+
 import pytest
 
 from adapters.memory.outbox import MemoryOutbox
@@ -39,11 +41,13 @@ async def test_an_invalidation_lost_in_an_outage_is_delivered_once_the_cache_ans
     """While the cache is down a change's invalidation fails and reads come from the store;
     when the cache answers again it still holds the old entry, which is served until the
     relay (started afterwards here, to show it is what repairs it) delivers the event."""
-    queries = CachedQueries(guarded, JsonCodec(), lambda: MemoryUnitOfWork(db))
+    queries = CachedQueries(guarded, JsonCodec(), functools.partial(MemoryUnitOfWork, db))
     assert (await queries.project(project.id)).name == project.name
     cache.down()
 
-    await update_project(MemoryUnitOfWork(db, on_commit=hook), project.id, name="Renamed")
+    await update_project(
+        MemoryUnitOfWork(db, on_commit=hook, system=True), project.id, name="Renamed"
+    )
     assert (await queries.project(project.id)).name == "Renamed"  # from the store
     assert len(await outbox.pending()) == 1
     cache.up()

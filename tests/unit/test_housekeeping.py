@@ -367,7 +367,7 @@ async def test_delivered_events_go_after_their_window_and_pending_ones_stay(
 async def test_an_organizations_unit_cleans_its_own_projects_only(db):
     """A unit opened for one organization cleans its projects and closed issues, not
     another organization's, and leaves the outbox (which is no organization's) alone."""
-    system = MemoryUnitOfWork(db)
+    system = MemoryUnitOfWork(db, system=True)
     outbox = MemoryOutbox(db)
     mine, theirs = [await _organization_with_history(system, slug) for slug in ("acme", "globex")]
     await outbox.mark_delivered([m.id for m in await outbox.pending(limit=1000)])
@@ -428,7 +428,7 @@ async def test_one_project_is_cleaned_alone(db, uow, project, outbox):
 async def test_housekeeping_of_an_empty_store_reports_nothing():
     """A store with no project has nothing to clean."""
     db = MemoryDatabase()
-    report = await housekeeping(MemoryUnitOfWork(db), MemoryOutbox(db))
+    report = await housekeeping(MemoryUnitOfWork(db, system=True), MemoryOutbox(db))
     assert report == type(report)(
         analyses_deleted=0,
         analyses_kept=0,

@@ -48,7 +48,7 @@ def _snapshot(root: str, remote_url: str | None) -> SourceSnapshot:
 
 async def _index_records(db: MemoryDatabase, snapshot: SourceSnapshot, name: str) -> Project:
     """The records the main job finds or makes for ``snapshot`` under the name ``name``."""
-    uow = lambda: MemoryUnitOfWork(db)  # noqa: E731
+    uow = lambda: MemoryUnitOfWork(db, system=True)  # noqa: E731
     organization = await organization_for(uow, "default")
     project = await project_for(uow, organization, name, slugify(name), snapshot)
     await repository_for(uow, project, snapshot)
@@ -73,7 +73,7 @@ async def test_another_repository_does_not_join_a_project_of_the_same_name(first
         await _index_records(db, _snapshot(*second), "svc")
     assert caught.value.project == "default/svc"
     assert caught.value.holder == (first[1] or first[0])
-    async with MemoryUnitOfWork(db) as unit:
+    async with MemoryUnitOfWork(db, system=True) as unit:
         clones = await unit.repositories.list_by_project(project.id)
     assert [c.local_path for c in clones] == [first[0]]
 

@@ -189,7 +189,7 @@ async def test_change_issue_moves_the_issue_and_records_who_did(db, project, tri
     audit trail records it; no outbox event is raised."""
     main, _ = triaged
     target = main["critical"]
-    alice = MemoryUnitOfWork(db, actor="user:alice")
+    alice = MemoryUnitOfWork(db, actor="user:alice", system=True)
 
     resolved = await change_issue(
         alice, target.id, resolve=Resolution.WONT_FIX, comment="legacy code"
@@ -209,7 +209,7 @@ async def test_change_issue_moves_the_issue_and_records_who_did(db, project, tri
         ("user:alice", IssueStatus.OPEN, IssueStatus.RESOLVED, Resolution.WONT_FIX, "legacy code"),
         ("user:alice", IssueStatus.RESOLVED, IssueStatus.REOPENED, None, None),
     ]
-    stored = await issue_detail(MemoryUnitOfWork(db), target.id)
+    stored = await issue_detail(MemoryUnitOfWork(db, system=True), target.id)
     assert stored.issue.status is IssueStatus.REOPENED
     async with alice:
         audited = await alice.audit.entries(entity="issues", entity_id=str(target.id))
@@ -298,10 +298,10 @@ async def test_concurrent_triage_queues_on_the_issue_lock(db, project, triaged):
     main, _ = triaged
     target = main["critical"]
     await asyncio.gather(
-        change_issue(MemoryUnitOfWork(db, actor="user:a"), target.id, confirm=True),
-        change_issue(MemoryUnitOfWork(db, actor="user:b"), target.id, comment="seen"),
+        change_issue(MemoryUnitOfWork(db, actor="user:a", system=True), target.id, confirm=True),
+        change_issue(MemoryUnitOfWork(db, actor="user:b", system=True), target.id, comment="seen"),
     )
-    detail = await issue_detail(MemoryUnitOfWork(db), target.id)
+    detail = await issue_detail(MemoryUnitOfWork(db, system=True), target.id)
     assert {c.actor for c in detail.changelog} == {"user:a", "user:b"}
     assert detail.issue.status is IssueStatus.CONFIRMED
     comment = next(c for c in detail.changelog if c.actor == "user:b")

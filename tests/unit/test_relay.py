@@ -53,7 +53,7 @@ class Clock:
 
 
 async def commit(db: MemoryDatabase, *events: DomainEvent, hook: object = None) -> None:
-    async with MemoryUnitOfWork(db, on_commit=hook) as uow:  # type: ignore[arg-type]
+    async with MemoryUnitOfWork(db, on_commit=hook, system=True) as uow:  # type: ignore[arg-type]
         for event in events:
             uow.add_event(event)
         await uow.commit()
@@ -121,7 +121,7 @@ async def test_the_commit_hook_sees_events_only_after_a_commit() -> None:
     db, recorder = MemoryDatabase(), Recorder()
     dispatcher = EventDispatcher([recorder])
     event = updated("kept")
-    async with MemoryUnitOfWork(db, on_commit=dispatcher) as uow:
+    async with MemoryUnitOfWork(db, on_commit=dispatcher, system=True) as uow:
         uow.add_event(updated("dropped"))
     assert recorder.seen == []
     await commit(db, event, hook=dispatcher)

@@ -68,7 +68,7 @@ def _metric(job_id, file, name="cyclomatic", value=12.0):
 
 
 async def _job(db, job_id):
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         return await fresh.analysis.find_job_by_id(job_id)
 
 
@@ -95,7 +95,7 @@ async def test_a_job_runs_its_whole_lifecycle(db, uow, project, file, events):
     stored = await _job(db, job.id)
     assert (stored.status, stored.progress) == (JobStatus.COMPLETED, 100)
     assert stored.started_at is not None and stored.completed_at >= stored.started_at
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         results = await fresh.analysis.find_results_by_job(job.id, PageRequest())
         metrics = await fresh.analysis.find_metrics_by_file(file.id, job_id=job.id)
         analysed = await fresh.projects.find_by_id(project.id)

@@ -36,7 +36,7 @@ async def test_modify_project_writes_the_changes_computed_from_the_stored_projec
     for _ in range(3):
         updated = await modify_project(uow, project.id, _count_one)
     assert updated.metadata.total_files == 3
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.projects.find_by_id(project.id)
     assert stored is not None and stored.metadata.total_files == 3
     published = await events()
@@ -86,7 +86,7 @@ async def test_modify_project_only_writes_what_the_change_returns(db, uow, proje
     before = committed()
     await modify_project(uow, project.id, mutate)
     assert committed() == before
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.projects.find_by_id(project.id)
     assert stored is not None and stored.name == project.name
 
@@ -137,7 +137,7 @@ async def test_modify_organization_settings_changes_the_stored_settings(db, uow)
         notification_preferences=NotificationPreferences(min_severity=Severity.CRITICAL),
     )
     assert updated.settings == expected
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.organizations.find_by_id(organization.id)
     assert stored is not None and stored.settings == expected
 

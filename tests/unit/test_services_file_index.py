@@ -39,7 +39,7 @@ async def repository(uow, project):
 
 
 async def _indexed(db, repository_id):
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         page = await fresh.files.list_by_repository(repository_id, PageRequest(limit=100))
         stored = await fresh.repositories.find_by_id(repository_id)
     return {f.relative_path: f.file_hash for f in page}, stored

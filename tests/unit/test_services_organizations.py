@@ -39,7 +39,7 @@ async def test_register_user_stores_the_email_lower_cased(db, uow):
     user = await register_user(
         uow, email="Ada.Lovelace@Example.COM", username="ada", password_hash="argon2$hash"
     )
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.users.find_by_email("ada.lovelace@example.com")
     assert stored is not None
     assert stored.id == user.id
@@ -74,7 +74,7 @@ async def test_register_user_rejects_a_malformed_email(uow, committed):
 async def test_register_organization_with_owner_adds_an_owner_member(db, uow, events):
     """The owner given becomes an OWNER member, announced with the registration."""
     organization, owner = await _org_with_owner(uow)
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.organizations.find_by_slug("acme")
         member = await fresh.members.find(organization.id, owner.id)
     assert stored is not None and stored.id == organization.id
@@ -109,7 +109,7 @@ async def test_add_member_stores_the_membership_and_announces_it(db, uow, events
     organization, _ = await _org_with_owner(uow)
     bob = await _user(uow, "bob")
     await add_member(uow, organization.id, bob.id, role=MemberRole.ADMIN)
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         member = await fresh.members.find(organization.id, bob.id)
     assert member is not None and member.role is MemberRole.ADMIN
     last = (await events())[-1]
@@ -168,7 +168,7 @@ async def test_an_owner_can_be_demoted_when_another_owner_remains(db, uow):
     bob = await _user(uow, "bob")
     await add_member(uow, organization.id, bob.id, role=MemberRole.OWNER)
     await change_member_role(uow, organization.id, owner.id, MemberRole.ADMIN)
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         member = await fresh.members.find(organization.id, owner.id)
     assert member is not None and member.role is MemberRole.ADMIN
 
@@ -189,7 +189,7 @@ async def test_remove_member_deletes_the_membership(db, uow, events):
     bob = await _user(uow, "bob")
     await add_member(uow, organization.id, bob.id)
     await remove_member(uow, organization.id, bob.id)
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         assert await fresh.members.find(organization.id, bob.id) is None
     last = (await events())[-1]
     assert isinstance(last, MemberRemoved)
@@ -211,7 +211,7 @@ async def test_update_organization_settings_replaces_them(db, uow):
         notification_preferences=NotificationPreferences(min_severity=Severity.CRITICAL)
     )
     await update_organization_settings(uow, organization.id, settings)
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.organizations.find_by_id(organization.id)
     assert stored is not None and stored.settings == settings
 

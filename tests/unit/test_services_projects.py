@@ -25,7 +25,7 @@ from ports.pagination import PageRequest
 
 
 async def _read(db, project_id):
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         return await fresh.projects.find_by_id(project_id)
 
 

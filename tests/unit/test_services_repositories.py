@@ -32,14 +32,14 @@ async def _register(uow, project, branches=(MAIN, DEV)):
 
 
 async def _branches(db, repository_id):
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         return await fresh.branches.list_by_repository(repository_id)
 
 
 async def test_register_repository_stores_it_with_its_branches(db, uow, project, events):
     """The repository and its branches read back, and RepositoryRegistered follows."""
     repository = await _register(uow, project)
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.repositories.find_by_id(repository.id)
     assert stored is not None and stored.current_commit == COMMIT_A
     branches = await _branches(db, repository.id)
@@ -101,7 +101,7 @@ async def test_sync_repository_replaces_branches_and_marks_it_synced(db, uow, pr
         current_commit=COMMIT_B,
     )
     assert synced.sync_status is SyncStatus.SYNCED
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.repositories.find_by_id(repository.id)
     assert stored is not None
     assert (stored.current_commit, stored.default_branch) == (COMMIT_B, "trunk")

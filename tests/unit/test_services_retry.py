@@ -63,7 +63,7 @@ async def test_with_retry_needs_at_least_one_attempt(attempts):
 async def test_with_retry_reruns_a_unit_of_work_that_lost_a_race(db, uow, project):
     """A unit whose read went stale because a rival committed first fails with
     ConcurrencyError; rerun, it reads afresh and both changes survive."""
-    rival = MemoryUnitOfWork(db)
+    rival = MemoryUnitOfWork(db, system=True)
     runs = 0
 
     async def rename() -> None:
@@ -78,6 +78,6 @@ async def test_with_retry_reruns_a_unit_of_work_that_lost_a_race(db, uow, projec
 
     await with_retry(rename, base_delay=0.001)
     assert runs == 2
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.projects.find_by_id(project.id)
     assert (stored.name, stored.description) == ("Renamed", "changed meanwhile")

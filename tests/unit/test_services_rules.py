@@ -48,7 +48,7 @@ async def test_register_rules_stores_the_catalogue(db, uow, events):
     """Every rule of the catalogue is stored, each announced with RuleChanged."""
     written = await register_rules(uow, CATALOGUE)
     assert written == len(CATALOGUE)
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.rules.list()
     assert {r.id for r in stored} == {r.id for r in CATALOGUE}
     assert {e.rule_id for e in await events() if isinstance(e, RuleChanged)} == {
@@ -103,7 +103,7 @@ async def test_configure_rule_keeps_fields_not_given(db, uow, project, catalogue
     """Disabling a rule keeps the severity override set before."""
     await configure_rule(uow, project.id, RuleId("sql-injection"), severity_override="low")
     await configure_rule(uow, project.id, RuleId("sql-injection"), enabled=False)
-    async with MemoryUnitOfWork(db) as fresh:
+    async with MemoryUnitOfWork(db, system=True) as fresh:
         config = await fresh.rule_configs.find(project.id, RuleId("sql-injection"))
     assert config is not None
     assert (config.is_enabled, config.severity_override) == (False, Severity.LOW)

@@ -132,7 +132,9 @@ async def test_index_code_units_fills_one_collection_per_kind(embedder, store):
 async def test_similar_code_finds_the_near_duplicate_first(embedder, store):
     """A renamed copy of total_price finds total_price as the closest function."""
     await index_code_units(embedder, store, _units())
-    hits = await find_similar_code(embedder, store, NEAR_DUPLICATE, kind=CodeUnitKind.FUNCTION)
+    hits = await find_similar_code(
+        embedder, store, NEAR_DUPLICATE, kind=CodeUnitKind.FUNCTION, organization_id=None
+    )
     first = hits[0]
     assert first.symbol == "total_price"
     assert first.score > hits[1].score
@@ -144,13 +146,29 @@ async def test_similar_code_honours_the_filters(embedder, store):
     """Hits are limited to the project and language asked for."""
     await index_code_units(embedder, store, _units())
     go = await find_similar_code(
-        embedder, store, NEAR_DUPLICATE, kind="function", language=ProgrammingLanguage.GO
+        embedder,
+        store,
+        NEAR_DUPLICATE,
+        kind="function",
+        language=ProgrammingLanguage.GO,
+        organization_id=None,
     )
     other_project = await find_similar_code(
-        embedder, store, NEAR_DUPLICATE, kind="function", project_id=ProjectId(new_id())
+        embedder,
+        store,
+        NEAR_DUPLICATE,
+        kind="function",
+        project_id=ProjectId(new_id()),
+        organization_id=None,
     )
     same_project = await find_similar_code(
-        embedder, store, NEAR_DUPLICATE, kind="function", project_id=PROJECT, limit=2
+        embedder,
+        store,
+        NEAR_DUPLICATE,
+        kind="function",
+        project_id=PROJECT,
+        limit=2,
+        organization_id=None,
     )
     assert go == [] and other_project == []
     assert len(same_project) == 2
@@ -185,7 +203,12 @@ async def test_remove_file_units_empties_every_collection_of_that_file(embedder,
 
 async def test_searching_before_anything_is_indexed_finds_nothing(embedder, store):
     """A kind with no collection yet gives no hits rather than an error."""
-    assert await find_similar_code(embedder, store, "x = 1", kind=CodeUnitKind.FILE) == []
+    assert (
+        await find_similar_code(
+            embedder, store, "x = 1", kind=CodeUnitKind.FILE, organization_id=None
+        )
+        == []
+    )
 
 
 async def test_a_code_unit_ending_before_it_starts_is_rejected():
@@ -208,9 +231,11 @@ async def test_indexing_a_repeated_unit_writes_nothing(embedder, store):
 async def test_find_similar_code_rejects_blank_code_and_unknown_kinds(embedder, store):
     """Blank code and a kind that is not a CodeUnitKind raise ValidationError naming them."""
     with pytest.raises(ValidationError) as blank:
-        await find_similar_code(embedder, store, "  \n", kind=CodeUnitKind.FUNCTION)
+        await find_similar_code(
+            embedder, store, "  \n", kind=CodeUnitKind.FUNCTION, organization_id=None
+        )
     with pytest.raises(ValidationError) as kind:
-        await find_similar_code(embedder, store, "x = 1", kind="module")
+        await find_similar_code(embedder, store, "x = 1", kind="module", organization_id=None)
     assert (blank.value.field, kind.value.field) == ("code", "kind")
 
 
