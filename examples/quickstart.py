@@ -31,6 +31,7 @@ from domain.analysis import AnalysisResult
 from domain.files import FileIndex
 from domain.ids import RuleId
 from domain.values import SourceLocation
+from ports.unit_of_work import UnitOfWork
 
 SOURCES = {
     "billing/invoices.py": b"def total(lines):\n    return sum(line.amount for line in lines)\n",
@@ -45,16 +46,23 @@ async def main() -> None:
 
 
 async def quickstart(container: Container) -> None:
-    organization = await register_organization(container.uow(), name="Acme", slug="acme")
+    # a new organization is cross-organization work: the system scope; everything after it
+    # runs in units that see this organization's rows alone
+    organization = await register_organization(container.uow(system=True), name="Acme", slug="acme")
+
+    def acme() -> UnitOfWork:
+        unit: UnitOfWork = container.uow(organization_id=organization.id)
+        return unit
+
     project = await create_project(
-        container.uow(),
+        acme(),
         organization.id,
         name="Billing API",
         slug="billing-api",
         repository_url="https://git.example.com/acme/billing-api.git",
     )
     repository = await register_repository(
-        container.uow(),
+        acme(),
         project.id,
         local_path="/srv/checkouts/billing-api",
         remote_url="https://git.example.com/acme/billing-api.git",
@@ -80,8 +88,8 @@ async def quickstart(container: Container) -> None:
     ]
     by_path = {f.relative_path: f for f in files}
 
-    job = await enqueue_analysis(container.uow(), project.id, branch="main", commit_hash=COMMIT)
-    await start_analysis(container.uow(), job.id, owner="quickstart")
+    job = await enqueue_analysis(acme(), project.id, branch="main", commit_hash=COMMIT)
+    await start_analysis(acme(), job.id, owner="quickstart")
     issues = [
         AnalysisResult(
             job_id=job.id,
@@ -106,7 +114,7 @@ async def quickstart(container: Container) -> None:
         ),
     ]
     done = await complete_analysis(
-        container.uow(),
+        acme(),
         job.id,
         snapshot=FileSnapshot(repository.id, files),
         analysed=[f.id for f in files],
@@ -114,7 +122,7 @@ async def quickstart(container: Container) -> None:
     )
     print(f"job {done.id} {done.status}: {len(files)} files, {len(issues)} issues")
 
-    summary = await issues_summary(container.uow(), project.id, days=30)
+    summary = await issues_summary(acme(), project.id, days=30)
     print(f"{summary.total} issues in the last 30 days")
     for row in summary.rows:
         print(f"  {row.severity:<6} {row.category:<16} {row.count}")
