@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import psycopg
+from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
@@ -51,12 +53,17 @@ __all__ = ["PostgresUnitOfWork"]
 # What the unit's transaction says of it, set LOCAL so that it ends with the transaction
 # and a connection returned to the pool carries none of it: the actor the audit triggers
 # record, and the organization whose rows row-level security lets it see (or the system
-# scope).
-SET_SCOPE = (
-    "SELECT set_config('codeant.actor', %s, true),"
-    " set_config('codeant.organization_id', %s, true),"
-    " set_config('codeant.scope', %s, true)"
+# scope). Sent with the BEGIN as one simple-protocol message: one round trip, as a plain
+# transaction's BEGIN takes.
+BEGIN_SCOPED = sql.SQL(
+    "BEGIN; SET LOCAL codeant.actor = {}; SET LOCAL codeant.organization_id = {};"
+    " SET LOCAL codeant.scope = {}"
 )
+
+
+@functools.lru_cache(maxsize=256)
+def _begin_statement(scope: tuple[str, str, str]) -> bytes:
+    return BEGIN_SCOPED.format(*map(sql.Literal, scope)).as_bytes(None)
 
 
 class PostgresUnitOfWork:
@@ -70,8 +77,10 @@ class PostgresUnitOfWork:
     change in the audit trail under ``actor`` (``db:<user>`` when None). A unit opened for
     ``organization_id`` sees and writes only that organization's rows, as the database's
     row-level security enforces; one made with ``system=True`` every row. Entering
-    begins the transaction and sets both with SET LOCAL in one round trip (pipelined),
-    the round trip the transaction's BEGIN would take anyway. After a port error
+    begins the transaction and sets both with SET LOCAL in one round trip, the one a
+    transaction's BEGIN takes anyway (the unit runs its transaction itself, on a
+    connection in autocommit mode; the pool gives it back to others without). After a
+    port error
     from a statement, PostgreSQL has aborted the transaction: leave the block (or roll
     back) before using the unit again.
     """
@@ -227,9 +236,10 @@ class PostgresUnitOfWork:
 
 
 async def _begin(conn: Connection, scope: tuple[str, str, str]) -> None:
-    """Begin the unit's transaction with its actor and scope set LOCAL, BEGIN and the
-    settings sent together."""
-    if conn.autocommit:
-        await conn.set_autocommit(False)
-    async with conn.pipeline():
-        await conn.execute(SET_SCOPE, scope)
+    """Begin the unit's transaction with its actor and scope set LOCAL, in one round trip:
+    the driver's own BEGIN would be a round trip of its own, so the connection is put in
+    autocommit mode and the unit sends BEGIN itself (COMMIT and ROLLBACK go through the
+    driver, which sends them whenever a transaction is open)."""
+    if not conn.autocommit:
+        await conn.set_autocommit(True)
+    await conn.execute(_begin_statement(scope), prepare=False)

@@ -291,3 +291,31 @@ async def test_commit_after_a_failed_statement_is_refused(pool: Any, database: s
         with pytest.raises(TransactionAbortedError):
             await uow.commit()
     assert sql(database, "SELECT slug FROM organizations") == [("acme",)]
+
+
+async def test_a_connection_back_from_a_unit_keeps_transactions_for_others(
+    pool: Any, database: str
+) -> None:
+    """A unit runs its BEGIN itself in autocommit mode; the connection it gives back is in
+    the driver's transaction mode again, so another user's block of two writes is still
+    all or nothing (whether the unit committed, rolled back, or failed a statement)."""
+    async with PostgresUnitOfWork(pool, system=True) as uow:
+        await uow.organizations.create(org("first"))
+        await uow.commit()
+    async with PostgresUnitOfWork(pool, system=True) as uow:
+        await uow.organizations.create(org("second"))
+    with pytest.raises(DuplicateError):
+        async with PostgresUnitOfWork(pool, system=True) as uow:
+            await uow.organizations.create(org("first"))
+    connections = [await pool.getconn() for _ in range(pool.max_size)]  # the units' too
+    try:
+        for conn in connections:
+            await conn.execute("CREATE TEMPORARY TABLE scratch (n int)")
+            await conn.rollback()
+            found = await (await conn.execute("SELECT to_regclass('pg_temp.scratch')")).fetchone()
+            assert found == {"to_regclass": None}
+            await conn.rollback()
+    finally:
+        for conn in connections:
+            await pool.putconn(conn)
+    assert sql(database, "SELECT slug FROM organizations") == [("first",)]

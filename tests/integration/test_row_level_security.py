@@ -10,13 +10,16 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.conninfo import make_conninfo
 
 from adapters.postgres import MigrationRunner
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import PoolSettings, open_pool
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from domain.ids import OrganizationId
+from domain.projects import Project
 from ports.errors import UnavailableError
+from ports.pagination import PageRequest
 from tests.servers import scratch_database
 
 TENANT_TABLES = (
@@ -298,3 +301,25 @@ async def test_a_units_scope_ends_with_its_transaction(database: str) -> None:
                     " (SELECT count(*) FROM organizations) AS n"
                 )
                 assert await cur.fetchone() == {"o": "", "s": "", "a": "", "n": 0}
+
+
+async def test_a_session_level_scope_never_widens_a_units(database: str) -> None:
+    """Settings a connection's session brings with it (the URL's options, a role's
+    defaults) do not reach a unit: it sets all three LOCAL, so a unit of one organization
+    on a session in the system scope still sees its organization alone."""
+    orgs = fill(database)
+    url = make_conninfo(database, options="-c codeant.scope=system -c codeant.actor=user:x")
+    settings = PoolSettings(role=ROLE, min_size=1, max_size=1)
+    async with open_pool(url, settings) as pool:
+        own = OrganizationId(orgs["a"])
+        async with PostgresUnitOfWork(pool, organization_id=own, actor="user:a") as uow:
+            page = await uow.organizations.list(PageRequest())
+            assert [o.id for o in page.items] == [own]
+            project = await uow.projects.create(
+                Project(organization_id=own, name="Scoped", slug="scoped",
+                        repository_url="https://git.example.com/scoped.git")
+            )  # fmt: skip
+            await uow.commit()
+        async with PostgresUnitOfWork(pool, organization_id=own) as uow:
+            (entry,) = await uow.audit.entries(entity="projects", entity_id=str(project.id))
+        assert entry.actor == "user:a"
