@@ -3,9 +3,6 @@ and a registered organization with a project."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
 import pytest
 
 from adapters.memory.database import MemoryDatabase
@@ -14,8 +11,7 @@ from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import create_project, register_organization
 from domain.events import DomainEvent
 from domain.projects import Project
-
-Events = Callable[[], Awaitable[list[DomainEvent]]]
+from tests.unit.fakes import Committed, Events
 
 
 @pytest.fixture
@@ -44,7 +40,7 @@ def events(outbox: MemoryOutbox) -> Events:
 
 
 @pytest.fixture
-def committed(db: MemoryDatabase) -> Callable[[], Any]:
+def committed(db: MemoryDatabase) -> Committed:
     """Takes a fingerprint of everything committed: the version of every row ever written
     and the outbox length. Equal fingerprints mean nothing was written in between."""
     return lambda: (dict(db.versions), len(db.outbox))

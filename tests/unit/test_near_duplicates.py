@@ -104,10 +104,14 @@ async def duplicates(
 
 
 def where(results: list[AnalysisResult]) -> list[tuple[str, str]]:
-    return [(r.location.file_path, str(r.metadata["duplicate_of"])) for r in results]
+    pairs = []
+    for r in results:
+        assert r.location is not None
+        pairs.append((r.location.file_path, str(r.metadata["duplicate_of"])))
+    return pairs
 
 
-async def test_a_pair_found_in_one_analysis_is_reported_once_on_its_later_function():
+async def test_a_pair_found_in_one_analysis_is_reported_once_on_its_later_function() -> None:
     """Two copies analysed together give one result, on the copy whose path sorts last,
     naming the other; only that file counts a duplicate function."""
     first = source_file("orders/cleanup_a.py", NORMALIZE, name="normalize_record")
@@ -119,7 +123,7 @@ async def test_a_pair_found_in_one_analysis_is_reported_once_on_its_later_functi
     assert metrics == {"orders/cleanup_a.py": 0.0, "orders/cleanup_b.py": 1.0}
 
 
-async def test_a_pair_with_a_file_analysed_earlier_is_reported_on_the_analysed_one():
+async def test_a_pair_with_a_file_analysed_earlier_is_reported_on_the_analysed_one() -> None:
     """When only one copy is analysed, the pair is reported on it, whichever path sorts
     last, unless the other copy's held analysis reports the pair already."""
     first = source_file("orders/cleanup_a.py", NORMALIZE, name="normalize_record")
@@ -134,7 +138,7 @@ async def test_a_pair_with_a_file_analysed_earlier_is_reported_on_the_analysed_o
     assert metrics == {"orders/cleanup_a.py": 0.0}
 
 
-async def test_type_stubs_are_left_out_of_duplication_unless_configured():
+async def test_type_stubs_are_left_out_of_duplication_unless_configured() -> None:
     """Identical signatures of two .pyi stubs are no duplicate and the stubs get no
     duplicate_functions metric; a project that sets ``exclude`` to nothing gets them."""
     stubs = [
@@ -150,7 +154,7 @@ async def test_type_stubs_are_left_out_of_duplication_unless_configured():
     assert metrics == {"client/ftp.pyi": 0.0, "client/http.pyi": 1.0}
 
 
-async def test_a_function_whose_only_twin_is_excluded_has_no_duplicate():
+async def test_a_function_whose_only_twin_is_excluded_has_no_duplicate() -> None:
     """A stub is never the other half of a pair: a module whose only near-identical
     function lies in a .pyi file is reported by no result."""
     module = source_file("client/http.py", STUB, name="fetch")
@@ -162,7 +166,7 @@ async def test_a_function_whose_only_twin_is_excluded_has_no_duplicate():
     assert metrics == {"client/http.py": 0.0}
 
 
-async def test_twins_are_found_past_any_number_of_excluded_lookalikes():
+async def test_twins_are_found_past_any_number_of_excluded_lookalikes() -> None:
     """Two modules with the same function are a pair even when stubs of that very code
     outnumber them among the closest hits."""
     stubs = [source_file(f"client/stub{n}.pyi", STUB, name="fetch") for n in range(6)]

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import inspect
 import json
+import json.scanner
 import os
 
 from adapters.source import FileAnalyzer
 from application.indexing.reading import Parsed, ToAnalyse, parse_files
-from domain.ids import new_id
+from domain.ids import ProjectId, new_id
 from domain.projects import Repository
 from tests.unit.parsing import added_files
 
 REPOSITORY = Repository(
-    project_id=new_id(),
+    project_id=ProjectId(new_id()),
     local_path="/srv/lib",
     remote_url="https://git.example.com/lib.git",
     default_branch="main",
@@ -30,7 +31,7 @@ def files() -> list[ToAnalyse]:
     return added_files(REPOSITORY, contents)
 
 
-async def test_files_analysed_in_workers_are_those_analysed_in_one_process():
+async def test_files_analysed_in_workers_are_those_analysed_in_one_process() -> None:
     """Two worker processes give every file the same index entry and text, in order, and
     report their progress up to the last file."""
     to_analyse = files()

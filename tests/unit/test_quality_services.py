@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any, cast
 
 import pytest
 
@@ -28,7 +29,8 @@ from application import create_project as create_project_service
 from domain.analysis import AnalysisJob, AnalysisResult
 from domain.enums import GateStatus, JobStatus, NewCodeKind
 from domain.errors import ValidationError
-from domain.ids import GateId, JobId, OrganizationId, ProjectId, new_id
+from domain.ids import GateId, JobId, OrganizationId, ProjectId, RuleId, new_id
+from domain.projects import Project
 from domain.quality import (
     DEFAULT_CONDITIONS,
     GateCondition,
@@ -39,12 +41,13 @@ from domain.quality import (
 from domain.values import SourceLocation
 from ports.errors import DuplicateError, NotFoundError
 from tests.contract import builders
+from tests.unit.fakes import Committed
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 STRICT = (GateCondition.parse("issues > 0"), GateCondition.parse("new_issues_low > 3"))
 
 
-async def store_job(uow: MemoryUnitOfWork, project_id: ProjectId, **fields: object) -> AnalysisJob:
+async def store_job(uow: MemoryUnitOfWork, project_id: ProjectId, **fields: Any) -> AnalysisJob:
     job = AnalysisJob(project_id=project_id, **fields)
     async with uow:
         await uow.analysis.create_job(job)
@@ -76,10 +79,10 @@ async def record(
 
 
 @pytest.fixture
-async def history(uow, project):
+async def history(uow: MemoryUnitOfWork, project: Project) -> list[AnalysisJob]:
     """Three analyses: "main" (2 issues, passed), "feature" (5 issues, failed), then
     "main" again (1 issue, passed), the latest."""
-    jobs = []
+    jobs: list[AnalysisJob] = []
     for hours, branch, issues in ((0, "main", 2), (1, "feature", 5), (2, "main", 1)):
         job = await store_job(
             uow,
@@ -96,7 +99,9 @@ async def history(uow, project):
 # ---------------------------------------------------------------------------- new code
 
 
-async def test_new_code_period_falls_back_from_branch_to_project_to_previous_analysis(uow, project):
+async def test_new_code_period_falls_back_from_branch_to_project_to_previous_analysis(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """Without any period set it is the previous analysis; a project period applies to
     every branch without its own; a branch's own wins on that branch."""
     assert await new_code_period(uow, project.id) == NewCodePeriod()
@@ -111,7 +116,9 @@ async def test_new_code_period_falls_back_from_branch_to_project_to_previous_ana
     assert await new_code_period(uow, project.id) == thirty  # "" before any analysis
 
 
-async def test_new_code_setting_says_where_the_period_in_effect_is_set(uow, project, history):
+async def test_new_code_setting_says_where_the_period_in_effect_is_set(
+    uow: MemoryUnitOfWork, project: Project, history: list[AnalysisJob]
+) -> None:
     """The period in effect comes from the default, then the project, then the branch's
     own, and names the branch it was read for (the latest analysis' without one)."""
     default = await new_code_setting(uow, project.id)
@@ -131,7 +138,7 @@ async def test_new_code_setting_says_where_the_period_in_effect_is_set(uow, proj
         await new_code_setting(uow, ProjectId(new_id()))
 
 
-async def test_resolve_organization_is_the_named_one_or_the_only_one(uow):
+async def test_resolve_organization_is_the_named_one_or_the_only_one(uow: MemoryUnitOfWork) -> None:
     """Without a slug the only organization is the one; two make the slug necessary,
     and an unknown slug is not found."""
     with pytest.raises(NotFoundError):
@@ -146,7 +153,9 @@ async def test_resolve_organization_is_the_named_one_or_the_only_one(uow):
         await resolve_organization(uow, "nope")
 
 
-async def test_new_code_period_without_branch_is_the_latest_analysis_branch(uow, project, history):
+async def test_new_code_period_without_branch_is_the_latest_analysis_branch(
+    uow: MemoryUnitOfWork, project: Project, history: list[AnalysisJob]
+) -> None:
     """A branch left out is the branch of the project's latest completed analysis."""
     release = NewCodePeriod(kind=NewCodeKind.REFERENCE_BRANCH, reference_branch="feature")
     await set_new_code_period(uow, project.id, release, branch="main")
@@ -154,8 +163,8 @@ async def test_new_code_period_without_branch_is_the_latest_analysis_branch(uow,
 
 
 async def test_an_analysis_period_must_name_a_completed_analysis_of_the_project(
-    uow, project, history, committed
-):
+    uow: MemoryUnitOfWork, project: Project, history: list[AnalysisJob], committed: Committed
+) -> None:
     """The analysis of a period is one of the project's completed ones: another
     project's or an unknown job is NotFoundError, a failed one a ValidationError."""
     other = await create_project_service(
@@ -184,7 +193,9 @@ async def test_an_analysis_period_must_name_a_completed_analysis_of_the_project(
     assert await new_code_period(uow, project.id, branch="main") == pinned
 
 
-async def test_set_new_code_period_refuses_a_branch_as_its_own_reference(uow, project, committed):
+async def test_set_new_code_period_refuses_a_branch_as_its_own_reference(
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """A branch cannot measure its new code against itself; an unknown project is
     NotFoundError; nothing is written either way."""
     before = committed()
@@ -205,7 +216,9 @@ async def test_set_new_code_period_refuses_a_branch_as_its_own_reference(uow, pr
 # ---------------------------------------------------------------------------- gates
 
 
-async def test_a_new_default_gate_takes_the_place_of_the_previous_one(uow, project):
+async def test_a_new_default_gate_takes_the_place_of_the_previous_one(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """Creating a default gate un-defaults the previous default in the same unit; the
     list is by name; projects without a gate get the default."""
     first = await create_quality_gate(
@@ -226,12 +239,14 @@ async def test_a_new_default_gate_takes_the_place_of_the_previous_one(uow, proje
     assert {g.id for g in gates} == {first.id, second.id, plain.id}
     assert next(g for g in gates if g.name == "strict").conditions == STRICT
     async with uow:
-        assert (await uow.quality_gates.assigned(project.id)).id == second.id
+        assigned = await uow.quality_gates.assigned(project.id)
+        assert assigned is not None
+        assert assigned.id == second.id
 
 
 async def test_create_quality_gate_refuses_a_taken_name_and_an_unknown_organization(
-    uow, project, committed
-):
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """Names are unique within an organization (DuplicateError); an unknown
     organization is NotFoundError; a bad condition list a ValidationError."""
     await create_quality_gate(uow, project.organization_id, "strict", STRICT, is_default=True)
@@ -243,7 +258,7 @@ async def test_create_quality_gate_refuses_a_taken_name_and_an_unknown_organizat
     with pytest.raises(NotFoundError, match="organization"):
         await create_quality_gate(uow, OrganizationId(new_id()), "strict", STRICT)
     with pytest.raises(ValidationError, match="conditions"):
-        await create_quality_gate(uow, project.organization_id, "odd", ["issues > 0"])
+        await create_quality_gate(uow, project.organization_id, "odd", cast(Any, ["issues > 0"]))
     with pytest.raises(ValidationError, match="name"):
         await create_quality_gate(uow, project.organization_id, "", STRICT)
     assert committed() == before
@@ -252,8 +267,8 @@ async def test_create_quality_gate_refuses_a_taken_name_and_an_unknown_organizat
 
 
 async def test_assign_quality_gate_takes_a_gate_of_the_projects_organization(
-    uow, project, committed
-):
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """A gate of the project's organization is assigned, and None goes back to the
     default; another organization's gate, or an unknown one, is NotFoundError."""
     default = await create_quality_gate(
@@ -265,7 +280,9 @@ async def test_assign_quality_gate_takes_a_gate_of_the_projects_organization(
 
     await assign_quality_gate(uow, project.id, chosen.id)
     async with uow:
-        assert (await uow.quality_gates.assigned(project.id)).id == chosen.id
+        assigned = await uow.quality_gates.assigned(project.id)
+        assert assigned is not None
+        assert assigned.id == chosen.id
 
     before = committed()
     for gate_id in (foreign.id, GateId(new_id())):
@@ -277,10 +294,14 @@ async def test_assign_quality_gate_takes_a_gate_of_the_projects_organization(
 
     await assign_quality_gate(uow, project.id, None)
     async with uow:
-        assert (await uow.quality_gates.assigned(project.id)).id == default.id
+        assigned = await uow.quality_gates.assigned(project.id)
+        assert assigned is not None
+        assert assigned.id == default.id
 
 
-async def test_list_quality_gates_of_an_unknown_organization_is_not_found(uow):
+async def test_list_quality_gates_of_an_unknown_organization_is_not_found(
+    uow: MemoryUnitOfWork,
+) -> None:
     """Listing the gates of an organization that does not exist is NotFoundError."""
     with pytest.raises(NotFoundError, match="organization"):
         await list_quality_gates(uow, OrganizationId(new_id()))
@@ -289,7 +310,9 @@ async def test_list_quality_gates_of_an_unknown_organization_is_not_found(uow):
 # ---------------------------------------------------------------------------- measures
 
 
-async def test_latest_gate_is_the_branchs_latest_analysis_gate(uow, project, history):
+async def test_latest_gate_is_the_branchs_latest_analysis_gate(
+    uow: MemoryUnitOfWork, project: Project, history: list[AnalysisJob]
+) -> None:
     """Without a branch, the gate of the latest analysis' branch; with one, that
     branch's latest gate; None for a branch never analysed."""
     _, feature, main_latest = history
@@ -303,7 +326,9 @@ async def test_latest_gate_is_the_branchs_latest_analysis_gate(uow, project, his
         await latest_gate(uow, ProjectId(new_id()))
 
 
-async def test_measure_history_lists_a_measure_per_analysis_of_the_branch(uow, project, history):
+async def test_measure_history_lists_a_measure_per_analysis_of_the_branch(
+    uow: MemoryUnitOfWork, project: Project, history: list[AnalysisJob]
+) -> None:
     """The history holds one point per analysis of the branch, oldest first."""
     main_first, feature, main_latest = history
     points = await measure_history(uow, project.id, "issues")
@@ -315,8 +340,8 @@ async def test_measure_history_lists_a_measure_per_analysis_of_the_branch(uow, p
 
 
 async def test_measure_history_refuses_an_unknown_metric_naming_the_known_ones(
-    uow, project, history
-):
+    uow: MemoryUnitOfWork, project: Project, history: list[AnalysisJob]
+) -> None:
     """A metric that is no measure is a ValidationError listing the measures."""
     with pytest.raises(ValidationError, match="metric") as caught:
         await measure_history(uow, project.id, "complexity")
@@ -325,7 +350,9 @@ async def test_measure_history_refuses_an_unknown_metric_naming_the_known_ones(
         await measure_history(uow, ProjectId(new_id()), "issues")
 
 
-async def test_live_measures_are_the_latest_analysis_measures(uow, project, history):
+async def test_live_measures_are_the_latest_analysis_measures(
+    uow: MemoryUnitOfWork, project: Project, history: list[AnalysisJob]
+) -> None:
     """The live measures are those of the branch's latest analysis; {} for a branch
     never analysed."""
     assert await live_measures(uow, project.id) == {"issues": 1.0, "score": 99.0}
@@ -335,7 +362,9 @@ async def test_live_measures_are_the_latest_analysis_measures(uow, project, hist
         await live_measures(uow, ProjectId(new_id()))
 
 
-async def test_a_completed_analysis_is_measured_and_gated(uow, project):
+async def test_a_completed_analysis_is_measured_and_gated(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """After an analysis that found a critical issue, the services show its failed
     gate (the project's strict gate), its measures live and in the history."""
     await create_quality_gate(uow, project.organization_id, "strict", STRICT, is_default=True)
@@ -348,7 +377,7 @@ async def test_a_completed_analysis_is_measured_and_gated(uow, project):
     finding = AnalysisResult(
         job_id=job.id,
         file_id=file.id,
-        rule_id="sql-injection",
+        rule_id=RuleId("sql-injection"),
         severity="critical",
         category="security",
         title="Query built from input",
@@ -366,7 +395,9 @@ async def test_a_completed_analysis_is_measured_and_gated(uow, project):
     ]
 
 
-async def test_on_a_reference_branch_period_only_what_the_reference_lacks_is_new(uow, project):
+async def test_on_a_reference_branch_period_only_what_the_reference_lacks_is_new(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """A branch measured against "main": of its first analysis' findings, the one "main"
     also has is not new code, the two "main" lacks are."""
     repository = await register_repository(
@@ -377,7 +408,7 @@ async def test_on_a_reference_branch_period_only_what_the_reference_lacks_is_new
 
     def finding(job: AnalysisJob, line: int, title: str) -> AnalysisResult:
         return AnalysisResult(
-            job_id=job.id, file_id=file.id, rule_id="todo-marker", severity="low",
+            job_id=job.id, file_id=file.id, rule_id=RuleId("todo-marker"), severity="low",
             category="maintainability", title=title, description=title, line_hash=f"{line:032x}",
             location=SourceLocation(file_path="src/app.py", line_start=line, line_end=line),
         )  # fmt: skip

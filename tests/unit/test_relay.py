@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections.abc import Sequence
+from typing import Any
 
 import pytest
 
+from adapters.common import CommitHook
 from adapters.memory.database import MemoryDatabase
 from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.unit_of_work import MemoryUnitOfWork
@@ -20,8 +23,9 @@ from application.relay import (
     RelayWorker,
 )
 from domain.events import DomainEvent, ProjectUpdated
-from domain.ids import OrganizationId, ProjectId, new_id
+from domain.ids import EventId, OrganizationId, ProjectId, new_id
 from ports.errors import UnavailableError
+from ports.outbox import OutboxMessage
 from tests.polling import eventually
 
 
@@ -52,8 +56,8 @@ class Clock:
         return self.now
 
 
-async def commit(db: MemoryDatabase, *events: DomainEvent, hook: object = None) -> None:
-    async with MemoryUnitOfWork(db, on_commit=hook, system=True) as uow:  # type: ignore[arg-type]
+async def commit(db: MemoryDatabase, *events: DomainEvent, hook: CommitHook | None = None) -> None:
+    async with MemoryUnitOfWork(db, on_commit=hook, system=True) as uow:
         for event in events:
             uow.add_event(event)
         await uow.commit()
@@ -154,10 +158,10 @@ async def test_a_failing_commit_hook_leaves_the_commit_and_the_outbox(
         {"lease": float("inf")},
     ],
 )
-def test_bad_relay_settings_are_rejected(kwargs: dict[str, float]) -> None:
+def test_bad_relay_settings_are_rejected(kwargs: dict[str, Any]) -> None:
     """Out-of-range batch size, attempts, delays or lease raise ValueError naming it."""
     with pytest.raises(ValueError, match=r"batch_size|max_attempts|delays|lease"):
-        OutboxRelay(MemoryOutbox(MemoryDatabase()), EventDispatcher([]), **kwargs)  # type: ignore[arg-type]
+        OutboxRelay(MemoryOutbox(MemoryDatabase()), EventDispatcher([]), **kwargs)
 
 
 # --------------------------------------------------------------------------- outages
@@ -261,7 +265,7 @@ async def test_an_outage_that_closes_the_gate_postpones_the_rest_of_the_batch() 
 async def test_a_claimed_message_is_not_delivered_by_a_second_relay() -> None:
     """Two relays over one outbox, their passes interleaved, deliver each message once."""
     db = MemoryDatabase()
-    events = [updated(str(i)) for i in range(6)]
+    events: list[DomainEvent] = [updated(str(i)) for i in range(6)]
     await commit(db, *events)
     seen: list[DomainEvent] = []
 
@@ -292,11 +296,18 @@ class FlakyOutbox(MemoryOutbox):
         if self.down:
             raise UnavailableError("database down")
 
-    async def claim(self, **kwargs):
+    async def claim(
+        self,
+        *,
+        limit: int = 100,
+        now: dt.datetime,
+        lease: float,
+        max_attempts: int | None = None,
+    ) -> list[OutboxMessage]:
         self._check()
-        return await super().claim(**kwargs)
+        return await super().claim(limit=limit, now=now, lease=lease, max_attempts=max_attempts)
 
-    async def mark_events_delivered(self, event_ids):
+    async def mark_events_delivered(self, event_ids: Sequence[EventId]) -> int:
         self._check()
         return await super().mark_events_delivered(event_ids)
 

@@ -44,7 +44,7 @@ def cosine(a: tuple[float, ...], b: tuple[float, ...]) -> float:
 
 
 @pytest.mark.skipif(not MISSING, reason="the ml extra is installed")
-def test_missing_extra_says_how_to_install_it():
+def test_missing_extra_says_how_to_install_it() -> None:
     """Without the ml extra, constructing the embedder says which libraries are missing
     and how to install them."""
     with pytest.raises(MissingExtraError) as raised:
@@ -55,14 +55,16 @@ def test_missing_extra_says_how_to_install_it():
 
 
 @needs_ml
-def test_dimension_and_name_come_from_the_model(embedder):
+def test_dimension_and_name_come_from_the_model(embedder: SentenceTransformerEmbedder) -> None:
     """The packaged model makes 384-dimensional vectors and names its embedding space."""
     assert embedder.dimension == 384
     assert embedder.model_name == MODEL_NAME
 
 
 @needs_ml
-async def test_vectors_are_unit_length_and_deterministic(embedder):
+async def test_vectors_are_unit_length_and_deterministic(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
     """Each text gets a unit vector of the model's dimension, the same on every call."""
     first = await embedder.embed([ADD, UNRELATED])
     again = await embedder.embed([UNRELATED, ADD])
@@ -74,7 +76,9 @@ async def test_vectors_are_unit_length_and_deterministic(embedder):
 
 
 @needs_ml
-async def test_near_duplicate_code_is_closer_than_unrelated_code(embedder):
+async def test_near_duplicate_code_is_closer_than_unrelated_code(
+    embedder: SentenceTransformerEmbedder,
+) -> None:
     """A renamed copy of a function is closer to it than unrelated code is."""
     add, renamed, unrelated = await embedder.embed([ADD, ADD_RENAMED, UNRELATED])
 
@@ -82,7 +86,7 @@ async def test_near_duplicate_code_is_closer_than_unrelated_code(embedder):
 
 
 @needs_ml
-async def test_bad_input_is_refused(embedder):
+async def test_bad_input_is_refused(embedder: SentenceTransformerEmbedder) -> None:
     """A bare string, or a non-string among the texts, is refused; no texts give none."""
     with pytest.raises(ValidationError, match="texts"):
         await embedder.embed(ADD)
@@ -92,7 +96,7 @@ async def test_bad_input_is_refused(embedder):
 
 
 @needs_ml
-def test_bad_batch_size_is_refused():
+def test_bad_batch_size_is_refused() -> None:
     """A batch size below 1 is a configuration error."""
     with pytest.raises(ValueError, match="batch_size"):
         SentenceTransformerEmbedder(batch_size=0)

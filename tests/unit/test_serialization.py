@@ -217,7 +217,7 @@ def typed(value: Any) -> Any:
 # --------------------------------------------------------------------------- round trips
 
 
-def test_domain_classes_are_all_covered():
+def test_domain_classes_are_all_covered() -> None:
     """The round-trip suites cover every attrs class the domain exports, events included."""
     names = {cls.__name__ for cls in DOMAIN_CLASSES}
     assert set(EVENT_TYPES) <= names
@@ -227,7 +227,7 @@ def test_domain_classes_are_all_covered():
 @pytest.mark.parametrize("cls", DOMAIN_CLASSES, ids=lambda cls: cls.__name__)
 @ROUND_TRIP
 @given(data=st.data())
-def test_every_field_survives_plain_data_and_json(cls, data):
+def test_every_field_survives_plain_data_and_json(cls: type[object], data: st.DataObject) -> None:
     """Any valid instance comes back with every field from its unstructured form and from
     its JSON bytes, which encode exactly that unstructured form."""
     original = data.draw(instances(cls))
@@ -245,7 +245,7 @@ def test_every_field_survives_plain_data_and_json(cls, data):
 @pytest.mark.parametrize("cls", list(EVENT_TYPES.values()), ids=list(EVENT_TYPES))
 @ROUND_TRIP
 @given(data=st.data())
-def test_event_envelope_round_trip(cls, data):
+def test_event_envelope_round_trip(cls: type[DomainEvent], data: st.DataObject) -> None:
     """An event's envelope names its type and rebuilds the same concrete event."""
     event = data.draw(instances(cls))
 
@@ -257,7 +257,7 @@ def test_event_envelope_round_trip(cls, data):
     assert fields_of(rebuilt) == fields_of(event)
 
 
-def test_event_typed_field_keeps_the_concrete_event():
+def test_event_typed_field_keeps_the_concrete_event() -> None:
     """A field typed as the base DomainEvent is written as an envelope, so its subclass and
     all its fields survive the round trip."""
     event = ProjectUpdated(
@@ -300,7 +300,7 @@ def a_project() -> Project:
     )
 
 
-def test_unstructured_data_is_plain_json_types():
+def test_unstructured_data_is_plain_json_types() -> None:
     """Ids become strings, datetimes ISO-8601 with offset, enums plain values, tuples
     lists, and language keys strings."""
     project = a_project()
@@ -317,7 +317,7 @@ def test_unstructured_data_is_plain_json_types():
     assert type(next(iter(data["metadata"]["languages"]))) is str
 
 
-def test_dumps_is_compact_utf8_json():
+def test_dumps_is_compact_utf8_json() -> None:
     """dumps writes JSON without padding and keeps non-ASCII text as UTF-8."""
     project = a_project()
     project.description = "Facturación €"
@@ -328,7 +328,7 @@ def test_dumps_is_compact_utf8_json():
     assert "Facturación €".encode() in encoded
 
 
-def test_unstructure_refuses_a_naive_datetime():
+def test_unstructure_refuses_a_naive_datetime() -> None:
     """A datetime without an offset cannot be written, so it never has to be guessed at."""
     event = ProjectUpdated(
         project_id=ProjectId(new_id()),
@@ -348,12 +348,12 @@ def test_unstructure_refuses_a_naive_datetime():
     [OrganizationSettings, ProjectSettings, ProjectMetadata, FileMetadata, AnalysisConfig],
     ids=lambda cls: cls.__name__,
 )
-def test_empty_object_structures_to_the_defaults(cls):
+def test_empty_object_structures_to_the_defaults(cls: type[object]) -> None:
     """'{}' gives the default settings or metadata."""
     assert loads(b"{}", cls) == cls()
 
 
-def test_missing_nested_keys_take_their_defaults():
+def test_missing_nested_keys_take_their_defaults() -> None:
     """A partial settings object keeps the defaults of every key it leaves out."""
     settings_ = structure({"notification_preferences": {"digest": "daily"}}, OrganizationSettings)
 
@@ -362,7 +362,7 @@ def test_missing_nested_keys_take_their_defaults():
     )
 
 
-def test_derived_is_violation_key_is_ignored():
+def test_derived_is_violation_key_is_ignored() -> None:
     """A stored ``is_violation`` is not trusted: the metric derives it from its values."""
     data = {
         "file_id": str(new_id()),
@@ -380,7 +380,7 @@ def test_derived_is_violation_key_is_ignored():
     assert metric.value == 3.0
 
 
-def test_driver_values_are_accepted_as_they_come():
+def test_driver_values_are_accepted_as_they_come() -> None:
     """UUIDs, datetimes and Decimals, as a database driver returns them, structure too."""
     when = dt.datetime(2024, 6, 1, tzinfo=dt.UTC)
     file_id, job_id = FileId(new_id()), JobId(new_id())
@@ -410,7 +410,7 @@ def test_driver_values_are_accepted_as_they_come():
 def with_change(path: str, value: Any) -> dict[str, Any]:
     """The unstructured sample project with the value at a dotted ``path`` replaced
     (``...`` removes the key)."""
-    data = unstructure(a_project())
+    data: dict[str, Any] = unstructure(a_project())
     *parents, last = path.split(".")
     node = data
     for key in parents:
@@ -440,7 +440,7 @@ def with_change(path: str, value: Any) -> dict[str, Any]:
         ("metadata.last_commit.hash", "xyz", "hexadecimal"),
     ],
 )
-def test_bad_data_names_the_path_to_the_bad_value(path, value, reason):
+def test_bad_data_names_the_path_to_the_bad_value(path: str, value: Any, reason: str) -> None:
     """Invalid data raises the domain ValidationError with the path from the root."""
     with pytest.raises(ValidationError, match=reason) as raised:
         structure(with_change(path, value), Project)
@@ -449,7 +449,7 @@ def test_bad_data_names_the_path_to_the_bad_value(path, value, reason):
     assert raised.value.field == path
 
 
-def test_bad_mapping_key_is_named():
+def test_bad_mapping_key_is_named() -> None:
     """An unknown language used as a key is reported at that key, with the key as value."""
     data = with_change("metadata.languages", {"klingon": {}})
 
@@ -460,7 +460,7 @@ def test_bad_mapping_key_is_named():
     assert raised.value.value == "klingon"
 
 
-def test_bad_list_item_is_named_by_index():
+def test_bad_list_item_is_named_by_index() -> None:
     """A bad element of a list is reported with its index."""
     data = with_change("settings.analyze_branches", ["main", 7])
 
@@ -471,7 +471,7 @@ def test_bad_list_item_is_named_by_index():
     assert raised.value.value == 7
 
 
-def test_cross_field_invariants_are_checked():
+def test_cross_field_invariants_are_checked() -> None:
     """An entity's own invariants hold: a job cannot complete before it started."""
     job = AnalysisJob(project_id=ProjectId(new_id()))
     data = unstructure(job) | {
@@ -487,19 +487,19 @@ def test_cross_field_invariants_are_checked():
 
 
 @pytest.mark.parametrize("data", [None, "project", ["a"], 3])
-def test_non_object_data_is_refused(data):
+def test_non_object_data_is_refused(data: object) -> None:
     """Anything but a mapping where an entity belongs is a ValidationError, not a crash."""
     with pytest.raises(ValidationError, match="must be an object"):
         structure(data, Project)
 
 
-def test_loads_refuses_text_that_is_not_json():
+def test_loads_refuses_text_that_is_not_json() -> None:
     """Malformed JSON is a ValidationError naming the type it was meant to be."""
     with pytest.raises(ValidationError, match="Project: is not valid JSON"):
         loads(b'{"name": ', Project)
 
 
-def test_enum_values_are_checked():
+def test_enum_values_are_checked() -> None:
     """A value outside an enumeration is refused rather than kept as a string."""
     with pytest.raises(ValidationError, match="one of"):
         structure("urgent", Severity)
@@ -509,13 +509,13 @@ def test_enum_values_are_checked():
 # --------------------------------------------------------------------------- events
 
 
-def test_unknown_event_type_is_a_value_error_naming_it():
+def test_unknown_event_type_is_a_value_error_naming_it() -> None:
     """An envelope of a type no event has raises ValueError naming that type."""
     with pytest.raises(ValueError, match="NoSuchEvent"):
         event_from_dict({"type": "NoSuchEvent", "data": {}})
 
 
-def test_envelope_without_data_is_refused():
+def test_envelope_without_data_is_refused() -> None:
     """An envelope must carry the event's data."""
     with pytest.raises(ValidationError, match="required") as raised:
         event_from_dict({"type": "ProjectCreated"})
@@ -523,9 +523,9 @@ def test_envelope_without_data_is_refused():
     assert raised.value.field == "data"
 
 
-def test_bad_event_data_names_the_field():
+def test_bad_event_data_names_the_field() -> None:
     """Invalid event data is reported under the envelope's data key."""
-    envelope = {"type": "MemberAdded", "data": {"organization_id": str(new_id())}}
+    envelope: dict[str, Any] = {"type": "MemberAdded", "data": {"organization_id": str(new_id())}}
     envelope["data"] |= {"user_id": str(new_id()), "role": "boss"}
 
     with pytest.raises(ValidationError, match="one of") as raised:

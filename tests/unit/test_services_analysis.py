@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Awaitable, Callable
 
 import pytest
 
+from adapters.memory.database import MemoryDatabase
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import (
     cancel_analysis,
@@ -17,18 +19,20 @@ from application import (
     report_progress,
     start_analysis,
 )
-from domain.analysis import AnalysisResult, CodeMetric
+from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import Category, JobStatus, MetricType, Severity
 from domain.errors import InvalidTransitionError, ValidationError
 from domain.events import AnalysisCompleted, AnalysisFailed, AnalysisStarted
 from domain.files import FileIndex
-from domain.ids import JobId, ProjectId, new_id
+from domain.ids import JobId, ProjectId, RuleId, new_id
+from domain.projects import Project
 from ports.errors import NotFoundError
 from ports.pagination import PageRequest
+from tests.unit.fakes import Committed, Events
 
 
 @pytest.fixture
-async def file(uow, project):
+async def file(uow: MemoryUnitOfWork, project: Project) -> FileIndex:
     repository = await register_repository(
         uow, project.id, local_path="/srv/billing", remote_url="", default_branch="main"
     )
@@ -44,11 +48,13 @@ async def file(uow, project):
     return indexed
 
 
-def _result(job_id, file, title="SQL built by string concatenation"):
+def _result(
+    job_id: JobId, file: FileIndex, title: str = "SQL built by string concatenation"
+) -> AnalysisResult:
     return AnalysisResult(
         job_id=job_id,
         file_id=file.id,
-        rule_id="sql-injection",
+        rule_id=RuleId("sql-injection"),
         severity=Severity.CRITICAL,
         category=Category.SECURITY,
         title=title,
@@ -56,7 +62,9 @@ def _result(job_id, file, title="SQL built by string concatenation"):
     )
 
 
-def _metric(job_id, file, name="cyclomatic", value=12.0):
+def _metric(
+    job_id: JobId, file: FileIndex, name: str = "cyclomatic", value: float = 12.0
+) -> CodeMetric:
     return CodeMetric(
         file_id=file.id,
         job_id=job_id,
@@ -67,17 +75,21 @@ def _metric(job_id, file, name="cyclomatic", value=12.0):
     )
 
 
-async def _job(db, job_id):
+async def _job(db: MemoryDatabase, job_id: JobId) -> AnalysisJob:
     async with MemoryUnitOfWork(db, system=True) as fresh:
-        return await fresh.analysis.find_job_by_id(job_id)
+        job = await fresh.analysis.find_job_by_id(job_id)
+    assert job is not None
+    return job
 
 
-async def _running_job(uow, project):
+async def _running_job(uow: MemoryUnitOfWork, project: Project) -> AnalysisJob:
     job = await enqueue_analysis(uow, project.id)
     return await start_analysis(uow, job.id)
 
 
-async def test_a_job_runs_its_whole_lifecycle(db, uow, project, file, events):
+async def test_a_job_runs_its_whole_lifecycle(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, file: FileIndex, events: Events
+) -> None:
     """pending -> running -> completed stores the results and metrics, stamps the project
     and raises AnalysisStarted then AnalysisCompleted with the counts written."""
     before = len(await events())
@@ -94,19 +106,28 @@ async def test_a_job_runs_its_whole_lifecycle(db, uow, project, file, events):
     )
     stored = await _job(db, job.id)
     assert (stored.status, stored.progress) == (JobStatus.COMPLETED, 100)
+    assert stored.completed_at is not None
     assert stored.started_at is not None and stored.completed_at >= stored.started_at
     async with MemoryUnitOfWork(db, system=True) as fresh:
         results = await fresh.analysis.find_results_by_job(job.id, PageRequest())
         metrics = await fresh.analysis.find_metrics_by_file(file.id, job_id=job.id)
         analysed = await fresh.projects.find_by_id(project.id)
     assert len(results) == 2 and len(metrics) == 2
+    assert analysed is not None
     assert analysed.last_analyzed_at == stored.completed_at
     published = (await events())[before:]
     assert [type(e) for e in published] == [AnalysisStarted, AnalysisCompleted]
+    assert isinstance(published[1], AnalysisCompleted)
     assert (published[1].result_count, published[1].metric_count) == (2, 2)
 
 
-async def test_completing_a_pending_job_is_an_invalid_transition(db, uow, project, file, committed):
+async def test_completing_a_pending_job_is_an_invalid_transition(
+    db: MemoryDatabase,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    file: FileIndex,
+    committed: Committed,
+) -> None:
     """A job that never started cannot complete, and none of its results are written."""
     job = await enqueue_analysis(uow, project.id)
     before = committed()
@@ -121,7 +142,13 @@ async def test_completing_a_pending_job_is_an_invalid_transition(db, uow, projec
     [(fail_analysis, ("clone failed",)), (cancel_analysis, ())],
     ids=["failed", "cancelled"],
 )
-async def test_a_finished_job_cannot_start_again(uow, project, committed, finish, args):
+async def test_a_finished_job_cannot_start_again(
+    uow: MemoryUnitOfWork,
+    project: Project,
+    committed: Committed,
+    finish: Callable[..., Awaitable[AnalysisJob]],
+    args: tuple[str, ...],
+) -> None:
     """Starting a failed or cancelled job raises InvalidTransitionError and writes nothing."""
     job = await enqueue_analysis(uow, project.id)
     await finish(uow, job.id, *args)
@@ -131,7 +158,9 @@ async def test_a_finished_job_cannot_start_again(uow, project, committed, finish
     assert committed() == before
 
 
-async def test_progress_of_a_pending_job_is_refused(uow, project, committed):
+async def test_progress_of_a_pending_job_is_refused(
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """Progress can only be reported while running: ValidationError on ``progress``."""
     job = await enqueue_analysis(uow, project.id)
     before = committed()
@@ -141,7 +170,13 @@ async def test_progress_of_a_pending_job_is_refused(uow, project, committed):
     assert committed() == before
 
 
-async def test_complete_refuses_results_of_another_job(db, uow, project, file, committed):
+async def test_complete_refuses_results_of_another_job(
+    db: MemoryDatabase,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    file: FileIndex,
+    committed: Committed,
+) -> None:
     """A result of another job raises ValidationError on ``job_id``; the job stays running."""
     job = await _running_job(uow, project)
     before = committed()
@@ -152,7 +187,9 @@ async def test_complete_refuses_results_of_another_job(db, uow, project, file, c
     assert (await _job(db, job.id)).status is JobStatus.RUNNING
 
 
-async def test_complete_refuses_a_metric_measured_twice(uow, project, file, committed):
+async def test_complete_refuses_a_metric_measured_twice(
+    uow: MemoryUnitOfWork, project: Project, file: FileIndex, committed: Committed
+) -> None:
     """Two metrics of one file, type and name raise ValidationError on ``metric_name``."""
     job = await _running_job(uow, project)
     before = committed()
@@ -164,7 +201,9 @@ async def test_complete_refuses_a_metric_measured_twice(uow, project, file, comm
     assert committed() == before
 
 
-async def test_fail_analysis_records_the_error(db, uow, project, events):
+async def test_fail_analysis_records_the_error(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, events: Events
+) -> None:
     """A failed job keeps its error message and AnalysisFailed says FAILED with it."""
     job = await _running_job(uow, project)
     await fail_analysis(uow, job.id, "parser crashed")
@@ -175,7 +214,9 @@ async def test_fail_analysis_records_the_error(db, uow, project, events):
     assert (last.status, last.error) == (JobStatus.FAILED, "parser crashed")
 
 
-async def test_cancel_analysis_of_a_pending_job(db, uow, project, events):
+async def test_cancel_analysis_of_a_pending_job(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, events: Events
+) -> None:
     """A pending job can be cancelled; AnalysisFailed says CANCELLED."""
     job = await enqueue_analysis(uow, project.id)
     await cancel_analysis(uow, job.id)
@@ -184,7 +225,9 @@ async def test_cancel_analysis_of_a_pending_job(db, uow, project, events):
     assert isinstance(last, AnalysisFailed) and last.status is JobStatus.CANCELLED
 
 
-async def test_enqueue_rejects_a_priority_out_of_range(uow, project, committed):
+async def test_enqueue_rejects_a_priority_out_of_range(
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """A priority above 10 raises ValidationError on ``priority``."""
     before = committed()
     with pytest.raises(ValidationError) as caught:
@@ -193,7 +236,9 @@ async def test_enqueue_rejects_a_priority_out_of_range(uow, project, committed):
     assert committed() == before
 
 
-async def test_enqueue_needs_an_existing_project(uow, committed):
+async def test_enqueue_needs_an_existing_project(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """A job of an unknown project raises NotFoundError naming the project."""
     before = committed()
     with pytest.raises(NotFoundError) as caught:
@@ -202,7 +247,7 @@ async def test_enqueue_needs_an_existing_project(uow, committed):
     assert committed() == before
 
 
-async def test_starting_a_missing_job_raises_not_found(uow):
+async def test_starting_a_missing_job_raises_not_found(uow: MemoryUnitOfWork) -> None:
     """An unknown job id raises NotFoundError naming the job."""
     with pytest.raises(NotFoundError) as caught:
         await start_analysis(uow, JobId(new_id()))

@@ -4,9 +4,13 @@ lock, and a change that fails or returns nonsense writes nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, cast
+
 import attrs
 import pytest
 
+from adapters.memory.database import MemoryDatabase
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import (
     ProjectChanges,
@@ -21,6 +25,7 @@ from domain.ids import OrganizationId, ProjectId, new_id
 from domain.projects import Project
 from domain.values import NotificationPreferences, OrganizationSettings
 from ports.errors import NotFoundError
+from tests.unit.fakes import Committed, Events
 
 
 def _count_one(project: Project) -> ProjectChanges:
@@ -29,8 +34,8 @@ def _count_one(project: Project) -> ProjectChanges:
 
 
 async def test_modify_project_writes_the_changes_computed_from_the_stored_project(
-    db, uow, project, events
-):
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, events: Events
+) -> None:
     """Each call sees the project as the previous one left it; ProjectUpdated names the
     fields that changed."""
     for _ in range(3):
@@ -41,10 +46,12 @@ async def test_modify_project_writes_the_changes_computed_from_the_stored_projec
     assert stored is not None and stored.metadata.total_files == 3
     published = await events()
     assert [type(e) for e in published] == [ProjectUpdated] * 3
-    assert all(e.changed == ("metadata",) for e in published)
+    assert all(cast(ProjectUpdated, e).changed == ("metadata",) for e in published)
 
 
-async def test_modify_project_can_change_several_fields(uow, project, events):
+async def test_modify_project_can_change_several_fields(
+    uow: MemoryUnitOfWork, project: Project, events: Events
+) -> None:
     """The changes may name any field update_project takes."""
     updated = await modify_project(
         uow,
@@ -52,10 +59,12 @@ async def test_modify_project_can_change_several_fields(uow, project, events):
         lambda p: ProjectChanges(name=p.name + " v2", visibility=Visibility.PUBLIC),
     )
     assert (updated.name, updated.visibility) == ("Billing service v2", Visibility.PUBLIC)
-    assert (await events())[-1].changed == ("name", "visibility")
+    assert cast(ProjectUpdated, (await events())[-1]).changed == ("name", "visibility")
 
 
-async def test_modify_project_without_changes_writes_nothing(uow, project, committed):
+async def test_modify_project_without_changes_writes_nothing(
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """No changes, or changes equal to the stored values: the project as it is, nothing
     written, no event."""
     before = committed()
@@ -64,7 +73,9 @@ async def test_modify_project_without_changes_writes_nothing(uow, project, commi
     assert committed() == before
 
 
-async def test_modify_project_writes_nothing_when_the_change_raises(uow, project, committed):
+async def test_modify_project_writes_nothing_when_the_change_raises(
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """What the change function raises propagates, and nothing is written."""
 
     def refuse(project: Project) -> ProjectChanges:
@@ -76,7 +87,9 @@ async def test_modify_project_writes_nothing_when_the_change_raises(uow, project
     assert committed() == before
 
 
-async def test_modify_project_only_writes_what_the_change_returns(db, uow, project, committed):
+async def test_modify_project_only_writes_what_the_change_returns(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """A change function that mutates the project it is given changes nothing stored."""
 
     def mutate(project: Project) -> ProjectChanges:
@@ -97,12 +110,16 @@ async def test_modify_project_only_writes_what_the_change_returns(db, uow, proje
         (lambda p: {"name": "A dict"}, "change"),
         (lambda p: None, "change"),
         (lambda p: ProjectChanges(name=""), "name"),
-        (lambda p: ProjectChanges(settings={"analysis": None}), "settings"),
+        (lambda p: ProjectChanges(settings=cast(Any, {"analysis": None})), "settings"),
     ],
 )
 async def test_modify_project_rejects_what_is_no_valid_change(
-    uow, project, committed, change, field
-):
+    uow: MemoryUnitOfWork,
+    project: Project,
+    committed: Committed,
+    change: Callable[[Project], Any],
+    field: str,
+) -> None:
     """A change function returning something other than valid ProjectChanges raises a
     ValidationError naming the field, and nothing is written."""
     before = committed()
@@ -112,7 +129,9 @@ async def test_modify_project_rejects_what_is_no_valid_change(
     assert committed() == before
 
 
-async def test_modify_project_needs_a_function_and_an_existing_project(uow, project):
+async def test_modify_project_needs_a_function_and_an_existing_project(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """A change that is not callable raises ValidationError on ``change``; a missing
     project raises NotFoundError."""
     with pytest.raises(ValidationError) as caught:
@@ -127,7 +146,9 @@ def _critical_only(settings: OrganizationSettings) -> OrganizationSettings:
     return attrs.evolve(settings, notification_preferences=preferences)
 
 
-async def test_modify_organization_settings_changes_the_stored_settings(db, uow):
+async def test_modify_organization_settings_changes_the_stored_settings(
+    db: MemoryDatabase, uow: MemoryUnitOfWork
+) -> None:
     """The change function gets the stored settings; what it returns is stored, the other
     settings kept."""
     organization = await register_organization(uow, name="Acme", slug="acme")
@@ -142,7 +163,9 @@ async def test_modify_organization_settings_changes_the_stored_settings(db, uow)
     assert stored is not None and stored.settings == expected
 
 
-async def test_modify_organization_settings_without_change_writes_nothing(uow, committed):
+async def test_modify_organization_settings_without_change_writes_nothing(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """Settings returned unchanged: nothing written."""
     organization = await register_organization(uow, name="Acme", slug="acme")
     before = committed()
@@ -150,13 +173,15 @@ async def test_modify_organization_settings_without_change_writes_nothing(uow, c
     assert committed() == before
 
 
-async def test_modify_organization_settings_rejects_bad_changes(uow, committed):
+async def test_modify_organization_settings_rejects_bad_changes(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """A change that is not callable, or returns no OrganizationSettings, raises a
     ValidationError; a missing organization NotFoundError; nothing is written."""
     organization = await register_organization(uow, name="Acme", slug="acme")
     before = committed()
     with pytest.raises(ValidationError) as caught:
-        await modify_organization_settings(uow, organization.id, lambda s: {"x": 1})  # type: ignore[arg-type,return-value]
+        await modify_organization_settings(uow, organization.id, cast(Any, lambda s: {"x": 1}))
     assert caught.value.field == "settings"
     with pytest.raises(ValidationError) as caught:
         await modify_organization_settings(uow, organization.id, None)  # type: ignore[arg-type]

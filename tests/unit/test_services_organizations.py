@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from adapters.memory.database import MemoryDatabase
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import (
     add_member,
@@ -20,6 +21,7 @@ from domain.ids import OrganizationId, UserId, new_id
 from domain.organizations import Organization, User
 from domain.values import NotificationPreferences, OrganizationSettings
 from ports.errors import DuplicateError, NotFoundError
+from tests.unit.fakes import Committed, Events
 
 
 async def _user(uow: MemoryUnitOfWork, name: str) -> User:
@@ -34,7 +36,9 @@ async def _org_with_owner(uow: MemoryUnitOfWork) -> tuple[Organization, User]:
     return organization, owner
 
 
-async def test_register_user_stores_the_email_lower_cased(db, uow):
+async def test_register_user_stores_the_email_lower_cased(
+    db: MemoryDatabase, uow: MemoryUnitOfWork
+) -> None:
     """A registered user is found by the lower-cased form of the e-mail given."""
     user = await register_user(
         uow, email="Ada.Lovelace@Example.COM", username="ada", password_hash="argon2$hash"
@@ -51,8 +55,8 @@ async def test_register_user_stores_the_email_lower_cased(db, uow):
     [("ADA@example.com", "someone-else", "email"), ("other@example.com", "ada", "username")],
 )
 async def test_register_user_refuses_a_taken_email_or_username(
-    uow, committed, email, username, field
-):
+    uow: MemoryUnitOfWork, committed: Committed, email: str, username: str, field: str
+) -> None:
     """A second user with the same e-mail (in any case) or username raises DuplicateError."""
     await register_user(uow, email="ada@example.com", username="ada", password_hash="h")
     before = committed()
@@ -62,7 +66,9 @@ async def test_register_user_refuses_a_taken_email_or_username(
     assert committed() == before
 
 
-async def test_register_user_rejects_a_malformed_email(uow, committed):
+async def test_register_user_rejects_a_malformed_email(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """An e-mail without a domain raises ValidationError on ``email`` and writes nothing."""
     before = committed()
     with pytest.raises(ValidationError) as caught:
@@ -71,7 +77,9 @@ async def test_register_user_rejects_a_malformed_email(uow, committed):
     assert committed() == before
 
 
-async def test_register_organization_with_owner_adds_an_owner_member(db, uow, events):
+async def test_register_organization_with_owner_adds_an_owner_member(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, events: Events
+) -> None:
     """The owner given becomes an OWNER member, announced with the registration."""
     organization, owner = await _org_with_owner(uow)
     async with MemoryUnitOfWork(db, system=True) as fresh:
@@ -81,12 +89,16 @@ async def test_register_organization_with_owner_adds_an_owner_member(db, uow, ev
     assert member is not None and member.role is MemberRole.OWNER
     published = await events()
     assert [type(e) for e in published] == [OrganizationRegistered, MemberAdded]
-    assert published[0].organization_id == organization.id
-    assert published[1].user_id == owner.id
-    assert published[1].role is MemberRole.OWNER
+    registered, added = published
+    assert isinstance(registered, OrganizationRegistered) and isinstance(added, MemberAdded)
+    assert registered.organization_id == organization.id
+    assert added.user_id == owner.id
+    assert added.role is MemberRole.OWNER
 
 
-async def test_register_organization_with_a_missing_owner_writes_nothing(uow, committed):
+async def test_register_organization_with_a_missing_owner_writes_nothing(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """An owner that does not exist raises NotFoundError and no organization is created."""
     before = committed()
     with pytest.raises(NotFoundError) as caught:
@@ -95,7 +107,9 @@ async def test_register_organization_with_a_missing_owner_writes_nothing(uow, co
     assert committed() == before
 
 
-async def test_register_organization_rejects_a_bad_slug(uow, committed):
+async def test_register_organization_rejects_a_bad_slug(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """A slug with capitals and spaces raises ValidationError on ``slug``."""
     before = committed()
     with pytest.raises(ValidationError) as caught:
@@ -104,7 +118,9 @@ async def test_register_organization_rejects_a_bad_slug(uow, committed):
     assert committed() == before
 
 
-async def test_add_member_stores_the_membership_and_announces_it(db, uow, events):
+async def test_add_member_stores_the_membership_and_announces_it(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, events: Events
+) -> None:
     """A user added to an organization is a member with the role given (MemberAdded)."""
     organization, _ = await _org_with_owner(uow)
     bob = await _user(uow, "bob")
@@ -117,7 +133,9 @@ async def test_add_member_stores_the_membership_and_announces_it(db, uow, events
     assert (last.user_id, last.role) == (bob.id, MemberRole.ADMIN)
 
 
-async def test_add_member_twice_raises_duplicate_and_adds_no_event(uow, committed):
+async def test_add_member_twice_raises_duplicate_and_adds_no_event(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """Adding an existing member again raises DuplicateError; its event never reaches the
     outbox because the unit did not commit."""
     organization, owner = await _org_with_owner(uow)
@@ -128,7 +146,9 @@ async def test_add_member_twice_raises_duplicate_and_adds_no_event(uow, committe
 
 
 @pytest.mark.parametrize("missing", ["organization", "user"])
-async def test_add_member_needs_an_existing_organization_and_user(uow, committed, missing):
+async def test_add_member_needs_an_existing_organization_and_user(
+    uow: MemoryUnitOfWork, committed: Committed, missing: str
+) -> None:
     """A missing organization or user raises NotFoundError naming it."""
     organization, _ = await _org_with_owner(uow)
     bob = await _user(uow, "bob")
@@ -141,7 +161,9 @@ async def test_add_member_needs_an_existing_organization_and_user(uow, committed
     assert committed() == before
 
 
-async def test_add_member_rejects_an_unknown_role(uow, committed):
+async def test_add_member_rejects_an_unknown_role(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """A role that is not a MemberRole raises ValidationError on ``role``."""
     organization, _ = await _org_with_owner(uow)
     bob = await _user(uow, "bob")
@@ -152,7 +174,9 @@ async def test_add_member_rejects_an_unknown_role(uow, committed):
     assert committed() == before
 
 
-async def test_demoting_the_last_owner_is_refused(db, uow, committed):
+async def test_demoting_the_last_owner_is_refused(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """The only OWNER cannot be demoted: ValidationError on ``role``, role unchanged."""
     organization, owner = await _org_with_owner(uow)
     before = committed()
@@ -162,7 +186,9 @@ async def test_demoting_the_last_owner_is_refused(db, uow, committed):
     assert committed() == before
 
 
-async def test_an_owner_can_be_demoted_when_another_owner_remains(db, uow):
+async def test_an_owner_can_be_demoted_when_another_owner_remains(
+    db: MemoryDatabase, uow: MemoryUnitOfWork
+) -> None:
     """With a second OWNER, the first can become an ADMIN."""
     organization, owner = await _org_with_owner(uow)
     bob = await _user(uow, "bob")
@@ -173,7 +199,9 @@ async def test_an_owner_can_be_demoted_when_another_owner_remains(db, uow):
     assert member is not None and member.role is MemberRole.ADMIN
 
 
-async def test_removing_the_last_owner_is_refused(uow, committed):
+async def test_removing_the_last_owner_is_refused(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """The only OWNER cannot be removed: ValidationError on ``user_id``, nothing written."""
     organization, owner = await _org_with_owner(uow)
     before = committed()
@@ -183,7 +211,9 @@ async def test_removing_the_last_owner_is_refused(uow, committed):
     assert committed() == before
 
 
-async def test_remove_member_deletes_the_membership(db, uow, events):
+async def test_remove_member_deletes_the_membership(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, events: Events
+) -> None:
     """A removed member is no longer found, and MemberRemoved names them."""
     organization, _ = await _org_with_owner(uow)
     bob = await _user(uow, "bob")
@@ -196,7 +226,7 @@ async def test_remove_member_deletes_the_membership(db, uow, events):
     assert (last.organization_id, last.user_id) == (organization.id, bob.id)
 
 
-async def test_remove_member_of_a_non_member_raises_not_found(uow):
+async def test_remove_member_of_a_non_member_raises_not_found(uow: MemoryUnitOfWork) -> None:
     """Removing a user who is not a member raises NotFoundError."""
     organization, _ = await _org_with_owner(uow)
     bob = await _user(uow, "bob")
@@ -204,7 +234,9 @@ async def test_remove_member_of_a_non_member_raises_not_found(uow):
         await remove_member(uow, organization.id, bob.id)
 
 
-async def test_update_organization_settings_replaces_them(db, uow):
+async def test_update_organization_settings_replaces_them(
+    db: MemoryDatabase, uow: MemoryUnitOfWork
+) -> None:
     """The settings given are the ones read back."""
     organization, _ = await _org_with_owner(uow)
     settings = OrganizationSettings(
@@ -216,7 +248,9 @@ async def test_update_organization_settings_replaces_them(db, uow):
     assert stored is not None and stored.settings == settings
 
 
-async def test_update_organization_settings_rejects_a_plain_dict(uow, committed):
+async def test_update_organization_settings_rejects_a_plain_dict(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """Settings that are not OrganizationSettings raise ValidationError on ``settings``."""
     organization, _ = await _org_with_owner(uow)
     before = committed()

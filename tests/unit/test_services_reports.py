@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 import pytest
 
+from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import (
     complete_analysis,
     enqueue_analysis,
@@ -22,12 +25,14 @@ from domain.analysis import AnalysisResult, CodeMetric
 from domain.enums import Category, MetricType, Severity
 from domain.errors import ValidationError
 from domain.files import FileIndex
-from domain.ids import ProjectId, new_id
+from domain.ids import ProjectId, RuleId, new_id
+from domain.projects import Project
 from ports.errors import NotFoundError
+from tests.unit.fakes import Committed
 
 
 @pytest.fixture
-async def analysed(uow, project):
+async def analysed(uow: MemoryUnitOfWork, project: Project) -> list[FileIndex]:
     """A project whose completed job found three issues in one file and one in another,
     and measured the complexity of both."""
     repository = await register_repository(
@@ -57,7 +62,7 @@ async def analysed(uow, project):
         AnalysisResult(
             job_id=job.id,
             file_id=file.id,
-            rule_id="rule",
+            rule_id=RuleId("rule"),
             severity=severity,
             category=category,
             title="Finding",
@@ -80,7 +85,9 @@ async def analysed(uow, project):
     return files
 
 
-async def test_issues_summary_counts_by_severity(uow, project, analysed):
+async def test_issues_summary_counts_by_severity(
+    uow: MemoryUnitOfWork, project: Project, analysed: list[FileIndex]
+) -> None:
     """The summary counts the completed job's issues by severity and category."""
     summary = await issues_summary(uow, project.id)
     assert summary.total == 4
@@ -88,7 +95,9 @@ async def test_issues_summary_counts_by_severity(uow, project, analysed):
     assert summary.rows[0].severity is Severity.CRITICAL
 
 
-async def test_metric_aggregation_summarizes_a_metric_type(uow, project, analysed):
+async def test_metric_aggregation_summarizes_a_metric_type(
+    uow: MemoryUnitOfWork, project: Project, analysed: list[FileIndex]
+) -> None:
     """The aggregation gives count, bounds, mean and violations per metric name."""
     aggregation = await metric_aggregation(uow, project.id, MetricType.COMPLEXITY)
     stats = aggregation.get("cyclomatic")
@@ -96,14 +105,18 @@ async def test_metric_aggregation_summarizes_a_metric_type(uow, project, analyse
     assert (stats.count, stats.min, stats.max, stats.avg, stats.violations) == (2, 4, 14, 9, 1)
 
 
-async def test_hotspots_puts_the_file_with_most_issues_first(uow, project, analysed):
+async def test_hotspots_puts_the_file_with_most_issues_first(
+    uow: MemoryUnitOfWork, project: Project, analysed: list[FileIndex]
+) -> None:
     """The file with three issues comes before the file with one."""
     spots = await hotspots(uow, project.id)
     assert [(s.relative_path, s.issues) for s in spots] == [("invoice.py", 3), ("tax.py", 1)]
     assert spots[0].worst_severity is Severity.CRITICAL
 
 
-async def test_project_report_bundles_everything_without_writing(uow, project, analysed, committed):
+async def test_project_report_bundles_everything_without_writing(
+    uow: MemoryUnitOfWork, project: Project, analysed: list[FileIndex], committed: Committed
+) -> None:
     """The report holds the summary, an aggregation of every metric type and the
     hotspots, and reading it writes nothing."""
     before = committed()
@@ -117,7 +130,7 @@ async def test_project_report_bundles_everything_without_writing(uow, project, a
     assert [s.relative_path for s in report.hotspots] == ["invoice.py"]
 
 
-async def test_reports_of_a_missing_project_raise_not_found(uow):
+async def test_reports_of_a_missing_project_raise_not_found(uow: MemoryUnitOfWork) -> None:
     """Every report of an unknown project raises NotFoundError naming the project."""
     missing = ProjectId(new_id())
     for report in (issues_summary, hotspots, project_report):
@@ -130,12 +143,17 @@ async def test_reports_of_a_missing_project_raise_not_found(uow):
     ("call", "field"),
     [
         (lambda uow, pid: issues_summary(uow, pid, days=0), "days"),
-        (lambda uow, pid: metric_aggregation(uow, pid, "speed"), "metric_type"),
+        (lambda uow, pid: metric_aggregation(uow, pid, cast(Any, "speed")), "metric_type"),
         (lambda uow, pid: hotspots(uow, pid, limit=0), "limit"),
     ],
     ids=["days", "metric_type", "limit"],
 )
-async def test_reports_reject_bad_arguments(uow, project, call, field):
+async def test_reports_reject_bad_arguments(
+    uow: MemoryUnitOfWork,
+    project: Project,
+    call: Callable[[MemoryUnitOfWork, ProjectId], Awaitable[object]],
+    field: str,
+) -> None:
     """A window of no days, an unknown metric type or a zero limit raise ValidationError."""
     with pytest.raises(ValidationError) as caught:
         await call(uow, project.id)

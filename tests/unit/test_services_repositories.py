@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
+from adapters.memory.database import MemoryDatabase
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import BranchSpec, register_repository, sync_repository
 from domain.enums import SyncStatus
 from domain.errors import ValidationError
 from domain.events import RepositoryRegistered, RepositorySynced
 from domain.ids import ProjectId, RepositoryId, new_id
+from domain.projects import Project, Repository, RepositoryBranch
 from ports.errors import NotFoundError
+from tests.unit.fakes import Committed, Events
 
 COMMIT_A = "a" * 40
 COMMIT_B = "b" * 40
@@ -19,7 +24,9 @@ MAIN = BranchSpec(name="main", commit_hash=COMMIT_A, is_default=True, is_protect
 DEV = BranchSpec(name="develop", commit_hash=COMMIT_A)
 
 
-async def _register(uow, project, branches=(MAIN, DEV)):
+async def _register(
+    uow: MemoryUnitOfWork, project: Project, branches: Sequence[BranchSpec] = (MAIN, DEV)
+) -> Repository:
     return await register_repository(
         uow,
         project.id,
@@ -31,12 +38,14 @@ async def _register(uow, project, branches=(MAIN, DEV)):
     )
 
 
-async def _branches(db, repository_id):
+async def _branches(db: MemoryDatabase, repository_id: RepositoryId) -> list[RepositoryBranch]:
     async with MemoryUnitOfWork(db, system=True) as fresh:
         return await fresh.branches.list_by_repository(repository_id)
 
 
-async def test_register_repository_stores_it_with_its_branches(db, uow, project, events):
+async def test_register_repository_stores_it_with_its_branches(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, events: Events
+) -> None:
     """The repository and its branches read back, and RepositoryRegistered follows."""
     repository = await _register(uow, project)
     async with MemoryUnitOfWork(db, system=True) as fresh:
@@ -58,8 +67,8 @@ async def test_register_repository_stores_it_with_its_branches(db, uow, project,
     ids=["no-default", "two-defaults"],
 )
 async def test_register_repository_needs_exactly_one_default_branch(
-    uow, project, committed, branches
-):
+    uow: MemoryUnitOfWork, project: Project, committed: Committed, branches: tuple[BranchSpec, ...]
+) -> None:
     """Branches without a default, or with two, raise ValidationError on ``branches``."""
     before = committed()
     with pytest.raises(ValidationError) as caught:
@@ -68,7 +77,9 @@ async def test_register_repository_needs_exactly_one_default_branch(
     assert committed() == before
 
 
-async def test_register_repository_rejects_a_bad_commit_hash(uow, project, committed):
+async def test_register_repository_rejects_a_bad_commit_hash(
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """A branch commit that is not 40 hex digits raises ValidationError on ``commit_hash``."""
     before = committed()
     with pytest.raises(ValidationError) as caught:
@@ -79,7 +90,9 @@ async def test_register_repository_rejects_a_bad_commit_hash(uow, project, commi
     assert committed() == before
 
 
-async def test_register_repository_needs_an_existing_project(uow, project, committed):
+async def test_register_repository_needs_an_existing_project(
+    uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """A repository of an unknown project raises NotFoundError naming the project."""
     before = committed()
     with pytest.raises(NotFoundError) as caught:
@@ -90,7 +103,9 @@ async def test_register_repository_needs_an_existing_project(uow, project, commi
     assert committed() == before
 
 
-async def test_sync_repository_replaces_branches_and_marks_it_synced(db, uow, project, events):
+async def test_sync_repository_replaces_branches_and_marks_it_synced(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, events: Events
+) -> None:
     """After a sync the branches are exactly those seen, and commit and status are updated."""
     repository = await _register(uow, project)
     trunk = BranchSpec(name="trunk", commit_hash=COMMIT_B, is_default=True)
@@ -113,7 +128,9 @@ async def test_sync_repository_replaces_branches_and_marks_it_synced(db, uow, pr
     assert (last.commit, last.branches) == (COMMIT_B, 2)
 
 
-async def test_sync_repository_rejects_repeated_branch_names(db, uow, project, committed):
+async def test_sync_repository_rejects_repeated_branch_names(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, committed: Committed
+) -> None:
     """Two branches of the same name raise ValidationError on ``branches``, nothing written."""
     repository = await _register(uow, project)
     before = committed()
@@ -123,7 +140,7 @@ async def test_sync_repository_rejects_repeated_branch_names(db, uow, project, c
     assert committed() == before
 
 
-async def test_sync_of_a_missing_repository_raises_not_found(uow):
+async def test_sync_of_a_missing_repository_raises_not_found(uow: MemoryUnitOfWork) -> None:
     """Syncing an unknown repository raises NotFoundError naming the repository."""
     with pytest.raises(NotFoundError) as caught:
         await sync_repository(uow, RepositoryId(new_id()), branches=[], current_commit=None)

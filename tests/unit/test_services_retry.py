@@ -5,8 +5,10 @@ from __future__ import annotations
 import attrs
 import pytest
 
+from adapters.memory.database import MemoryDatabase
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import update_project, with_retry
+from domain.projects import Project
 from ports.errors import ConcurrencyError, NotFoundError
 
 
@@ -24,14 +26,14 @@ class Flaky:
         return "done"
 
 
-async def test_with_retry_reruns_until_the_operation_succeeds():
+async def test_with_retry_reruns_until_the_operation_succeeds() -> None:
     """Two ConcurrencyErrors, then success: the result of the third run is returned."""
     operation = Flaky(failures=2)
     assert await with_retry(operation, attempts=3, base_delay=0.001) == "done"
     assert operation.calls == 3
 
 
-async def test_with_retry_gives_up_after_the_last_attempt():
+async def test_with_retry_gives_up_after_the_last_attempt() -> None:
     """When every attempt conflicts, the last ConcurrencyError propagates after
     exactly ``attempts`` runs."""
     operation = Flaky(failures=10)
@@ -40,7 +42,7 @@ async def test_with_retry_gives_up_after_the_last_attempt():
     assert operation.calls == 4
 
 
-async def test_with_retry_does_not_retry_other_errors():
+async def test_with_retry_does_not_retry_other_errors() -> None:
     """An error other than ConcurrencyError propagates from the first run."""
     calls = []
 
@@ -54,13 +56,15 @@ async def test_with_retry_does_not_retry_other_errors():
 
 
 @pytest.mark.parametrize("attempts", [0, -1])
-async def test_with_retry_needs_at_least_one_attempt(attempts):
+async def test_with_retry_needs_at_least_one_attempt(attempts: int) -> None:
     """Fewer than one attempt is a ValueError naming ``attempts``."""
     with pytest.raises(ValueError, match="attempts"):
         await with_retry(Flaky(0), attempts=attempts)
 
 
-async def test_with_retry_reruns_a_unit_of_work_that_lost_a_race(db, uow, project):
+async def test_with_retry_reruns_a_unit_of_work_that_lost_a_race(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project
+) -> None:
     """A unit whose read went stale because a rival committed first fails with
     ConcurrencyError; rerun, it reads afresh and both changes survive."""
     rival = MemoryUnitOfWork(db, system=True)
@@ -71,6 +75,7 @@ async def test_with_retry_reruns_a_unit_of_work_that_lost_a_race(db, uow, projec
         runs += 1
         async with uow:
             stored = await uow.projects.find_by_id(project.id)
+            assert stored is not None
             if runs == 1:
                 await update_project(rival, project.id, description="changed meanwhile")
             await uow.projects.update(attrs.evolve(stored, name="Renamed"))
@@ -80,4 +85,5 @@ async def test_with_retry_reruns_a_unit_of_work_that_lost_a_race(db, uow, projec
     assert runs == 2
     async with MemoryUnitOfWork(db, system=True) as fresh:
         stored = await fresh.projects.find_by_id(project.id)
+    assert stored is not None
     assert (stored.name, stored.description) == ("Renamed", "changed meanwhile")

@@ -2,22 +2,33 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from adapters.memory.database import MemoryDatabase
+from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import configure_rule, effective_rule_set, register_rules, reset_rule
 from domain.enums import Category, ProgrammingLanguage, Severity
 from domain.errors import ValidationError
 from domain.events import ConfigurationChanged, RuleChanged
 from domain.ids import RuleId
+from domain.projects import Project
 from domain.rules import Rule
 from ports.errors import NotFoundError
+from tests.unit.fakes import Committed, Events
 
 PY = ProgrammingLanguage.PYTHON
 JS = ProgrammingLanguage.JAVASCRIPT
 
 
-def _rule(id, severity=Severity.MEDIUM, languages=(PY,), **fields):
+def _rule(
+    id: str,
+    severity: Severity = Severity.MEDIUM,
+    languages: tuple[ProgrammingLanguage, ...] = (PY,),
+    **fields: Any,
+) -> Rule:
     return Rule(
         id=RuleId(id),
         name=id.replace("-", " ").title(),
@@ -38,13 +49,15 @@ CATALOGUE = [
 
 
 @pytest.fixture
-async def catalogue(uow, outbox):
+async def catalogue(uow: MemoryUnitOfWork, outbox: MemoryOutbox) -> list[Rule]:
     await register_rules(uow, CATALOGUE)
     await outbox.mark_delivered([m.id for m in await outbox.pending()])
     return CATALOGUE
 
 
-async def test_register_rules_stores_the_catalogue(db, uow, events):
+async def test_register_rules_stores_the_catalogue(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, events: Events
+) -> None:
     """Every rule of the catalogue is stored, each announced with RuleChanged."""
     written = await register_rules(uow, CATALOGUE)
     assert written == len(CATALOGUE)
@@ -56,7 +69,9 @@ async def test_register_rules_stores_the_catalogue(db, uow, events):
     }
 
 
-async def test_register_rules_rejects_a_repeated_id(uow, committed):
+async def test_register_rules_rejects_a_repeated_id(
+    uow: MemoryUnitOfWork, committed: Committed
+) -> None:
     """Two rules with one id raise ValidationError on ``id`` and nothing is written."""
     before = committed()
     with pytest.raises(ValidationError) as caught:
@@ -65,11 +80,15 @@ async def test_register_rules_rejects_a_repeated_id(uow, committed):
     assert committed() == before
 
 
-async def test_overrides_are_resolved_by_the_effective_rule_set(uow, project, catalogue, events):
+async def test_overrides_are_resolved_by_the_effective_rule_set(
+    uow: MemoryUnitOfWork, project: Project, catalogue: list[Rule], events: Events
+) -> None:
     """A disabled rule drops out, a severity override reorders, a config override merges
     over the rule's implementation, and a project-enabled rule joins the set."""
     await configure_rule(uow, project.id, RuleId("long-line"), enabled=False)
-    await configure_rule(uow, project.id, RuleId("complex-function"), severity_override="high")
+    await configure_rule(
+        uow, project.id, RuleId("complex-function"), severity_override=Severity.HIGH
+    )
     await configure_rule(uow, project.id, RuleId("complex-function"), config_override={"max": 15})
     await configure_rule(uow, project.id, RuleId("todo-comment"), enabled=True)
     rules = await effective_rule_set(uow, project.id)
@@ -88,8 +107,8 @@ async def test_overrides_are_resolved_by_the_effective_rule_set(uow, project, ca
 
 
 async def test_effective_rule_set_filters_by_language_and_can_show_disabled(
-    uow, project, catalogue
-):
+    uow: MemoryUnitOfWork, project: Project, catalogue: list[Rule]
+) -> None:
     """``language`` keeps the rules of that language; ``include_disabled`` adds the off ones."""
     await configure_rule(uow, project.id, RuleId("long-line"), enabled=False)
     javascript = await effective_rule_set(uow, project.id, language=JS, include_disabled=True)
@@ -99,9 +118,11 @@ async def test_effective_rule_set_filters_by_language_and_can_show_disabled(
     ]
 
 
-async def test_configure_rule_keeps_fields_not_given(db, uow, project, catalogue):
+async def test_configure_rule_keeps_fields_not_given(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, catalogue: list[Rule]
+) -> None:
     """Disabling a rule keeps the severity override set before."""
-    await configure_rule(uow, project.id, RuleId("sql-injection"), severity_override="low")
+    await configure_rule(uow, project.id, RuleId("sql-injection"), severity_override=Severity.LOW)
     await configure_rule(uow, project.id, RuleId("sql-injection"), enabled=False)
     async with MemoryUnitOfWork(db, system=True) as fresh:
         config = await fresh.rule_configs.find(project.id, RuleId("sql-injection"))
@@ -109,7 +130,9 @@ async def test_configure_rule_keeps_fields_not_given(db, uow, project, catalogue
     assert (config.is_enabled, config.severity_override) == (False, Severity.LOW)
 
 
-async def test_configure_rule_without_changes_writes_nothing(uow, project, catalogue, committed):
+async def test_configure_rule_without_changes_writes_nothing(
+    uow: MemoryUnitOfWork, project: Project, catalogue: list[Rule], committed: Committed
+) -> None:
     """Setting the value a configuration already has writes nothing and raises no event."""
     await configure_rule(uow, project.id, RuleId("long-line"), enabled=False)
     before = committed()
@@ -126,8 +149,13 @@ async def test_configure_rule_without_changes_writes_nothing(uow, project, catal
     ],
 )
 async def test_configure_rule_rejects_bad_values(
-    uow, project, catalogue, committed, changes, field
-):
+    uow: MemoryUnitOfWork,
+    project: Project,
+    catalogue: list[Rule],
+    committed: Committed,
+    changes: dict[str, Any],
+    field: str,
+) -> None:
     """A bad override raises ValidationError naming it, and nothing is written."""
     before = committed()
     with pytest.raises(ValidationError) as caught:
@@ -136,7 +164,9 @@ async def test_configure_rule_rejects_bad_values(
     assert committed() == before
 
 
-async def test_configure_an_unknown_rule_raises_not_found(uow, project, catalogue, committed):
+async def test_configure_an_unknown_rule_raises_not_found(
+    uow: MemoryUnitOfWork, project: Project, catalogue: list[Rule], committed: Committed
+) -> None:
     """Configuring a rule missing from the catalogue raises NotFoundError naming the rule."""
     before = committed()
     with pytest.raises(NotFoundError) as caught:
@@ -145,13 +175,19 @@ async def test_configure_an_unknown_rule_raises_not_found(uow, project, catalogu
     assert committed() == before
 
 
-async def test_reset_rule_restores_the_rule_defaults(uow, project, catalogue, events, committed):
+async def test_reset_rule_restores_the_rule_defaults(
+    uow: MemoryUnitOfWork,
+    project: Project,
+    catalogue: list[Rule],
+    events: Events,
+    committed: Committed,
+) -> None:
     """After a reset the rule applies as catalogued; a second reset finds nothing to do."""
-    await configure_rule(uow, project.id, RuleId("sql-injection"), severity_override="info")
+    await configure_rule(uow, project.id, RuleId("sql-injection"), severity_override=Severity.INFO)
     assert await reset_rule(uow, project.id, RuleId("sql-injection")) is True
     rules = {e.rule_id: e for e in await effective_rule_set(uow, project.id)}
-    assert rules["sql-injection"].severity is Severity.CRITICAL
-    assert not rules["sql-injection"].overridden
+    assert rules[RuleId("sql-injection")].severity is Severity.CRITICAL
+    assert not rules[RuleId("sql-injection")].overridden
     assert isinstance((await events())[-1], ConfigurationChanged)
     before = committed()
     assert await reset_rule(uow, project.id, RuleId("sql-injection")) is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 import pytest
 
@@ -74,8 +75,16 @@ class RecordingEmbedder:
         return await self._inner.embed(texts)
 
 
-def _unit(symbol, code, *, file_id=MATH_FILE, kind=CodeUnitKind.FUNCTION, line=1, **fields):
-    values = {
+def _unit(
+    symbol: str,
+    code: str,
+    *,
+    file_id: FileId = MATH_FILE,
+    kind: CodeUnitKind = CodeUnitKind.FUNCTION,
+    line: int = 1,
+    **fields: Any,
+) -> CodeUnit:
+    values: dict[str, Any] = {
         "organization_id": ORG,
         "project_id": PROJECT,
         "repository_id": REPO,
@@ -92,12 +101,18 @@ def _unit(symbol, code, *, file_id=MATH_FILE, kind=CodeUnitKind.FUNCTION, line=1
     return CodeUnit(**values)
 
 
-def _units():
+def _units() -> list[CodeUnit]:
     return [
         _unit("total_price", SOURCES["total_price"], line=1),
         _unit("parse_date", SOURCES["parse_date"], line=10),
         _unit("send_welcome", SOURCES["send_welcome"], file_id=MAIL_FILE),
-        _unit("Mailer", "class Mailer:\n    pass\n", file_id=MAIL_FILE, kind="class", line=20),
+        _unit(
+            "Mailer",
+            "class Mailer:\n    pass\n",
+            file_id=MAIL_FILE,
+            kind=CodeUnitKind.CLASS,
+            line=20,
+        ),
     ]
 
 
@@ -111,7 +126,7 @@ def store() -> MemoryVectorStore:
     return MemoryVectorStore()
 
 
-async def test_code_hash_ignores_line_endings_and_trailing_whitespace():
+async def test_code_hash_ignores_line_endings_and_trailing_whitespace() -> None:
     """Code differing only in line endings or trailing blanks has one hash; other edits
     change it."""
     base = code_hash("def f():\n    return 1\n")
@@ -119,7 +134,9 @@ async def test_code_hash_ignores_line_endings_and_trailing_whitespace():
     assert code_hash("def f():\n    return 2\n") != base
 
 
-async def test_index_code_units_fills_one_collection_per_kind(embedder, store):
+async def test_index_code_units_fills_one_collection_per_kind(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """Functions and classes go to their own collections, sized by the embedder."""
     result = await index_code_units(embedder, store, _units())
     assert (result.embedded, result.skipped) == (4, 0)
@@ -129,7 +146,9 @@ async def test_index_code_units_fills_one_collection_per_kind(embedder, store):
     assert collections["code_function"].dimension == 64
 
 
-async def test_similar_code_finds_the_near_duplicate_first(embedder, store):
+async def test_similar_code_finds_the_near_duplicate_first(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """A renamed copy of total_price finds total_price as the closest function."""
     await index_code_units(embedder, store, _units())
     hits = await find_similar_code(
@@ -142,14 +161,16 @@ async def test_similar_code_finds_the_near_duplicate_first(embedder, store):
     assert first.language is ProgrammingLanguage.PYTHON and first.project_id == PROJECT
 
 
-async def test_similar_code_honours_the_filters(embedder, store):
+async def test_similar_code_honours_the_filters(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """Hits are limited to the project and language asked for."""
     await index_code_units(embedder, store, _units())
     go = await find_similar_code(
         embedder,
         store,
         NEAR_DUPLICATE,
-        kind="function",
+        kind=CodeUnitKind.FUNCTION,
         language=ProgrammingLanguage.GO,
         organization_id=None,
     )
@@ -157,7 +178,7 @@ async def test_similar_code_honours_the_filters(embedder, store):
         embedder,
         store,
         NEAR_DUPLICATE,
-        kind="function",
+        kind=CodeUnitKind.FUNCTION,
         project_id=ProjectId(new_id()),
         organization_id=None,
     )
@@ -165,7 +186,7 @@ async def test_similar_code_honours_the_filters(embedder, store):
         embedder,
         store,
         NEAR_DUPLICATE,
-        kind="function",
+        kind=CodeUnitKind.FUNCTION,
         project_id=PROJECT,
         limit=2,
         organization_id=None,
@@ -174,7 +195,9 @@ async def test_similar_code_honours_the_filters(embedder, store):
     assert len(same_project) == 2
 
 
-async def test_reindexing_skips_units_whose_code_did_not_change(embedder, store):
+async def test_reindexing_skips_units_whose_code_did_not_change(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """Indexing again embeds only the unit whose code changed, and overwrites its point
     instead of adding one; a change of line endings alone is no change."""
     await index_code_units(embedder, store, _units())
@@ -192,7 +215,9 @@ async def test_reindexing_skips_units_whose_code_did_not_change(embedder, store)
     assert point.payload["code_hash"] == code_hash(units[2].code)
 
 
-async def test_remove_file_units_empties_every_collection_of_that_file(embedder, store):
+async def test_remove_file_units_empties_every_collection_of_that_file(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """Removing a file deletes its functions and classes and keeps the other file's."""
     await index_code_units(embedder, store, _units())
     await remove_file_units(store, MAIL_FILE)
@@ -201,7 +226,9 @@ async def test_remove_file_units_empties_every_collection_of_that_file(embedder,
     assert {p.payload["symbol"] for p in remaining} == {"total_price", "parse_date"}
 
 
-async def test_searching_before_anything_is_indexed_finds_nothing(embedder, store):
+async def test_searching_before_anything_is_indexed_finds_nothing(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """A kind with no collection yet gives no hits rather than an error."""
     assert (
         await find_similar_code(
@@ -211,14 +238,16 @@ async def test_searching_before_anything_is_indexed_finds_nothing(embedder, stor
     )
 
 
-async def test_a_code_unit_ending_before_it_starts_is_rejected():
+async def test_a_code_unit_ending_before_it_starts_is_rejected() -> None:
     """``line_end`` before ``line_start`` raises ValidationError on ``line_end``."""
     with pytest.raises(ValidationError) as caught:
         _unit("f", "def f(): pass", line=10, line_end=3)
     assert caught.value.field == "line_end"
 
 
-async def test_indexing_a_repeated_unit_writes_nothing(embedder, store):
+async def test_indexing_a_repeated_unit_writes_nothing(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """Two units with one identity raise ValidationError on ``units`` before any write."""
     unit = _unit("total_price", SOURCES["total_price"])
     with pytest.raises(ValidationError) as caught:
@@ -228,25 +257,31 @@ async def test_indexing_a_repeated_unit_writes_nothing(embedder, store):
     assert embedder.texts == []
 
 
-async def test_find_similar_code_rejects_blank_code_and_unknown_kinds(embedder, store):
+async def test_find_similar_code_rejects_blank_code_and_unknown_kinds(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """Blank code and a kind that is not a CodeUnitKind raise ValidationError naming them."""
     with pytest.raises(ValidationError) as blank:
         await find_similar_code(
             embedder, store, "  \n", kind=CodeUnitKind.FUNCTION, organization_id=None
         )
     with pytest.raises(ValidationError) as kind:
-        await find_similar_code(embedder, store, "x = 1", kind="module", organization_id=None)
+        await find_similar_code(
+            embedder, store, "x = 1", kind=cast(Any, "module"), organization_id=None
+        )
     assert (blank.value.field, kind.value.field) == ("code", "kind")
 
 
-async def test_vector_cleanup_follows_removed_files_and_deleted_projects(embedder, store):
+async def test_vector_cleanup_follows_removed_files_and_deleted_projects(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
     """The cleanup handler drops a removed file's units, ignores a modified file, and
     drops every unit of a deleted project; running it twice changes nothing more."""
     await index_code_units(embedder, store, _units())
     cleanup = VectorCleanup(store)
     before = await store.count("code_function")
 
-    def changed(change):
+    def changed(change: str) -> FileChanged:
         return FileChanged(
             file_id=MAIL_FILE, repository_id=REPO, project_id=PROJECT,
             relative_path="shop/mail.py", change=change,
