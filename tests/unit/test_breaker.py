@@ -6,13 +6,16 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+from typing import Any
 
 import pytest
 
+from adapters.memory.database import MemoryDatabase
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.serialization import JsonCodec
 from application.breaker import CacheSkipped, CircuitBreaker, CircuitState, GuardedCache
 from application.caching import CachedQueries
+from domain.projects import Project
 from ports.errors import UnavailableError, ValidationError
 from tests.unit.fakes import FailingCache, FakeClock
 
@@ -23,26 +26,28 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def cache(clock) -> FailingCache:
+def cache(clock: FakeClock) -> FailingCache:
     return FailingCache(clock=clock)
 
 
 @pytest.fixture
-def breaker(clock) -> CircuitBreaker:
+def breaker(clock: FakeClock) -> CircuitBreaker:
     return CircuitBreaker(open_seconds=5, clock=clock)
 
 
 @pytest.fixture
-def guarded(cache, breaker) -> GuardedCache:
+def guarded(cache: FailingCache, breaker: CircuitBreaker) -> GuardedCache:
     return GuardedCache(cache, breaker)
 
 
 @pytest.fixture
-def units(db):
+def units(db: MemoryDatabase) -> functools.partial[MemoryUnitOfWork]:
     return functools.partial(MemoryUnitOfWork, db)
 
 
-async def test_a_closed_breaker_passes_every_call(guarded, cache, breaker):
+async def test_a_closed_breaker_passes_every_call(
+    guarded: GuardedCache, cache: FailingCache, breaker: CircuitBreaker
+) -> None:
     """While the cache answers, every operation reaches it and the breaker stays closed."""
     await guarded.set("k", b"1", ttl=60)
     assert await guarded.get("k") == b"1"
@@ -53,7 +58,9 @@ async def test_a_closed_breaker_passes_every_call(guarded, cache, breaker):
     assert (breaker.state, breaker.outages, breaker.skipped) == (CircuitState.CLOSED, 0, 0)
 
 
-async def test_a_failure_opens_the_breaker_and_calls_are_skipped(guarded, cache, breaker, clock):
+async def test_a_failure_opens_the_breaker_and_calls_are_skipped(
+    guarded: GuardedCache, cache: FailingCache, breaker: CircuitBreaker, clock: FakeClock
+) -> None:
     """After a failure, calls fail at once with CacheSkipped (an UnavailableError) without
     reaching the cache, until open_seconds have passed."""
     cache.down()
@@ -73,7 +80,9 @@ async def test_a_failure_opens_the_breaker_and_calls_are_skipped(guarded, cache,
     assert not breaker.ready()
 
 
-async def test_a_probe_that_answers_closes_the_breaker(guarded, cache, breaker, clock):
+async def test_a_probe_that_answers_closes_the_breaker(
+    guarded: GuardedCache, cache: FailingCache, breaker: CircuitBreaker, clock: FakeClock
+) -> None:
     """Once open_seconds have passed, the next call probes the cache; when it answers the
     breaker closes and calls pass again."""
     cache.down()
@@ -82,14 +91,17 @@ async def test_a_probe_that_answers_closes_the_breaker(guarded, cache, breaker, 
     cache.up()
     clock.now += 5
 
-    assert breaker.state is CircuitState.HALF_OPEN and breaker.ready()
+    state = breaker.state  # held apart: the probe below changes breaker.state
+    assert state is CircuitState.HALF_OPEN and breaker.ready()
     assert await guarded.get("k") is None
     assert breaker.state is CircuitState.CLOSED
     await guarded.set("k", b"v")
     assert cache.asked == ["k", "k", "k"]
 
 
-async def test_a_probe_that_fails_opens_the_breaker_again(guarded, cache, breaker, clock):
+async def test_a_probe_that_fails_opens_the_breaker_again(
+    guarded: GuardedCache, cache: FailingCache, breaker: CircuitBreaker, clock: FakeClock
+) -> None:
     """A failed probe keeps the cache skipped for another open_seconds, within one outage."""
     cache.down()
     with pytest.raises(UnavailableError):
@@ -105,12 +117,12 @@ async def test_a_probe_that_fails_opens_the_breaker_again(guarded, cache, breake
     assert (breaker.state, breaker.outages) == (CircuitState.OPEN, 1)
 
 
-async def test_only_one_probe_runs_at_a_time(cache, clock):
+async def test_only_one_probe_runs_at_a_time(cache: FailingCache, clock: FakeClock) -> None:
     """While a probe is under way the other calls are refused; after it answers they pass."""
     release = asyncio.Event()
 
     class SlowCache(FailingCache):
-        async def get(self, key):
+        async def get(self, key: str) -> bytes | None:
             await release.wait()
             return await super().get(key)
 
@@ -136,12 +148,14 @@ async def test_only_one_probe_runs_at_a_time(cache, clock):
     assert breaker.state is CircuitState.CLOSED
 
 
-async def test_a_cancelled_probe_lets_the_next_call_probe(cache, clock):
+async def test_a_cancelled_probe_lets_the_next_call_probe(
+    cache: FailingCache, clock: FakeClock
+) -> None:
     """A probe cancelled before the cache answered decides nothing: the next call probes."""
     hang = asyncio.Event()
 
     class HangingCache(FailingCache):
-        async def get(self, key):
+        async def get(self, key: str) -> bytes | None:
             if not self.failing:
                 await hang.wait()
             return await super().get(key)
@@ -166,7 +180,9 @@ async def test_a_cancelled_probe_lets_the_next_call_probe(cache, clock):
     assert breaker.state is CircuitState.CLOSED
 
 
-async def test_an_error_about_the_request_is_an_answer(guarded, cache, breaker, clock):
+async def test_an_error_about_the_request_is_an_answer(
+    guarded: GuardedCache, cache: FailingCache, breaker: CircuitBreaker, clock: FakeClock
+) -> None:
     """A ValidationError (a counter that is no integer) means the cache answered: it does
     not open a closed breaker, and it closes a half-open one."""
     await guarded.set("n", b"abc")
@@ -185,15 +201,21 @@ async def test_an_error_about_the_request_is_an_answer(guarded, cache, breaker, 
 
 
 @pytest.mark.parametrize("value", [0, -1, float("inf"), float("nan"), "5", True])
-def test_open_seconds_must_be_positive(value):
+def test_open_seconds_must_be_positive(value: Any) -> None:
     """A breaker period that is not a positive number of seconds is a ValueError naming it."""
     with pytest.raises(ValueError, match="open_seconds"):
         CircuitBreaker(open_seconds=value)
 
 
 async def test_cached_reads_skip_a_failed_cache_and_warn_once(
-    guarded, cache, breaker, clock, units, project, caplog
-):
+    guarded: GuardedCache,
+    cache: FailingCache,
+    breaker: CircuitBreaker,
+    clock: FakeClock,
+    units: functools.partial[MemoryUnitOfWork],
+    project: Project,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     """During an outage reads are answered from the store; the cache is asked once per
     breaker period (not once per read), every read is counted, and the whole outage logs
     one warning. Once a probe answers, reads are cached again."""

@@ -8,11 +8,15 @@ import datetime as dt
 import enum
 import hashlib
 import logging
+from collections.abc import Awaitable, Callable
+from typing import Any, Self, cast
 
 import attrs
 import pytest
 
 from adapters.memory.cache import MemoryCache
+from adapters.memory.database import MemoryDatabase
+from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.serialization import JsonCodec
 from application import (
@@ -40,17 +44,21 @@ from application.caching import (
 )
 from application.invalidation import CacheInvalidator, stale_keys
 from application.organizations import register_organization
-from domain.analysis import AnalysisResult, CodeMetric
+from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import Category, MetricType, ProgrammingLanguage, ProjectStatus, Severity
 from domain.events import OrganizationRegistered, ProjectUpdated
 from domain.files import FileIndex
-from domain.ids import OrganizationId, ProjectId, RuleId, new_id
+from domain.ids import OrganizationId, ProjectId, RepositoryId, RuleId, new_id
+from domain.projects import Project
 from domain.rules import Rule
 from ports.errors import NotFoundError, UnavailableError
 from ports.pagination import PageRequest
 from tests.unit.fakes import FailingCache, FakeClock
 
 LOGGER = "application.caching"
+
+# Hands the committed events to the cache invalidator; the names of the events handled.
+Deliver = Callable[[], Awaitable[list[str]]]
 
 
 # --------------------------------------------------------------------------- fakes
@@ -60,11 +68,11 @@ class YieldingCache(MemoryCache):
     """An in-process cache that lets other tasks run before every read and write, as a
     server round trip would."""
 
-    async def get(self, key):
+    async def get(self, key: str) -> bytes | None:
         await asyncio.sleep(0)
         return await super().get(key)
 
-    async def set(self, key, value, *, ttl=None):
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
         await asyncio.sleep(0)
         await super().set(key, value, ttl=ttl)
 
@@ -73,7 +81,7 @@ class YieldingUnitOfWork(MemoryUnitOfWork):
     """A memory unit of work that lets other tasks run when it begins, as a database
     round trip would."""
 
-    async def __aenter__(self):
+    async def __aenter__(self) -> Self:
         await asyncio.sleep(0)
         return await super().__aenter__()
 
@@ -81,11 +89,13 @@ class YieldingUnitOfWork(MemoryUnitOfWork):
 class CountingUnitsOfWork:
     """A unit-of-work factory counting the units it makes."""
 
-    def __init__(self, db) -> None:
+    def __init__(self, db: MemoryDatabase) -> None:
         self.db = db
         self.made = 0
 
-    def __call__(self, *, organization_id=None, system=False) -> MemoryUnitOfWork:
+    def __call__(
+        self, *, organization_id: OrganizationId | None = None, system: bool = False
+    ) -> MemoryUnitOfWork:
         self.made += 1
         return YieldingUnitOfWork(self.db, organization_id=organization_id, system=system)
 
@@ -99,22 +109,22 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def cache(clock) -> FailingCache:
+def cache(clock: FakeClock) -> FailingCache:
     return FailingCache(clock=clock)
 
 
 @pytest.fixture
-def units(db) -> CountingUnitsOfWork:
+def units(db: MemoryDatabase) -> CountingUnitsOfWork:
     return CountingUnitsOfWork(db)
 
 
 @pytest.fixture
-def queries(cache, units) -> CachedQueries:
+def queries(cache: FailingCache, units: CountingUnitsOfWork) -> CachedQueries:
     return CachedQueries(cache, JsonCodec(), units)
 
 
 @pytest.fixture
-def deliver(outbox, cache):
+def deliver(outbox: MemoryOutbox, cache: FailingCache) -> Deliver:
     """Hands every committed, undelivered event to the cache invalidator, as the relay
     does, and marks it delivered."""
     invalidator = CacheInvalidator(cache)
@@ -129,7 +139,7 @@ def deliver(outbox, cache):
     return run
 
 
-def _file(repository_id, path: str) -> FileIndex:
+def _file(repository_id: RepositoryId, path: str) -> FileIndex:
     return FileIndex(
         repository_id=repository_id,
         relative_path=path,
@@ -141,7 +151,7 @@ def _file(repository_id, path: str) -> FileIndex:
 
 
 @pytest.fixture
-async def files(uow, project):
+async def files(uow: MemoryUnitOfWork, project: Project) -> list[FileIndex]:
     """The project's repository with two indexed files."""
     repository = await register_repository(
         uow, project.id, local_path="/srv/billing", remote_url="", default_branch="main"
@@ -151,7 +161,9 @@ async def files(uow, project):
     return indexed
 
 
-async def _analyse(uow, project, files, *, findings: int = 1):
+async def _analyse(
+    uow: MemoryUnitOfWork, project: Project, files: list[FileIndex], *, findings: int = 1
+) -> AnalysisJob:
     """Run a job to completion: ``findings`` results and a complexity metric per file."""
     job = await enqueue_analysis(uow, project.id)
     await start_analysis(uow, job.id)
@@ -159,7 +171,7 @@ async def _analyse(uow, project, files, *, findings: int = 1):
         AnalysisResult(
             job_id=job.id,
             file_id=files[0].id,
-            rule_id="rule",
+            rule_id=RuleId("rule"),
             severity=Severity.HIGH,
             category=Category.BUG,
             title=f"Finding {n}",
@@ -181,7 +193,9 @@ async def _analyse(uow, project, files, *, findings: int = 1):
 
 
 @pytest.fixture
-async def analysed(uow, project, files, outbox):
+async def analysed(
+    uow: MemoryUnitOfWork, project: Project, files: list[FileIndex], outbox: MemoryOutbox
+) -> AnalysisJob:
     """A completed job of the project; its events already delivered."""
     job = await _analyse(uow, project, files, findings=2)
     await outbox.mark_delivered([m.id for m in await outbox.pending(limit=10_000)])
@@ -199,12 +213,12 @@ RULE = Rule(
 
 
 @pytest.fixture
-async def catalogue(uow, outbox):
+async def catalogue(uow: MemoryUnitOfWork, outbox: MemoryOutbox) -> None:
     await register_rules(uow, [RULE])
     await outbox.mark_delivered([m.id for m in await outbox.pending()])
 
 
-async def _loads(queries: CachedQueries, read) -> int:
+async def _loads(queries: CachedQueries, read: Callable[[], Awaitable[object]]) -> int:
     """How many loads from the store ``read`` made."""
     before = queries.stats.loads
     await read()
@@ -214,7 +228,7 @@ async def _loads(queries: CachedQueries, read) -> int:
 # --------------------------------------------------------------------------- reads
 
 
-async def test_a_read_after_a_miss_is_a_hit(queries, project):
+async def test_a_read_after_a_miss_is_a_hit(queries: CachedQueries, project: Project) -> None:
     """The first read loads from the store and caches; the second is answered by the cache."""
     first = await queries.project(project.id)
     second = await queries.project(project.id)
@@ -223,9 +237,15 @@ async def test_a_read_after_a_miss_is_a_hit(queries, project):
     assert (queries.stats.hits, queries.stats.misses, queries.stats.loads) == (1, 1, 1)
 
 
-async def test_every_read_is_cached(queries, project, analysed, catalogue, units):
+async def test_every_read_is_cached(
+    queries: CachedQueries,
+    project: Project,
+    analysed: AnalysisJob,
+    catalogue: None,
+    units: CountingUnitsOfWork,
+) -> None:
     """Each kind of read is answered from the cache the second time, without a unit of work."""
-    reads = [
+    reads: list[Callable[[], Awaitable[Any]]] = [
         lambda: queries.project(project.id),
         lambda: queries.project_by_slug(project.organization_id, project.slug),
         lambda: queries.project_page(project.organization_id, PageRequest(limit=10)),
@@ -247,14 +267,16 @@ async def test_every_read_is_cached(queries, project, analysed, catalogue, units
     assert [r.rule_id for r in second[6]] == ["long-line"]
 
 
-async def test_results_of_many_pages_are_read_whole(queries, uow, project, files):
+async def test_results_of_many_pages_are_read_whole(
+    queries: CachedQueries, uow: MemoryUnitOfWork, project: Project, files: list[FileIndex]
+) -> None:
     """The results of a job are read page after page into one tuple."""
     job = await _analyse(uow, project, files, findings=1001)
 
     assert len(await queries.job_results(job.id)) == 1001
 
 
-def test_hit_ratio_is_hits_over_lookups():
+def test_hit_ratio_is_hits_over_lookups() -> None:
     """The hit ratio divides hits by hits and misses, and is 0 before any lookup."""
     stats = CacheStats(hits=3, misses=1, errors=2, loads=1)
 
@@ -263,7 +285,9 @@ def test_hit_ratio_is_hits_over_lookups():
     assert stats.as_dict() == {"hits": 3, "misses": 1, "errors": 2, "loads": 1, "hit_ratio": 0.75}
 
 
-async def test_each_tier_lives_for_its_ttl(queries, clock, project, analysed):
+async def test_each_tier_lives_for_its_ttl(
+    queries: CachedQueries, clock: FakeClock, project: Project, analysed: AnalysisJob
+) -> None:
     """Projects stay cached 300 s, job results 3600 s, metric aggregations 86400 s."""
     reads = {
         "project": lambda: queries.project(project.id),
@@ -285,7 +309,9 @@ async def test_each_tier_lives_for_its_ttl(queries, clock, project, analysed):
     assert await reloaded() == {"project", "results", "metrics"}
 
 
-async def test_ttls_are_configurable(cache, units, clock, project):
+async def test_ttls_are_configurable(
+    cache: FailingCache, units: CountingUnitsOfWork, clock: FakeClock, project: Project
+) -> None:
     """A project tier of 10 s expires projects after 10 s."""
     queries = CachedQueries(cache, JsonCodec(), units, ttl_projects=10)
     await queries.project(project.id)
@@ -296,13 +322,15 @@ async def test_ttls_are_configurable(cache, units, clock, project):
 
 @pytest.mark.parametrize("field", ["ttl_projects", "ttl_analysis", "ttl_metrics"])
 @pytest.mark.parametrize("value", [0, -1, float("inf"), "60", True])
-def test_ttls_must_be_positive_numbers(cache, units, field, value):
+def test_ttls_must_be_positive_numbers(
+    cache: FailingCache, units: CountingUnitsOfWork, field: str, value: Any
+) -> None:
     """A ttl that is not a positive finite number is a configuration error naming it."""
     with pytest.raises(ValueError, match=field):
         CachedQueries(cache, JsonCodec(), units, **{field: value})
 
 
-async def test_concurrent_misses_load_once(units, project):
+async def test_concurrent_misses_load_once(units: CountingUnitsOfWork, project: Project) -> None:
     """Twenty concurrent reads of a cold key make one load, even when the cache lets them
     interleave before any version exists; every reader gets its value."""
     queries = CachedQueries(YieldingCache(), JsonCodec(), units)
@@ -314,7 +342,9 @@ async def test_concurrent_misses_load_once(units, project):
     assert (queries.stats.misses, queries.stats.loads) == (20, 1)
 
 
-async def test_a_failed_load_reaches_every_waiter_and_is_not_cached(queries, units):
+async def test_a_failed_load_reaches_every_waiter_and_is_not_cached(
+    queries: CachedQueries, units: CountingUnitsOfWork
+) -> None:
     """Concurrent reads of a missing project all raise NotFoundError from one load, and
     the next read asks the store again (not-found is not cached)."""
     missing = ProjectId(new_id())
@@ -330,7 +360,9 @@ async def test_a_failed_load_reaches_every_waiter_and_is_not_cached(queries, uni
     assert queries.stats.loads == 0
 
 
-async def test_a_cancelled_reader_does_not_cancel_the_shared_load(queries, units, project):
+async def test_a_cancelled_reader_does_not_cancel_the_shared_load(
+    queries: CachedQueries, units: CountingUnitsOfWork, project: Project
+) -> None:
     """When the reader that started a load gives up, the others still get its value."""
     first = asyncio.ensure_future(queries.project(project.id))
     await asyncio.sleep(0)
@@ -345,22 +377,24 @@ async def test_a_cancelled_reader_does_not_cancel_the_shared_load(queries, units
 # --------------------------------------------------------------------------- keys
 
 
-def _shape(name: str, **fields):
+def _shape(name: str, **fields: type) -> type:
     return attrs.make_class(name, {f: attrs.field(type=t) for f, t in fields.items()})
 
 
-def test_shape_fingerprint_follows_the_shape_not_the_class():
+def test_shape_fingerprint_follows_the_shape_not_the_class() -> None:
     """Classes of one shape share a fingerprint; a field renamed or retyped, a nested
     class changed, or an enum member added changes it."""
     Color = enum.Enum("Color", {"RED": "red"})
-    MoreColor = enum.Enum("Color", {"RED": "red", "BLUE": "blue"})
+    # Color again, one member more: made through Any, as its name is not its variable's
+    MoreColor = cast(Any, enum.Enum)("Color", {"RED": "red", "BLUE": "blue"})
     base = shape_fingerprint(_shape("Shape", size=int))
 
     assert shape_fingerprint(_shape("Shape", size=int)) == base
     assert shape_fingerprint(_shape("Shape", width=int)) != base
     assert shape_fingerprint(_shape("Shape", size=str)) != base
-    assert shape_fingerprint(tuple[_shape("Shape", size=int), ...]) == shape_fingerprint(
-        tuple[_shape("Shape", size=int), ...]
+    variadic: Any = tuple  # subscripted with classes made at run time
+    assert shape_fingerprint(variadic[_shape("Shape", size=int), ...]) == shape_fingerprint(
+        variadic[_shape("Shape", size=int), ...]
     )
     assert shape_fingerprint(_shape("Box", inner=_shape("Shape", size=int))) != shape_fingerprint(
         _shape("Box", inner=_shape("Shape", size=str))
@@ -369,7 +403,9 @@ def test_shape_fingerprint_follows_the_shape_not_the_class():
     assert len(base) == 12
 
 
-async def test_keys_carry_the_format_and_the_shape_of_the_value(queries, cache, project):
+async def test_keys_carry_the_format_and_the_shape_of_the_value(
+    queries: CachedQueries, cache: FailingCache, project: Project
+) -> None:
     """The key a project is cached under names the key format and the Project shape, so
     an entry of another shape is never read."""
     await queries.project(project.id)
@@ -377,10 +413,13 @@ async def test_keys_carry_the_format_and_the_shape_of_the_value(queries, cache, 
     entry_keys = [k for k in cache.asked if str(project.id) in k and ":version:" not in k]
     assert entry_keys
     assert all(k.startswith(f"{KEY_FORMAT}:project:") for k in entry_keys)
-    assert all(shape_fingerprint(type(project)) in k for k in entry_keys)
+    shape: type = type(project)  # a class is hashable, whatever its instances' __hash__
+    assert all(shape_fingerprint(shape) in k for k in entry_keys)
 
 
-async def test_a_value_that_does_not_decode_is_reloaded(queries, cache, project, caplog):
+async def test_a_value_that_does_not_decode_is_reloaded(
+    queries: CachedQueries, cache: FailingCache, project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
     """A corrupt entry counts as a miss, is logged, and is replaced by the loaded value."""
     await queries.project(project.id)
     [key] = {k for k in cache.asked if k.startswith(f"{KEY_FORMAT}:project:")}
@@ -397,7 +436,9 @@ async def test_a_value_that_does_not_decode_is_reloaded(queries, cache, project,
 # --------------------------------------------------------------------------- cache down
 
 
-async def test_reads_answer_from_the_store_while_the_cache_is_down(queries, cache, project, caplog):
+async def test_reads_answer_from_the_store_while_the_cache_is_down(
+    queries: CachedQueries, cache: FailingCache, project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
     """With the cache down every read is answered from the store, each failure is
     counted, and one warning is logged for the whole outage; once the cache is back,
     reads are cached again, and a new outage is logged again."""
@@ -419,7 +460,9 @@ async def test_reads_answer_from_the_store_while_the_cache_is_down(queries, cach
     assert "answers again" in caplog.text
 
 
-async def test_a_failed_write_is_counted_and_the_read_still_answers(queries, cache, analysed):
+async def test_a_failed_write_is_counted_and_the_read_still_answers(
+    queries: CachedQueries, cache: FailingCache, analysed: AnalysisJob
+) -> None:
     """When only writes fail, the value read from the store is returned and not cached."""
     cache.failing = {"set"}
 
@@ -431,7 +474,9 @@ async def test_a_failed_write_is_counted_and_the_read_still_answers(queries, cac
     assert queries.stats.hits == 0
 
 
-async def test_warming_with_the_cache_down_still_reads_the_store(queries, cache, project):
+async def test_warming_with_the_cache_down_still_reads_the_store(
+    queries: CachedQueries, cache: FailingCache, project: Project
+) -> None:
     """Warming a project while the cache is down loads from the store without raising."""
     cache.down()
 
@@ -444,7 +489,9 @@ async def test_warming_with_the_cache_down_still_reads_the_store(queries, cache,
 # --------------------------------------------------------------------------- warming
 
 
-async def test_warming_caches_the_hot_data_of_a_project(queries, units, project, analysed):
+async def test_warming_caches_the_hot_data_of_a_project(
+    queries: CachedQueries, units: CountingUnitsOfWork, project: Project, analysed: AnalysisJob
+) -> None:
     """After warming, the project, its latest results, every aggregation and the issues
     summary are read without touching the store."""
     await queries.warm_project(project.id)
@@ -461,7 +508,7 @@ async def test_warming_caches_the_hot_data_of_a_project(queries, units, project,
     assert queries.stats.misses == 0
 
 
-async def test_warming_a_missing_project_raises_not_found(queries):
+async def test_warming_a_missing_project_raises_not_found(queries: CachedQueries) -> None:
     """Warming a project that does not exist raises NotFoundError."""
     with pytest.raises(NotFoundError):
         await queries.warm_project(ProjectId(new_id()))
@@ -470,7 +517,9 @@ async def test_warming_a_missing_project_raises_not_found(queries):
 # --------------------------------------------------------------------------- invalidation
 
 
-async def test_project_updated_serves_the_new_project(queries, uow, project, deliver):
+async def test_project_updated_serves_the_new_project(
+    queries: CachedQueries, uow: MemoryUnitOfWork, project: Project, deliver: Deliver
+) -> None:
     """After an update and its event, reads by id, by slug and by page show the new name."""
     await queries.project(project.id)
     await queries.project_by_slug(project.organization_id, project.slug)
@@ -486,11 +535,14 @@ async def test_project_updated_serves_the_new_project(queries, uow, project, del
     assert listed.name == "Billing platform"
 
 
-async def test_a_changed_slug_never_serves_the_old_project(queries, uow, project, deliver):
+async def test_a_changed_slug_never_serves_the_old_project(
+    queries: CachedQueries, uow: MemoryUnitOfWork, project: Project, deliver: Deliver
+) -> None:
     """After a slug change and its event the old slug is not found and the new one is."""
     await queries.project_by_slug(project.organization_id, "billing")
     async with uow:
         stored = await uow.projects.find_by_id(project.id)
+        assert stored is not None
         await uow.projects.update(attrs.evolve(stored, slug="invoicing"))
         uow.add_event(
             ProjectUpdated(
@@ -506,11 +558,14 @@ async def test_a_changed_slug_never_serves_the_old_project(queries, uow, project
     assert renamed.id == project.id
 
 
-async def test_a_stale_slug_entry_is_checked_against_the_project(queries, cache, uow, project):
+async def test_a_stale_slug_entry_is_checked_against_the_project(
+    queries: CachedQueries, cache: FailingCache, uow: MemoryUnitOfWork, project: Project
+) -> None:
     """Even while a slug entry is stale, a project that lost that slug is not served for it."""
     await queries.project_by_slug(project.organization_id, "billing")
     async with uow:
         stored = await uow.projects.find_by_id(project.id)
+        assert stored is not None
         await uow.projects.update(attrs.evolve(stored, slug="invoicing"))
         await uow.commit()
     await bump_version(cache, project_version(project.id))  # the project entry only
@@ -519,7 +574,9 @@ async def test_a_stale_slug_entry_is_checked_against_the_project(queries, cache,
         await queries.project_by_slug(project.organization_id, "billing")
 
 
-async def test_project_archived_serves_the_archived_status(queries, uow, project, deliver):
+async def test_project_archived_serves_the_archived_status(
+    queries: CachedQueries, uow: MemoryUnitOfWork, project: Project, deliver: Deliver
+) -> None:
     """After archiving and its event, the project and its page show it archived."""
     await queries.project(project.id)
     await queries.project_page(project.organization_id)
@@ -532,7 +589,13 @@ async def test_project_archived_serves_the_archived_status(queries, uow, project
     assert listed.status is ProjectStatus.ARCHIVED
 
 
-async def test_project_deleted_is_no_longer_served(queries, uow, project, analysed, deliver):
+async def test_project_deleted_is_no_longer_served(
+    queries: CachedQueries,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    analysed: AnalysisJob,
+    deliver: Deliver,
+) -> None:
     """After a delete and its event, the project is not found by id, slug or page, nor
     are its reports."""
     await queries.warm_project(project.id)
@@ -550,7 +613,9 @@ async def test_project_deleted_is_no_longer_served(queries, uow, project, analys
     assert (await queries.project_page(project.organization_id)).items == ()
 
 
-async def test_project_created_appears_in_the_list(queries, uow, project, deliver):
+async def test_project_created_appears_in_the_list(
+    queries: CachedQueries, uow: MemoryUnitOfWork, project: Project, deliver: Deliver
+) -> None:
     """After a creation and its event, the organization's page lists the new project."""
     await queries.project_page(project.organization_id)
 
@@ -563,7 +628,13 @@ async def test_project_created_appears_in_the_list(queries, uow, project, delive
     assert sorted(p.slug for p in page.items) == ["billing", "ledger"]
 
 
-async def test_analysis_completed_serves_the_new_analysis(queries, uow, project, files, deliver):
+async def test_analysis_completed_serves_the_new_analysis(
+    queries: CachedQueries,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    files: list[FileIndex],
+    deliver: Deliver,
+) -> None:
     """After a job completes and its event is handled, its results, the aggregations, the
     summary and the project's last analysis time are the new ones."""
     job = await enqueue_analysis(uow, project.id)
@@ -577,6 +648,7 @@ async def test_analysis_completed_serves_the_new_analysis(queries, uow, project,
     await deliver()
 
     latest = await _latest_job(uow, project.id)
+    assert latest is not None
     assert len(await queries.job_results(latest.id)) == 3
     assert await queries.job_results(job.id) == ()
     aggregation = await queries.metric_aggregation(project.id, MetricType.COMPLEXITY)
@@ -585,12 +657,14 @@ async def test_analysis_completed_serves_the_new_analysis(queries, uow, project,
     assert (await queries.project(project.id)).last_analyzed_at is not None
 
 
-async def _latest_job(uow, project_id):
+async def _latest_job(uow: MemoryUnitOfWork, project_id: ProjectId) -> AnalysisJob | None:
     async with uow:
         return await uow.analysis.latest_job(project_id)
 
 
-async def test_results_of_an_unfinished_job_are_not_cached(queries, units, uow, project):
+async def test_results_of_an_unfinished_job_are_not_cached(
+    queries: CachedQueries, units: CountingUnitsOfWork, uow: MemoryUnitOfWork, project: Project
+) -> None:
     """Results read while a job runs are read from the store again next time."""
     job = await enqueue_analysis(uow, project.id)
     await start_analysis(uow, job.id)
@@ -600,8 +674,13 @@ async def test_results_of_an_unfinished_job_are_not_cached(queries, units, uow, 
 
 
 async def test_file_changed_serves_the_new_aggregation(
-    queries, uow, project, files, analysed, deliver
-):
+    queries: CachedQueries,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    files: list[FileIndex],
+    analysed: AnalysisJob,
+    deliver: Deliver,
+) -> None:
     """After an analysis records a file's removal and its events are handled, the
     aggregation no longer counts that file's metrics."""
     before = await queries.metric_aggregation(project.id, MetricType.COMPLEXITY)
@@ -612,12 +691,18 @@ async def test_file_changed_serves_the_new_aggregation(
     assert "FileChanged" in await deliver()
 
     after = await queries.metric_aggregation(project.id, MetricType.COMPLEXITY)
-    assert (before.get("cyclomatic").count, after.get("cyclomatic").count) == (2, 1)
+    cyclomatic_before, cyclomatic_after = before.get("cyclomatic"), after.get("cyclomatic")
+    assert cyclomatic_before is not None and cyclomatic_after is not None
+    assert (cyclomatic_before.count, cyclomatic_after.count) == (2, 1)
 
 
 async def test_configuration_changed_serves_the_new_rule_set(
-    queries, uow, project, catalogue, deliver
-):
+    queries: CachedQueries,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    catalogue: None,
+    deliver: Deliver,
+) -> None:
     """After a rule is disabled for the project and the event handled, the rule set
     leaves it out."""
     assert len(await queries.rule_set(project.id)) == 1
@@ -630,7 +715,13 @@ async def test_configuration_changed_serves_the_new_rule_set(
     assert disabled.enabled is False
 
 
-async def test_rule_changed_serves_the_new_catalogue(queries, uow, project, catalogue, deliver):
+async def test_rule_changed_serves_the_new_catalogue(
+    queries: CachedQueries,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    catalogue: None,
+    deliver: Deliver,
+) -> None:
     """After a rule of the catalogue changes and its event is handled, rule sets show it."""
     await queries.rule_set(project.id)
 
@@ -642,8 +733,12 @@ async def test_rule_changed_serves_the_new_catalogue(queries, uow, project, cata
 
 
 async def test_handling_an_event_again_changes_nothing_visible(
-    queries, uow, project, deliver, cache
-):
+    queries: CachedQueries,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    deliver: Deliver,
+    cache: FailingCache,
+) -> None:
     """An event delivered twice leaves reads correct: the second delivery only costs a miss."""
     await update_project(uow, project.id, name="Billing platform")
     event = ProjectUpdated(project_id=project.id, organization_id=project.organization_id)
@@ -653,7 +748,7 @@ async def test_handling_an_event_again_changes_nothing_visible(
     assert (await queries.project(project.id)).name == "Billing platform"
 
 
-async def test_other_events_are_ignored(cache):
+async def test_other_events_are_ignored(cache: FailingCache) -> None:
     """An event that changes nothing cached touches no key."""
     event = OrganizationRegistered(organization_id=OrganizationId(new_id()), slug="acme")
 
@@ -663,7 +758,9 @@ async def test_other_events_are_ignored(cache):
     assert cache.asked == []
 
 
-async def test_invalidation_raises_while_the_cache_is_down(cache, project):
+async def test_invalidation_raises_while_the_cache_is_down(
+    cache: FailingCache, project: Project
+) -> None:
     """A handler that cannot reach the cache raises UnavailableError, so the relay retries."""
     cache.down()
     event = ProjectUpdated(project_id=project.id, organization_id=project.organization_id)
@@ -672,7 +769,9 @@ async def test_invalidation_raises_while_the_cache_is_down(cache, project):
         await CacheInvalidator(cache).handle(event)
 
 
-async def test_an_organizations_view_never_answers_from_anothers_reads(queries, uow, project):
+async def test_an_organizations_view_never_answers_from_anothers_reads(
+    queries: CachedQueries, uow: MemoryUnitOfWork, project: Project
+) -> None:
     """A read cached for every organization, or for one, is never the answer of another
     organization's view: its loads go through units opened for it, under keys of its
     own."""

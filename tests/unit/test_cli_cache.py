@@ -50,7 +50,9 @@ def database() -> MemoryDatabase:
     return db
 
 
-def test_report_and_projects_read_the_database_not_the_cache(environ, database, capsys):
+def test_report_and_projects_read_the_database_not_the_cache(
+    environ: dict[str, str], database: MemoryDatabase, capsys: pytest.CaptureFixture[str]
+) -> None:
     """With a cache configured, report and projects answer from the database and never
     ask the cache."""
     cache = FailingCache()
@@ -78,12 +80,14 @@ class RecordingCache(MemoryCache):
         super().__init__()
         self.written: list[str] = []
 
-    async def set(self, key, value, *, ttl=None):
+    async def set(self, key: str, value: bytes, *, ttl: float | None = None) -> None:
         self.written.append(key)
         await super().set(key, value, ttl=ttl)
 
 
-def test_index_invalidates_each_change_once(environ, tmp_path, capsys):
+def test_index_invalidates_each_change_once(
+    environ: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """codeant index hands each event to the invalidation once: the events its commits
     handled are acknowledged, not delivered again by the relay pass that ends it."""
     repository = tmp_path / "repo"

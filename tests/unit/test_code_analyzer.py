@@ -13,6 +13,7 @@ from pygments.lexers import find_lexer_class_by_name
 from adapters.source import FileAnalyzer
 from adapters.source.languages import LANGUAGE_BY_ALIAS
 from domain.enums import LineEndingType, ProgrammingLanguage
+from domain.values import FunctionSignature
 from ports.source import CodeAnalyzer, FileAnalysis
 
 PYTHON = b'''"""A module."""
@@ -110,7 +111,7 @@ def analyzer() -> CodeAnalyzer:
     return FileAnalyzer()
 
 
-def by_name(analysis: FileAnalysis) -> dict[str, object]:
+def by_name(analysis: FileAnalysis) -> dict[str, FunctionSignature]:
     return {f.name: f for f in analysis.metadata.functions}
 
 

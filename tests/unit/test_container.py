@@ -164,7 +164,7 @@ def test_inconsistent_vector_settings_are_config_errors(
     """Vector settings that cannot work together fail when the settings are made, naming
     the setting."""
     with pytest.raises(ConfigError, match=message):
-        Settings(data_dir=tmp_path, **settings)  # type: ignore[arg-type]
+        Settings(data_dir=tmp_path, **settings)
 
 
 def test_vector_store_follows_the_settings(tmp_path: Path) -> None:

@@ -8,6 +8,7 @@ import functools
 
 import pytest
 
+from adapters.memory.database import MemoryDatabase
 from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.serialization import JsonCodec
@@ -16,6 +17,8 @@ from application.breaker import CircuitBreaker, GuardedCache
 from application.caching import CachedQueries
 from application.invalidation import CacheInvalidator
 from application.relay import DeliverOnCommit, EventDispatcher, OutboxRelay, RelayWorker
+from domain.ids import ProjectId
+from domain.projects import Project
 from tests.polling import eventually
 from tests.unit.fakes import FailingCache
 
@@ -26,18 +29,23 @@ def cache() -> FailingCache:
 
 
 @pytest.fixture
-def guarded(cache) -> GuardedCache:
+def guarded(cache: FailingCache) -> GuardedCache:
     return GuardedCache(cache, CircuitBreaker(open_seconds=0.05))
 
 
 @pytest.fixture
-def hook(guarded, outbox) -> DeliverOnCommit:
+def hook(guarded: GuardedCache, outbox: MemoryOutbox) -> DeliverOnCommit:
     return DeliverOnCommit(EventDispatcher([CacheInvalidator(guarded).handle]), outbox)
 
 
 async def test_an_invalidation_lost_in_an_outage_is_delivered_once_the_cache_answers(
-    db, outbox, cache, guarded, hook, project
-):
+    db: MemoryDatabase,
+    outbox: MemoryOutbox,
+    cache: FailingCache,
+    guarded: GuardedCache,
+    hook: DeliverOnCommit,
+    project: Project,
+) -> None:
     """While the cache is down a change's invalidation fails and reads come from the store;
     when the cache answers again it still holds the old entry, which is served until the
     relay (started afterwards here, to show it is what repairs it) delivers the event."""
@@ -66,7 +74,7 @@ async def test_an_invalidation_lost_in_an_outage_is_delivered_once_the_cache_ans
     assert await MemoryOutbox(db).pending() == []
 
 
-async def _renamed_from_the_cache(queries: CachedQueries, project_id) -> bool:
+async def _renamed_from_the_cache(queries: CachedQueries, project_id: ProjectId) -> bool:
     first = await queries.project(project_id)
     hits = queries.stats.hits
     second = await queries.project(project_id)

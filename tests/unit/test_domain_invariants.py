@@ -8,6 +8,8 @@ import math
 import re
 import string
 import uuid
+from collections.abc import Iterator
+from enum import StrEnum
 from typing import Any
 
 import hypothesis.strategies as st
@@ -140,17 +142,17 @@ def rejected_field(cls: type, **overrides: Any) -> str:
     return caught.value.field
 
 
-def test_every_sample_is_valid():
+def test_every_sample_is_valid() -> None:
     """The samples the other tests start from break no invariant."""
     for cls in SAMPLES:
         build(cls)
 
 
-class Together(dict):
+class Together(dict[str, Any]):
     """Several fields set at once, for invariants that relate two fields."""
 
 
-REJECTED = [
+REJECTED: list[tuple[type, str, list[Any]]] = [
     (Organization, "slug", ["", "Acme", "-acme", "acme-", "ac--me", "ac me", "ac_me", "a" * 101]),
     (Organization, "name", ["", "   ", "x" * 256, "a\x00b", 42]),
     (Organization, "created_at", [NAIVE, "2024-03-01"]),
@@ -218,7 +220,7 @@ REJECTED = [
 ]
 
 
-def _rejected_cases():
+def _rejected_cases() -> Iterator[pytest.ParameterSet]:
     for cls, field, values in REJECTED:
         for value in values:
             overrides = value if isinstance(value, Together) else {field: value}
@@ -226,7 +228,9 @@ def _rejected_cases():
 
 
 @pytest.mark.parametrize(("cls", "overrides", "field"), list(_rejected_cases()))
-def test_broken_invariants_raise_validation_error_naming_the_field(cls, overrides, field):
+def test_broken_invariants_raise_validation_error_naming_the_field(
+    cls: type, overrides: dict[str, Any], field: str
+) -> None:
     """Each invalid value is refused at construction with the offending field named."""
     assert rejected_field(cls, **overrides) == field
 
@@ -259,7 +263,9 @@ ENUM_FIELDS = [
 @pytest.mark.parametrize(
     ("cls", "field", "enum"), ENUM_FIELDS, ids=[f"{c.__name__}.{f}" for c, f, _ in ENUM_FIELDS]
 )
-def test_enum_fields_take_stored_strings_and_reject_others_naming_the_field(cls, field, enum):
+def test_enum_fields_take_stored_strings_and_reject_others_naming_the_field(
+    cls: type, field: str, enum: type[StrEnum]
+) -> None:
     """Every stored string becomes its enum member; any other string or a member of
     another enum is refused with the field named."""
     for member in enum:
@@ -269,7 +275,7 @@ def test_enum_fields_take_stored_strings_and_reject_others_naming_the_field(cls,
     assert rejected_field(cls, **{field: foreign}) == field
 
 
-def test_collections_of_enums_take_stored_strings():
+def test_collections_of_enums_take_stored_strings() -> None:
     """Rule languages and analysis-config categories and languages convert each string."""
     rule = build(Rule, languages=["python", "rust"])
     config = build(AnalysisConfig, categories=["bug"], languages=("go",))
@@ -287,14 +293,16 @@ slugs = st.lists(slug_words, min_size=1, max_size=6).map("-".join)
 
 
 @given(slugs)
-def test_lowercase_words_joined_by_single_hyphens_are_slugs(slug):
+def test_lowercase_words_joined_by_single_hyphens_are_slugs(slug: str) -> None:
     """Any run of lower-case alphanumeric words joined by single hyphens is a valid slug."""
     assert build(Organization, slug=slug).slug == slug
     assert build(Project, slug=slug).slug == slug
 
 
 @given(slugs, st.sampled_from(["A", "_", " ", ".", "/", "é", "--"]), st.integers(0, 200))
-def test_a_slug_with_a_foreign_character_or_double_hyphen_is_rejected(slug, bad, where):
+def test_a_slug_with_a_foreign_character_or_double_hyphen_is_rejected(
+    slug: str, bad: str, where: int
+) -> None:
     """Inserting an upper-case letter, punctuation, space, accent or '--' anywhere breaks a
     slug."""
     cut = where % (len(slug) + 1)
@@ -306,7 +314,7 @@ domain_labels = st.text(alphabet=LOWER_ALNUM, min_size=1, max_size=20)
 
 
 @given(email_locals.filter(lambda s: len(s) <= 64), st.lists(domain_labels, min_size=2, max_size=4))
-def test_local_part_at_dotted_domain_is_an_email(local, labels):
+def test_local_part_at_dotted_domain_is_an_email(local: str, labels: list[str]) -> None:
     """name@label.label... addresses are accepted as given."""
     email = f"{local}@{'.'.join(labels)}"
     assert build(User, email=email).email == email
@@ -317,7 +325,7 @@ def test_local_part_at_dotted_domain_is_an_email(local, labels):
     st.text(alphabet=string.ascii_letters + string.digits + "._-", max_size=48),
     st.text(alphabet=string.ascii_letters + string.digits, min_size=1, max_size=1),
 )
-def test_usernames_start_and_end_alphanumeric(first, middle, last):
+def test_usernames_start_and_end_alphanumeric(first: str, middle: str, last: str) -> None:
     """Letters, digits, '.', '_' and '-' between an alphanumeric first and last character
     make a username."""
     name = first + middle + last
@@ -330,7 +338,7 @@ hexish = st.text(alphabet="0123456789abcdefABCDEFxz ", max_size=80)
 
 
 @given(st.text(alphabet="0123456789abcdef", min_size=40, max_size=40))
-def test_forty_lowercase_hex_digits_are_a_commit_hash(digest):
+def test_forty_lowercase_hex_digits_are_a_commit_hash(digest: str) -> None:
     """Any 40 lower-case hex digits are a commit hash wherever one is stored."""
     assert build(Repository, current_commit=digest).current_commit == digest
     assert build(RepositoryBranch, commit_hash=digest).commit_hash == digest
@@ -338,14 +346,14 @@ def test_forty_lowercase_hex_digits_are_a_commit_hash(digest):
 
 
 @given(hexish.filter(lambda s: not HEX40.fullmatch(s)))
-def test_anything_else_is_not_a_commit_hash(text):
+def test_anything_else_is_not_a_commit_hash(text: str) -> None:
     """A commit hash that is not exactly 40 lower-case hex digits is refused."""
     assert rejected_field(Repository, current_commit=text) == "current_commit"
     assert rejected_field(RepositoryBranch, commit_hash=text) == "commit_hash"
 
 
 @given(st.text(alphabet="0123456789abcdef", min_size=64, max_size=64))
-def test_sixty_four_lowercase_hex_digits_are_a_file_hash(digest):
+def test_sixty_four_lowercase_hex_digits_are_a_file_hash(digest: str) -> None:
     """Any 64 lower-case hex digits are a file, content or code hash."""
     indexed = build(FileIndex, file_hash=digest, content_hash=digest)
     assert (indexed.file_hash, indexed.content_hash) == (digest, digest)
@@ -353,7 +361,7 @@ def test_sixty_four_lowercase_hex_digits_are_a_file_hash(digest):
 
 
 @given(hexish.filter(lambda s: not HEX64.fullmatch(s)))
-def test_anything_else_is_not_a_file_hash(text):
+def test_anything_else_is_not_a_file_hash(text: str) -> None:
     """A file hash that is not exactly 64 lower-case hex digits is refused."""
     assert rejected_field(FileIndex, file_hash=text) == "file_hash"
     assert rejected_field(FileIndex, content_hash=text) == "content_hash"
@@ -365,7 +373,7 @@ def test_anything_else_is_not_a_file_hash(text):
     st.integers(0, 999),
     st.sampled_from(["", "-rc.1", "-alpha", "+build5", "-b.2+x7"]),
 )
-def test_semantic_versions_are_accepted(major, minor, patch, suffix):
+def test_semantic_versions_are_accepted(major: int, minor: int, patch: int, suffix: str) -> None:
     """MAJOR.MINOR.PATCH with optional pre-release and build parts, up to 20 characters, is
     a rule version."""
     version = f"{major}.{minor}.{patch}{suffix}"
@@ -376,7 +384,7 @@ def test_semantic_versions_are_accepted(major, minor, patch, suffix):
 
 
 @given(st.integers(-1000, 1000))
-def test_progress_is_an_integer_from_0_to_100(progress):
+def test_progress_is_an_integer_from_0_to_100(progress: int) -> None:
     """A job's progress is accepted exactly when it lies in [0, 100]."""
     if 0 <= progress <= 100:
         assert build(AnalysisJob, progress=progress).progress == progress
@@ -385,31 +393,31 @@ def test_progress_is_an_integer_from_0_to_100(progress):
 
 
 @given(st.integers(0, 100))
-def test_confidences_with_two_decimals_in_the_unit_interval_are_accepted(hundredths):
+def test_confidences_with_two_decimals_in_the_unit_interval_are_accepted(hundredths: int) -> None:
     """Every multiple of 0.01 from 0 to 1 is a valid confidence."""
     confidence = hundredths / 100
     assert build(AnalysisResult, confidence=confidence).confidence == confidence
 
 
 @given(st.floats(min_value=-1e300, max_value=1e300).filter(lambda x: not 0 <= x <= 1))
-def test_confidences_outside_the_unit_interval_are_rejected(confidence):
+def test_confidences_outside_the_unit_interval_are_rejected(confidence: float) -> None:
     """A confidence below 0 or above 1 is refused."""
     assert rejected_field(AnalysisResult, confidence=confidence) == "confidence"
 
 
-def test_a_huge_confidence_is_rejected_as_out_of_range():
+def test_a_huge_confidence_is_rejected_as_out_of_range() -> None:
     """A finite confidence too large to scale is still refused as a ValidationError."""
     assert rejected_field(AnalysisResult, confidence=1e307) == "confidence"
 
 
 @given(st.integers(0, 999).filter(lambda k: k % 10))
-def test_confidences_with_three_decimals_are_rejected(thousandths):
+def test_confidences_with_three_decimals_are_rejected(thousandths: int) -> None:
     """A confidence with a third decimal does not fit DECIMAL(3,2) and is refused."""
     assert rejected_field(AnalysisResult, confidence=thousandths / 1000) == "confidence"
 
 
 @given(st.integers(1, 10_000), st.integers(1, 10_000))
-def test_a_line_span_must_not_end_before_it_starts(start, end):
+def test_a_line_span_must_not_end_before_it_starts(start: int, end: int) -> None:
     """Locations, signatures and embeddings accept a span exactly when line_end >= line_start."""
     for cls in (SourceLocation, FunctionSignature, ClassSignature, CodeEmbedding):
         if end >= start:
@@ -422,7 +430,9 @@ thresholds = st.none() | st.integers(-10_000, 10_000).map(lambda n: n / 4)
 
 
 @given(st.integers(-10_000, 10_000).map(lambda n: n / 4), thresholds, thresholds)
-def test_metric_violation_is_derived_from_its_thresholds(value, low, high):
+def test_metric_violation_is_derived_from_its_thresholds(
+    value: float, low: float | None, high: float | None
+) -> None:
     """Thresholds are accepted when min <= max, and a metric is a violation exactly when its
     value lies outside them."""
     if low is not None and high is not None and low > high:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import uuid
+from collections.abc import Callable
+from typing import Any, cast
 
 import hypothesis.strategies as st
 import pytest
@@ -30,18 +32,18 @@ T0 = dt.datetime(2024, 3, 1, 12, tzinfo=dt.UTC)
 
 
 def job_in(status: JobStatus) -> AnalysisJob:
-    return AnalysisJob(project_id=uuid.uuid4(), status=status)
+    return AnalysisJob(project_id=ProjectId(uuid.uuid4()), status=status)
 
 
-def test_a_new_job_is_pending_with_no_progress():
+def test_a_new_job_is_pending_with_no_progress() -> None:
     """A job starts pending, at 0 %, with no start or completion time."""
-    job = AnalysisJob(project_id=uuid.uuid4())
+    job = AnalysisJob(project_id=ProjectId(uuid.uuid4()))
 
     assert (job.status, job.progress, job.started_at, job.completed_at) == (P, 0, None, None)
     assert job.duration is None
 
 
-def test_start_report_and_complete_walk_the_happy_path():
+def test_start_report_and_complete_walk_the_happy_path() -> None:
     """start, report_progress and complete move a job to completed at 100 % with its times."""
     job = job_in(P)
 
@@ -56,7 +58,7 @@ def test_start_report_and_complete_walk_the_happy_path():
 
 
 @pytest.mark.parametrize("start", [P, R])
-def test_pending_or_running_jobs_can_fail_or_be_cancelled(start):
+def test_pending_or_running_jobs_can_fail_or_be_cancelled(start: JobStatus) -> None:
     """fail records its message and cancel its time, from pending as from running."""
     failed, cancelled = job_in(start), job_in(start)
 
@@ -67,7 +69,7 @@ def test_pending_or_running_jobs_can_fail_or_be_cancelled(start):
     assert (cancelled.status, cancelled.completed_at) == (CA, T0)
 
 
-def test_finishing_before_the_start_records_the_start_time():
+def test_finishing_before_the_start_records_the_start_time() -> None:
     """A completion time earlier than the start is raised to the start time."""
     job = job_in(P)
     job.start(at=T0)
@@ -79,7 +81,9 @@ def test_finishing_before_the_start_records_the_start_time():
 
 
 @pytest.mark.parametrize(("current", "target"), FORBIDDEN, ids=[f"{a}->{b}" for a, b in FORBIDDEN])
-def test_assigning_a_status_off_the_lifecycle_raises_and_changes_nothing(current, target):
+def test_assigning_a_status_off_the_lifecycle_raises_and_changes_nothing(
+    current: JobStatus, target: JobStatus
+) -> None:
     """Direct assignment along an edge the lifecycle lacks raises InvalidTransitionError
     naming the status field, and the job keeps its status."""
     job = job_in(current)
@@ -97,10 +101,17 @@ def test_assigning_a_status_off_the_lifecycle_raises_and_changes_nothing(current
 
 
 @pytest.mark.parametrize("finished", [CO, F, CA])
-def test_methods_moving_a_finished_job_elsewhere_raise_invalid_transition(finished):
+def test_methods_moving_a_finished_job_elsewhere_raise_invalid_transition(
+    finished: JobStatus,
+) -> None:
     """A finished job cannot be started, nor moved to another final status."""
     job = job_in(finished)
-    moves = {R: job.start, CO: job.complete, CA: job.cancel, F: lambda: job.fail("again")}
+    moves: dict[JobStatus, Callable[[], object]] = {
+        R: job.start,
+        CO: job.complete,
+        CA: job.cancel,
+        F: lambda: job.fail("again"),
+    }
 
     for target, move in moves.items():
         if target is not finished:
@@ -110,28 +121,28 @@ def test_methods_moving_a_finished_job_elsewhere_raise_invalid_transition(finish
     assert job.completed_at is None
 
 
-def test_assigning_an_unknown_status_names_the_field():
+def test_assigning_an_unknown_status_names_the_field() -> None:
     """A status string that is no status is refused with the status field named."""
     job = job_in(P)
 
     with pytest.raises(ValidationError) as caught:
-        job.status = "paused"
+        job.status = cast(Any, "paused")
 
     assert caught.value.field == "status"
     assert job.status is P
 
 
-def test_a_status_string_is_accepted_on_assignment():
+def test_a_status_string_is_accepted_on_assignment() -> None:
     """Assigning a stored status string moves the job as the member would."""
     job = job_in(P)
 
-    job.status = "running"
+    job.status = cast(Any, "running")
 
     assert job.status is R
 
 
 @given(st.lists(st.sampled_from(list(JobStatus)), max_size=12))
-def test_status_only_moves_forward_along_the_lifecycle(targets):
+def test_status_only_moves_forward_along_the_lifecycle(targets: list[JobStatus]) -> None:
     """Whatever statuses are assigned, each assignment succeeds exactly when the lifecycle
     has that edge (or it is the current status), so a job never goes back."""
     job = job_in(P)
@@ -147,7 +158,7 @@ def test_status_only_moves_forward_along_the_lifecycle(targets):
 
 
 @pytest.mark.parametrize("status", [P, CO, F, CA])
-def test_progress_is_reported_only_while_running(status):
+def test_progress_is_reported_only_while_running(status: JobStatus) -> None:
     """report_progress on a job that is not running is refused naming progress."""
     job = job_in(status)
 
@@ -158,7 +169,7 @@ def test_progress_is_reported_only_while_running(status):
 
 
 @pytest.mark.parametrize("progress", [-1, 101])
-def test_reported_progress_stays_within_0_and_100(progress):
+def test_reported_progress_stays_within_0_and_100(progress: int) -> None:
     """Progress outside 0-100 is refused even while running, and the old value stays."""
     job = job_in(P)
     job.start()
@@ -171,7 +182,7 @@ def test_reported_progress_stays_within_0_and_100(progress):
 
 
 @pytest.mark.parametrize("message", ["", "   "])
-def test_failing_needs_a_message(message):
+def test_failing_needs_a_message(message: str) -> None:
     """fail with a blank message is refused naming error_message, leaving the job as it was."""
     job = job_in(R)
 
@@ -182,7 +193,7 @@ def test_failing_needs_a_message(message):
     assert job.status is R
 
 
-def test_starting_takes_a_lease_that_heartbeats_renew_and_ending_drops():
+def test_starting_takes_a_lease_that_heartbeats_renew_and_ending_drops() -> None:
     """A started job is held by its owner until the lease runs out; a heartbeat moves the
     end of the lease; a finished job is held by no one."""
     start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -198,15 +209,15 @@ def test_starting_takes_a_lease_that_heartbeats_renew_and_ending_drops():
         job.heartbeat()
 
 
-def test_a_lease_must_be_a_positive_duration():
+def test_a_lease_must_be_a_positive_duration() -> None:
     job = AnalysisJob(project_id=ProjectId(new_id()))
-    for lease in (dt.timedelta(0), dt.timedelta(seconds=-1), 60):
+    for lease in (dt.timedelta(0), dt.timedelta(seconds=-1), cast(Any, 60)):
         with pytest.raises(ValidationError, match="lease"):
             job.start(lease=lease)
     assert job.status is JobStatus.PENDING
 
 
-def test_abandonment_names_why_a_running_job_is_abandoned():
+def test_abandonment_names_why_a_running_job_is_abandoned() -> None:
     """A running job is abandoned without a lease, with its owner gone, or past its lease;
     a job that is not running, or whose owner may live within its lease, is not."""
     start = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -218,23 +229,26 @@ def test_abandonment_names_why_a_running_job_is_abandoned():
     assert job.abandonment(soon) is None
     assert job.abandonment(soon, owner_alive=True) is None
     assert job.abandonment(soon, owner_alive=False) == "its process (o) is gone"
-    assert job.abandonment(later).startswith("its lease expired at 2024-01-01T00:05:00")
+    expired = job.abandonment(later)
+    assert expired is not None
+    assert expired.startswith("its lease expired at 2024-01-01T00:05:00")
     legacy = AnalysisJob(project_id=ProjectId(new_id()), status=JobStatus.RUNNING)
     assert legacy.abandonment(soon) == "it was left running without a lease"
 
 
-def test_a_job_records_what_it_analysed():
+def test_a_job_records_what_it_analysed() -> None:
     """Branch, commit and uncommitted changes are validated like the rest."""
     job = AnalysisJob(
         project_id=ProjectId(new_id()), branch="main", commit_hash="a" * 40, dirty=True
     )
     assert (job.branch, job.commit_hash, job.dirty) == ("main", "a" * 40, True)
-    for bad in ({"commit_hash": "abc"}, {"branch": ""}, {"dirty": "yes"}):
+    wrong: list[dict[str, Any]] = [{"commit_hash": "abc"}, {"branch": ""}, {"dirty": "yes"}]
+    for bad in wrong:
         with pytest.raises(ValidationError):
             AnalysisJob(project_id=ProjectId(new_id()), **bad)
 
 
-def test_a_history_entry_names_a_former_path_for_a_rename_only():
+def test_a_history_entry_names_a_former_path_for_a_rename_only() -> None:
     file_id = FileId(new_id())
     renamed = FileHistoryEntry(
         file_id=file_id, change="renamed", relative_path="b.py", previous_path="a.py"

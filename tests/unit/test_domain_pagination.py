@@ -6,6 +6,8 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import json
+import uuid
+from typing import Any
 
 import hypothesis.strategies as st
 import pytest
@@ -27,11 +29,15 @@ sort_values = (
     | aware_datetimes
 )
 last_ids = st.uuids() | st.text(min_size=1, max_size=100)
+# The types of sort values a cursor carries.
+SortValue = bool | int | float | str | uuid.UUID | dt.datetime | None
 sort_names = st.sampled_from(["created_at", "name", "slug", "relative_path", "priority"])
 
 
 @given(sort_names, st.booleans(), sort_values, last_ids)
-def test_a_cursor_decodes_to_what_it_encoded(sort, descending, value, last_id):
+def test_a_cursor_decodes_to_what_it_encoded(
+    sort: str, descending: bool, value: SortValue, last_id: uuid.UUID | str
+) -> None:
     """Decoding a cursor for its own sort gives back the sort, direction, value and id, with
     their types."""
     cursor = encode_cursor(sort, descending, value, last_id)
@@ -47,8 +53,13 @@ def test_a_cursor_decodes_to_what_it_encoded(sort, descending, value, last_id):
 
 @given(sort_names, sort_names, st.booleans(), st.booleans(), sort_values, st.uuids())
 def test_a_cursor_is_rejected_for_another_sort_or_direction(
-    sort, other_sort, descending, other_descending, value, last_id
-):
+    sort: str,
+    other_sort: str,
+    descending: bool,
+    other_descending: bool,
+    value: SortValue,
+    last_id: uuid.UUID,
+) -> None:
     """A cursor used with a sort or direction it was not made for raises ValidationError
     naming the cursor."""
     assume((sort, descending) != (other_sort, other_descending))
@@ -63,7 +74,7 @@ def test_a_cursor_is_rejected_for_another_sort_or_direction(
 @pytest.mark.parametrize(
     "garbage", ["", "not a cursor!", "bm90IGpzb24", "W10", "WzEsMiwzXQ", "eyJhIjoxfQ"]
 )
-def test_garbage_cursors_are_rejected_naming_the_cursor(garbage):
+def test_garbage_cursors_are_rejected_naming_the_cursor(garbage: str) -> None:
     """Text that is not base64 JSON of a four-item list is refused as a cursor."""
     with pytest.raises(ValidationError) as caught:
         decode_cursor(garbage, sort="created_at", descending=False)
@@ -75,7 +86,7 @@ def test_garbage_cursors_are_rejected_naming_the_cursor(garbage):
 @pytest.mark.parametrize(
     "value", [{"q": "x"}, {"u": "not-a-uuid"}, {"t": "yesterday"}], ids=["tag", "uuid", "time"]
 )
-def test_a_cursor_with_a_bad_tagged_value_is_rejected(value):
+def test_a_cursor_with_a_bad_tagged_value_is_rejected(value: dict[str, str]) -> None:
     """A well-formed cursor whose value has an unknown tag, or a tagged value that does not
     parse, is refused naming the cursor."""
     body = json.dumps(["created_at", False, value, "id"]).encode()
@@ -88,13 +99,13 @@ def test_a_cursor_with_a_bad_tagged_value_is_rejected(value):
 
 
 @given(st.integers(1, MAX_PAGE_SIZE))
-def test_limits_from_1_to_the_maximum_are_accepted(limit):
+def test_limits_from_1_to_the_maximum_are_accepted(limit: int) -> None:
     """Any page size from 1 to MAX_PAGE_SIZE makes a request."""
     assert PageRequest(limit=limit).limit == limit
 
 
 @given(st.integers().filter(lambda n: not 1 <= n <= MAX_PAGE_SIZE) | st.just(True) | st.just(5.0))
-def test_limits_out_of_range_or_not_integers_are_rejected(limit):
+def test_limits_out_of_range_or_not_integers_are_rejected(limit: Any) -> None:
     """A page size outside 1..MAX_PAGE_SIZE, or not an int, is refused naming limit."""
     with pytest.raises(ValidationError) as caught:
         PageRequest(limit=limit)
@@ -102,7 +113,7 @@ def test_limits_out_of_range_or_not_integers_are_rejected(limit):
     assert caught.value.field == "limit"
 
 
-def test_check_sort_defaults_and_rejects_unknown_fields():
+def test_check_sort_defaults_and_rejects_unknown_fields() -> None:
     """No sort means the default; an offered sort is kept; any other is refused naming
     sort."""
     offered = ("created_at", "name")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+from typing import Any, cast
 
 import pytest
 
@@ -16,6 +17,7 @@ from application.indexing.progress import silent
 from application.indexing.reading import Parsed
 from application.indexing.vectors import code_units, near_duplicates
 from application.similarity import index_code_units
+from domain.analysis import AnalysisResult
 from domain.ids import JobId, new_id
 from tests.unit.test_near_duplicates import (
     NORMALIZE,
@@ -28,7 +30,7 @@ from tests.unit.test_near_duplicates import (
 )
 
 
-def test_the_closest_eligible_other_vector_is_found_ties_to_the_lowest_index():
+def test_the_closest_eligible_other_vector_is_found_ties_to_the_lowest_index() -> None:
     """Each query gets its most similar other eligible vector within the threshold; equal
     vectors tie and the lowest index wins; a zero vector is 0 similar to any."""
     vectors = [(1.0, 0.0), (0.0, 1.0), (1.0, 0.0), (1.0, 0.0), (0.6, 0.8), (0.0, 0.0)]
@@ -38,11 +40,12 @@ def test_the_closest_eligible_other_vector_is_found_ties_to_the_lowest_index():
 
     assert found[0] == (2, 1.0)  # 2 and 3 tie: the lowest index
     assert found[1] == (0, 1.0)
-    assert found[2] == (4, pytest.approx(0.8))
-    assert found[3] == (1, pytest.approx(0.8))
+    # an approximate similarity in a tuple is typed as an object: an Approx is no float
+    assert found[2] == cast(object, (4, pytest.approx(0.8)))
+    assert found[3] == cast(object, (1, pytest.approx(0.8)))
     assert found[4] is None  # the zero vector
     assert finder.closest(vectors, [0], [True, True, False, False, True, True], 0.5) == [
-        (4, pytest.approx(0.6))
+        cast(object, (4, pytest.approx(0.6)))
     ]
     assert finder.closest(vectors, [0], [True, True, False, False, True, True], 0.7) == [None]
     assert finder.closest(vectors, [], [True] * 6, 0.5) == []
@@ -52,7 +55,7 @@ def _stdlib_functions(limit: int) -> list[Parsed]:
     """Real functions (each its own file), with repeats so that some pairs are exact."""
     text = inspect.getsource(json.decoder) + inspect.getsource(json.encoder)
     lines = text.splitlines()
-    parsed = []
+    parsed: list[Parsed] = []
     for node in ast.walk(ast.parse(text)):
         if isinstance(node, ast.FunctionDef) and node.end_lineno:
             code = "\n".join(lines[node.lineno - 1 : node.end_lineno]) + "\n"
@@ -65,7 +68,7 @@ def _stdlib_functions(limit: int) -> list[Parsed]:
 
 
 @pytest.mark.parametrize("min_similarity", [0.5, 0.9])
-async def test_one_pass_finds_what_a_search_per_function_finds(min_similarity: float):
+async def test_one_pass_finds_what_a_search_per_function_finds(min_similarity: float) -> None:
     """Over real functions, analysed in two steps, the exact pass reports the same pairs,
     with the same similarity, as a search of the store per function."""
     everything = _stdlib_functions(60)
@@ -85,12 +88,13 @@ async def test_one_pass_finds_what_a_search_per_function_finds(min_similarity: f
         store, analysed, now, effective, job, silent, neighbours=ExactNeighbours()
     )
 
-    def seen(results):
-        return [
-            (r.location.file_path, r.metadata["duplicate_of"], r.title, r.description,
-             r.confidence)
-            for r in results
-        ]  # fmt: skip
+    def seen(results: list[AnalysisResult]) -> list[tuple[str, Any, str, str, float]]:
+        rows = []
+        for r in results:
+            assert r.location is not None
+            rows.append((r.location.file_path, r.metadata["duplicate_of"], r.title,
+                         r.description, r.confidence))  # fmt: skip
+        return rows
 
     assert seen(one_pass) == seen(searched)
     # not vacuous: the copies are found (how many pairs depends on which of identical

@@ -10,6 +10,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -85,7 +86,7 @@ def norm(vector: tuple[float, ...]) -> float:
     return math.sqrt(math.fsum(x * x for x in vector))
 
 
-def test_same_text_gives_the_same_vector_in_another_process():
+def test_same_text_gives_the_same_vector_in_another_process() -> None:
     """A vector does not depend on the process: another interpreter, with another hash
     seed, computes exactly the same components."""
     script = (
@@ -109,7 +110,7 @@ def test_same_text_gives_the_same_vector_in_another_process():
     assert tuple(json.loads(completed.stdout)) == here
 
 
-async def test_embedding_twice_gives_identical_vectors():
+async def test_embedding_twice_gives_identical_vectors() -> None:
     """The same text embedded again, alone or in a batch, gives the same vector."""
     embedder = HashingEmbedder()
 
@@ -121,7 +122,7 @@ async def test_embedding_twice_gives_identical_vectors():
 
 
 @pytest.mark.parametrize("dimension", [8, 384, 8192])
-async def test_vectors_have_the_dimension_and_unit_length(dimension):
+async def test_vectors_have_the_dimension_and_unit_length(dimension: int) -> None:
     """Every vector has ``dimension`` finite float components and Euclidean norm 1."""
     embedder = HashingEmbedder(dimension)
 
@@ -134,7 +135,7 @@ async def test_vectors_have_the_dimension_and_unit_length(dimension):
         assert norm(vector) == pytest.approx(1.0)
 
 
-async def test_near_duplicate_scores_clearly_above_unrelated_code():
+async def test_near_duplicate_scores_clearly_above_unrelated_code() -> None:
     """A renamed and reformatted copy of a function is closer to it than any unrelated
     function, by a clear margin."""
     embedder = HashingEmbedder()
@@ -146,7 +147,7 @@ async def test_near_duplicate_scores_clearly_above_unrelated_code():
     assert duplicate_score > best_unrelated + 0.15
 
 
-async def test_whitespace_alone_does_not_change_the_vector():
+async def test_whitespace_alone_does_not_change_the_vector() -> None:
     """Code that differs only in spaces, indentation and line breaks embeds identically."""
     embedder = HashingEmbedder()
     squeezed = "def f(a,b):\n  return a+b"
@@ -157,7 +158,7 @@ async def test_whitespace_alone_does_not_change_the_vector():
     assert first == second
 
 
-async def test_identifiers_are_split_into_words():
+async def test_identifiers_are_split_into_words() -> None:
     """camelCase and snake_case spellings of the same name embed alike."""
     embedder = HashingEmbedder()
     camel, snake, other = await embedder.embed(
@@ -167,7 +168,7 @@ async def test_identifiers_are_split_into_words():
     assert cosine(camel, snake) > cosine(camel, other) + 0.3
 
 
-async def test_text_without_tokens_gets_one_fixed_unit_vector():
+async def test_text_without_tokens_gets_one_fixed_unit_vector() -> None:
     """Empty and blank texts all get the same unit vector, never a zero vector."""
     embedder = HashingEmbedder(32)
 
@@ -177,36 +178,36 @@ async def test_text_without_tokens_gets_one_fixed_unit_vector():
     assert norm(empty) == pytest.approx(1.0)
 
 
-async def test_embed_of_nothing_is_an_empty_list():
+async def test_embed_of_nothing_is_an_empty_list() -> None:
     """Embedding no texts returns no vectors."""
     assert await HashingEmbedder().embed([]) == []
 
 
-async def test_non_string_texts_are_refused():
+async def test_non_string_texts_are_refused() -> None:
     """A batch holding a non-string, or a bare string instead of a batch, is refused."""
     embedder = HashingEmbedder()
 
     with pytest.raises(ValidationError, match=r"texts\[1\]"):
-        await embedder.embed(["ok", 42])
+        await embedder.embed(["ok", cast(Any, 42)])
     with pytest.raises(ValidationError, match="not a string"):
         await embedder.embed("def f(): pass")
 
 
 @pytest.mark.parametrize("dimension", [0, 7, 8193, True, 384.0, "384"])
-def test_dimension_out_of_range_is_refused(dimension):
+def test_dimension_out_of_range_is_refused(dimension: Any) -> None:
     """A dimension that is not an integer from 8 to 8192 raises ValueError."""
     with pytest.raises(ValueError, match="dimension"):
         HashingEmbedder(dimension)
 
 
 @pytest.mark.parametrize("name", ["", "  "])
-def test_blank_model_name_is_refused(name):
+def test_blank_model_name_is_refused(name: str) -> None:
     """The model name identifies the embedding space, so it cannot be blank."""
     with pytest.raises(ValueError, match="model_name"):
         HashingEmbedder(model_name=name)
 
 
-def test_embedder_reports_its_model_and_dimension():
+def test_embedder_reports_its_model_and_dimension() -> None:
     """The port's properties expose the configured model name and dimension."""
     embedder: Embedder = HashingEmbedder(128, model_name="hashing-test")
 

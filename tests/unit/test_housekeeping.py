@@ -4,7 +4,8 @@ cleaned as of a chosen moment."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import pytest
@@ -23,13 +24,16 @@ from application._walk import every_result
 from domain.analysis import AnalysisJob
 from domain.enums import FileChange, IssueStatus, JobStatus, NewCodeKind, Resolution
 from domain.files import FileHistoryEntry, FileIndex
-from domain.ids import AnalysisResultId, JobId, ProjectId, new_id
+from domain.ids import AnalysisResultId, JobId, ProjectId, RuleId, new_id
 from domain.issues import Issue, IssueChange
 from domain.projects import Project, Repository
 from domain.quality import NewCodePeriod, RetentionPolicy
 from ports.errors import NotFoundError
 from ports.pagination import PageRequest
 from tests.contract import builders
+
+if TYPE_CHECKING:  # the unit conftest is pytest's to import
+    from tests.unit.conftest import Events
 
 NOW = dt.datetime(2024, 6, 15, 12, 0, tzinfo=dt.UTC)  # a Saturday
 
@@ -120,7 +124,7 @@ class History:
 
 
 @pytest.fixture
-async def history(uow, project) -> History:
+async def history(uow: MemoryUnitOfWork, project: Project) -> History:
     return History(uow, project)
 
 
@@ -155,7 +159,9 @@ async def retention_history(h: History) -> dict[str, AnalysisJob]:
 RETENTION_DELETES = {"c", "e", "g", "i", "failed_old", "cancelled_old"}
 
 
-async def test_retention_keeps_the_buckets_latest_each_branch_and_live_jobs(history):
+async def test_retention_keeps_the_buckets_latest_each_branch_and_live_jobs(
+    history: History,
+) -> None:
     """Every recent analysis stays, then the latest of each day, ISO week and month;
     none older, except each branch's latest (a detached HEAD's too) and the analysis a
     new-code period names; failed and cancelled jobs go once old; running and pending
@@ -176,7 +182,13 @@ async def test_retention_keeps_the_buckets_latest_each_branch_and_live_jobs(hist
         assert (job.status, job.updated_at) == (jobs[name].status, jobs[name].updated_at)
 
 
-async def test_a_dry_run_reports_the_same_and_deletes_nothing(db, uow, project, outbox, committed):
+async def test_a_dry_run_reports_the_same_and_deletes_nothing(
+    db: MemoryDatabase,
+    uow: MemoryUnitOfWork,
+    project: Project,
+    outbox: MemoryOutbox,
+    committed: Callable[[], Any],
+) -> None:
     """A dry run reports the analyses, closed issues and delivered events a real run
     deletes, and writes nothing; the real run then deletes exactly those."""
     now = dt.datetime.now(dt.UTC) + dt.timedelta(days=8)  # the setup's events are delivered
@@ -206,7 +218,7 @@ async def test_a_dry_run_reports_the_same_and_deletes_nothing(db, uow, project, 
     assert (await outbox.stats()).delivered == 0
 
 
-async def test_a_job_whose_file_analysis_a_kept_job_holds_is_kept(history):
+async def test_a_job_whose_file_analysis_a_kept_job_holds_is_kept(history: History) -> None:
     """An old analysis whose result of a file a kept analysis still holds (that file was
     not analysed again since), or whose removal of a file hides an older analysis of it,
     stays; one whose every file analysis was superseded goes; what each analysis the
@@ -234,7 +246,7 @@ async def test_a_job_whose_file_analysis_a_kept_job_holds_is_kept(history):
             assert j0.id not in {r.job_id for r in results}
 
 
-async def test_a_running_job_holds_what_it_started_from(history):
+async def test_a_running_job_holds_what_it_started_from(history: History) -> None:
     """A running job (which holds the latest analyses before it) keeps the old analysis
     it holds, even when no completed job that stays holds it."""
     await history.file("a.py")
@@ -251,7 +263,9 @@ async def test_a_running_job_holds_what_it_started_from(history):
     assert await history.held(running) == held and len(held) == 2
 
 
-async def test_a_policy_of_nothing_leaves_each_branch_latest_and_live_jobs(history):
+async def test_a_policy_of_nothing_leaves_each_branch_latest_and_live_jobs(
+    history: History,
+) -> None:
     """With every period zero, only each branch's latest analysis, the running and
     pending jobs and what they hold stay."""
     await history.file("a.py")
@@ -272,11 +286,11 @@ async def test_a_policy_of_nothing_leaves_each_branch_latest_and_live_jobs(histo
     assert report.analyses_deleted == 3
 
 
-def closed(project_id: ProjectId, at: dt.datetime, **fields: object) -> Issue:
+def closed(project_id: ProjectId, at: dt.datetime, **fields: Any) -> Issue:
     return Issue(
         project_id=project_id,
         branch="main",
-        rule_id="complex-function",
+        rule_id=RuleId("complex-function"),
         severity="medium",
         category="complexity",
         title="Function is too complex",
@@ -288,11 +302,11 @@ def closed(project_id: ProjectId, at: dt.datetime, **fields: object) -> Issue:
     )
 
 
-def opened(project_id: ProjectId, **fields: object) -> Issue:
+def opened(project_id: ProjectId, **fields: Any) -> Issue:
     return Issue(
         project_id=project_id,
         branch="main",
-        rule_id="complex-function",
+        rule_id=RuleId("complex-function"),
         severity="medium",
         category="complexity",
         title="Function is too complex",
@@ -320,7 +334,9 @@ async def issue_ids(uow: MemoryUnitOfWork, project_id: ProjectId) -> set[object]
     return {i.id for i in page.items}
 
 
-async def test_closed_issues_go_after_the_window_with_their_changelog(uow, project):
+async def test_closed_issues_go_after_the_window_with_their_changelog(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """Issues closed longer ago than the window are deleted with their changelogs;
     those closed since, and unresolved or resolved ones however old, stay."""
     old = closed(project.id, NOW - dt.timedelta(days=31))
@@ -339,8 +355,8 @@ async def test_closed_issues_go_after_the_window_with_their_changelog(uow, proje
 
 
 async def test_delivered_events_go_after_their_window_and_pending_ones_stay(
-    uow, project, outbox, events
-):
+    uow: MemoryUnitOfWork, project: Project, outbox: MemoryOutbox, events: Events
+) -> None:
     """Delivered outbox events older than the window are deleted; younger ones, and
     pending events however old, stay."""
     await create_project(
@@ -364,7 +380,7 @@ async def test_delivered_events_go_after_their_window_and_pending_ones_stay(
     assert await events() == waiting
 
 
-async def test_an_organizations_unit_cleans_its_own_projects_only(db):
+async def test_an_organizations_unit_cleans_its_own_projects_only(db: MemoryDatabase) -> None:
     """A unit opened for one organization cleans its projects and closed issues, not
     another organization's, and leaves the outbox (which is no organization's) alone."""
     system = MemoryUnitOfWork(db, system=True)
@@ -399,7 +415,9 @@ async def _organization_with_history(uow: MemoryUnitOfWork, slug: str) -> Histor
     return h
 
 
-async def test_one_project_is_cleaned_alone(db, uow, project, outbox):
+async def test_one_project_is_cleaned_alone(
+    db: MemoryDatabase, uow: MemoryUnitOfWork, project: Project, outbox: MemoryOutbox
+) -> None:
     """With a project, only its analyses are cleaned: the other projects' analyses,
     the closed issues and the outbox are left for a run over every project."""
     other = await create_project(
@@ -425,7 +443,7 @@ async def test_one_project_is_cleaned_alone(db, uow, project, outbox):
         await housekeeping(uow, now=later, project_id=ProjectId(new_id()))
 
 
-async def test_housekeeping_of_an_empty_store_reports_nothing():
+async def test_housekeeping_of_an_empty_store_reports_nothing() -> None:
     """A store with no project has nothing to clean."""
     db = MemoryDatabase()
     report = await housekeeping(MemoryUnitOfWork(db, system=True), MemoryOutbox(db))

@@ -23,14 +23,14 @@ from ports.source import SourceSnapshot
         ("x" * 150, "x" * 100),
     ],
 )
-def test_a_slug_keeps_the_letters_and_digits_of_the_name(name, slug):
+def test_a_slug_keeps_the_letters_and_digits_of_the_name(name: str, slug: str) -> None:
     """A slug is the name's lower-case ASCII letters and digits, runs joined by one
     hyphen, at most 100 characters."""
     assert slugify(name) == slug
 
 
 @pytest.mark.parametrize("name", ["!!!", "---", "日本語", " _ "])
-def test_a_name_without_a_letter_or_digit_has_no_slug(name):
+def test_a_name_without_a_letter_or_digit_has_no_slug(name: str) -> None:
     """A name without an ASCII letter or digit is refused, naming the field, instead of
     becoming a made-up slug shared by every such name."""
     with pytest.raises(ValidationError) as caught:
@@ -63,7 +63,9 @@ async def _index_records(db: MemoryDatabase, snapshot: SourceSnapshot, name: str
         (("/a/svc", "https://git.example.com/a/svc.git"), ("/b/svc", None)),
     ],
 )  # fmt: skip
-async def test_another_repository_does_not_join_a_project_of_the_same_name(first, second):
+async def test_another_repository_does_not_join_a_project_of_the_same_name(
+    first: tuple[str, str | None], second: tuple[str, str | None]
+) -> None:
     """A repository of another origin URL (without one, at another path) is refused the
     project a first repository holds under the same name, naming that repository, and
     nothing joins the project."""
@@ -78,7 +80,7 @@ async def test_another_repository_does_not_join_a_project_of_the_same_name(first
     assert [c.local_path for c in clones] == [first[0]]
 
 
-async def test_the_same_repository_finds_its_project_again():
+async def test_the_same_repository_finds_its_project_again() -> None:
     """Another clone of the same origin, and the same checkout after its origin changed,
     find the project the repository holds."""
     db = MemoryDatabase()

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, cast
 
 import pytest
 
+from adapters.memory.database import MemoryDatabase
 from adapters.memory.unit_of_work import MemoryUnitOfWork
 from application import (
     begin_analysis,
@@ -21,18 +24,25 @@ from domain.analysis import AnalysisJob, AnalysisResult
 from domain.audit import AuditAction
 from domain.enums import IssueStatus, JobStatus, Resolution, Severity
 from domain.errors import InvalidTransitionError, ValidationError
-from domain.ids import IssueId, ProjectId, new_id
+from domain.ids import IssueId, ProjectId, RuleId, new_id
 from domain.issues import Issue
+from domain.projects import Project
 from domain.values import SourceLocation
 from ports.errors import NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from tests.contract import builders
+
+if TYPE_CHECKING:  # the unit conftest is pytest's to import
+    from tests.unit.conftest import Events
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
+# The issues of "main" by name, and the issue of "feature".
+Triaged = tuple[dict[str, Issue], Issue]
 
-def issue(project_id: ProjectId, **overrides: object) -> Issue:
-    fields: dict[str, object] = {
+
+def issue(project_id: ProjectId, **overrides: Any) -> Issue:
+    fields: dict[str, Any] = {
         "project_id": project_id,
         "branch": "main",
         "rule_id": "complex-function",
@@ -54,7 +64,7 @@ async def store_issues(uow: MemoryUnitOfWork, *issues: Issue) -> None:
         await uow.commit()
 
 
-async def store_job(uow: MemoryUnitOfWork, project_id: ProjectId, **fields: object) -> AnalysisJob:
+async def store_job(uow: MemoryUnitOfWork, project_id: ProjectId, **fields: Any) -> AnalysisJob:
     job = AnalysisJob(project_id=project_id, **fields)
     async with uow:
         await uow.analysis.create_job(job)
@@ -63,7 +73,7 @@ async def store_job(uow: MemoryUnitOfWork, project_id: ProjectId, **fields: obje
 
 
 @pytest.fixture
-async def triaged(uow, project):
+async def triaged(uow: MemoryUnitOfWork, project: Project) -> Triaged:
     """Issues of "main" in every status, and one of "feature"; the latest completed
     analysis is of "main" (a later failed one is of "feature")."""
     main = {
@@ -104,13 +114,13 @@ async def triaged(uow, project):
     return main, feature
 
 
-def ids(page) -> list[IssueId]:
+def ids(page: Page[Issue]) -> list[IssueId]:
     return [i.id for i in page.items]
 
 
 async def test_list_issues_defaults_to_the_unresolved_issues_of_the_latest_branch(
-    uow, project, triaged
-):
+    uow: MemoryUnitOfWork, project: Project, triaged: Triaged
+) -> None:
     """Without a branch the latest completed analysis' branch is listed, without
     statuses its open, confirmed and reopened issues, the most severe first."""
     main, _ = triaged
@@ -119,11 +129,15 @@ async def test_list_issues_defaults_to_the_unresolved_issues_of_the_latest_branc
     assert page.next_cursor is None
 
 
-async def test_list_issues_filters_by_branch_status_severity_and_new_code(uow, project, triaged):
+async def test_list_issues_filters_by_branch_status_severity_and_new_code(
+    uow: MemoryUnitOfWork, project: Project, triaged: Triaged
+) -> None:
     """Each filter narrows the list; statuses may be given by their values."""
     main, feature = triaged
     assert ids(await list_issues(uow, project.id, branch="feature")) == [feature.id]
-    resolved = await list_issues(uow, project.id, statuses=["resolved", IssueStatus.CLOSED])
+    resolved = await list_issues(
+        uow, project.id, statuses=[cast(Any, "resolved"), IssueStatus.CLOSED]
+    )
     assert set(ids(resolved)) == {main["false_positive"].id, main["closed"].id}
     severe = await list_issues(uow, project.id, min_severity=Severity.HIGH)
     assert ids(severe) == [main["critical"].id, main["reopened"].id]
@@ -132,7 +146,9 @@ async def test_list_issues_filters_by_branch_status_severity_and_new_code(uow, p
 
 
 @pytest.mark.parametrize("sort", [None, "path", "first_seen_at"])
-async def test_list_issues_pages_with_a_cursor(uow, project, triaged, sort):
+async def test_list_issues_pages_with_a_cursor(
+    uow: MemoryUnitOfWork, project: Project, triaged: Triaged, sort: str | None
+) -> None:
     """Pages follow one another by their cursor (in the default order, the most severe
     first, too), with no issue twice and none left out."""
     main, _ = triaged
@@ -148,14 +164,18 @@ async def test_list_issues_pages_with_a_cursor(uow, project, triaged, sort):
     }
 
 
-async def test_list_issues_of_a_project_never_analysed_lists_the_detached_branch(uow, project):
+async def test_list_issues_of_a_project_never_analysed_lists_the_detached_branch(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """With no completed analysis, the branch is "" (a detached HEAD's)."""
     detached = issue(project.id, branch="")
     await store_issues(uow, detached, issue(project.id, branch="main"))
     assert ids(await list_issues(uow, project.id)) == [detached.id]
 
 
-async def test_list_issues_refuses_unknown_projects_and_empty_statuses(uow, project):
+async def test_list_issues_refuses_unknown_projects_and_empty_statuses(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """An unknown project is NotFoundError; an empty status list a ValidationError."""
     with pytest.raises(NotFoundError, match="project"):
         await list_issues(uow, ProjectId(new_id()))
@@ -165,7 +185,9 @@ async def test_list_issues_refuses_unknown_projects_and_empty_statuses(uow, proj
         await list_issues(uow, project.id, branch="b" * 256)
 
 
-async def test_issue_detail_returns_the_issue_and_its_changelog(uow, project, triaged):
+async def test_issue_detail_returns_the_issue_and_its_changelog(
+    uow: MemoryUnitOfWork, project: Project, triaged: Triaged
+) -> None:
     """The detail holds the issue as stored and its changes oldest first; an unknown
     issue is NotFoundError."""
     main, _ = triaged
@@ -184,7 +206,9 @@ async def test_issue_detail_returns_the_issue_and_its_changelog(uow, project, tr
         await issue_detail(uow, IssueId(new_id()))
 
 
-async def test_change_issue_moves_the_issue_and_records_who_did(db, project, triaged, events):
+async def test_change_issue_moves_the_issue_and_records_who_did(
+    db: MemoryDatabase, project: Project, triaged: Triaged, events: Events
+) -> None:
     """Each move is written with its changelog entry under the unit's actor, and the
     audit trail records it; no outbox event is raised."""
     main, _ = triaged
@@ -217,15 +241,19 @@ async def test_change_issue_moves_the_issue_and_records_who_did(db, project, tri
     assert await events() == []
 
 
-async def test_change_issue_names_the_user_when_the_unit_names_no_actor(uow, project, triaged):
+async def test_change_issue_names_the_user_when_the_unit_names_no_actor(
+    uow: MemoryUnitOfWork, project: Project, triaged: Triaged
+) -> None:
     """Without an actor the change is recorded as the user's."""
     main, _ = triaged
-    detail = await change_issue(uow, main["low"].id, resolve="false-positive")
+    detail = await change_issue(uow, main["low"].id, resolve=cast(Any, "false-positive"))
     assert [c.actor for c in detail.changelog] == ["user"]
     assert detail.issue.resolution is Resolution.FALSE_POSITIVE
 
 
-async def test_a_comment_alone_keeps_the_status(uow, project, triaged, committed):
+async def test_a_comment_alone_keeps_the_status(
+    uow: MemoryUnitOfWork, project: Project, triaged: Triaged, committed: Callable[[], Any]
+) -> None:
     """A comment is a changelog entry from and to the same status; the issue itself is
     not rewritten."""
     main, _ = triaged
@@ -248,7 +276,13 @@ async def test_a_comment_alone_keeps_the_status(uow, project, triaged, committed
         (IssueStatus.CLOSED, {"resolve": Resolution.FIXED}),
     ],
 )
-async def test_an_illegal_move_is_refused_and_writes_nothing(uow, project, committed, status, move):
+async def test_an_illegal_move_is_refused_and_writes_nothing(
+    uow: MemoryUnitOfWork,
+    project: Project,
+    committed: Callable[[], Any],
+    status: IssueStatus,
+    move: dict[str, Any],
+) -> None:
     """A move the lifecycle does not have is an InvalidTransitionError (a
     ValidationError), and neither the issue nor its changelog changes."""
     resolution = Resolution.FIXED if status in (IssueStatus.RESOLVED, IssueStatus.CLOSED) else None
@@ -274,8 +308,13 @@ async def test_an_illegal_move_is_refused_and_writes_nothing(uow, project, commi
     ],
 )
 async def test_change_issue_refuses_bad_requests_before_reading(
-    uow, project, triaged, committed, arguments, field
-):
+    uow: MemoryUnitOfWork,
+    project: Project,
+    triaged: Triaged,
+    committed: Callable[[], Any],
+    arguments: dict[str, Any],
+    field: str,
+) -> None:
     """Two moves at once, nothing to do, an empty or too long comment, or a resolution
     that does not exist: a ValidationError naming the argument, nothing written."""
     main, _ = triaged
@@ -286,13 +325,17 @@ async def test_change_issue_refuses_bad_requests_before_reading(
     assert committed() == before
 
 
-async def test_change_issue_of_an_unknown_issue_is_not_found(uow, project):
+async def test_change_issue_of_an_unknown_issue_is_not_found(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """Triage of an issue that does not exist is NotFoundError."""
     with pytest.raises(NotFoundError, match="issue"):
         await change_issue(uow, IssueId(new_id()), confirm=True)
 
 
-async def test_concurrent_triage_queues_on_the_issue_lock(db, project, triaged):
+async def test_concurrent_triage_queues_on_the_issue_lock(
+    db: MemoryDatabase, project: Project, triaged: Triaged
+) -> None:
     """Two triages of one issue at once both land, one after the other: neither is
     lost, and the second sees the first's status."""
     main, _ = triaged
@@ -308,7 +351,9 @@ async def test_concurrent_triage_queues_on_the_issue_lock(db, project, triaged):
     assert comment.from_status == comment.to_status
 
 
-async def test_a_verdict_outlives_the_next_analysis(uow, project):
+async def test_a_verdict_outlives_the_next_analysis(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """An issue found by an analysis and resolved as a false positive stays so when the
     next analysis finds it again, under the same id."""
     repository = await register_repository(
@@ -322,7 +367,7 @@ async def test_a_verdict_outlives_the_next_analysis(uow, project):
         finding = AnalysisResult(
             job_id=job.id,
             file_id=file.id,
-            rule_id="complex-function",
+            rule_id=RuleId("complex-function"),
             severity="high",
             category="complexity",
             title="Function is too complex",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import attrs
 import pytest
@@ -22,6 +23,8 @@ from domain.analysis import AnalysisJob, AnalysisResult
 from domain.enums import Category, FileChange, JobStatus, Severity
 from domain.errors import AnalysisInProgressError
 from domain.files import FileIndex
+from domain.ids import RuleId
+from domain.projects import Project, Repository
 from ports.errors import UnavailableError
 from ports.pagination import PageRequest
 
@@ -34,23 +37,25 @@ def alive(owner: str) -> bool | None:
     return {ME: True, GONE: False}.get(owner)
 
 
-def run(uow, project, **options):
+def run(uow: MemoryUnitOfWork, project: Project, **options: Any) -> JobRun:
     return JobRun(lambda: uow, project.id, owner=ME, owner_alive=alive, **options)
 
 
-async def jobs_of(uow, project):
+async def jobs_of(uow: MemoryUnitOfWork, project: Project) -> list[AnalysisJob]:
     async with uow:
         return list(await uow.analysis.list_jobs(project.id, PageRequest(limit=100)))
 
 
 @pytest.fixture
-async def repository(uow, project):
+async def repository(uow: MemoryUnitOfWork, project: Project) -> Repository:
     return await register_repository(
         uow, project.id, local_path="/srv/billing", remote_url="", default_branch="main"
     )
 
 
-def source(repository, path="billing/invoice.py", digest="a"):
+def source(
+    repository: Repository, path: str = "billing/invoice.py", digest: str = "a"
+) -> FileIndex:
     return FileIndex(
         repository_id=repository.id,
         relative_path=path,
@@ -61,7 +66,9 @@ def source(repository, path="billing/invoice.py", digest="a"):
     )
 
 
-async def test_a_run_that_ends_normally_completes_with_its_output(uow, project, repository):
+async def test_a_run_that_ends_normally_completes_with_its_output(
+    uow: MemoryUnitOfWork, project: Project, repository: Repository
+) -> None:
     """The job runs while the block runs and completes with what the block found: the
     snapshot, the history of the analysed files, the results, and the stage timings."""
     file = source(repository)
@@ -72,7 +79,7 @@ async def test_a_run_that_ends_normally_completes_with_its_output(uow, project, 
             result = AnalysisResult(
                 job_id=job_run.job.id,
                 file_id=file.id,
-                rule_id="r",
+                rule_id=RuleId("r"),
                 severity=Severity.LOW,
                 category=Category.STYLE,
                 title="t",
@@ -98,7 +105,7 @@ async def test_a_run_that_ends_normally_completes_with_its_output(uow, project, 
     assert [r.id for r in held] == [result.id]
 
 
-async def test_an_error_fails_the_job_with_it(uow, project):
+async def test_an_error_fails_the_job_with_it(uow: MemoryUnitOfWork, project: Project) -> None:
     """Any exception in the block fails the job, with the error as its message, and goes
     on to the caller."""
     with pytest.raises(RuntimeError, match="disk on fire"):
@@ -111,7 +118,9 @@ async def test_an_error_fails_the_job_with_it(uow, project):
 
 
 @pytest.mark.parametrize("interruption", [asyncio.CancelledError, KeyboardInterrupt])
-async def test_an_interruption_cancels_the_job(uow, project, interruption):
+async def test_an_interruption_cancels_the_job(
+    uow: MemoryUnitOfWork, project: Project, interruption: type[BaseException]
+) -> None:
     """A cancelled task, Ctrl-C (KeyboardInterrupt) or a terminated process (cancelled
     task) cancels the job."""
     with pytest.raises(interruption):
@@ -122,7 +131,9 @@ async def test_an_interruption_cancels_the_job(uow, project, interruption):
     assert job.status is JobStatus.CANCELLED
 
 
-async def test_a_task_cancelled_mid_run_cancels_its_job(uow, project):
+async def test_a_task_cancelled_mid_run_cancels_its_job(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """Cancelling the task that runs the block cancels the job, even while it waits."""
     started = asyncio.Event()
 
@@ -141,7 +152,9 @@ async def test_a_task_cancelled_mid_run_cancels_its_job(uow, project):
     assert job.status is JobStatus.CANCELLED
 
 
-async def test_a_completion_that_fails_fails_the_job(uow, project, repository):
+async def test_a_completion_that_fails_fails_the_job(
+    uow: MemoryUnitOfWork, project: Project, repository: Repository
+) -> None:
     """If writing the output fails (here: a result of another job), the job fails with
     that error and nothing of the output is written."""
     other = AnalysisJob(project_id=project.id)
@@ -149,7 +162,7 @@ async def test_a_completion_that_fails_fails_the_job(uow, project, repository):
         async with run(uow, project) as job_run:
             result = AnalysisResult(
                 job_id=other.id,
-                rule_id="r",
+                rule_id=RuleId("r"),
                 severity=Severity.LOW,
                 category=Category.STYLE,
                 title="t",
@@ -159,10 +172,13 @@ async def test_a_completion_that_fails_fails_the_job(uow, project, repository):
 
     [job] = await jobs_of(uow, project)
     assert job.status is JobStatus.FAILED
+    assert job.error_message is not None
     assert "must be the completed job" in job.error_message
 
 
-async def test_a_live_job_of_the_project_refuses_a_second_run(uow, project):
+async def test_a_live_job_of_the_project_refuses_a_second_run(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """While a job whose owner is alive and whose lease holds runs, another run of the
     same type refuses to start and writes nothing."""
     async with run(uow, project):
@@ -172,7 +188,14 @@ async def test_a_live_job_of_the_project_refuses_a_second_run(uow, project):
         assert len(await jobs_of(uow, project)) == 1
 
 
-async def abandoned(uow, project, *, owner=GONE, lease_until=None, at=None):
+async def abandoned(
+    uow: MemoryUnitOfWork,
+    project: Project,
+    *,
+    owner: str = GONE,
+    lease_until: dt.datetime | None = None,
+    at: dt.datetime | None = None,
+) -> AnalysisJob:
     """A running job left by ``owner``."""
     now = at or dt.datetime.now(dt.UTC)
     job = AnalysisJob(project_id=project.id, job_type="full")
@@ -185,7 +208,9 @@ async def abandoned(uow, project, *, owner=GONE, lease_until=None, at=None):
     return job
 
 
-async def test_a_job_whose_owner_is_gone_is_failed_before_the_next_starts(uow, project):
+async def test_a_job_whose_owner_is_gone_is_failed_before_the_next_starts(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """A running job whose process is gone is failed, naming why, and the new run goes on."""
     left = await abandoned(uow, project, owner=GONE)
 
@@ -198,7 +223,7 @@ async def test_a_job_whose_owner_is_gone_is_failed_before_the_next_starts(uow, p
     assert jobs[job_run.job.id].status is JobStatus.COMPLETED
 
 
-async def test_a_job_whose_lease_expired_is_failed(uow, project):
+async def test_a_job_whose_lease_expired_is_failed(uow: MemoryUnitOfWork, project: Project) -> None:
     """A job of an owner that cannot be checked (another machine) is failed once its
     lease expired, and blocks the next run while it holds."""
     now = dt.datetime.now(dt.UTC)
@@ -212,10 +237,13 @@ async def test_a_job_whose_lease_expired_is_failed(uow, project):
 
     assert [j.id for j in failed] == [holding.id]
     assert failed[0].status is JobStatus.FAILED
+    assert failed[0].error_message is not None
     assert "its lease expired at" in failed[0].error_message
 
 
-async def test_a_job_left_without_a_lease_is_failed(uow, project):
+async def test_a_job_left_without_a_lease_is_failed(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """A running job recorded without a lease (by an earlier version) is abandoned."""
     legacy = AnalysisJob(project_id=project.id, status=JobStatus.RUNNING)
     async with uow:
@@ -228,7 +256,9 @@ async def test_a_job_left_without_a_lease_is_failed(uow, project):
     assert failed.error_message == "abandoned: it was left running without a lease"
 
 
-async def test_heartbeats_renew_the_lease_while_stages_report_progress(uow, project):
+async def test_heartbeats_renew_the_lease_while_stages_report_progress(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """The lease is renewed in the background while the block runs, and the heartbeats
     never conflict with the stages' own writes of the job."""
     async with run(uow, project, heartbeat_every=0.001, lease=dt.timedelta(seconds=30)) as r:
@@ -237,7 +267,10 @@ async def test_heartbeats_renew_the_lease_while_stages_report_progress(uow, proj
             async with r.stage("work", progress=progress):
                 await asyncio.sleep(0.005)
         async with uow:
-            renewed = (await uow.analysis.find_job_by_id(r.job.id)).lease_expires_at
+            stored = await uow.analysis.find_job_by_id(r.job.id)
+        assert stored is not None
+        renewed = stored.lease_expires_at
+        assert renewed is not None and first is not None
         assert renewed > first
 
     assert r.job.status is JobStatus.COMPLETED
@@ -256,7 +289,9 @@ class FailingUnits:
         return self.uow
 
 
-async def test_a_job_that_cannot_be_ended_is_failed_by_the_next_run(uow, project, caplog):
+async def test_a_job_that_cannot_be_ended_is_failed_by_the_next_run(
+    uow: MemoryUnitOfWork, project: Project, caplog: pytest.LogCaptureFixture
+) -> None:
     """If the store is down when the job should end, the error goes on, a warning says
     what happened, the job stays running, and the next run (its owner gone) fails it."""
     units = FailingUnits(uow)
@@ -275,7 +310,9 @@ async def test_a_job_that_cannot_be_ended_is_failed_by_the_next_run(uow, project
     assert statuses[left.id] is JobStatus.FAILED
 
 
-async def test_recent_jobs_lists_newest_first_and_fails_abandoned_ones(uow, project):
+async def test_recent_jobs_lists_newest_first_and_fails_abandoned_ones(
+    uow: MemoryUnitOfWork, project: Project
+) -> None:
     """recent_jobs gives the newest jobs first, filters by status, and shows no job as
     running whose runner is gone."""
     async with run(uow, project):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from adapters.memory.cache import MemoryCache
@@ -17,7 +19,7 @@ class FakeClock:
         return self.now
 
 
-async def test_expiry_follows_the_injected_clock():
+async def test_expiry_follows_the_injected_clock() -> None:
     """A key lives until exactly ``ttl`` seconds of the clock have passed."""
     clock = FakeClock()
     cache = MemoryCache(clock=clock)
@@ -29,7 +31,7 @@ async def test_expiry_follows_the_injected_clock():
     assert await cache.get("k") is None
 
 
-async def test_least_recently_used_key_is_evicted_past_max_entries():
+async def test_least_recently_used_key_is_evicted_past_max_entries() -> None:
     """Beyond ``max_entries`` the key used longest ago goes; reading a key counts as use."""
     cache = MemoryCache(max_entries=2)
     await cache.set("a", b"1")
@@ -42,7 +44,7 @@ async def test_least_recently_used_key_is_evicted_past_max_entries():
     assert (await cache.get("a"), await cache.get("c")) == (b"1", b"3")
 
 
-async def test_writes_sweep_expired_entries_before_evicting_live_ones():
+async def test_writes_sweep_expired_entries_before_evicting_live_ones() -> None:
     """An expired entry makes room for a write, so no live entry is evicted for it."""
     clock = FakeClock()
     cache = MemoryCache(clock=clock, max_entries=2)
@@ -56,7 +58,7 @@ async def test_writes_sweep_expired_entries_before_evicting_live_ones():
     assert await cache.get("new") == b"3"
 
 
-async def test_overwritten_key_keeps_its_new_expiry():
+async def test_overwritten_key_keeps_its_new_expiry() -> None:
     """Setting a key again replaces its expiry: the first ttl no longer applies."""
     clock = FakeClock()
     cache = MemoryCache(clock=clock)
@@ -70,7 +72,7 @@ async def test_overwritten_key_keeps_its_new_expiry():
 
 
 @pytest.mark.parametrize("max_entries", [0, -1, 1.5, True, "10"])
-def test_max_entries_must_be_a_positive_integer(max_entries):
+def test_max_entries_must_be_a_positive_integer(max_entries: Any) -> None:
     """A cache that could hold nothing is a configuration error."""
     with pytest.raises(ValueError, match="max_entries"):
         MemoryCache(max_entries=max_entries)

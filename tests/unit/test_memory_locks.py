@@ -11,9 +11,11 @@ from adapters.memory.database import MemoryDatabase, Transaction
 from domain.organizations import Organization
 from ports.errors import ConcurrencyError, TransactionAbortedError
 
+Store = tuple[MemoryDatabase, Organization]
+
 
 @pytest.fixture
-def store() -> tuple[MemoryDatabase, Organization]:
+def store() -> Store:
     db = MemoryDatabase()
     org = Organization(name="Acme", slug="acme")
     tx = db.begin()
@@ -28,7 +30,7 @@ async def _settle() -> None:
         await asyncio.sleep(0)
 
 
-async def test_waiters_get_the_lock_in_the_order_they_asked(store):
+async def test_waiters_get_the_lock_in_the_order_they_asked(store: Store) -> None:
     """Three transactions waiting for a held row get it one after the other, first come
     first served, each once the previous one ended."""
     db, org = store
@@ -52,7 +54,7 @@ async def test_waiters_get_the_lock_in_the_order_they_asked(store):
     assert db.row_locks == {}
 
 
-async def test_a_cancelled_waiter_does_not_keep_the_lock_from_the_next(store):
+async def test_a_cancelled_waiter_does_not_keep_the_lock_from_the_next(store: Store) -> None:
     """A transaction cancelled while it waits is skipped: the one behind it gets the lock
     when the holder ends."""
     db, org = store
@@ -65,13 +67,15 @@ async def test_a_cancelled_waiter_does_not_keep_the_lock_from_the_next(store):
     gone.cancel()
     await _settle()
     holder.commit([])
-    assert (await asyncio.wait_for(waiting, timeout=30)).id == org.id
+    locked = await asyncio.wait_for(waiting, timeout=30)
+    assert locked is not None
+    assert locked.id == org.id
     behind.rollback()
     cancelled.rollback()
     assert db.row_locks == {}
 
 
-async def test_a_lock_handed_to_a_cancelled_waiter_is_released_when_it_ends(store):
+async def test_a_lock_handed_to_a_cancelled_waiter_is_released_when_it_ends(store: Store) -> None:
     """A waiter cancelled after the lock was handed to it holds it until its transaction
     ends, then the next waiter gets it."""
     db, org = store
@@ -85,10 +89,14 @@ async def test_a_lock_handed_to_a_cancelled_waiter_is_released_when_it_ends(stor
     await _settle()
     assert not second.done()
     handed.rollback()
-    assert (await asyncio.wait_for(second, timeout=30)).id == org.id
+    locked = await asyncio.wait_for(second, timeout=30)
+    assert locked is not None
+    assert locked.id == org.id
 
 
-async def test_a_waiter_whose_transaction_was_closed_fails_instead_of_taking_the_lock(store):
+async def test_a_waiter_whose_transaction_was_closed_fails_instead_of_taking_the_lock(
+    store: Store,
+) -> None:
     """A waiting transaction closed by someone else is told so, and does not hold the row."""
     db, org = store
     holder, closed = db.begin(), db.begin()
@@ -102,7 +110,7 @@ async def test_a_waiter_whose_transaction_was_closed_fails_instead_of_taking_the
     assert db.row_locks == {}
 
 
-async def test_a_deadlock_aborts_the_transaction_that_closes_the_cycle(store):
+async def test_a_deadlock_aborts_the_transaction_that_closes_the_cycle(store: Store) -> None:
     """A transaction about to wait for one that waits for it fails with ConcurrencyError
     and is aborted; the other gets its lock once the failed one ends."""
     db, org = store
@@ -120,12 +128,14 @@ async def test_a_deadlock_aborts_the_transaction_that_closes_the_cycle(store):
     with pytest.raises(TransactionAbortedError):
         b.get("organizations", org.id)
     b.rollback()
-    assert (await asyncio.wait_for(a_waits, timeout=30)).id == other.id
+    locked = await asyncio.wait_for(a_waits, timeout=30)
+    assert locked is not None
+    assert locked.id == other.id
     a.commit([])
     assert db.row_locks == {}
 
 
-async def test_locking_a_missing_row_holds_nothing(store):
+async def test_locking_a_missing_row_holds_nothing(store: Store) -> None:
     """lock of a missing row returns None and leaves no lock behind."""
     db, _ = store
     tx: Transaction = db.begin()
@@ -133,7 +143,7 @@ async def test_locking_a_missing_row_holds_nothing(store):
     assert db.row_locks == {}
 
 
-async def test_a_lock_held_stays_when_the_row_no_longer_matches(store):
+async def test_a_lock_held_stays_when_the_row_no_longer_matches(store: Store) -> None:
     """A transaction that locked a row, then deleted it, keeps the lock when it asks for
     the row again and finds nothing: another locker still waits for it to end."""
     db, org = store
