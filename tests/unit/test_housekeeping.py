@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import attrs
 import pytest
@@ -31,9 +31,7 @@ from domain.quality import NewCodePeriod, RetentionPolicy
 from ports.errors import NotFoundError
 from ports.pagination import PageRequest
 from tests.contract import builders
-
-if TYPE_CHECKING:  # the unit conftest is pytest's to import
-    from tests.unit.conftest import Events
+from tests.unit.fakes import Events
 
 NOW = dt.datetime(2024, 6, 15, 12, 0, tzinfo=dt.UTC)  # a Saturday
 

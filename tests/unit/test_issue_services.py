@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 import pytest
 
@@ -31,9 +31,7 @@ from domain.values import SourceLocation
 from ports.errors import NotFoundError
 from ports.pagination import Page, PageRequest
 from tests.contract import builders
-
-if TYPE_CHECKING:  # the unit conftest is pytest's to import
-    from tests.unit.conftest import Events
+from tests.unit.fakes import Events
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
