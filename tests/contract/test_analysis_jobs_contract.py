@@ -12,10 +12,11 @@ from ports.errors import ConcurrencyError, NotFoundError
 from ports.pagination import PageRequest
 from ports.repositories import JOB_SORTS
 from tests.contract.builders import analysis_job, at, fields_of, read, scaffold, store
+from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
 
 
-async def test_create_job_then_find_round_trips_every_field(backend):
+async def test_create_job_then_find_round_trips_every_field(backend: Backend) -> None:
     """A job reads back by id with every field, config and metadata included."""
     proj = (await scaffold(backend)).project
     job = analysis_job(
@@ -33,12 +34,13 @@ async def test_create_job_then_find_round_trips_every_field(backend):
     await store(backend, job)
 
     found = await read(backend, lambda uow: uow.analysis.find_job_by_id(job.id))
+    assert found is not None
 
     assert attrs.asdict(found) == attrs.asdict(job)
     assert await read(backend, lambda uow: uow.analysis.find_job_by_id(new_id())) is None
 
 
-async def test_job_of_an_unknown_project_raises_not_found(backend):
+async def test_job_of_an_unknown_project_raises_not_found(backend: Backend) -> None:
     """Creating a job needs its project to exist."""
     orphan = analysis_job(ProjectId(new_id()))
 
@@ -48,7 +50,7 @@ async def test_job_of_an_unknown_project_raises_not_found(backend):
     assert await read(backend, lambda uow: uow.analysis.find_job_by_id(orphan.id)) is None
 
 
-async def test_update_job_returns_the_stored_job_with_a_newer_updated_at(backend):
+async def test_update_job_returns_the_stored_job_with_a_newer_updated_at(backend: Backend) -> None:
     """update_job stores a status change and returns it with a later updated_at."""
     proj = (await scaffold(backend)).project
     job = analysis_job(proj.id, created_at=at(0), updated_at=at(0))
@@ -64,10 +66,11 @@ async def test_update_job_returns_the_stored_job_with_a_newer_updated_at(backend
     assert updated.updated_at > job.updated_at
     assert fields_of(updated, "updated_at") == fields_of(running, "updated_at")
     found = await read(backend, lambda uow: uow.analysis.find_job_by_id(job.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(updated)
 
 
-async def test_update_job_with_a_stale_job_raises_concurrency_error(backend):
+async def test_update_job_with_a_stale_job_raises_concurrency_error(backend: Backend) -> None:
     """Updating from a copy read before another update raises ConcurrencyError."""
     proj = (await scaffold(backend)).project
     job = analysis_job(proj.id)
@@ -85,10 +88,11 @@ async def test_update_job_with_a_stale_job_raises_concurrency_error(backend):
             await uow.commit()
 
     found = await read(backend, lambda uow: uow.analysis.find_job_by_id(job.id))
+    assert found is not None
     assert found.status is JobStatus.RUNNING
 
 
-async def test_update_job_of_an_unknown_id_raises_not_found(backend):
+async def test_update_job_of_an_unknown_id_raises_not_found(backend: Backend) -> None:
     """Updating a job that was never stored raises NotFoundError."""
     proj = (await scaffold(backend)).project
 
@@ -97,7 +101,7 @@ async def test_update_job_of_an_unknown_id_raises_not_found(backend):
             await uow.analysis.update_job(analysis_job(proj.id))
 
 
-async def test_list_jobs_pages_through_every_sort_in_keyset_order(backend):
+async def test_list_jobs_pages_through_every_sort_in_keyset_order(backend: Backend) -> None:
     """Listing yields each of the project's jobs once, in (sort field, id) order, for each
     sort."""
     proj, other = (await scaffold(backend)).project, (await scaffold(backend)).project
@@ -118,7 +122,7 @@ async def test_list_jobs_pages_through_every_sort_in_keyset_order(backend):
     await assert_rejects_bad_requests(backend, fetch, offered=JOB_SORTS)
 
 
-async def test_list_jobs_filters_by_status(backend):
+async def test_list_jobs_filters_by_status(backend: Backend) -> None:
     """Listing with a status returns only the project's jobs in that status."""
     proj = (await scaffold(backend)).project
     done = [analysis_job(proj.id, status="completed") for _ in range(2)]
@@ -132,7 +136,7 @@ async def test_list_jobs_filters_by_status(backend):
     assert {j.id for j in listed} == {j.id for j in done}
 
 
-async def test_latest_job_is_the_most_recently_created_with_the_status(backend):
+async def test_latest_job_is_the_most_recently_created_with_the_status(backend: Backend) -> None:
     """latest_job picks the newest completed job by default, the newest of any status with
     status=None, and None when nothing matches."""
     proj, empty = (await scaffold(backend)).project, (await scaffold(backend)).project

@@ -17,6 +17,7 @@ from tests.contract.builders import (
     scaffold,
     store,
 )
+from tests.contract.conftest import Backend
 
 NOW = at(0)
 
@@ -25,7 +26,7 @@ def days_ago(days):
     return NOW - dt.timedelta(days=days)
 
 
-async def test_aggregate_metrics_summarizes_the_latest_completed_job_only(backend):
+async def test_aggregate_metrics_summarizes_the_latest_completed_job_only(backend: Backend) -> None:
     """Statistics per metric name cover only the metrics of the given type in the newest
     completed job, with exact count, min, max, avg, sum and violations."""
     base = await scaffold(backend)
@@ -63,7 +64,7 @@ async def test_aggregate_metrics_summarizes_the_latest_completed_job_only(backen
     )
 
 
-async def test_aggregate_metrics_without_a_completed_job_is_empty(backend):
+async def test_aggregate_metrics_without_a_completed_job_is_empty(backend: Backend) -> None:
     """A project with no completed job aggregates to no job and no metrics."""
     base = await scaffold(backend)
     source, running = file_index(base.repository.id), analysis_job(base.project.id)
@@ -77,7 +78,7 @@ async def test_aggregate_metrics_without_a_completed_job_is_empty(backend):
     assert report.metrics == ()
 
 
-async def test_issues_summary_groups_recent_results_of_completed_jobs(backend):
+async def test_issues_summary_groups_recent_results_of_completed_jobs(backend: Backend) -> None:
     """Only results of the project's completed jobs within the last days count; rows go
     from critical to info, larger groups first, with the average confidence."""
     base, other = await scaffold(backend), await scaffold(backend)
@@ -134,7 +135,7 @@ async def test_issues_summary_groups_recent_results_of_completed_jobs(backend):
     ]
 
 
-async def test_issues_summary_window_follows_days(backend):
+async def test_issues_summary_window_follows_days(backend: Backend) -> None:
     """A longer window takes in older results; a project without results sums to nothing."""
     base, empty = await scaffold(backend), await scaffold(backend)
     done = analysis_job(base.project.id, status="completed")
@@ -159,7 +160,7 @@ async def test_issues_summary_window_follows_days(backend):
     assert await total(empty.project.id, 30) == 0
 
 
-async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend):
+async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend: Backend) -> None:
     """Hotspots list the files with the most results of the newest completed job, most
     first, with their worst severity, at most limit of them."""
     base = await scaffold(backend)
@@ -195,7 +196,7 @@ async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend
     assert ranking(top) == ranking(spots)[:2]
 
 
-async def test_issues_summary_latest_only_counts_the_latest_completed_job(backend):
+async def test_issues_summary_latest_only_counts_the_latest_completed_job(backend: Backend) -> None:
     """With latest_only the summary counts the newest completed job's results alone,
     not those of older jobs in the window."""
     base = await scaffold(backend)

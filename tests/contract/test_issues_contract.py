@@ -30,6 +30,7 @@ from tests.contract.builders import (
     store,
     token,
 )
+from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
 
 
@@ -50,13 +51,13 @@ def issue(project_id, **overrides) -> Issue:
     return Issue(**{**fields, **overrides})
 
 
-async def add_issues(backend, *issues):
+async def add_issues(backend: Backend, *issues):
     async with backend.uow() as uow:
         assert await uow.issues.add_many(list(issues)) == len(issues)
         await uow.commit()
 
 
-async def project_with_file(backend):
+async def project_with_file(backend: Backend):
     """A stored project with a file and a completed job of branch "main"."""
     base = await scaffold(backend)
     file = file_index(base.repository.id)
@@ -65,7 +66,7 @@ async def project_with_file(backend):
     return base, file, job
 
 
-async def listed(backend, project_id, **filters):
+async def listed(backend: Backend, project_id, **filters):
     page = await read(
         backend,
         lambda uow: uow.issues.list(
@@ -78,7 +79,7 @@ async def listed(backend, project_id, **filters):
 # ---------------------------------------------------------------------------- issues
 
 
-async def test_add_many_then_find_round_trips_every_field(backend):
+async def test_add_many_then_find_round_trips_every_field(backend: Backend) -> None:
     """Issues written in bulk read back by id with every field, closed ones included."""
     base, file, job = await project_with_file(backend)
     located = issue(
@@ -109,7 +110,7 @@ async def test_add_many_then_find_round_trips_every_field(backend):
     assert await read(backend, lambda uow: uow.issues.find_by_id(IssueId(new_id()))) is None
 
 
-async def test_add_many_needs_its_project_jobs_and_file(backend):
+async def test_add_many_needs_its_project_jobs_and_file(backend: Backend) -> None:
     """An issue naming a missing project, job or file raises NotFoundError; the batch
     writes nothing."""
     base, file, _ = await project_with_file(backend)
@@ -129,7 +130,7 @@ async def test_add_many_needs_its_project_jobs_and_file(backend):
     assert await listed(backend, base.project.id) == set()
 
 
-async def test_update_many_stores_the_state_but_never_the_identity(backend):
+async def test_update_many_stores_the_state_but_never_the_identity(backend: Backend) -> None:
     """update_many stores every field an analysis or a user moves, returns how many it
     stored, and leaves the project, branch and creation time as they were."""
     base, file, _ = await project_with_file(backend)
@@ -140,9 +141,11 @@ async def test_update_many_stores_the_state_but_never_the_identity(backend):
 
     async with backend.uow() as uow:
         moved = await uow.issues.find_by_id(first.id)
+        assert moved is not None
         moved.resolve(Resolution.FALSE_POSITIVE, "alice", at=at(6))
         moved.new_code = True
         seen = await uow.issues.find_by_id(second.id)
+        assert seen is not None
         finding = Finding(
             rule_id=seen.rule_id, severity=Severity.HIGH, category=seen.category,
             title="Function is too complex (14)", file_id=file.id, path="src/renamed.py",
@@ -157,14 +160,16 @@ async def test_update_many_stores_the_state_but_never_the_identity(backend):
         await uow.commit()
 
     stored_first = await read(backend, lambda uow: uow.issues.find_by_id(first.id))
+    assert stored_first is not None
     assert attrs.asdict(stored_first) == attrs.asdict(moved)
     stored_second = await read(backend, lambda uow: uow.issues.find_by_id(second.id))
+    assert stored_second is not None
     assert attrs.asdict(stored_second) == attrs.asdict(seen)
     assert stored_second.status is IssueStatus.CLOSED and stored_second.closed_at == at(7)
     assert (stored_second.branch, stored_second.created_at) == ("main", at(0))
 
 
-async def test_update_many_of_a_missing_issue_raises_not_found(backend):
+async def test_update_many_of_a_missing_issue_raises_not_found(backend: Backend) -> None:
     """Updating an issue that is not stored raises NotFoundError."""
     base, _, _ = await project_with_file(backend)
     stored, missing = issue(base.project.id), issue(base.project.id)
@@ -176,7 +181,7 @@ async def test_update_many_of_a_missing_issue_raises_not_found(backend):
             await uow.commit()
 
 
-async def test_lock_returns_the_issue_or_raises_not_found(backend):
+async def test_lock_returns_the_issue_or_raises_not_found(backend: Backend) -> None:
     """lock returns the stored issue; a missing one raises NotFoundError."""
     base, _, _ = await project_with_file(backend)
     stored = issue(base.project.id, severity="low")
@@ -189,7 +194,7 @@ async def test_lock_returns_the_issue_or_raises_not_found(backend):
             await uow.issues.lock(IssueId(new_id()))
 
 
-async def test_list_pages_through_every_sort_in_keyset_order(backend):
+async def test_list_pages_through_every_sort_in_keyset_order(backend: Backend) -> None:
     """A project's issues page in (sort key, id) order for each sort; severity puts the
     most severe first, then orders by path and line."""
     base, _, _ = await project_with_file(backend)
@@ -226,7 +231,9 @@ async def test_list_pages_through_every_sort_in_keyset_order(backend):
     await assert_rejects_bad_requests(backend, fetch, offered=ISSUE_SORTS)
 
 
-async def test_list_filters_by_branch_status_severity_new_code_file_and_rule(backend):
+async def test_list_filters_by_branch_status_severity_new_code_file_and_rule(
+    backend: Backend,
+) -> None:
     """Each filter keeps only the issues that pass it; filters combine."""
     base, file, _ = await project_with_file(backend)
     a = issue(base.project.id, severity="critical", file_id=file.id, new_code=True)
@@ -252,7 +259,7 @@ async def test_list_filters_by_branch_status_severity_new_code_file_and_rule(bac
     assert both == {a.id}
 
 
-async def test_for_tracking_returns_the_branch_issues_an_analysis_matches(backend):
+async def test_for_tracking_returns_the_branch_issues_an_analysis_matches(backend: Backend) -> None:
     """Every issue of the branch not closed, those closed at or after closed_since, and
     with file_ids only those of these files (None: the issues of no file)."""
     base, file, _ = await project_with_file(backend)
@@ -289,7 +296,7 @@ async def test_for_tracking_returns_the_branch_issues_an_analysis_matches(backen
     assert attrs.asdict(by_id[closed_late.id]) == attrs.asdict(closed_late)
 
 
-async def test_changelog_reads_back_every_change_oldest_first(backend):
+async def test_changelog_reads_back_every_change_oldest_first(backend: Backend) -> None:
     """add_changes appends the moves of issues in bulk and returns how many; changelog
     returns one issue's changes oldest first, each with every field."""
     base, _, job = await project_with_file(backend)
@@ -311,7 +318,7 @@ async def test_changelog_reads_back_every_change_oldest_first(backend):
     assert await read(backend, lambda uow: uow.issues.changelog(IssueId(new_id()))) == []
 
 
-async def test_changes_of_a_missing_issue_raise_not_found(backend):
+async def test_changes_of_a_missing_issue_raise_not_found(backend: Backend) -> None:
     """A change of an issue that is not stored raises NotFoundError; nothing is written."""
     base, _, _ = await project_with_file(backend)
     stored = issue(base.project.id)
@@ -328,7 +335,7 @@ async def test_changes_of_a_missing_issue_raise_not_found(backend):
     assert await read(backend, lambda uow: uow.issues.changelog(stored.id)) == []
 
 
-async def test_mark_new_code_flags_the_issues_first_seen_after_since(backend):
+async def test_mark_new_code_flags_the_issues_first_seen_after_since(backend: Backend) -> None:
     """mark_new_code sets new_code on the branch's issues first seen after ``since``,
     clears it on the others (all with None), and returns how many changed."""
     base, _, _ = await project_with_file(backend)
@@ -352,7 +359,7 @@ async def test_mark_new_code_flags_the_issues_first_seen_after_since(backend):
     assert await listed(backend, pid, new_code=True) == set()
 
 
-async def test_counts_group_the_branch_issues(backend):
+async def test_counts_group_the_branch_issues(backend: Backend) -> None:
     """counts groups the branch's issues by status, resolution, severity and new code."""
     base, _, _ = await project_with_file(backend)
     pid = base.project.id
@@ -381,7 +388,9 @@ async def test_counts_group_the_branch_issues(backend):
     assert await read(backend, lambda uow: uow.issues.counts(pid, "nowhere")) == []
 
 
-async def test_delete_closed_removes_old_closed_issues_with_their_changelogs(backend):
+async def test_delete_closed_removes_old_closed_issues_with_their_changelogs(
+    backend: Backend,
+) -> None:
     """delete_closed deletes the issues closed before ``before`` and their changes, keeps
     every other issue, and leaves the results that observed them without an issue."""
     base, file, job = await project_with_file(backend)
@@ -407,7 +416,7 @@ async def test_delete_closed_removes_old_closed_issues_with_their_changelogs(bac
     assert [(r.id, r.issue_id) for r in results] == [(observation.id, None)]
 
 
-async def test_a_unit_of_one_organization_sees_and_writes_only_its_issues(backend):
+async def test_a_unit_of_one_organization_sees_and_writes_only_its_issues(backend: Backend) -> None:
     """Another organization's issues are not there for a unit of one organization, nor
     may it write issues into that organization's project."""
     mine, _, _ = await project_with_file(backend)
@@ -428,7 +437,7 @@ async def test_a_unit_of_one_organization_sees_and_writes_only_its_issues(backen
 # ---------------------------------------------------------------------------- results
 
 
-async def test_results_round_trip_their_line_hash_and_issue(backend):
+async def test_results_round_trip_their_line_hash_and_issue(backend: Backend) -> None:
     """A result's line hash and issue are written in bulk and read back; an unknown issue
     raises NotFoundError."""
     base, file, job = await project_with_file(backend)
@@ -455,7 +464,7 @@ async def test_results_round_trip_their_line_hash_and_issue(backend):
             await uow.analysis.create_results([analysis_result(job.id, issue_id=IssueId(new_id()))])
 
 
-async def test_latest_job_of_a_branch_and_before_a_job(backend):
+async def test_latest_job_of_a_branch_and_before_a_job(backend: Backend) -> None:
     """latest_job picks within one branch ("" is a job of no branch) and among the jobs
     created before a given one."""
     proj = (await scaffold(backend)).project
@@ -481,7 +490,7 @@ async def test_latest_job_of_a_branch_and_before_a_job(backend):
     assert await latest(before=JobId(new_id())) is None
 
 
-async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backend):
+async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backend: Backend) -> None:
     """code_size counts the files the job holds and their lines as last analysed, and of
     them those added, changed, renamed or restored after ``since``."""
     base = await scaffold(backend)
@@ -518,7 +527,7 @@ async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backen
     assert await size(unknown, at(0)) == CodeSize(files=0, lines=0, new_files=0, new_lines=0)
 
 
-async def test_file_analyses_list_every_history_entry_in_job_order(backend):
+async def test_file_analyses_list_every_history_entry_in_job_order(backend: Backend) -> None:
     """file_analyses lists which job analysed (or saw deleted) which file, in the order
     of the jobs' creation, the project's only."""
     base = await scaffold(backend)
@@ -555,7 +564,9 @@ async def test_file_analyses_list_every_history_entry_in_job_order(backend):
     ]
 
 
-async def test_delete_jobs_refuses_a_running_or_pending_job_and_deletes_nothing(backend):
+async def test_delete_jobs_refuses_a_running_or_pending_job_and_deletes_nothing(
+    backend: Backend,
+) -> None:
     """A running or pending job among those to delete raises ValidationError, naming it;
     no job is deleted."""
     proj = (await scaffold(backend)).project
@@ -576,7 +587,9 @@ async def test_delete_jobs_refuses_a_running_or_pending_job_and_deletes_nothing(
             assert found is not None
 
 
-async def test_delete_jobs_deletes_what_they_hold_and_issues_keep_their_identity(backend):
+async def test_delete_jobs_deletes_what_they_hold_and_issues_keep_their_identity(
+    backend: Backend,
+) -> None:
     """Deleting finished jobs removes their results, metrics, history, measures and gate
     and returns how many; issues they saw keep their ids and times, without the job."""
     base, file, job = await project_with_file(backend)
@@ -587,6 +600,7 @@ async def test_delete_jobs_deletes_what_they_hold_and_issues_keep_their_identity
                  last_seen_job_id=kept.id, first_seen_at=at(0), last_seen_at=at(2))  # fmt: skip
     await add_issues(backend, seen)
     change = seen.disappear(job.id, at(0), actor="analysis")
+    assert change is not None
     async with backend.uow() as uow:
         await analysed(uow, job.id, file.id)
         await uow.analysis.create_results([analysis_result(job.id, file_id=file.id)])
@@ -615,6 +629,7 @@ async def test_delete_jobs_deletes_what_they_hold_and_issues_keep_their_identity
         points = await uow.measures.history(base.project.id, "main", "issues")
         assert [p.job_id for p in points] == [kept.id]
         stored = await uow.issues.find_by_id(seen.id)
+        assert stored is not None
         assert (stored.first_seen_job_id, stored.last_seen_job_id) == (None, kept.id)
         assert (stored.first_seen_at, stored.created_at) == (seen.first_seen_at, seen.created_at)
         log = await uow.issues.changelog(seen.id)

@@ -40,7 +40,7 @@ def scoped(backend: Backend, organization: OrganizationId):
     return backend.uow(organization_id=organization)
 
 
-async def test_lookups_find_only_the_units_organization(backend: Backend, two):
+async def test_lookups_find_only_the_units_organization(backend: Backend, two) -> None:
     """By id, slug, path or list, another organization's rows are not there."""
     mine, theirs = two
     org = mine.scaffold.organization.id
@@ -60,14 +60,14 @@ async def test_lookups_find_only_the_units_organization(backend: Backend, two):
         assert list(results.items) == []
 
 
-async def test_the_system_scope_sees_every_organization(backend: Backend, two):
+async def test_the_system_scope_sees_every_organization(backend: Backend, two) -> None:
     """A unit without an organization is the system scope: it sees all of them."""
     async with backend.uow() as uow:
         page = await uow.organizations.list(PageRequest(limit=10))
     assert {o.id for o in page.items} == {t.scaffold.organization.id for t in two}
 
 
-async def test_writes_naming_another_organization_find_nothing(backend: Backend, two):
+async def test_writes_naming_another_organization_find_nothing(backend: Backend, two) -> None:
     """Updating, deleting or attaching to another organization's rows is NotFoundError,
     and nothing of theirs changes."""
     mine, theirs = two
@@ -90,7 +90,7 @@ async def test_writes_naming_another_organization_find_nothing(backend: Backend,
         assert await uow.repositories.find_by_id(theirs.scaffold.repository.id) is not None
 
 
-async def test_a_unit_writes_in_its_own_organization(backend: Backend, two):
+async def test_a_unit_writes_in_its_own_organization(backend: Backend, two) -> None:
     """Within its organization a unit creates and changes rows as usual."""
     mine, _ = two
     org = mine.scaffold.organization.id
@@ -103,7 +103,9 @@ async def test_a_unit_writes_in_its_own_organization(backend: Backend, two):
         assert await uow.projects.find_by_id(project.id) is not None
 
 
-async def test_services_answer_not_found_for_another_organizations_ids(backend: Backend, two):
+async def test_services_answer_not_found_for_another_organizations_ids(
+    backend: Backend, two
+) -> None:
     """A service given another organization's id in a scoped unit answers NotFoundError."""
     mine, theirs = two
     org = mine.scaffold.organization.id
@@ -116,7 +118,7 @@ async def test_services_answer_not_found_for_another_organizations_ids(backend: 
     )
 
 
-async def test_the_audit_trail_shows_only_the_units_organization(backend: Backend, two):
+async def test_the_audit_trail_shows_only_the_units_organization(backend: Backend, two) -> None:
     """The trail read in a scoped unit holds that organization's entries only."""
     mine, _ = two
     org = mine.scaffold.organization.id
@@ -128,7 +130,7 @@ async def test_the_audit_trail_shows_only_the_units_organization(backend: Backen
     assert all(c.intact for c in checks)
 
 
-async def test_a_sibling_unit_keeps_the_organization_and_the_actor(backend: Backend, two):
+async def test_a_sibling_unit_keeps_the_organization_and_the_actor(backend: Backend, two) -> None:
     """A unit's sibling (a long job's further units) works in the same organization, as
     the same actor."""
     mine, theirs = two
@@ -140,7 +142,9 @@ async def test_a_sibling_unit_keeps_the_organization_and_the_actor(backend: Back
         assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
 
 
-async def test_the_system_scope_hands_one_organizations_work_to_its_unit(backend: Backend, two):
+async def test_the_system_scope_hands_one_organizations_work_to_its_unit(
+    backend: Backend, two
+) -> None:
     """for_organization, from the system scope, makes a unit (the same actor) that sees
     the organization it names alone."""
     mine, theirs = two
@@ -151,7 +155,7 @@ async def test_the_system_scope_hands_one_organizations_work_to_its_unit(backend
         assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
 
 
-async def test_a_unit_of_one_organization_cannot_reach_another(backend: Backend, two):
+async def test_a_unit_of_one_organization_cannot_reach_another(backend: Backend, two) -> None:
     """A unit of one organization makes units of its own organization only: another is
     not there for it."""
     mine, theirs = two

@@ -223,7 +223,7 @@ FILTERS = [
 
 @pytest.mark.parametrize("distance", list(Distance))
 @pytest.mark.parametrize("filter", FILTERS, ids=lambda f: "no-filter" if f is None else str(f))
-async def test_search_returns_the_exact_top_k(store, name, distance, filter):
+async def test_search_returns_the_exact_top_k(store, name, distance, filter) -> None:
     """Search returns exactly the brute-force top-k of the matching points, closest first,
     with their scores, with and without a score threshold."""
     points = random_points(seed=7)
@@ -247,7 +247,7 @@ async def test_search_returns_the_exact_top_k(store, name, distance, filter):
             )
 
 
-async def test_search_hits_carry_their_payload(store, name):
+async def test_search_hits_carry_their_payload(store, name) -> None:
     """A hit carries the payload stored with its point."""
     stored = point(unit(0), {"symbol": "total", "line_start": 3, "tags": ["a", "b"]})
     collection = await new_collection(store, name("payload"), [stored])
@@ -258,7 +258,7 @@ async def test_search_hits_carry_their_payload(store, name):
     assert dict(hit.payload) == {"symbol": "total", "line_start": 3, "tags": ["a", "b"]}
 
 
-async def test_equal_scores_are_ordered_by_id(store, name):
+async def test_equal_scores_are_ordered_by_id(store, name) -> None:
     """Points at the same distance from the query come in ascending id order."""
     same = [VectorPoint(i, unit(1), {}) for i in reversed(ids(5))]
     collection = await new_collection(store, name("ties"), same)
@@ -268,7 +268,7 @@ async def test_equal_scores_are_ordered_by_id(store, name):
     assert [h.id for h in hits] == sorted(p.id for p in same)
 
 
-async def test_search_respects_the_limit(store, name):
+async def test_search_respects_the_limit(store, name) -> None:
     """Search returns at most ``limit`` hits, and nothing from an empty collection."""
     empty = await new_collection(store, name("empty"))
     full = await new_collection(store, name("full"), random_points(seed=3, count=20))
@@ -310,7 +310,7 @@ async def test_search_respects_the_limit(store, name):
 )
 async def test_score_threshold_keeps_hits_at_least_that_close(
     store, name, distance, vectors, query, threshold, kept
-):
+) -> None:
     """A threshold is a minimum similarity for COSINE and DOT and a maximum distance for
     EUCLIDEAN."""
     points = [point(v) for v in vectors]
@@ -351,7 +351,7 @@ async def filtered_collection(store: VectorStore, collection: str) -> dict[str, 
         ({"language": "cobol"}, set()),
     ],
 )
-async def test_filters_select_the_same_points_everywhere(store, name, filter, expected):
+async def test_filters_select_the_same_points_everywhere(store, name, filter, expected) -> None:
     """A filter selects the same points in search, scroll and count: equal values, any of a
     list, all conditions together, and a missing key never matches."""
     collection = name("filters")
@@ -366,7 +366,7 @@ async def test_filters_select_the_same_points_everywhere(store, name, filter, ex
     assert await store.count(collection, filter=filter) == len(expected)
 
 
-async def test_delete_by_filter_removes_only_matching_points(store, name):
+async def test_delete_by_filter_removes_only_matching_points(store, name) -> None:
     """delete_by_filter removes the points matching the filter and keeps the others."""
     collection = name("delete-filter")
     points = await filtered_collection(store, collection)
@@ -380,7 +380,7 @@ async def test_delete_by_filter_removes_only_matching_points(store, name):
 # --------------------------------------------------------------------------- writes and reads
 
 
-async def test_upsert_replaces_a_point_by_id(store, name):
+async def test_upsert_replaces_a_point_by_id(store, name) -> None:
     """Upserting an existing id replaces its vector and payload, adding no point."""
     first = point(unit(0), {"version": 1, "old": True})
     collection = await new_collection(store, name("replace"), [first])
@@ -395,7 +395,7 @@ async def test_upsert_replaces_a_point_by_id(store, name):
     assert hit.id == first.id
 
 
-async def test_retrieve_returns_the_stored_points(store, name):
+async def test_retrieve_returns_the_stored_points(store, name) -> None:
     """retrieve gives each known id's vector and payload and skips unknown ids."""
     points = random_points(seed=5, count=6)
     collection = await new_collection(store, name("retrieve"), points)
@@ -410,7 +410,7 @@ async def test_retrieve_returns_the_stored_points(store, name):
     assert await store.retrieve(collection, []) == []
 
 
-async def test_payload_values_round_trip(store, name):
+async def test_payload_values_round_trip(store, name) -> None:
     """Payloads keep strings, numbers, booleans, None, lists and nested objects."""
     payload = {
         "text": "déjà vu",
@@ -429,7 +429,7 @@ async def test_payload_values_round_trip(store, name):
     assert dict(found.payload) == payload
 
 
-async def test_scroll_returns_points_by_id_up_to_the_limit(store, name):
+async def test_scroll_returns_points_by_id_up_to_the_limit(store, name) -> None:
     """scroll returns points with their vectors in ascending id order, at most ``limit``."""
     points = random_points(seed=9, count=12)
     collection = await new_collection(store, name("scroll"), list(reversed(points)))
@@ -442,7 +442,7 @@ async def test_scroll_returns_points_by_id_up_to_the_limit(store, name):
     assert everything[3].vector == pytest.approx(points[3].vector)
 
 
-async def test_delete_removes_the_given_ids(store, name):
+async def test_delete_removes_the_given_ids(store, name) -> None:
     """delete removes the given points and ignores ids that are not stored."""
     points = random_points(seed=2, count=5)
     collection = await new_collection(store, name("delete"), points)
@@ -455,7 +455,7 @@ async def test_delete_removes_the_given_ids(store, name):
     assert points[0].id not in {h.id for h in hits}
 
 
-async def test_stored_points_are_not_shared_with_callers(store, name):
+async def test_stored_points_are_not_shared_with_callers(store, name) -> None:
     """Changing a payload after upserting it, or one that was read, changes nothing stored."""
     payload: dict[str, Any] = {"tags": ["a"]}
     stored = VectorPoint(uuid.uuid4(), unit(0), payload)
@@ -472,7 +472,7 @@ async def test_stored_points_are_not_shared_with_callers(store, name):
 # --------------------------------------------------------------------------- collections
 
 
-async def test_ensure_collection_is_idempotent(store, name):
+async def test_ensure_collection_is_idempotent(store, name) -> None:
     """Ensuring an existing collection with the same settings keeps it and its points."""
     collection = await new_collection(store, name("idem"), [point(unit(0))])
 
@@ -481,7 +481,7 @@ async def test_ensure_collection_is_idempotent(store, name):
     assert await store.count(collection) == 1
 
 
-async def test_ensure_collection_with_another_dimension_names_both(store, name):
+async def test_ensure_collection_with_another_dimension_names_both(store, name) -> None:
     """Ensuring an existing collection with another dimension raises ValidationError
     naming both dimensions."""
     collection = await new_collection(store, name("dims"))
@@ -493,7 +493,7 @@ async def test_ensure_collection_with_another_dimension_names_both(store, name):
     assert "16" in str(raised.value)
 
 
-async def test_ensure_collection_with_another_distance_names_both(store, name):
+async def test_ensure_collection_with_another_distance_names_both(store, name) -> None:
     """Ensuring an existing collection with another distance raises ValidationError naming
     both distances."""
     collection = await new_collection(store, name("distances"))
@@ -506,20 +506,20 @@ async def test_ensure_collection_with_another_distance_names_both(store, name):
 
 
 @pytest.mark.parametrize("bad_name", ["", "has space", "a/b", "dots.too", "ünïcode"])
-async def test_collection_names_are_validated(store, bad_name):
+async def test_collection_names_are_validated(store, bad_name) -> None:
     """A collection name of anything but letters, digits, '_' and '-' is refused."""
     with pytest.raises(ValidationError, match="collection"):
         await store.ensure_collection(bad_name, dimension=DIMENSION)
 
 
 @pytest.mark.parametrize("bad_dimension", [0, -1, 2.5])
-async def test_dimension_must_be_positive(store, name, bad_dimension):
+async def test_dimension_must_be_positive(store, name, bad_dimension) -> None:
     """A collection of dimension below 1 or not an integer is refused."""
     with pytest.raises(ValidationError, match="dimension"):
         await store.ensure_collection(name("bad-dim"), dimension=bad_dimension)
 
 
-async def test_wrong_dimension_vectors_are_refused(store, name):
+async def test_wrong_dimension_vectors_are_refused(store, name) -> None:
     """A vector of another dimension is refused on upsert (writing none of the batch) and
     on search."""
     collection = await new_collection(store, name("wrong-dim"))
@@ -544,13 +544,13 @@ OPERATIONS: dict[str, Callable[[VectorStore, str], Any]] = {
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))
-async def test_unknown_collection_is_not_found(store, name, operation):
+async def test_unknown_collection_is_not_found(store, name, operation) -> None:
     """Every operation on a collection that does not exist raises NotFoundError."""
     with pytest.raises(NotFoundError):
         await OPERATIONS[operation](store, name("missing"))
 
 
-async def test_collections_describes_each_collection(store, name):
+async def test_collections_describes_each_collection(store, name) -> None:
     """collections() lists each collection with its dimension, distance and point count."""
     cosine = await new_collection(store, name("info-a"), random_points(seed=1, count=3))
     euclid = await new_collection(
@@ -563,7 +563,7 @@ async def test_collections_describes_each_collection(store, name):
     assert infos[euclid] == CollectionInfo(euclid, 3, Distance.EUCLIDEAN, 1)
 
 
-async def test_drop_collection_removes_it_and_says_whether_it_existed(store, name):
+async def test_drop_collection_removes_it_and_says_whether_it_existed(store, name) -> None:
     """drop_collection deletes a collection with its points, returns whether it existed, and
     the name can then be ensured anew with other settings."""
     collection = await new_collection(store, name("drop"), [point(unit(0))])
@@ -577,7 +577,7 @@ async def test_drop_collection_removes_it_and_says_whether_it_existed(store, nam
     assert await store.count(collection) == 0
 
 
-async def test_retrieve_keeps_the_order_asked_for(store, name):
+async def test_retrieve_keeps_the_order_asked_for(store, name) -> None:
     """retrieve returns the points in the order of the ids asked for, each once."""
     points = random_points(seed=4, count=5)
     collection = await new_collection(store, name("retrieve-order"), points)
@@ -588,7 +588,7 @@ async def test_retrieve_keeps_the_order_asked_for(store, name):
     assert [p.id for p in found] == [points[3].id, points[0].id, points[4].id]
 
 
-async def test_delete_by_filter_refuses_an_empty_filter(store, name):
+async def test_delete_by_filter_refuses_an_empty_filter(store, name) -> None:
     """delete_by_filter with no condition (which would delete everything) is refused and
     deletes nothing."""
     collection = name("delete-empty")
@@ -604,7 +604,7 @@ async def test_delete_by_filter_refuses_an_empty_filter(store, name):
     [{"language": {"nested": 1}}, {"language": [None]}, {"": "x"}, {"a.b": "x"}],
     ids=["object-value", "none-in-list", "empty-key", "dotted-key"],
 )
-async def test_malformed_filters_are_refused(store, name, bad_filter):
+async def test_malformed_filters_are_refused(store, name, bad_filter) -> None:
     """A filter value that is not a str, int, float or bool (or a list of them), or a key
     that is not letters, digits, '_' or '-', is refused."""
     collection = name("bad-filter")
@@ -614,7 +614,7 @@ async def test_malformed_filters_are_refused(store, name, bad_filter):
         await store.count(collection, filter=bad_filter)
 
 
-async def test_booleans_and_numbers_never_match_each_other(store, name):
+async def test_booleans_and_numbers_never_match_each_other(store, name) -> None:
     """A filter on True matches only the boolean, one on 1 only the number (1 or 1.0)."""
     points = {
         "true": point(unit(0), {"flag": True}),
@@ -631,7 +631,7 @@ async def test_booleans_and_numbers_never_match_each_other(store, name):
     assert {label[p.id] for p in by_one} == {"one", "one-float"}
 
 
-async def test_ties_cut_by_the_limit_keep_the_smallest_ids(store, name):
+async def test_ties_cut_by_the_limit_keep_the_smallest_ids(store, name) -> None:
     """When the limit falls among many points at the same distance, the hits are the
     closer points and then the tied ones of smallest id."""
     closest = point(unit(0))
