@@ -3,14 +3,19 @@ concurrency, paged lists and the latest job."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+from typing import Any
+
 import attrs
 import pytest
 
+from domain.analysis import AnalysisJob
 from domain.enums import JobStatus
-from domain.ids import ProjectId, new_id
+from domain.ids import JobId, ProjectId, new_id
 from ports.errors import ConcurrencyError, NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import JOB_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import analysis_job, at, fields_of, read, scaffold, store
 from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
@@ -37,7 +42,7 @@ async def test_create_job_then_find_round_trips_every_field(backend: Backend) ->
     assert found is not None
 
     assert attrs.asdict(found) == attrs.asdict(job)
-    assert await read(backend, lambda uow: uow.analysis.find_job_by_id(new_id())) is None
+    assert await read(backend, lambda uow: uow.analysis.find_job_by_id(JobId(new_id()))) is None
 
 
 async def test_job_of_an_unknown_project_raises_not_found(backend: Backend) -> None:
@@ -109,7 +114,7 @@ async def test_list_jobs_pages_through_every_sort_in_keyset_order(backend: Backe
     jobs = [analysis_job(proj.id, created_at=at(m), updated_at=at(m), priority=p) for m, p in shape]
     await store(backend, *jobs, analysis_job(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[AnalysisJob]]:
         return uow.analysis.list_jobs(proj.id, request)
 
     await assert_keyset_pagination(
@@ -146,7 +151,7 @@ async def test_latest_job_is_the_most_recently_created_with_the_status(backend: 
     newest = analysis_job(proj.id, status="running", created_at=at(3))
     await store(backend, new_done, newest, old_done, failed)
 
-    async def latest(project_id, **status):
+    async def latest(project_id: ProjectId, **status: Any) -> JobId | None:
         job = await read(backend, lambda uow: uow.analysis.latest_job(project_id, **status))
         return None if job is None else job.id
 

@@ -3,16 +3,20 @@ must exist, paged and filtered reads, deletion by job and the metric upsert."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import attrs
 import pytest
 
+from domain.analysis import AnalysisResult
 from domain.enums import Category, Severity
 from domain.files import FileHistoryEntry
 from domain.ids import FileId, JobId, new_id
 from domain.values import SourceLocation
 from ports.errors import NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import RESULT_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     analysed,
     analysis_job,
@@ -105,7 +109,7 @@ async def test_find_results_by_job_pages_by_created_at(backend: Backend) -> None
     results = [analysis_result(job.id, created_at=at(m)) for m in (2, 0, 0, 1, 3, 3, 1)]
     await store(backend, other, *results, analysis_result(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[AnalysisResult]]:
         return uow.analysis.find_results_by_job(job.id, request)
 
     await assert_keyset_pagination(

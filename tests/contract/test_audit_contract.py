@@ -5,20 +5,21 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import attrs
 
-from domain.audit import AuditAction
+from domain.audit import AuditAction, AuditEntry, ChainCheck
 from tests.contract import builders as b
 from tests.contract.conftest import Backend
 
 
-async def entries_of(backend: Backend, **filters: object) -> list:
+async def entries_of(backend: Backend, **filters: Any) -> list[AuditEntry]:
     async with backend.uow() as uow:
-        return await uow.audit.entries(**filters)  # type: ignore[arg-type]
+        return await uow.audit.entries(**filters)
 
 
-async def verify(backend: Backend) -> list:
+async def verify(backend: Backend) -> list[ChainCheck]:
     async with backend.uow() as uow:
         return await uow.audit.verify()
 

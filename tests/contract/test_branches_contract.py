@@ -3,23 +3,29 @@ ones, keeping the identity of known names; names are unique per repository."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import attrs
 import pytest
 
 from domain.ids import BranchId, RepositoryId, new_id
+from domain.projects import RepositoryBranch
 from ports.errors import NotFoundError, ValidationError
 from tests.contract.builders import at, branch, commit_hash, read, scaffold
 from tests.contract.conftest import Backend
 
 
-async def replace_all(backend: Backend, repository_id, branches):
+async def replace_all(
+    backend: Backend, repository_id: RepositoryId, branches: Sequence[RepositoryBranch]
+) -> list[RepositoryBranch]:
     async with backend.uow() as uow:
         stored = await uow.branches.replace_all(repository_id, branches)
         await uow.commit()
     return stored
 
 
-def by_name(branches):
+def by_name(branches: Iterable[RepositoryBranch]) -> dict[str, dict[str, Any]]:
     return {b.name: attrs.asdict(b) for b in branches}
 
 

@@ -4,11 +4,13 @@ snapshots (renames, restores, removals) and search, and the files' history."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import attrs
 import pytest
 
 from domain.enums import AnalysisStatus, ProgrammingLanguage
-from domain.files import FileHistoryEntry
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileHistoryId, FileId, JobId, RepositoryId, new_id
 from domain.values import (
     ClassSignature,
@@ -19,8 +21,9 @@ from domain.values import (
     ImportDeclaration,
 )
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import FILE_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     analysis_job,
     analysis_result,
@@ -250,7 +253,7 @@ async def test_list_by_repository_pages_through_every_sort_in_keyset_order(
     ]
     await store(backend, *files, file_index(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[FileIndex]]:
         return uow.files.list_by_repository(repo.id, request)
 
     await assert_keyset_pagination(
@@ -590,7 +593,7 @@ async def test_files_inserted_after_the_first_page_before_the_cursor_are_skipped
     repo = (await scaffold(backend)).repository
     await store(backend, *(file_index(repo.id, relative_path=f"f{i}0.py") for i in range(1, 6)))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[FileIndex]]:
         return uow.files.list_by_repository(repo.id, request)
 
     async with backend.uow() as uow:

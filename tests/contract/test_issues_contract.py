@@ -5,6 +5,8 @@ of a branch, code size, file analyses, deletion of jobs)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import attrs
 import pytest
 
@@ -16,8 +18,9 @@ from domain.issues import Finding, Issue, IssueChange
 from domain.quality import GateEvaluation, IssueCount
 from domain.values import SourceLocation
 from ports.errors import NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import ISSUE_SORTS, CodeSize, FileAnalysis, IssueFilters
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     analysed,
     analysis_job,
@@ -212,7 +215,7 @@ async def test_list_pages_through_every_sort_in_keyset_order(backend: Backend) -
     await add_issues(backend, *issues)
     await add_issues(backend, issue(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[Issue]]:
         return uow.issues.list(base.project.id, request)
 
     await assert_keyset_pagination(

@@ -3,12 +3,17 @@ to exist, and page by joined_at."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import attrs
 import pytest
 
 from domain.ids import OrganizationId, UserId, new_id
+from domain.organizations import OrganizationMember
 from ports.errors import DuplicateError, NotFoundError
+from ports.pagination import Page, PageRequest
 from ports.repositories import MEMBER_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import at, member, organization, read, store, user
 from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
@@ -123,7 +128,7 @@ async def test_list_by_organization_pages_by_joined_at(backend: Backend) -> None
     stranger = member(elsewhere.id, people[0].id)
     await store(backend, org, elsewhere, *people, *memberships, stranger)
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[OrganizationMember]]:
         return uow.members.list_by_organization(org.id, request)
 
     await assert_keyset_pagination(

@@ -4,6 +4,7 @@ row locks, soft delete and keyset pagination."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import attrs
 import pytest
@@ -18,8 +19,9 @@ from domain.values import (
     WebhookSettings,
 )
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import ORGANIZATION_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     at,
     fields_of,
@@ -58,7 +60,7 @@ RICH_SETTINGS = OrganizationSettings(
 )
 
 
-def list_organizations(uow, request):
+def list_organizations(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[Organization]]:
     return uow.organizations.list(request)
 
 
@@ -86,7 +88,10 @@ async def test_lookups_of_unknown_organizations_return_none(backend: Backend) ->
     """Finding an id or slug that was never stored returns None."""
     await store(backend, organization())
 
-    assert await read(backend, lambda uow: uow.organizations.find_by_id(new_id())) is None
+    assert (
+        await read(backend, lambda uow: uow.organizations.find_by_id(OrganizationId(new_id())))
+        is None
+    )
     assert await read(backend, lambda uow: uow.organizations.find_by_slug("nope")) is None
 
 
@@ -242,10 +247,13 @@ async def test_units_waiting_for_each_others_locks_are_a_deadlock(backend: Backe
 
     errors = [r for r in results if isinstance(r, BaseException)]
     assert len(errors) == 1 and isinstance(errors[0], ConcurrencyError), results
-    names = [
-        (await read(backend, lambda uow, o=o: uow.organizations.find_by_id(o.id))).name
-        for o in (a, b)
-    ]
+
+    async def name_of(o: Organization) -> str:
+        found = await read(backend, lambda uow: uow.organizations.find_by_id(o.id))
+        assert found is not None
+        return found.name
+
+    names = [await name_of(o) for o in (a, b)]
     assert sorted(n.startswith("Won by") for n in names) == [False, True]
 
 

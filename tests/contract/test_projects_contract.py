@@ -4,12 +4,14 @@ included), optimistic concurrency, soft delete, keyset pagination and text searc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import attrs
 import pytest
 
 from domain.enums import JobStatus, ProgrammingLanguage, ProjectStatus, Visibility
 from domain.ids import OrganizationId, ProjectId, new_id
+from domain.projects import Project
 from domain.values import (
     AnalysisConfig,
     CommitInfo,
@@ -18,8 +20,9 @@ from domain.values import (
     ProjectSettings,
 )
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import PROJECT_SORTS, ProjectSearchFilters
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     analysis_job,
     at,
@@ -245,7 +248,7 @@ async def test_list_by_organization_pages_through_every_sort_in_keyset_order(
     ]
     await store(backend, org, other, *projects, project(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[Project]]:
         return uow.projects.list_by_organization(org.id, request)
 
     await assert_keyset_pagination(

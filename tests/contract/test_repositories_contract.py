@@ -47,7 +47,9 @@ async def test_create_then_find_round_trips_every_field(backend: Backend) -> Non
     assert found is not None
 
     assert attrs.asdict(found) == attrs.asdict(repo)
-    assert await read(backend, lambda uow: uow.repositories.find_by_id(new_id())) is None
+    assert (
+        await read(backend, lambda uow: uow.repositories.find_by_id(RepositoryId(new_id()))) is None
+    )
 
 
 async def test_repository_of_an_unknown_project_raises_not_found(backend: Backend) -> None:

@@ -9,6 +9,8 @@ import attrs
 import pytest
 
 from domain.events import OrganizationRegistered
+from domain.ids import OrganizationId
+from domain.organizations import Organization
 from ports.errors import (
     ConcurrencyError,
     DuplicateError,
@@ -23,11 +25,13 @@ class Boom(Exception):
     """Raised inside a unit of work to abort it."""
 
 
-async def find_organization(backend: Backend, organization_id):
+async def find_organization(
+    backend: Backend, organization_id: OrganizationId
+) -> Organization | None:
     return await read(backend, lambda uow: uow.organizations.find_by_id(organization_id))
 
 
-def registered(org):
+def registered(org: Organization) -> OrganizationRegistered:
     return OrganizationRegistered(organization_id=org.id, slug=org.slug)
 
 
@@ -74,6 +78,7 @@ async def test_commit_makes_changes_visible_to_a_new_unit(backend: Backend) -> N
         await uow.commit()
 
     found = await find_organization(backend, org.id)
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(org)
 
 
@@ -153,6 +158,7 @@ async def test_concurrent_update_of_the_same_entity_loses_with_concurrency_error
     async with backend.uow() as first, backend.uow() as second:
         mine = await first.organizations.find_by_id(org.id)
         theirs = await second.organizations.find_by_id(org.id)
+        assert mine is not None and theirs is not None
         await first.organizations.update(attrs.evolve(mine, name="First"))
         await first.commit()
         await second.users.create(bystander)
@@ -161,7 +167,9 @@ async def test_concurrent_update_of_the_same_entity_loses_with_concurrency_error
             await second.organizations.update(attrs.evolve(theirs, name="Second"))
             await second.commit()
 
-    assert (await find_organization(backend, org.id)).name == "First"
+    found = await find_organization(backend, org.id)
+    assert found is not None
+    assert found.name == "First"
     assert await read(backend, lambda uow: uow.users.find_by_id(bystander.id)) is None
     assert await backend.outbox().pending() == []
 
@@ -174,7 +182,7 @@ async def test_concurrent_inserts_of_the_same_slug_let_exactly_one_win(backend: 
     parents = [organization() for _ in range(2)]
     events = [registered(o) for o in contenders]
 
-    async def contend(i):
+    async def contend(i: int) -> None:
         async with backend.uow() as uow:
             await add(uow, parents[i])
             await add(uow, project(parents[i].id))
