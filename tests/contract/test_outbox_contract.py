@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from domain.events import (
     AnalysisCompleted,
     AnalysisFailed,
     ConfigurationChanged,
+    DomainEvent,
     FileChanged,
     MemberAdded,
     ProjectUpdated,
@@ -36,7 +38,7 @@ from tests.contract.builders import commit_hash
 from tests.contract.conftest import Backend
 
 
-async def commit_events(backend: Backend, *events):
+async def commit_events(backend: Backend, *events: DomainEvent) -> None:
     """Add ``events`` to one unit of work and commit it."""
     async with backend.uow() as uow:
         for event in events:
@@ -44,7 +46,7 @@ async def commit_events(backend: Backend, *events):
         await uow.commit()
 
 
-def updated(*changed):
+def updated(*changed: str) -> ProjectUpdated:
     return ProjectUpdated(
         project_id=ProjectId(new_id()), organization_id=OrganizationId(new_id()), changed=changed
     )
@@ -182,7 +184,7 @@ async def test_stats_count_pending_failing_and_delivered(backend: Backend) -> No
 # --------------------------------------------------------------------------- claims
 
 
-async def _claimable(backend: Backend, *labels):
+async def _claimable(backend: Backend, *labels: str) -> tuple[list[ProjectUpdated], dt.datetime]:
     """Commit one event per label, each in its own unit; returns the events and a time at
     which all of them are due."""
     events = [updated(label) for label in labels]
@@ -243,7 +245,7 @@ async def test_claim_skips_messages_waiting_for_a_retry_or_failed_too_often(
 
 
 @pytest.mark.parametrize("lease", [0, -1, float("inf"), float("nan"), True, "30", 86_401])
-async def test_claim_refuses_a_bad_lease(backend: Backend, lease) -> None:
+async def test_claim_refuses_a_bad_lease(backend: Backend, lease: Any) -> None:
     """A lease that is not a positive number of seconds (at most a day) is a ValidationError
     naming it, and nothing is claimed."""
     _, now = await _claimable(backend, "kept")
@@ -338,7 +340,9 @@ async def test_purge_delivered_deletes_delivered_messages_only(backend: Backend)
 
 
 @pytest.mark.parametrize("before", [dt.datetime(2026, 1, 1), "2026-01-01", None])
-async def test_purge_delivered_refuses_a_time_that_is_not_aware(backend: Backend, before) -> None:
+async def test_purge_delivered_refuses_a_time_that_is_not_aware(
+    backend: Backend, before: Any
+) -> None:
     """A purge time that is not a timezone-aware datetime is a ValidationError naming it,
     and nothing is deleted."""
     await _claimable(backend, "kept")

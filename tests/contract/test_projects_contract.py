@@ -62,13 +62,19 @@ RICH_METADATA = ProjectMetadata(
 )
 
 
-async def delete_project(backend: Backend, project_id):
+async def delete_project(backend: Backend, project_id: ProjectId) -> None:
     async with backend.uow() as uow:
         await uow.projects.delete(project_id)
         await uow.commit()
 
 
-async def search(backend: Backend, text, filters=None, *, limit=20):
+async def search(
+    backend: Backend,
+    text: str,
+    filters: ProjectSearchFilters | None = None,
+    *,
+    limit: int = 20,
+) -> list[Project]:
     return await read(backend, lambda uow: uow.projects.search(text, filters, limit=limit))
 
 
@@ -109,7 +115,7 @@ async def test_find_by_slug_is_scoped_to_the_organization(backend: Backend) -> N
     assert (await read(backend, lambda uow: uow.projects.find_by_slug(first.id, "api"))) == mine
     assert (await read(backend, lambda uow: uow.projects.find_by_slug(second.id, "api"))) == theirs
     assert await read(backend, lambda uow: uow.projects.find_by_slug(first.id, "web")) is None
-    assert await read(backend, lambda uow: uow.projects.find_by_id(new_id())) is None
+    assert await read(backend, lambda uow: uow.projects.find_by_id(ProjectId(new_id()))) is None
 
 
 async def test_duplicate_slug_in_the_organization_raises_duplicate_error(backend: Backend) -> None:
