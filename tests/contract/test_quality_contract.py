@@ -4,9 +4,12 @@ to projects) and NewCodeRepository (per project, overridable per branch)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
+from domain.analysis import AnalysisJob
 from domain.enums import GateStatus, NewCodeKind
 from domain.ids import GateId, JobId, OrganizationId, ProjectId, new_id
 from domain.quality import (
@@ -19,11 +22,11 @@ from domain.quality import (
     evaluate_gate,
 )
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from tests.contract.builders import analysis_job, at, project, read, scaffold, store
+from tests.contract.builders import Scaffold, analysis_job, at, project, read, scaffold, store
 from tests.contract.conftest import Backend
 
 
-def gate(organization_id, **overrides) -> QualityGate:
+def gate(organization_id: OrganizationId, **overrides: Any) -> QualityGate:
     fields = {
         "organization_id": organization_id,
         "name": "strict",
@@ -37,14 +40,16 @@ def gate(organization_id, **overrides) -> QualityGate:
     return QualityGate(**{**fields, **overrides})
 
 
-async def create_gates(backend: Backend, *gates):
+async def create_gates(backend: Backend, *gates: QualityGate) -> None:
     async with backend.uow() as uow:
         for g in gates:
             await uow.quality_gates.create(g)
         await uow.commit()
 
 
-async def jobs_of(backend: Backend, count, **fields):
+async def jobs_of(
+    backend: Backend, count: int, **fields: Any
+) -> tuple[Scaffold, list[AnalysisJob]]:
     """A stored project with ``count`` completed jobs of branch "main", a minute apart."""
     base = await scaffold(backend)
     jobs = [
@@ -225,7 +230,7 @@ async def test_assigned_gate_falls_back_to_the_default(backend: Backend) -> None
     base = await scaffold(backend)
     pid, org = base.project.id, base.organization.id
 
-    async def assigned():
+    async def assigned() -> GateId | None:
         found = await read(backend, lambda uow: uow.quality_gates.assigned(pid))
         return None if found is None else found.id
 
@@ -306,7 +311,7 @@ async def test_new_code_periods_are_set_per_project_and_per_branch(backend: Back
         await uow.new_code.set(pid, None, NewCodePeriod(kind=NewCodeKind.DAYS, days=7))
         await uow.commit()
 
-    async def get(branch, project_id=pid):
+    async def get(branch: str | None, project_id: ProjectId = pid) -> NewCodePeriod | None:
         return await read(backend, lambda uow: uow.new_code.get(project_id, branch))
 
     assert await get(None) == NewCodePeriod(kind=NewCodeKind.DAYS, days=7)
