@@ -4,9 +4,13 @@ over a project's latest completed job, and the issues summary over a time window
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
+from domain.analysis import AnalysisJob, AnalysisResult
 from domain.enums import MetricType, Severity
-from domain.reports import MetricStats
+from domain.files import FileIndex
+from domain.ids import FileId, ProjectId
+from domain.reports import FileHotspot, MetricStats
 from tests.contract.builders import (
     analysis_job,
     analysis_result,
@@ -22,7 +26,7 @@ from tests.contract.conftest import Backend
 NOW = at(0)
 
 
-def days_ago(days):
+def days_ago(days: float) -> dt.datetime:
     return NOW - dt.timedelta(days=days)
 
 
@@ -89,7 +93,9 @@ async def test_issues_summary_groups_recent_results_of_completed_jobs(backend: B
     foreign = analysis_job(other.project.id, status="completed")
     await store(backend, done, also_done, running, failed, foreign)
 
-    def issue(job, severity, category, confidence, age=1):
+    def issue(
+        job: AnalysisJob, severity: str, category: str, confidence: float, age: float = 1
+    ) -> AnalysisResult:
         return analysis_result(
             job.id,
             severity=severity,
@@ -148,7 +154,7 @@ async def test_issues_summary_window_follows_days(backend: Backend) -> None:
         ),
     )
 
-    async def total(project_id, days):
+    async def total(project_id: ProjectId, days: int) -> int:
         summary = await read(
             backend, lambda uow: uow.analysis.issues_summary(project_id, days=days, now=NOW)
         )
@@ -170,7 +176,7 @@ async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend
     running = analysis_job(base.project.id, status="running", created_at=at(2))
     await store(backend, a, b, c, quiet, older, latest, running)
 
-    def issues(job, source, *severities):
+    def issues(job: AnalysisJob, source: FileIndex, *severities: str) -> list[AnalysisResult]:
         return [analysis_result(job.id, file_id=source.id, severity=s) for s in severities]
 
     await store(
@@ -183,7 +189,7 @@ async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend
         *issues(running, quiet, *["high"] * 5),
     )
 
-    def ranking(spots):
+    def ranking(spots: Iterable[FileHotspot]) -> list[tuple[FileId, str, int, Severity]]:
         return [(s.file_id, s.relative_path, s.issues, s.worst_severity) for s in spots]
 
     spots = await read(backend, lambda uow: uow.analysis.hotspots(base.project.id))

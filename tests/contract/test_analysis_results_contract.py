@@ -3,14 +3,16 @@ must exist, paged and filtered reads, deletion by job and the metric upsert."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import uuid
+from collections.abc import Awaitable, Iterable
+from typing import Any
 
 import attrs
 import pytest
 
-from domain.analysis import AnalysisResult
+from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import Category, Severity
-from domain.files import FileHistoryEntry
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileId, JobId, new_id
 from domain.values import SourceLocation
 from ports.errors import NotFoundError
@@ -32,11 +34,11 @@ from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
 
 
-def as_dicts(items):
+def as_dicts(items: Iterable[AnalysisResult | CodeMetric]) -> dict[uuid.UUID, dict[str, Any]]:
     return {item.id: attrs.asdict(item) for item in items}
 
 
-async def job_with_files(backend: Backend, count=2):
+async def job_with_files(backend: Backend, count: int = 2) -> tuple[AnalysisJob, list[FileIndex]]:
     """A stored job and ``count`` stored files of the same project."""
     base = await scaffold(backend)
     job = analysis_job(base.project.id)
@@ -45,12 +47,18 @@ async def job_with_files(backend: Backend, count=2):
     return job, files
 
 
-async def results_of_job(backend: Backend, job_id, **filters):
+async def results_of_job(backend: Backend, job_id: JobId, **filters: Any) -> list[AnalysisResult]:
     page = await read(
         backend,
         lambda uow: uow.analysis.find_results_by_job(job_id, PageRequest(limit=1000), **filters),
     )
     return list(page)
+
+
+def location_path(result: AnalysisResult) -> str:
+    """The file path of ``result``'s location, which it must have."""
+    assert result.location is not None
+    return result.location.file_path
 
 
 async def test_create_results_writes_in_bulk_and_round_trips_every_field(backend: Backend) -> None:
@@ -134,7 +142,7 @@ async def test_find_results_by_job_filters_by_minimum_severity_and_category(
     results = [analysis_result(job.id, severity=s, category=c) for s, c in shape]
     await store(backend, *results)
 
-    def pairs(found):
+    def pairs(found: Iterable[AnalysisResult]) -> list[tuple[str, str]]:
         return sorted((r.severity.value, r.category.value) for r in found)
 
     high_up = await results_of_job(backend, job.id, min_severity=Severity.HIGH)
@@ -226,7 +234,7 @@ async def test_metrics_of_an_unknown_file_or_job_raise_not_found(backend: Backen
     assert await read(backend, lambda uow: uow.analysis.find_metrics_by_file(source.id)) == []
 
 
-def completed(job, minutes):
+def completed(job: AnalysisJob, minutes: float) -> AnalysisJob:
     """``job`` created, started and completed ``minutes`` from the test's origin."""
     job = attrs.evolve(job, created_at=at(minutes))
     job.start(at=at(minutes))
@@ -234,7 +242,9 @@ def completed(job, minutes):
     return job
 
 
-def seen(job, file, change="analysed", **overrides):
+def seen(
+    job: AnalysisJob, file: FileIndex, change: str = "analysed", **overrides: Any
+) -> FileHistoryEntry:
     """A history entry: ``job`` analysed ``file`` (or saw it ``change``)."""
     values = {"relative_path": file.relative_path, "previous_path": None, **overrides}
     return FileHistoryEntry(file_id=file.id, job_id=job.id, change=change, **values)
@@ -261,7 +271,7 @@ async def test_a_job_holds_the_latest_analysis_of_each_file_up_to_it(backend: Ba
         code_metric(changed.id, second.id, value=20),
     )  # fmt: skip
 
-    def titles(results):
+    def titles(results: Iterable[AnalysisResult]) -> list[str]:
         return sorted(r.title for r in results)
 
     assert titles(await results_of_job(backend, second.id)) == ["kept issue", "new issue"]
@@ -322,9 +332,9 @@ async def test_a_result_carries_the_path_its_file_had_in_its_job(backend: Backen
 
     [old] = await results_of_job(backend, before.id)
     [new] = await results_of_job(backend, after.id)
-    assert (old.location.file_path, new.location.file_path) == ("src/old.py", "src/new.py")
+    assert (location_path(old), location_path(new)) == ("src/old.py", "src/new.py")
     of_file = await read(backend, lambda uow: uow.analysis.find_results_by_file(file.id))
-    assert [r.location.file_path for r in of_file] == ["src/old.py", "src/new.py"]
+    assert [location_path(r) for r in of_file] == ["src/old.py", "src/new.py"]
 
 
 async def test_search_results_matches_words_of_the_latest_completed_job(backend: Backend) -> None:
