@@ -4,7 +4,8 @@ snapshots (renames, restores, removals) and search, and the files' history."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any
 
 import attrs
 import pytest
@@ -12,6 +13,7 @@ import pytest
 from domain.enums import AnalysisStatus, ProgrammingLanguage
 from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileHistoryId, FileId, JobId, RepositoryId, new_id
+from domain.reports import SnapshotResult
 from domain.values import (
     ClassSignature,
     ComplexityMetrics,
@@ -37,7 +39,12 @@ from tests.contract.builders import (
     store,
 )
 from tests.contract.conftest import Backend
-from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests, walk
+from tests.contract.paging import (
+    Fetch,
+    assert_keyset_pagination,
+    assert_rejects_bad_requests,
+    walk,
+)
 
 RICH_METADATA = FileMetadata(
     encoding="latin-1",
@@ -69,15 +76,17 @@ RICH_METADATA = FileMetadata(
 )
 
 
-def paths(pages_or_files):
+def paths(pages_or_files: Iterable[FileIndex]) -> list[str]:
     return [f.relative_path for f in pages_or_files]
 
 
-async def walk_files(backend: Backend, fetch, limit=2):
+async def walk_files(backend: Backend, fetch: Fetch, limit: int = 2) -> list[FileIndex]:
     return [f for page in await walk(backend, fetch, limit=limit) for f in page]
 
 
-async def snapshot(backend: Backend, repository_id, files, *, prune=True):
+async def snapshot(
+    backend: Backend, repository_id: RepositoryId, files: Sequence[FileIndex], *, prune: bool = True
+) -> SnapshotResult:
     async with backend.uow() as uow:
         result = await uow.files.upsert_snapshot(repository_id, files, prune=prune)
         await uow.commit()
@@ -110,7 +119,7 @@ async def test_create_then_find_round_trips_every_field(backend: Backend) -> Non
     assert attrs.asdict(by_id) == attrs.asdict(source)
     assert attrs.asdict(by_path) == attrs.asdict(source)
     assert await read(backend, lambda uow: uow.files.find_by_path(repo.id, "nope.py")) is None
-    assert await read(backend, lambda uow: uow.files.find_by_id(new_id())) is None
+    assert await read(backend, lambda uow: uow.files.find_by_id(FileId(new_id()))) is None
 
 
 async def test_duplicate_path_in_the_repository_raises_duplicate_error(backend: Backend) -> None:
@@ -281,7 +290,7 @@ async def test_list_by_repository_filters_by_language_and_status(backend: Backen
     rs_done = file_index(repo.id, relative_path="c.rs", language="rust", analysis_status="analyzed")
     await store(backend, py_new, py_done, rs_done)
 
-    def listed(**filters):
+    def listed(**filters: Any) -> Awaitable[Page[FileIndex]]:
         return read(
             backend, lambda uow: uow.files.list_by_repository(repo.id, PageRequest(), **filters)
         )
@@ -354,8 +363,12 @@ async def test_bulk_update_status_sets_the_status_and_counts_existing_files(
     assert count == 2
     async with backend.uow() as uow:
         for f in chosen:
-            assert (await uow.files.find_by_id(f.id)).analysis_status is AnalysisStatus.SKIPPED
-        assert (await uow.files.find_by_id(untouched.id)).analysis_status is AnalysisStatus.PENDING
+            found = await uow.files.find_by_id(f.id)
+            assert found is not None
+            assert found.analysis_status is AnalysisStatus.SKIPPED
+        kept = await uow.files.find_by_id(untouched.id)
+        assert kept is not None
+        assert kept.analysis_status is AnalysisStatus.PENDING
 
 
 async def test_upsert_snapshot_adds_modifies_keeps_and_marks_removed(backend: Backend) -> None:
@@ -381,16 +394,22 @@ async def test_upsert_snapshot_adds_modifies_keeps_and_marks_removed(backend: Ba
     }
     assert result.unchanged == 1 and result.renamed == () and result.restored == ()
     async with backend.uow() as uow:
-        assert attrs.asdict(await uow.files.find_by_id(same.id)) == attrs.asdict(same)
+        stored_same = await uow.files.find_by_id(same.id)
+        assert stored_same is not None
+        assert attrs.asdict(stored_same) == attrs.asdict(same)
         stored_edit = await uow.files.find_by_path(repo.id, "changed.py")
         assert stored_edit is not None
         expected_edit = attrs.evolve(edited, id=changed.id, created_at=changed.created_at)
         assert fields_of(stored_edit, "updated_at") == fields_of(expected_edit, "updated_at")
         assert stored_edit.analysis_status is AnalysisStatus.PENDING
-        assert attrs.asdict(await uow.files.find_by_id(added.id)) == attrs.asdict(added)
+        stored_added = await uow.files.find_by_id(added.id)
+        assert stored_added is not None
+        assert attrs.asdict(stored_added) == attrs.asdict(added)
         assert await uow.files.count_by_repository(repo.id) == 3
         for g in gone:
-            assert (await uow.files.find_by_id(g.id)).analysis_status is AnalysisStatus.DELETED
+            stored_gone = await uow.files.find_by_id(g.id)
+            assert stored_gone is not None
+            assert stored_gone.analysis_status is AnalysisStatus.DELETED
 
 
 async def test_upsert_snapshot_renames_keep_the_identity_and_may_exchange_paths(
@@ -419,8 +438,11 @@ async def test_upsert_snapshot_renames_keep_the_identity_and_may_exchange_paths(
     )
     assert result.added == () and result.removed == () and result.modified == ()
     async with backend.uow() as uow:
-        assert (await uow.files.find_by_path(repo.id, "a.py")).id == b.id
-        assert (await uow.files.find_by_path(repo.id, "b.py")).id == a.id
+        at_a = await uow.files.find_by_path(repo.id, "a.py")
+        at_b = await uow.files.find_by_path(repo.id, "b.py")
+        assert at_a is not None and at_b is not None
+        assert at_a.id == b.id
+        assert at_b.id == a.id
         stored = await uow.files.find_by_path(repo.id, "new/moved.py")
         assert stored is not None
         assert (stored.id, stored.created_at, stored.file_hash) == (
@@ -513,7 +535,9 @@ async def test_search_matches_path_words_and_metadata_description(backend: Backe
     await store(backend, client, readme, file_index(repo.id, relative_path="lib/utils.py"))
     await store(backend, elsewhere)
 
-    async def search(repository_ids, text, limit=20):
+    async def search(
+        repository_ids: Sequence[RepositoryId], text: str, limit: int = 20
+    ) -> list[FileId]:
         return [
             f.id
             for f in await read(
@@ -540,7 +564,7 @@ async def test_search_finds_a_file_by_its_name_or_path_whole_or_partial(backend:
     other = file_index(repo.id, relative_path="src/payment_gateway/refunds.py")
     await store(backend, client, retry, other)
 
-    async def search(text):
+    async def search(text: str) -> list[FileId]:
         return [f.id for f in await read(backend, lambda uow: uow.files.search([repo.id], text))]
 
     for text in (
@@ -577,7 +601,7 @@ async def test_search_puts_the_file_a_name_or_path_names_first(backend: Backend)
     )
     await store(backend, tests, retry)
 
-    async def search(text):
+    async def search(text: str) -> list[FileId]:
         return [f.id for f in await read(backend, lambda uow: uow.files.search([repo.id], text))]
 
     assert await search("retry.py") == [retry.id, tests.id]
