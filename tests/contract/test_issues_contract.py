@@ -5,14 +5,17 @@ of a branch, code size, file analyses, deletion of jobs)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import datetime as dt
+from collections.abc import Awaitable, Collection, Iterable
+from typing import Any
 
 import attrs
 import pytest
 
+from domain.analysis import AnalysisJob
 from domain.enums import FileChange, IssueStatus, Resolution, Severity
 from domain.errors import ValidationError as DomainValidationError
-from domain.files import FileHistoryEntry
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileId, IssueId, JobId, ProjectId, new_id
 from domain.issues import Finding, Issue, IssueChange
 from domain.quality import GateEvaluation, IssueCount
@@ -22,6 +25,7 @@ from ports.pagination import Page, PageRequest
 from ports.repositories import ISSUE_SORTS, CodeSize, FileAnalysis, IssueFilters
 from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
+    Scaffold,
     analysed,
     analysis_job,
     analysis_result,
@@ -37,7 +41,7 @@ from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
 
 
-def issue(project_id, **overrides) -> Issue:
+def issue(project_id: ProjectId, **overrides: Any) -> Issue:
     """A valid open issue of the project's branch "main"; overrides any field."""
     fields = {
         "project_id": project_id,
@@ -54,13 +58,13 @@ def issue(project_id, **overrides) -> Issue:
     return Issue(**{**fields, **overrides})
 
 
-async def add_issues(backend: Backend, *issues):
+async def add_issues(backend: Backend, *issues: Issue) -> None:
     async with backend.uow() as uow:
         assert await uow.issues.add_many(list(issues)) == len(issues)
         await uow.commit()
 
 
-async def project_with_file(backend: Backend):
+async def project_with_file(backend: Backend) -> tuple[Scaffold, FileIndex, AnalysisJob]:
     """A stored project with a file and a completed job of branch "main"."""
     base = await scaffold(backend)
     file = file_index(base.repository.id)
@@ -69,7 +73,7 @@ async def project_with_file(backend: Backend):
     return base, file, job
 
 
-async def listed(backend: Backend, project_id, **filters):
+async def listed(backend: Backend, project_id: ProjectId, **filters: Any) -> set[IssueId]:
     page = await read(
         backend,
         lambda uow: uow.issues.list(
@@ -107,8 +111,12 @@ async def test_add_many_then_find_round_trips_every_field(backend: Backend) -> N
 
     await add_issues(backend, located, closed)
 
+    async def find(issue_id: IssueId) -> Issue | None:
+        return await read(backend, lambda uow: uow.issues.find_by_id(issue_id))
+
     for stored in (located, closed):
-        found = await read(backend, lambda uow, i=stored: uow.issues.find_by_id(i.id))
+        found = await find(stored.id)
+        assert found is not None
         assert attrs.asdict(found) == attrs.asdict(stored)
     assert await read(backend, lambda uow: uow.issues.find_by_id(IssueId(new_id()))) is None
 
@@ -280,7 +288,7 @@ async def test_for_tracking_returns_the_branch_issues_an_analysis_matches(backen
         backend, open_in_file, open_no_file, resolved, closed_late, closed_early, elsewhere
     )
 
-    async def tracked(**kwargs):
+    async def tracked(**kwargs: Any) -> set[IssueId]:
         found = await read(
             backend,
             lambda uow: uow.issues.for_tracking(pid, "main", closed_since=at(10), **kwargs),
@@ -305,8 +313,10 @@ async def test_changelog_reads_back_every_change_oldest_first(backend: Backend) 
     base, _, job = await project_with_file(backend)
     tracked, other = issue(base.project.id), issue(base.project.id)
     await add_issues(backend, tracked, other)
+    gone = tracked.disappear(job.id, at(3), actor="analysis")
+    assert gone is not None
     moves = [
-        tracked.disappear(job.id, at(3), actor="analysis"),
+        gone,
         tracked.comment("bob", "still there?", at=at(1)),
         other.confirm("carol", at=at(2)),
     ]
@@ -349,7 +359,7 @@ async def test_mark_new_code_flags_the_issues_first_seen_after_since(backend: Ba
     other_branch = issue(pid, branch="feature", first_seen_at=at(9))
     await add_issues(backend, old, edge, new, other_branch)
 
-    async def mark(since):
+    async def mark(since: dt.datetime | None) -> int:
         async with backend.uow() as uow:
             changed = await uow.issues.mark_new_code(pid, "main", since=since)
             await uow.commit()
@@ -378,7 +388,13 @@ async def test_counts_group_the_branch_issues(backend: Backend) -> None:
 
     counts = await read(backend, lambda uow: uow.issues.counts(pid, "main"))
 
-    def count(status, resolution, severity, new_code, n):
+    def count(
+        status: IssueStatus,
+        resolution: Resolution | None,
+        severity: Severity,
+        new_code: bool,
+        n: int,
+    ) -> IssueCount:
         return IssueCount(status=status, resolution=resolution, severity=severity,
                           new_code=new_code, count=n)  # fmt: skip
 
@@ -478,7 +494,7 @@ async def test_latest_job_of_a_branch_and_before_a_job(backend: Backend) -> None
     running = analysis_job(proj.id, status="running", branch="main", created_at=at(4))
     await store(backend, main1, detached, main2, feature, running)
 
-    async def latest(**kwargs):
+    async def latest(**kwargs: Any) -> JobId | None:
         job = await read(backend, lambda uow: uow.analysis.latest_job(proj.id, **kwargs))
         return None if job is None else job.id
 
@@ -503,7 +519,9 @@ async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backen
     job3 = analysis_job(base.project.id, status="running", created_at=at(20))
     await store(backend, a, b, c, d, job1, job2, job3)
 
-    def entry(file, job, change, lines, minutes):
+    def entry(
+        file: FileIndex, job: AnalysisJob, change: FileChange, lines: int | None, minutes: float
+    ) -> FileHistoryEntry:
         return FileHistoryEntry(
             file_id=file.id, job_id=job.id, change=change, relative_path=file.relative_path,
             line_count=lines, created_at=at(minutes),
@@ -518,7 +536,7 @@ async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backen
         ])  # fmt: skip
         await uow.commit()
 
-    async def size(job, since):
+    async def size(job: AnalysisJob, since: dt.datetime | None) -> CodeSize:
         return await read(backend, lambda uow: uow.analysis.code_size(job.id, since=since))
 
     assert await size(job1, None) == CodeSize(files=3, lines=60, new_files=0, new_lines=0)
@@ -541,7 +559,9 @@ async def test_file_analyses_list_every_history_entry_in_job_order(backend: Back
     other_file, other_job = file_index(other.repository.id), analysis_job(other.project.id)
     await store(backend, *files, later, earlier, other_file, other_job)
 
-    def entry(file, job, change=FileChange.ANALYSED):
+    def entry(
+        file: FileIndex, job: AnalysisJob, change: FileChange = FileChange.ANALYSED
+    ) -> FileHistoryEntry:
         return FileHistoryEntry(file_id=file.id, job_id=job.id, change=change,
                                 relative_path=file.relative_path)  # fmt: skip
 
@@ -555,7 +575,9 @@ async def test_file_analyses_list_every_history_entry_in_job_order(backend: Back
 
     found = await read(backend, lambda uow: uow.analysis.file_analyses(base.project.id))
 
-    def expected(job, chosen, deleted=()):
+    def expected(
+        job: AnalysisJob, chosen: Iterable[FileIndex], deleted: Collection[FileId] = ()
+    ) -> list[FileAnalysis]:
         return [
             FileAnalysis(job_id=job.id, file_id=f.id, deleted=f.id in deleted)
             for f in sorted(chosen, key=lambda f: str(f.id))
@@ -574,6 +596,10 @@ async def test_delete_jobs_refuses_a_running_or_pending_job_and_deletes_nothing(
     no job is deleted."""
     proj = (await scaffold(backend)).project
     done = analysis_job(proj.id, status="completed")
+
+    async def find_job(job_id: JobId) -> AnalysisJob | None:
+        return await read(backend, lambda uow: uow.analysis.find_job_by_id(job_id))
+
     for unfinished in (analysis_job(proj.id, status="running"), analysis_job(proj.id)):
         await store(backend, unfinished)
         if await read(backend, lambda uow: uow.analysis.find_job_by_id(done.id)) is None:
@@ -586,7 +612,7 @@ async def test_delete_jobs_refuses_a_running_or_pending_job_and_deletes_nothing(
 
         assert str(unfinished.id) in str(caught.value)
         for job in (done, unfinished):
-            found = await read(backend, lambda uow, j=job: uow.analysis.find_job_by_id(j.id))
+            found = await find_job(job.id)
             assert found is not None
 
 
