@@ -4,9 +4,13 @@ over a project's latest completed job, and the issues summary over a time window
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
+from domain.analysis import AnalysisJob, AnalysisResult
 from domain.enums import MetricType, Severity
-from domain.reports import MetricStats
+from domain.files import FileIndex
+from domain.ids import FileId, ProjectId
+from domain.reports import FileHotspot, MetricStats
 from tests.contract.builders import (
     analysis_job,
     analysis_result,
@@ -17,15 +21,16 @@ from tests.contract.builders import (
     scaffold,
     store,
 )
+from tests.contract.conftest import Backend
 
 NOW = at(0)
 
 
-def days_ago(days):
+def days_ago(days: float) -> dt.datetime:
     return NOW - dt.timedelta(days=days)
 
 
-async def test_aggregate_metrics_summarizes_the_latest_completed_job_only(backend):
+async def test_aggregate_metrics_summarizes_the_latest_completed_job_only(backend: Backend) -> None:
     """Statistics per metric name cover only the metrics of the given type in the newest
     completed job, with exact count, min, max, avg, sum and violations."""
     base = await scaffold(backend)
@@ -63,7 +68,7 @@ async def test_aggregate_metrics_summarizes_the_latest_completed_job_only(backen
     )
 
 
-async def test_aggregate_metrics_without_a_completed_job_is_empty(backend):
+async def test_aggregate_metrics_without_a_completed_job_is_empty(backend: Backend) -> None:
     """A project with no completed job aggregates to no job and no metrics."""
     base = await scaffold(backend)
     source, running = file_index(base.repository.id), analysis_job(base.project.id)
@@ -77,7 +82,7 @@ async def test_aggregate_metrics_without_a_completed_job_is_empty(backend):
     assert report.metrics == ()
 
 
-async def test_issues_summary_groups_recent_results_of_completed_jobs(backend):
+async def test_issues_summary_groups_recent_results_of_completed_jobs(backend: Backend) -> None:
     """Only results of the project's completed jobs within the last days count; rows go
     from critical to info, larger groups first, with the average confidence."""
     base, other = await scaffold(backend), await scaffold(backend)
@@ -88,7 +93,9 @@ async def test_issues_summary_groups_recent_results_of_completed_jobs(backend):
     foreign = analysis_job(other.project.id, status="completed")
     await store(backend, done, also_done, running, failed, foreign)
 
-    def issue(job, severity, category, confidence, age=1):
+    def issue(
+        job: AnalysisJob, severity: str, category: str, confidence: float, age: float = 1
+    ) -> AnalysisResult:
         return analysis_result(
             job.id,
             severity=severity,
@@ -134,7 +141,7 @@ async def test_issues_summary_groups_recent_results_of_completed_jobs(backend):
     ]
 
 
-async def test_issues_summary_window_follows_days(backend):
+async def test_issues_summary_window_follows_days(backend: Backend) -> None:
     """A longer window takes in older results; a project without results sums to nothing."""
     base, empty = await scaffold(backend), await scaffold(backend)
     done = analysis_job(base.project.id, status="completed")
@@ -147,7 +154,7 @@ async def test_issues_summary_window_follows_days(backend):
         ),
     )
 
-    async def total(project_id, days):
+    async def total(project_id: ProjectId, days: int) -> int:
         summary = await read(
             backend, lambda uow: uow.analysis.issues_summary(project_id, days=days, now=NOW)
         )
@@ -159,7 +166,7 @@ async def test_issues_summary_window_follows_days(backend):
     assert await total(empty.project.id, 30) == 0
 
 
-async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend):
+async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend: Backend) -> None:
     """Hotspots list the files with the most results of the newest completed job, most
     first, with their worst severity, at most limit of them."""
     base = await scaffold(backend)
@@ -169,7 +176,7 @@ async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend
     running = analysis_job(base.project.id, status="running", created_at=at(2))
     await store(backend, a, b, c, quiet, older, latest, running)
 
-    def issues(job, source, *severities):
+    def issues(job: AnalysisJob, source: FileIndex, *severities: str) -> list[AnalysisResult]:
         return [analysis_result(job.id, file_id=source.id, severity=s) for s in severities]
 
     await store(
@@ -182,7 +189,7 @@ async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend
         *issues(running, quiet, *["high"] * 5),
     )
 
-    def ranking(spots):
+    def ranking(spots: Iterable[FileHotspot]) -> list[tuple[FileId, str, int, Severity]]:
         return [(s.file_id, s.relative_path, s.issues, s.worst_severity) for s in spots]
 
     spots = await read(backend, lambda uow: uow.analysis.hotspots(base.project.id))
@@ -195,7 +202,7 @@ async def test_hotspots_rank_files_by_issues_in_the_latest_completed_job(backend
     assert ranking(top) == ranking(spots)[:2]
 
 
-async def test_issues_summary_latest_only_counts_the_latest_completed_job(backend):
+async def test_issues_summary_latest_only_counts_the_latest_completed_job(backend: Backend) -> None:
     """With latest_only the summary counts the newest completed job's results alone,
     not those of older jobs in the window."""
     base = await scaffold(backend)

@@ -3,16 +3,22 @@ must exist, paged and filtered reads, deletion by job and the metric upsert."""
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Awaitable, Iterable
+from typing import Any
+
 import attrs
 import pytest
 
+from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import Category, Severity
-from domain.files import FileHistoryEntry
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileId, JobId, new_id
 from domain.values import SourceLocation
 from ports.errors import NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import RESULT_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     analysed,
     analysis_job,
@@ -24,14 +30,15 @@ from tests.contract.builders import (
     scaffold,
     store,
 )
+from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
 
 
-def as_dicts(items):
+def as_dicts(items: Iterable[AnalysisResult | CodeMetric]) -> dict[uuid.UUID, dict[str, Any]]:
     return {item.id: attrs.asdict(item) for item in items}
 
 
-async def job_with_files(backend, count=2):
+async def job_with_files(backend: Backend, count: int = 2) -> tuple[AnalysisJob, list[FileIndex]]:
     """A stored job and ``count`` stored files of the same project."""
     base = await scaffold(backend)
     job = analysis_job(base.project.id)
@@ -40,7 +47,7 @@ async def job_with_files(backend, count=2):
     return job, files
 
 
-async def results_of_job(backend, job_id, **filters):
+async def results_of_job(backend: Backend, job_id: JobId, **filters: Any) -> list[AnalysisResult]:
     page = await read(
         backend,
         lambda uow: uow.analysis.find_results_by_job(job_id, PageRequest(limit=1000), **filters),
@@ -48,7 +55,13 @@ async def results_of_job(backend, job_id, **filters):
     return list(page)
 
 
-async def test_create_results_writes_in_bulk_and_round_trips_every_field(backend):
+def location_path(result: AnalysisResult) -> str:
+    """The file path of ``result``'s location, which it must have."""
+    assert result.location is not None
+    return result.location.file_path
+
+
+async def test_create_results_writes_in_bulk_and_round_trips_every_field(backend: Backend) -> None:
     """create_results returns how many it wrote; each reads back with every field."""
     job, (source, _) = await job_with_files(backend)
     located = analysis_result(
@@ -79,7 +92,7 @@ async def test_create_results_writes_in_bulk_and_round_trips_every_field(backend
     assert as_dicts(by_file) == as_dicts([located])
 
 
-async def test_results_of_an_unknown_job_or_file_raise_not_found(backend):
+async def test_results_of_an_unknown_job_or_file_raise_not_found(backend: Backend) -> None:
     """Results need their job, and their file when they name one; a failed batch writes
     nothing."""
     job, (source, _) = await job_with_files(backend)
@@ -97,14 +110,14 @@ async def test_results_of_an_unknown_job_or_file_raise_not_found(backend):
     assert await results_of_job(backend, job.id) == []
 
 
-async def test_find_results_by_job_pages_by_created_at(backend):
+async def test_find_results_by_job_pages_by_created_at(backend: Backend) -> None:
     """A job's results page in (created_at, id) order; other jobs' results never appear."""
     job, _ = await job_with_files(backend)
     other = analysis_job(job.project_id)
     results = [analysis_result(job.id, created_at=at(m)) for m in (2, 0, 0, 1, 3, 3, 1)]
     await store(backend, other, *results, analysis_result(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[AnalysisResult]]:
         return uow.analysis.find_results_by_job(job.id, request)
 
     await assert_keyset_pagination(
@@ -113,7 +126,9 @@ async def test_find_results_by_job_pages_by_created_at(backend):
     await assert_rejects_bad_requests(backend, fetch, offered=RESULT_SORTS)
 
 
-async def test_find_results_by_job_filters_by_minimum_severity_and_category(backend):
+async def test_find_results_by_job_filters_by_minimum_severity_and_category(
+    backend: Backend,
+) -> None:
     """min_severity keeps results at least that severe; category keeps that category."""
     job, _ = await job_with_files(backend)
     shape = [
@@ -127,7 +142,7 @@ async def test_find_results_by_job_filters_by_minimum_severity_and_category(back
     results = [analysis_result(job.id, severity=s, category=c) for s, c in shape]
     await store(backend, *results)
 
-    def pairs(found):
+    def pairs(found: Iterable[AnalysisResult]) -> list[tuple[str, str]]:
         return sorted((r.severity.value, r.category.value) for r in found)
 
     high_up = await results_of_job(backend, job.id, min_severity=Severity.HIGH)
@@ -140,7 +155,7 @@ async def test_find_results_by_job_filters_by_minimum_severity_and_category(back
     assert pairs(both) == sorted([shape[0], shape[2], shape[3]])
 
 
-async def test_delete_results_by_job_counts_and_spares_other_jobs(backend):
+async def test_delete_results_by_job_counts_and_spares_other_jobs(backend: Backend) -> None:
     """delete_results_by_job removes the job's results, returns how many, and keeps the
     results of other jobs."""
     job, _ = await job_with_files(backend)
@@ -156,7 +171,7 @@ async def test_delete_results_by_job_counts_and_spares_other_jobs(backend):
     assert [r.id for r in await results_of_job(backend, other.id)] == [kept.id]
 
 
-async def test_create_metrics_writes_in_bulk_and_round_trips_every_field(backend):
+async def test_create_metrics_writes_in_bulk_and_round_trips_every_field(backend: Backend) -> None:
     """create_metrics returns how many it wrote; each reads back with every field, and the
     job filter narrows a file's metrics."""
     job, (source, _) = await job_with_files(backend)
@@ -190,7 +205,7 @@ async def test_create_metrics_writes_in_bulk_and_round_trips_every_field(backend
     assert as_dicts(of_job) == as_dicts(metrics)
 
 
-async def test_create_metrics_upserts_on_file_job_type_and_name(backend):
+async def test_create_metrics_upserts_on_file_job_type_and_name(backend: Backend) -> None:
     """Writing a metric with the natural key of a stored one replaces its value instead of
     failing."""
     job, (source, _) = await job_with_files(backend)
@@ -205,7 +220,7 @@ async def test_create_metrics_upserts_on_file_job_type_and_name(backend):
     assert [(m.metric_name, m.value, m.is_violation) for m in stored] == [("cyclomatic", 15, True)]
 
 
-async def test_metrics_of_an_unknown_file_or_job_raise_not_found(backend):
+async def test_metrics_of_an_unknown_file_or_job_raise_not_found(backend: Backend) -> None:
     """Metrics need their file and their job; a failed batch writes nothing."""
     job, (source, _) = await job_with_files(backend)
     good = code_metric(source.id, job.id, metric_name="good")
@@ -219,7 +234,7 @@ async def test_metrics_of_an_unknown_file_or_job_raise_not_found(backend):
     assert await read(backend, lambda uow: uow.analysis.find_metrics_by_file(source.id)) == []
 
 
-def completed(job, minutes):
+def completed(job: AnalysisJob, minutes: float) -> AnalysisJob:
     """``job`` created, started and completed ``minutes`` from the test's origin."""
     job = attrs.evolve(job, created_at=at(minutes))
     job.start(at=at(minutes))
@@ -227,13 +242,15 @@ def completed(job, minutes):
     return job
 
 
-def seen(job, file, change="analysed", **overrides):
+def seen(
+    job: AnalysisJob, file: FileIndex, change: str = "analysed", **overrides: Any
+) -> FileHistoryEntry:
     """A history entry: ``job`` analysed ``file`` (or saw it ``change``)."""
     values = {"relative_path": file.relative_path, "previous_path": None, **overrides}
     return FileHistoryEntry(file_id=file.id, job_id=job.id, change=change, **values)
 
 
-async def test_a_job_holds_the_latest_analysis_of_each_file_up_to_it(backend):
+async def test_a_job_holds_the_latest_analysis_of_each_file_up_to_it(backend: Backend) -> None:
     """A job holds, per file, the results and metrics of the latest completed analysis of
     that file up to it: its own for the files it analysed, an earlier job's for the others,
     none for a file it saw removed; later jobs never change what an earlier one holds."""
@@ -254,7 +271,7 @@ async def test_a_job_holds_the_latest_analysis_of_each_file_up_to_it(backend):
         code_metric(changed.id, second.id, value=20),
     )  # fmt: skip
 
-    def titles(results):
+    def titles(results: Iterable[AnalysisResult]) -> list[str]:
         return sorted(r.title for r in results)
 
     assert titles(await results_of_job(backend, second.id)) == ["kept issue", "new issue"]
@@ -273,7 +290,7 @@ async def test_a_job_holds_the_latest_analysis_of_each_file_up_to_it(backend):
     assert sorted(m.value for m in earlier.items) == [1.0, 2.0, 3.0]
 
 
-async def test_only_completed_jobs_pass_their_analyses_on(backend):
+async def test_only_completed_jobs_pass_their_analyses_on(backend: Backend) -> None:
     """An analysis by a job that did not complete is held by that job alone: a later job
     holds the file's last completed analysis instead."""
     base = await scaffold(backend)
@@ -293,7 +310,7 @@ async def test_only_completed_jobs_pass_their_analyses_on(backend):
     assert [r.title for r in await results_of_job(backend, failed.id)] == ["failed"]
 
 
-async def test_a_result_carries_the_path_its_file_had_in_its_job(backend):
+async def test_a_result_carries_the_path_its_file_had_in_its_job(backend: Backend) -> None:
     """After a rename, the results of the analysis before it keep the former path."""
     base = await scaffold(backend)
     file = file_index(base.repository.id, relative_path="src/old.py")
@@ -315,12 +332,12 @@ async def test_a_result_carries_the_path_its_file_had_in_its_job(backend):
 
     [old] = await results_of_job(backend, before.id)
     [new] = await results_of_job(backend, after.id)
-    assert (old.location.file_path, new.location.file_path) == ("src/old.py", "src/new.py")
+    assert (location_path(old), location_path(new)) == ("src/old.py", "src/new.py")
     of_file = await read(backend, lambda uow: uow.analysis.find_results_by_file(file.id))
-    assert [r.location.file_path for r in of_file] == ["src/old.py", "src/new.py"]
+    assert [location_path(r) for r in of_file] == ["src/old.py", "src/new.py"]
 
 
-async def test_search_results_matches_words_of_the_latest_completed_job(backend):
+async def test_search_results_matches_words_of_the_latest_completed_job(backend: Backend) -> None:
     """search_results finds the latest completed job's results whose title or description
     hold every word, and nothing of older or unfinished jobs."""
     base = await scaffold(backend)

@@ -5,25 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import attrs
 
-from domain.audit import AuditAction
+from domain.audit import AuditAction, AuditEntry, ChainCheck
 from tests.contract import builders as b
 from tests.contract.conftest import Backend
 
 
-async def entries_of(backend: Backend, **filters: object) -> list:
+async def entries_of(backend: Backend, **filters: Any) -> list[AuditEntry]:
     async with backend.uow() as uow:
-        return await uow.audit.entries(**filters)  # type: ignore[arg-type]
+        return await uow.audit.entries(**filters)
 
 
-async def verify(backend: Backend) -> list:
+async def verify(backend: Backend) -> list[ChainCheck]:
     async with backend.uow() as uow:
         return await uow.audit.verify()
 
 
-async def test_a_change_is_recorded_with_its_actor_fields_and_organization(backend: Backend):
+async def test_a_change_is_recorded_with_its_actor_fields_and_organization(
+    backend: Backend,
+) -> None:
     """Creating and then updating a project records an insert with every field and an
     update with only the changed ones, before and after, as the unit's actor."""
     org = b.organization()
@@ -55,7 +58,7 @@ async def test_a_change_is_recorded_with_its_actor_fields_and_organization(backe
     assert all(e.occurred_at.tzinfo is not None for e in entries)
 
 
-async def test_a_rolled_back_change_leaves_no_entry(backend: Backend):
+async def test_a_rolled_back_change_leaves_no_entry(backend: Backend) -> None:
     """Changes that never commit are never recorded."""
     org = b.organization()
     async with backend.uow(actor="user:alice") as uow:
@@ -64,7 +67,7 @@ async def test_a_rolled_back_change_leaves_no_entry(backend: Backend):
     assert await verify(backend) == []
 
 
-async def test_the_trail_filters_by_entity_row_and_time(backend: Backend):
+async def test_the_trail_filters_by_entity_row_and_time(backend: Backend) -> None:
     """Entries are found by table, by row id and from a time on."""
     base = await b.scaffold(backend)
     since = dt.datetime.now(dt.UTC)
@@ -81,7 +84,7 @@ async def test_the_trail_filters_by_entity_row_and_time(backend: Backend):
     assert len(await entries_of(backend, limit=1)) == 1
 
 
-async def test_each_organization_has_its_own_intact_chain(backend: Backend):
+async def test_each_organization_has_its_own_intact_chain(backend: Backend) -> None:
     """Chains are numbered per organization from 1; users, which belong to none, form
     their own; every chain verifies."""
     first = await b.scaffold(backend)
@@ -103,7 +106,7 @@ async def test_each_organization_has_its_own_intact_chain(backend: Backend):
     assert all(c.intact and c.entries == c.last_sequence for c in checks), checks
 
 
-async def test_rows_written_in_bulk_are_counted_per_job(backend: Backend):
+async def test_rows_written_in_bulk_are_counted_per_job(backend: Backend) -> None:
     """Results written by an analysis are one entry per job: how many rows."""
     base = await b.scaffold(backend)
     file = b.file_index(base.repository.id)
@@ -125,7 +128,7 @@ async def test_rows_written_in_bulk_are_counted_per_job(backend: Backend):
     assert [(e.entity_id, e.after) for e in files] == [(str(base.repository.id), {"rows": 1})]
 
 
-async def test_a_deleted_row_keeps_its_organization_and_fields(backend: Backend):
+async def test_a_deleted_row_keeps_its_organization_and_fields(backend: Backend) -> None:
     """Deleting a repository records the delete (with the fields it had) in its
     organization's chain, and so are the rows the delete cascades to."""
     base = await b.scaffold(backend)
@@ -148,7 +151,7 @@ async def test_a_deleted_row_keeps_its_organization_and_fields(backend: Backend)
     assert all(c.intact for c in await verify(backend))
 
 
-async def test_a_secret_change_is_recorded_without_the_secret(backend: Backend):
+async def test_a_secret_change_is_recorded_without_the_secret(backend: Backend) -> None:
     """A changed password hash is recorded as changed, never with its value."""
     user = b.user(password_hash="first-secret-hash")
     await b.store(backend, user)
@@ -165,7 +168,7 @@ async def test_a_secret_change_is_recorded_without_the_secret(backend: Backend):
     assert "secret" not in repr(entries)
 
 
-async def test_concurrent_units_of_one_organization_extend_one_chain(backend: Backend):
+async def test_concurrent_units_of_one_organization_extend_one_chain(backend: Backend) -> None:
     """Units that commit at the same time are numbered one after the other: no number is
     taken twice, none is skipped, and the chain verifies."""
     base = await b.scaffold(backend)
@@ -182,7 +185,7 @@ async def test_concurrent_units_of_one_organization_extend_one_chain(backend: Ba
     assert all(c.intact for c in await verify(backend))
 
 
-async def test_an_unnamed_unit_is_recorded_under_a_default_actor(backend: Backend):
+async def test_an_unnamed_unit_is_recorded_under_a_default_actor(backend: Backend) -> None:
     """A unit made without an actor still records who: a non-empty default name."""
     await b.store(backend, b.organization())
     (entry,) = await entries_of(backend)

@@ -3,26 +3,35 @@ ones, keeping the identity of known names; names are unique per repository."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from typing import Any
+
 import attrs
 import pytest
 
 from domain.ids import BranchId, RepositoryId, new_id
+from domain.projects import RepositoryBranch
 from ports.errors import NotFoundError, ValidationError
 from tests.contract.builders import at, branch, commit_hash, read, scaffold
+from tests.contract.conftest import Backend
 
 
-async def replace_all(backend, repository_id, branches):
+async def replace_all(
+    backend: Backend, repository_id: RepositoryId, branches: Sequence[RepositoryBranch]
+) -> list[RepositoryBranch]:
     async with backend.uow() as uow:
         stored = await uow.branches.replace_all(repository_id, branches)
         await uow.commit()
     return stored
 
 
-def by_name(branches):
+def by_name(branches: Iterable[RepositoryBranch]) -> dict[str, dict[str, Any]]:
     return {b.name: attrs.asdict(b) for b in branches}
 
 
-async def test_replace_all_stores_new_branches_and_returns_them_sorted_by_name(backend):
+async def test_replace_all_stores_new_branches_and_returns_them_sorted_by_name(
+    backend: Backend,
+) -> None:
     """New branches are stored with every field and returned sorted by name."""
     repo = (await scaffold(backend)).repository
     given = [
@@ -39,7 +48,9 @@ async def test_replace_all_stores_new_branches_and_returns_them_sorted_by_name(b
     assert by_name(listed) == by_name(given)
 
 
-async def test_replace_all_updates_known_names_in_place_and_deletes_missing_ones(backend):
+async def test_replace_all_updates_known_names_in_place_and_deletes_missing_ones(
+    backend: Backend,
+) -> None:
     """Known names keep their id and created_at and take the new fields; absent names are
     deleted; new names are inserted."""
     repo = (await scaffold(backend)).repository
@@ -57,7 +68,7 @@ async def test_replace_all_updates_known_names_in_place_and_deletes_missing_ones
     assert await read(backend, lambda uow: uow.branches.find_by_name(repo.id, "old")) is None
 
 
-async def test_find_by_name_and_list_are_scoped_to_the_repository(backend):
+async def test_find_by_name_and_list_are_scoped_to_the_repository(backend: Backend) -> None:
     """A branch is found by name only in its own repository."""
     mine, theirs = (await scaffold(backend)).repository, (await scaffold(backend)).repository
     main = branch(mine.id, "main")
@@ -65,6 +76,7 @@ async def test_find_by_name_and_list_are_scoped_to_the_repository(backend):
     await replace_all(backend, theirs.id, [branch(theirs.id, "other")])
 
     found = await read(backend, lambda uow: uow.branches.find_by_name(mine.id, "main"))
+    assert found is not None
 
     assert attrs.asdict(found) == attrs.asdict(main)
     assert await read(backend, lambda uow: uow.branches.find_by_name(theirs.id, "main")) is None
@@ -72,7 +84,9 @@ async def test_find_by_name_and_list_are_scoped_to_the_repository(backend):
     assert [b.id for b in listed] == [main.id]
 
 
-async def test_a_repeated_name_raises_validation_error_and_changes_nothing(backend):
+async def test_a_repeated_name_raises_validation_error_and_changes_nothing(
+    backend: Backend,
+) -> None:
     """replace_all with two branches of the same name is refused, keeping the old set."""
     repo = (await scaffold(backend)).repository
     main = branch(repo.id, "main")
@@ -85,7 +99,7 @@ async def test_a_repeated_name_raises_validation_error_and_changes_nothing(backe
     assert [b.id for b in listed] == [main.id]
 
 
-async def test_branches_of_an_unknown_repository_raise_not_found(backend):
+async def test_branches_of_an_unknown_repository_raise_not_found(backend: Backend) -> None:
     """replace_all for a repository that does not exist raises NotFoundError."""
     missing = RepositoryId(new_id())
 
@@ -93,7 +107,9 @@ async def test_branches_of_an_unknown_repository_raise_not_found(backend):
         await replace_all(backend, missing, [branch(missing, "main")])
 
 
-async def test_delete_removes_one_branch_and_an_unknown_id_raises_not_found(backend):
+async def test_delete_removes_one_branch_and_an_unknown_id_raises_not_found(
+    backend: Backend,
+) -> None:
     """delete removes the branch with that id; deleting an unknown id raises NotFoundError."""
     repo = (await scaffold(backend)).repository
     main, dev = branch(repo.id, "main"), branch(repo.id, "dev")

@@ -17,6 +17,7 @@ import math
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import AbstractAsyncContextManager
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -82,20 +83,22 @@ def key() -> Callable[[str], str]:
     return lambda name: f"contract:{run}:{name}"
 
 
-async def test_missing_key_reads_as_none(cache, key):
+async def test_missing_key_reads_as_none(cache: Cache, key: Callable[[str], str]) -> None:
     """A key never set reads as None."""
     assert await cache.get(key("absent")) is None
 
 
 @pytest.mark.parametrize("value", [b"payload", b"", b"\x00\xff\x10 binary", b"x" * 100_000])
-async def test_set_then_get_returns_the_exact_bytes(cache, key, value):
+async def test_set_then_get_returns_the_exact_bytes(
+    cache: Cache, key: Callable[[str], str], value: bytes
+) -> None:
     """What was set reads back byte for byte, empty and binary values included."""
     await cache.set(key("k"), value)
 
     assert await cache.get(key("k")) == value
 
 
-async def test_set_replaces_the_value(cache, key):
+async def test_set_replaces_the_value(cache: Cache, key: Callable[[str], str]) -> None:
     """Setting a key again replaces its value."""
     await cache.set(key("k"), b"old")
     await cache.set(key("k"), b"new", ttl=60)
@@ -103,7 +106,7 @@ async def test_set_replaces_the_value(cache, key):
     assert await cache.get(key("k")) == b"new"
 
 
-async def test_keys_are_independent(cache, key):
+async def test_keys_are_independent(cache: Cache, key: Callable[[str], str]) -> None:
     """Writing one key leaves another untouched."""
     await cache.set(key("a"), b"1")
     await cache.set(key("b"), b"2")
@@ -111,7 +114,9 @@ async def test_keys_are_independent(cache, key):
     assert (await cache.get(key("a")), await cache.get(key("b"))) == (b"1", b"2")
 
 
-async def test_delete_returns_how_many_keys_existed(cache, key):
+async def test_delete_returns_how_many_keys_existed(
+    cache: Cache, key: Callable[[str], str]
+) -> None:
     """delete removes the given keys and counts only those that existed, each once."""
     await cache.set(key("a"), b"1")
     await cache.set(key("b"), b"2")
@@ -125,7 +130,7 @@ async def test_delete_returns_how_many_keys_existed(cache, key):
     assert await cache.get(key("keep")) == b"3"
 
 
-async def test_delete_of_no_keys_deletes_nothing(cache, key):
+async def test_delete_of_no_keys_deletes_nothing(cache: Cache, key: Callable[[str], str]) -> None:
     """delete with no keys returns 0 and leaves the cache as it was."""
     await cache.set(key("a"), b"1")
 
@@ -133,7 +138,7 @@ async def test_delete_of_no_keys_deletes_nothing(cache, key):
     assert await cache.get(key("a")) == b"1"
 
 
-async def test_expired_keys_read_as_missing(cache, key):
+async def test_expired_keys_read_as_missing(cache: Cache, key: Callable[[str], str]) -> None:
     """Once its ttl has passed a key reads as missing and deletes as absent, and a counter
     keeps the expiry of the key it incremented; keys without a ttl, with a longer one, or
     set again without one stay."""
@@ -157,14 +162,14 @@ async def test_expired_keys_read_as_missing(cache, key):
     assert await cache.get(key("made-permanent")) == b"v2"
 
 
-async def test_incr_counts_from_zero(cache, key):
+async def test_incr_counts_from_zero(cache: Cache, key: Callable[[str], str]) -> None:
     """incr of a missing key gives 1, then 2, stored as decimal digits."""
     assert await cache.incr(key("n")) == 1
     assert await cache.incr(key("n")) == 2
     assert await cache.get(key("n")) == b"2"
 
 
-async def test_incr_adds_one_to_a_stored_integer(cache, key):
+async def test_incr_adds_one_to_a_stored_integer(cache: Cache, key: Callable[[str], str]) -> None:
     """incr continues from an integer value that was set, negative ones included."""
     await cache.set(key("n"), b"41")
     await cache.set(key("m"), b"-3")
@@ -174,7 +179,9 @@ async def test_incr_adds_one_to_a_stored_integer(cache, key):
 
 
 @pytest.mark.parametrize("value", [b"abc", b"1.5", b"", b"99999999999999999999"])
-async def test_incr_of_a_non_integer_is_refused(cache, key, value):
+async def test_incr_of_a_non_integer_is_refused(
+    cache: Cache, key: Callable[[str], str], value: bytes
+) -> None:
     """incr of a value that is not a 64-bit integer raises ValidationError and leaves it."""
     await cache.set(key("n"), value)
 
@@ -183,7 +190,7 @@ async def test_incr_of_a_non_integer_is_refused(cache, key, value):
     assert await cache.get(key("n")) == value
 
 
-async def test_concurrent_incr_loses_no_update(cache, key):
+async def test_concurrent_incr_loses_no_update(cache: Cache, key: Callable[[str], str]) -> None:
     """Concurrent increments each get a distinct value and all of them count."""
     results = await asyncio.gather(*(cache.incr(key("n")) for _ in range(50)))
 
@@ -192,7 +199,7 @@ async def test_concurrent_incr_loses_no_update(cache, key):
 
 
 @pytest.mark.parametrize("bad_key", ["", None, 42, b"bytes"])
-async def test_bad_keys_are_refused(cache, bad_key):
+async def test_bad_keys_are_refused(cache: Cache, bad_key: Any) -> None:
     """Every operation refuses a key that is not a non-empty string."""
     for call in (
         lambda: cache.get(bad_key),
@@ -205,7 +212,9 @@ async def test_bad_keys_are_refused(cache, bad_key):
 
 
 @pytest.mark.parametrize("bad_value", ["text", None, 42])
-async def test_values_must_be_bytes(cache, key, bad_value):
+async def test_values_must_be_bytes(
+    cache: Cache, key: Callable[[str], str], bad_value: Any
+) -> None:
     """set refuses a value that is not bytes and stores nothing."""
     with pytest.raises(ValidationError, match="bytes"):
         await cache.set(key("k"), bad_value)
@@ -213,7 +222,9 @@ async def test_values_must_be_bytes(cache, key, bad_value):
 
 
 @pytest.mark.parametrize("bad_ttl", [0, -1, -0.5, math.nan, math.inf, "10", True])
-async def test_ttl_must_be_a_positive_finite_number(cache, key, bad_ttl):
+async def test_ttl_must_be_a_positive_finite_number(
+    cache: Cache, key: Callable[[str], str], bad_ttl: Any
+) -> None:
     """set refuses a ttl that is not a positive finite number and stores nothing."""
     with pytest.raises(ValidationError, match="ttl"):
         await cache.set(key("k"), b"v", ttl=bad_ttl)

@@ -4,12 +4,16 @@ snapshots (renames, restores, removals) and search, and the files' history."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Iterable, Sequence
+from typing import Any
+
 import attrs
 import pytest
 
 from domain.enums import AnalysisStatus, ProgrammingLanguage
-from domain.files import FileHistoryEntry
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileHistoryId, FileId, JobId, RepositoryId, new_id
+from domain.reports import SnapshotResult
 from domain.values import (
     ClassSignature,
     ComplexityMetrics,
@@ -19,8 +23,9 @@ from domain.values import (
     ImportDeclaration,
 )
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import FILE_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     analysis_job,
     analysis_result,
@@ -33,7 +38,13 @@ from tests.contract.builders import (
     scaffold,
     store,
 )
-from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests, walk
+from tests.contract.conftest import Backend
+from tests.contract.paging import (
+    Fetch,
+    assert_keyset_pagination,
+    assert_rejects_bad_requests,
+    walk,
+)
 
 RICH_METADATA = FileMetadata(
     encoding="latin-1",
@@ -65,22 +76,24 @@ RICH_METADATA = FileMetadata(
 )
 
 
-def paths(pages_or_files):
+def paths(pages_or_files: Iterable[FileIndex]) -> list[str]:
     return [f.relative_path for f in pages_or_files]
 
 
-async def walk_files(backend, fetch, limit=2):
+async def walk_files(backend: Backend, fetch: Fetch, limit: int = 2) -> list[FileIndex]:
     return [f for page in await walk(backend, fetch, limit=limit) for f in page]
 
 
-async def snapshot(backend, repository_id, files, *, prune=True):
+async def snapshot(
+    backend: Backend, repository_id: RepositoryId, files: Sequence[FileIndex], *, prune: bool = True
+) -> SnapshotResult:
     async with backend.uow() as uow:
         result = await uow.files.upsert_snapshot(repository_id, files, prune=prune)
         await uow.commit()
     return result
 
 
-async def test_create_then_find_round_trips_every_field(backend):
+async def test_create_then_find_round_trips_every_field(backend: Backend) -> None:
     """A file reads back by id and by path with every field, metadata included."""
     repo = (await scaffold(backend)).repository
     source = file_index(
@@ -99,15 +112,17 @@ async def test_create_then_find_round_trips_every_field(backend):
     await store(backend, source)
 
     by_id = await read(backend, lambda uow: uow.files.find_by_id(source.id))
+    assert by_id is not None
     by_path = await read(backend, lambda uow: uow.files.find_by_path(repo.id, source.relative_path))
+    assert by_path is not None
 
     assert attrs.asdict(by_id) == attrs.asdict(source)
     assert attrs.asdict(by_path) == attrs.asdict(source)
     assert await read(backend, lambda uow: uow.files.find_by_path(repo.id, "nope.py")) is None
-    assert await read(backend, lambda uow: uow.files.find_by_id(new_id())) is None
+    assert await read(backend, lambda uow: uow.files.find_by_id(FileId(new_id()))) is None
 
 
-async def test_duplicate_path_in_the_repository_raises_duplicate_error(backend):
+async def test_duplicate_path_in_the_repository_raises_duplicate_error(backend: Backend) -> None:
     """A path can be indexed once per repository, and again in another repository."""
     repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
     first = file_index(repo.id, relative_path="a/b.py")
@@ -120,7 +135,7 @@ async def test_duplicate_path_in_the_repository_raises_duplicate_error(backend):
     assert await read(backend, lambda uow: uow.files.find_by_id(clash.id)) is None
 
 
-async def test_file_of_an_unknown_repository_raises_not_found(backend):
+async def test_file_of_an_unknown_repository_raises_not_found(backend: Backend) -> None:
     """Indexing a file needs its repository to exist."""
     orphan = file_index(RepositoryId(new_id()))
 
@@ -130,7 +145,7 @@ async def test_file_of_an_unknown_repository_raises_not_found(backend):
     assert await read(backend, lambda uow: uow.files.find_by_id(orphan.id)) is None
 
 
-async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend):
+async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend: Backend) -> None:
     """update stores the changes and returns them with an updated_at later than before."""
     repo = (await scaffold(backend)).repository
     source = file_index(repo.id, created_at=at(0), updated_at=at(0))
@@ -146,10 +161,11 @@ async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend)
     assert updated.updated_at > source.updated_at
     assert fields_of(updated, "updated_at") == fields_of(changed, "updated_at")
     found = await read(backend, lambda uow: uow.files.find_by_id(source.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(updated)
 
 
-async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
+async def test_update_with_a_stale_entity_raises_concurrency_error(backend: Backend) -> None:
     """Updating from a copy read before another update raises ConcurrencyError."""
     repo = (await scaffold(backend)).repository
     source = file_index(repo.id)
@@ -164,10 +180,11 @@ async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
             await uow.commit()
 
     found = await read(backend, lambda uow: uow.files.find_by_id(source.id))
+    assert found is not None
     assert found.line_count == 1
 
 
-async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
+async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend: Backend) -> None:
     """update and delete of a file that was never stored raise NotFoundError."""
     repo = (await scaffold(backend)).repository
 
@@ -179,7 +196,7 @@ async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
             await uow.files.delete(FileId(new_id()))
 
 
-async def test_delete_marks_the_file_deleted_and_keeps_its_past(backend):
+async def test_delete_marks_the_file_deleted_and_keeps_its_past(backend: Backend) -> None:
     """Deleting a file keeps it, marked deleted, with its results, metrics and history; it
     drops out of lookups by path, lists, counts and searches, its path is free again, and
     deleting it twice raises NotFoundError."""
@@ -222,10 +239,13 @@ async def test_delete_marks_the_file_deleted_and_keeps_its_past(backend):
     found = await read(
         backend, lambda uow: uow.files.find_by_path(base.repository.id, "src/doomed.py")
     )
+    assert found is not None
     assert found.id == successor.id
 
 
-async def test_list_by_repository_pages_through_every_sort_in_keyset_order(backend):
+async def test_list_by_repository_pages_through_every_sort_in_keyset_order(
+    backend: Backend,
+) -> None:
     """Listing yields each of the repository's files once, in (sort field, id) order, for
     each sort."""
     repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
@@ -242,7 +262,7 @@ async def test_list_by_repository_pages_through_every_sort_in_keyset_order(backe
     ]
     await store(backend, *files, file_index(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[FileIndex]]:
         return uow.files.list_by_repository(repo.id, request)
 
     await assert_keyset_pagination(
@@ -260,7 +280,7 @@ async def test_list_by_repository_pages_through_every_sort_in_keyset_order(backe
     await assert_rejects_bad_requests(backend, fetch, offered=FILE_SORTS)
 
 
-async def test_list_by_repository_filters_by_language_and_status(backend):
+async def test_list_by_repository_filters_by_language_and_status(backend: Backend) -> None:
     """The language and status filters each narrow the list, and combine."""
     repo = (await scaffold(backend)).repository
     py_new = file_index(repo.id, relative_path="a.py", language="python")
@@ -270,7 +290,7 @@ async def test_list_by_repository_filters_by_language_and_status(backend):
     rs_done = file_index(repo.id, relative_path="c.rs", language="rust", analysis_status="analyzed")
     await store(backend, py_new, py_done, rs_done)
 
-    def listed(**filters):
+    def listed(**filters: Any) -> Awaitable[Page[FileIndex]]:
         return read(
             backend, lambda uow: uow.files.list_by_repository(repo.id, PageRequest(), **filters)
         )
@@ -281,7 +301,7 @@ async def test_list_by_repository_filters_by_language_and_status(backend):
     assert paths(both) == ["c.rs"]
 
 
-async def test_find_by_language_pages_through_the_files_of_that_language(backend):
+async def test_find_by_language_pages_through_the_files_of_that_language(backend: Backend) -> None:
     """find_by_language returns every file of the language in the repository, paged."""
     repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
     python = [file_index(repo.id, relative_path=f"m{i}.py", language="python") for i in range(5)]
@@ -303,7 +323,7 @@ async def test_find_by_language_pages_through_the_files_of_that_language(backend
     assert paths(found) == [f"m{i}.py" for i in range(5)]
 
 
-async def test_find_modified_since_is_strictly_after(backend):
+async def test_find_modified_since_is_strictly_after(backend: Backend) -> None:
     """Only files modified strictly after the instant are returned."""
     repo = (await scaffold(backend)).repository
     files = [file_index(repo.id, relative_path=f"f{m}.py", last_modified=at(m)) for m in range(5)]
@@ -316,7 +336,7 @@ async def test_find_modified_since_is_strictly_after(backend):
     assert paths(found) == ["f3.py", "f4.py"]
 
 
-async def test_count_by_repository_counts_only_that_repository(backend):
+async def test_count_by_repository_counts_only_that_repository(backend: Backend) -> None:
     """count_by_repository counts the files of one repository."""
     repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
     await store(backend, *(file_index(repo.id) for _ in range(3)), file_index(other.id))
@@ -327,7 +347,9 @@ async def test_count_by_repository_counts_only_that_repository(backend):
     )
 
 
-async def test_bulk_update_status_sets_the_status_and_counts_existing_files(backend):
+async def test_bulk_update_status_sets_the_status_and_counts_existing_files(
+    backend: Backend,
+) -> None:
     """bulk_update_status changes the given files only and returns how many exist."""
     repo = (await scaffold(backend)).repository
     chosen, untouched = [file_index(repo.id) for _ in range(2)], file_index(repo.id)
@@ -341,11 +363,15 @@ async def test_bulk_update_status_sets_the_status_and_counts_existing_files(back
     assert count == 2
     async with backend.uow() as uow:
         for f in chosen:
-            assert (await uow.files.find_by_id(f.id)).analysis_status is AnalysisStatus.SKIPPED
-        assert (await uow.files.find_by_id(untouched.id)).analysis_status is AnalysisStatus.PENDING
+            found = await uow.files.find_by_id(f.id)
+            assert found is not None
+            assert found.analysis_status is AnalysisStatus.SKIPPED
+        kept = await uow.files.find_by_id(untouched.id)
+        assert kept is not None
+        assert kept.analysis_status is AnalysisStatus.PENDING
 
 
-async def test_upsert_snapshot_adds_modifies_keeps_and_marks_removed(backend):
+async def test_upsert_snapshot_adds_modifies_keeps_and_marks_removed(backend: Backend) -> None:
     """A snapshot inserts new paths, updates changed hashes in place, leaves same hashes
     untouched and marks absent paths deleted (keeping them), reporting each."""
     repo = (await scaffold(backend)).repository
@@ -368,18 +394,27 @@ async def test_upsert_snapshot_adds_modifies_keeps_and_marks_removed(backend):
     }
     assert result.unchanged == 1 and result.renamed == () and result.restored == ()
     async with backend.uow() as uow:
-        assert attrs.asdict(await uow.files.find_by_id(same.id)) == attrs.asdict(same)
+        stored_same = await uow.files.find_by_id(same.id)
+        assert stored_same is not None
+        assert attrs.asdict(stored_same) == attrs.asdict(same)
         stored_edit = await uow.files.find_by_path(repo.id, "changed.py")
+        assert stored_edit is not None
         expected_edit = attrs.evolve(edited, id=changed.id, created_at=changed.created_at)
         assert fields_of(stored_edit, "updated_at") == fields_of(expected_edit, "updated_at")
         assert stored_edit.analysis_status is AnalysisStatus.PENDING
-        assert attrs.asdict(await uow.files.find_by_id(added.id)) == attrs.asdict(added)
+        stored_added = await uow.files.find_by_id(added.id)
+        assert stored_added is not None
+        assert attrs.asdict(stored_added) == attrs.asdict(added)
         assert await uow.files.count_by_repository(repo.id) == 3
         for g in gone:
-            assert (await uow.files.find_by_id(g.id)).analysis_status is AnalysisStatus.DELETED
+            stored_gone = await uow.files.find_by_id(g.id)
+            assert stored_gone is not None
+            assert stored_gone.analysis_status is AnalysisStatus.DELETED
 
 
-async def test_upsert_snapshot_renames_keep_the_identity_and_may_exchange_paths(backend):
+async def test_upsert_snapshot_renames_keep_the_identity_and_may_exchange_paths(
+    backend: Backend,
+) -> None:
     """A stored file's id at another path is a rename (whatever its content), and two
     files may exchange their paths in one snapshot."""
     repo = (await scaffold(backend)).repository
@@ -403,16 +438,20 @@ async def test_upsert_snapshot_renames_keep_the_identity_and_may_exchange_paths(
     )
     assert result.added == () and result.removed == () and result.modified == ()
     async with backend.uow() as uow:
-        assert (await uow.files.find_by_path(repo.id, "a.py")).id == b.id
-        assert (await uow.files.find_by_path(repo.id, "b.py")).id == a.id
+        at_a = await uow.files.find_by_path(repo.id, "a.py")
+        at_b = await uow.files.find_by_path(repo.id, "b.py")
+        assert at_a is not None and at_b is not None
+        assert at_a.id == b.id
+        assert at_b.id == a.id
         stored = await uow.files.find_by_path(repo.id, "new/moved.py")
+        assert stored is not None
         assert (stored.id, stored.created_at, stored.file_hash) == (
             moved.id, moved.created_at, file_hash("edited"),
         )  # fmt: skip
         assert await uow.files.find_by_path(repo.id, "old/moved.py") is None
 
 
-async def test_upsert_snapshot_restores_a_removed_path_with_its_identity(backend):
+async def test_upsert_snapshot_restores_a_removed_path_with_its_identity(backend: Backend) -> None:
     """A path that comes back after its removal gets its file back (same id), whatever id
     the snapshot gave it; a live path is matched before a deleted one."""
     repo = (await scaffold(backend)).repository
@@ -426,11 +465,12 @@ async def test_upsert_snapshot_restores_a_removed_path_with_its_identity(backend
     assert [(r.id, r.relative_path) for r in result.restored] == [(back.id, "back.py")]
     assert result.added == ()
     stored = await read(backend, lambda uow: uow.files.find_by_path(repo.id, "back.py"))
+    assert stored is not None
     assert (stored.id, stored.file_hash) == (back.id, file_hash("again"))
     assert stored.analysis_status is not AnalysisStatus.DELETED
 
 
-async def test_upsert_snapshot_without_prune_keeps_missing_paths(backend):
+async def test_upsert_snapshot_without_prune_keeps_missing_paths(backend: Backend) -> None:
     """With prune=False, indexed paths absent from the snapshot are kept and not reported."""
     repo = (await scaffold(backend)).repository
     kept = file_index(repo.id, relative_path="kept.py")
@@ -442,10 +482,11 @@ async def test_upsert_snapshot_without_prune_keeps_missing_paths(backend):
     assert [r.id for r in result.added] == [added.id]
     assert result.removed == () and result.modified == () and result.unchanged == 0
     found = await read(backend, lambda uow: uow.files.find_by_id(kept.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(kept)
 
 
-async def test_history_records_entries_per_job_and_file(backend):
+async def test_history_records_entries_per_job_and_file(backend: Backend) -> None:
     """History entries read back whole, oldest first; a job records one entry per file
     (DuplicateError), and an entry needs its file and its job (NotFoundError)."""
     base = await scaffold(backend)
@@ -479,7 +520,7 @@ async def test_history_records_entries_per_job_and_file(backend):
     assert len(await read(backend, lambda uow: uow.files.history(file.id))) == 2
 
 
-async def test_search_matches_path_words_and_metadata_description(backend):
+async def test_search_matches_path_words_and_metadata_description(backend: Backend) -> None:
     """Search finds files by a word of their path or of their description, only in the
     given repositories, at most limit of them."""
     repo, other = (await scaffold(backend)).repository, (await scaffold(backend)).repository
@@ -494,7 +535,9 @@ async def test_search_matches_path_words_and_metadata_description(backend):
     await store(backend, client, readme, file_index(repo.id, relative_path="lib/utils.py"))
     await store(backend, elsewhere)
 
-    async def search(repository_ids, text, limit=20):
+    async def search(
+        repository_ids: Sequence[RepositoryId], text: str, limit: int = 20
+    ) -> list[FileId]:
         return [
             f.id
             for f in await read(
@@ -511,7 +554,7 @@ async def test_search_matches_path_words_and_metadata_description(backend):
     assert await search([repo.id], "nothing") == []
 
 
-async def test_search_finds_a_file_by_its_name_or_path_whole_or_partial(backend):
+async def test_search_finds_a_file_by_its_name_or_path_whole_or_partial(backend: Backend) -> None:
     """A file's name, its whole path or any part of it, written with the separators of a
     path (``/``, ``.``, ``_``, ``-``), finds the file, and only the files whose path has
     every one of those words."""
@@ -521,7 +564,7 @@ async def test_search_finds_a_file_by_its_name_or_path_whole_or_partial(backend)
     other = file_index(repo.id, relative_path="src/payment_gateway/refunds.py")
     await store(backend, client, retry, other)
 
-    async def search(text):
+    async def search(text: str) -> list[FileId]:
         return [f.id for f in await read(backend, lambda uow: uow.files.search([repo.id], text))]
 
     for text in (
@@ -546,7 +589,7 @@ async def test_search_finds_a_file_by_its_name_or_path_whole_or_partial(backend)
     assert await search("application/refunds.py") == []
 
 
-async def test_search_puts_the_file_a_name_or_path_names_first(backend):
+async def test_search_puts_the_file_a_name_or_path_names_first(backend: Backend) -> None:
     """Of the files matching a file name or path, those whose path is it, or ends with
     it, come first, however often the others hold its words."""
     repo = (await scaffold(backend)).repository
@@ -558,7 +601,7 @@ async def test_search_puts_the_file_a_name_or_path_names_first(backend):
     )
     await store(backend, tests, retry)
 
-    async def search(text):
+    async def search(text: str) -> list[FileId]:
         return [f.id for f in await read(backend, lambda uow: uow.files.search([repo.id], text))]
 
     assert await search("retry.py") == [retry.id, tests.id]
@@ -567,12 +610,14 @@ async def test_search_puts_the_file_a_name_or_path_names_first(backend):
     assert (await search("retry"))[0] == tests.id  # no path ends with it: by rank
 
 
-async def test_files_inserted_after_the_first_page_before_the_cursor_are_skipped(backend):
+async def test_files_inserted_after_the_first_page_before_the_cursor_are_skipped(
+    backend: Backend,
+) -> None:
     """Files added mid-walk appear only if they sort after the cursor; nothing repeats."""
     repo = (await scaffold(backend)).repository
     await store(backend, *(file_index(repo.id, relative_path=f"f{i}0.py") for i in range(1, 6)))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[FileIndex]]:
         return uow.files.list_by_repository(repo.id, request)
 
     async with backend.uow() as uow:

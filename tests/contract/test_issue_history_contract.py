@@ -21,6 +21,7 @@ from application.issues import change_issue, issue_detail, list_issues
 from domain.enums import IssueStatus, Resolution
 from domain.ids import ProjectId
 from domain.issues import Issue
+from tests.contract.conftest import Backend
 
 TODO_RULE = "todo-marker"
 
@@ -70,7 +71,9 @@ def repo(tmp_path: Path) -> Repo:
     return repository
 
 
-async def test_issues_keep_their_identity_through_an_edit_history(backend, repo):
+async def test_issues_keep_their_identity_through_an_edit_history(
+    backend: Backend, repo: Repo
+) -> None:
     store, embedder = MemoryVectorStore(), HashingEmbedder(64)
 
     async def index() -> IndexReport:

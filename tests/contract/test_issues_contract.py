@@ -5,20 +5,27 @@ of a branch, code size, file analyses, deletion of jobs)."""
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Awaitable, Collection, Iterable
+from typing import Any
+
 import attrs
 import pytest
 
+from domain.analysis import AnalysisJob
 from domain.enums import FileChange, IssueStatus, Resolution, Severity
 from domain.errors import ValidationError as DomainValidationError
-from domain.files import FileHistoryEntry
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileId, IssueId, JobId, ProjectId, new_id
 from domain.issues import Finding, Issue, IssueChange
 from domain.quality import GateEvaluation, IssueCount
 from domain.values import SourceLocation
 from ports.errors import NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import ISSUE_SORTS, CodeSize, FileAnalysis, IssueFilters
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
+    Scaffold,
     analysed,
     analysis_job,
     analysis_result,
@@ -30,10 +37,11 @@ from tests.contract.builders import (
     store,
     token,
 )
+from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
 
 
-def issue(project_id, **overrides) -> Issue:
+def issue(project_id: ProjectId, **overrides: Any) -> Issue:
     """A valid open issue of the project's branch "main"; overrides any field."""
     fields = {
         "project_id": project_id,
@@ -50,13 +58,13 @@ def issue(project_id, **overrides) -> Issue:
     return Issue(**{**fields, **overrides})
 
 
-async def add_issues(backend, *issues):
+async def add_issues(backend: Backend, *issues: Issue) -> None:
     async with backend.uow() as uow:
         assert await uow.issues.add_many(list(issues)) == len(issues)
         await uow.commit()
 
 
-async def project_with_file(backend):
+async def project_with_file(backend: Backend) -> tuple[Scaffold, FileIndex, AnalysisJob]:
     """A stored project with a file and a completed job of branch "main"."""
     base = await scaffold(backend)
     file = file_index(base.repository.id)
@@ -65,7 +73,7 @@ async def project_with_file(backend):
     return base, file, job
 
 
-async def listed(backend, project_id, **filters):
+async def listed(backend: Backend, project_id: ProjectId, **filters: Any) -> set[IssueId]:
     page = await read(
         backend,
         lambda uow: uow.issues.list(
@@ -78,7 +86,7 @@ async def listed(backend, project_id, **filters):
 # ---------------------------------------------------------------------------- issues
 
 
-async def test_add_many_then_find_round_trips_every_field(backend):
+async def test_add_many_then_find_round_trips_every_field(backend: Backend) -> None:
     """Issues written in bulk read back by id with every field, closed ones included."""
     base, file, job = await project_with_file(backend)
     located = issue(
@@ -103,13 +111,17 @@ async def test_add_many_then_find_round_trips_every_field(backend):
 
     await add_issues(backend, located, closed)
 
+    async def find(issue_id: IssueId) -> Issue | None:
+        return await read(backend, lambda uow: uow.issues.find_by_id(issue_id))
+
     for stored in (located, closed):
-        found = await read(backend, lambda uow, i=stored: uow.issues.find_by_id(i.id))
+        found = await find(stored.id)
+        assert found is not None
         assert attrs.asdict(found) == attrs.asdict(stored)
     assert await read(backend, lambda uow: uow.issues.find_by_id(IssueId(new_id()))) is None
 
 
-async def test_add_many_needs_its_project_jobs_and_file(backend):
+async def test_add_many_needs_its_project_jobs_and_file(backend: Backend) -> None:
     """An issue naming a missing project, job or file raises NotFoundError; the batch
     writes nothing."""
     base, file, _ = await project_with_file(backend)
@@ -129,7 +141,7 @@ async def test_add_many_needs_its_project_jobs_and_file(backend):
     assert await listed(backend, base.project.id) == set()
 
 
-async def test_update_many_stores_the_state_but_never_the_identity(backend):
+async def test_update_many_stores_the_state_but_never_the_identity(backend: Backend) -> None:
     """update_many stores every field an analysis or a user moves, returns how many it
     stored, and leaves the project, branch and creation time as they were."""
     base, file, _ = await project_with_file(backend)
@@ -140,9 +152,11 @@ async def test_update_many_stores_the_state_but_never_the_identity(backend):
 
     async with backend.uow() as uow:
         moved = await uow.issues.find_by_id(first.id)
+        assert moved is not None
         moved.resolve(Resolution.FALSE_POSITIVE, "alice", at=at(6))
         moved.new_code = True
         seen = await uow.issues.find_by_id(second.id)
+        assert seen is not None
         finding = Finding(
             rule_id=seen.rule_id, severity=Severity.HIGH, category=seen.category,
             title="Function is too complex (14)", file_id=file.id, path="src/renamed.py",
@@ -157,14 +171,16 @@ async def test_update_many_stores_the_state_but_never_the_identity(backend):
         await uow.commit()
 
     stored_first = await read(backend, lambda uow: uow.issues.find_by_id(first.id))
+    assert stored_first is not None
     assert attrs.asdict(stored_first) == attrs.asdict(moved)
     stored_second = await read(backend, lambda uow: uow.issues.find_by_id(second.id))
+    assert stored_second is not None
     assert attrs.asdict(stored_second) == attrs.asdict(seen)
     assert stored_second.status is IssueStatus.CLOSED and stored_second.closed_at == at(7)
     assert (stored_second.branch, stored_second.created_at) == ("main", at(0))
 
 
-async def test_update_many_of_a_missing_issue_raises_not_found(backend):
+async def test_update_many_of_a_missing_issue_raises_not_found(backend: Backend) -> None:
     """Updating an issue that is not stored raises NotFoundError."""
     base, _, _ = await project_with_file(backend)
     stored, missing = issue(base.project.id), issue(base.project.id)
@@ -176,7 +192,7 @@ async def test_update_many_of_a_missing_issue_raises_not_found(backend):
             await uow.commit()
 
 
-async def test_lock_returns_the_issue_or_raises_not_found(backend):
+async def test_lock_returns_the_issue_or_raises_not_found(backend: Backend) -> None:
     """lock returns the stored issue; a missing one raises NotFoundError."""
     base, _, _ = await project_with_file(backend)
     stored = issue(base.project.id, severity="low")
@@ -189,7 +205,7 @@ async def test_lock_returns_the_issue_or_raises_not_found(backend):
             await uow.issues.lock(IssueId(new_id()))
 
 
-async def test_list_pages_through_every_sort_in_keyset_order(backend):
+async def test_list_pages_through_every_sort_in_keyset_order(backend: Backend) -> None:
     """A project's issues page in (sort key, id) order for each sort; severity puts the
     most severe first, then orders by path and line."""
     base, _, _ = await project_with_file(backend)
@@ -207,7 +223,7 @@ async def test_list_pages_through_every_sort_in_keyset_order(backend):
     await add_issues(backend, *issues)
     await add_issues(backend, issue(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[Issue]]:
         return uow.issues.list(base.project.id, request)
 
     await assert_keyset_pagination(
@@ -226,7 +242,9 @@ async def test_list_pages_through_every_sort_in_keyset_order(backend):
     await assert_rejects_bad_requests(backend, fetch, offered=ISSUE_SORTS)
 
 
-async def test_list_filters_by_branch_status_severity_new_code_file_and_rule(backend):
+async def test_list_filters_by_branch_status_severity_new_code_file_and_rule(
+    backend: Backend,
+) -> None:
     """Each filter keeps only the issues that pass it; filters combine."""
     base, file, _ = await project_with_file(backend)
     a = issue(base.project.id, severity="critical", file_id=file.id, new_code=True)
@@ -252,7 +270,7 @@ async def test_list_filters_by_branch_status_severity_new_code_file_and_rule(bac
     assert both == {a.id}
 
 
-async def test_for_tracking_returns_the_branch_issues_an_analysis_matches(backend):
+async def test_for_tracking_returns_the_branch_issues_an_analysis_matches(backend: Backend) -> None:
     """Every issue of the branch not closed, those closed at or after closed_since, and
     with file_ids only those of these files (None: the issues of no file)."""
     base, file, _ = await project_with_file(backend)
@@ -270,7 +288,7 @@ async def test_for_tracking_returns_the_branch_issues_an_analysis_matches(backen
         backend, open_in_file, open_no_file, resolved, closed_late, closed_early, elsewhere
     )
 
-    async def tracked(**kwargs):
+    async def tracked(**kwargs: Any) -> set[IssueId]:
         found = await read(
             backend,
             lambda uow: uow.issues.for_tracking(pid, "main", closed_since=at(10), **kwargs),
@@ -289,14 +307,16 @@ async def test_for_tracking_returns_the_branch_issues_an_analysis_matches(backen
     assert attrs.asdict(by_id[closed_late.id]) == attrs.asdict(closed_late)
 
 
-async def test_changelog_reads_back_every_change_oldest_first(backend):
+async def test_changelog_reads_back_every_change_oldest_first(backend: Backend) -> None:
     """add_changes appends the moves of issues in bulk and returns how many; changelog
     returns one issue's changes oldest first, each with every field."""
     base, _, job = await project_with_file(backend)
     tracked, other = issue(base.project.id), issue(base.project.id)
     await add_issues(backend, tracked, other)
+    gone = tracked.disappear(job.id, at(3), actor="analysis")
+    assert gone is not None
     moves = [
-        tracked.disappear(job.id, at(3), actor="analysis"),
+        gone,
         tracked.comment("bob", "still there?", at=at(1)),
         other.confirm("carol", at=at(2)),
     ]
@@ -311,7 +331,7 @@ async def test_changelog_reads_back_every_change_oldest_first(backend):
     assert await read(backend, lambda uow: uow.issues.changelog(IssueId(new_id()))) == []
 
 
-async def test_changes_of_a_missing_issue_raise_not_found(backend):
+async def test_changes_of_a_missing_issue_raise_not_found(backend: Backend) -> None:
     """A change of an issue that is not stored raises NotFoundError; nothing is written."""
     base, _, _ = await project_with_file(backend)
     stored = issue(base.project.id)
@@ -328,7 +348,7 @@ async def test_changes_of_a_missing_issue_raise_not_found(backend):
     assert await read(backend, lambda uow: uow.issues.changelog(stored.id)) == []
 
 
-async def test_mark_new_code_flags_the_issues_first_seen_after_since(backend):
+async def test_mark_new_code_flags_the_issues_first_seen_after_since(backend: Backend) -> None:
     """mark_new_code sets new_code on the branch's issues first seen after ``since``,
     clears it on the others (all with None), and returns how many changed."""
     base, _, _ = await project_with_file(backend)
@@ -339,7 +359,7 @@ async def test_mark_new_code_flags_the_issues_first_seen_after_since(backend):
     other_branch = issue(pid, branch="feature", first_seen_at=at(9))
     await add_issues(backend, old, edge, new, other_branch)
 
-    async def mark(since):
+    async def mark(since: dt.datetime | None) -> int:
         async with backend.uow() as uow:
             changed = await uow.issues.mark_new_code(pid, "main", since=since)
             await uow.commit()
@@ -352,7 +372,7 @@ async def test_mark_new_code_flags_the_issues_first_seen_after_since(backend):
     assert await listed(backend, pid, new_code=True) == set()
 
 
-async def test_counts_group_the_branch_issues(backend):
+async def test_counts_group_the_branch_issues(backend: Backend) -> None:
     """counts groups the branch's issues by status, resolution, severity and new code."""
     base, _, _ = await project_with_file(backend)
     pid = base.project.id
@@ -368,7 +388,13 @@ async def test_counts_group_the_branch_issues(backend):
 
     counts = await read(backend, lambda uow: uow.issues.counts(pid, "main"))
 
-    def count(status, resolution, severity, new_code, n):
+    def count(
+        status: IssueStatus,
+        resolution: Resolution | None,
+        severity: Severity,
+        new_code: bool,
+        n: int,
+    ) -> IssueCount:
         return IssueCount(status=status, resolution=resolution, severity=severity,
                           new_code=new_code, count=n)  # fmt: skip
 
@@ -381,7 +407,9 @@ async def test_counts_group_the_branch_issues(backend):
     assert await read(backend, lambda uow: uow.issues.counts(pid, "nowhere")) == []
 
 
-async def test_delete_closed_removes_old_closed_issues_with_their_changelogs(backend):
+async def test_delete_closed_removes_old_closed_issues_with_their_changelogs(
+    backend: Backend,
+) -> None:
     """delete_closed deletes the issues closed before ``before`` and their changes, keeps
     every other issue, and leaves the results that observed them without an issue."""
     base, file, job = await project_with_file(backend)
@@ -407,7 +435,7 @@ async def test_delete_closed_removes_old_closed_issues_with_their_changelogs(bac
     assert [(r.id, r.issue_id) for r in results] == [(observation.id, None)]
 
 
-async def test_a_unit_of_one_organization_sees_and_writes_only_its_issues(backend):
+async def test_a_unit_of_one_organization_sees_and_writes_only_its_issues(backend: Backend) -> None:
     """Another organization's issues are not there for a unit of one organization, nor
     may it write issues into that organization's project."""
     mine, _, _ = await project_with_file(backend)
@@ -428,7 +456,7 @@ async def test_a_unit_of_one_organization_sees_and_writes_only_its_issues(backen
 # ---------------------------------------------------------------------------- results
 
 
-async def test_results_round_trip_their_line_hash_and_issue(backend):
+async def test_results_round_trip_their_line_hash_and_issue(backend: Backend) -> None:
     """A result's line hash and issue are written in bulk and read back; an unknown issue
     raises NotFoundError."""
     base, file, job = await project_with_file(backend)
@@ -455,7 +483,7 @@ async def test_results_round_trip_their_line_hash_and_issue(backend):
             await uow.analysis.create_results([analysis_result(job.id, issue_id=IssueId(new_id()))])
 
 
-async def test_latest_job_of_a_branch_and_before_a_job(backend):
+async def test_latest_job_of_a_branch_and_before_a_job(backend: Backend) -> None:
     """latest_job picks within one branch ("" is a job of no branch) and among the jobs
     created before a given one."""
     proj = (await scaffold(backend)).project
@@ -466,7 +494,7 @@ async def test_latest_job_of_a_branch_and_before_a_job(backend):
     running = analysis_job(proj.id, status="running", branch="main", created_at=at(4))
     await store(backend, main1, detached, main2, feature, running)
 
-    async def latest(**kwargs):
+    async def latest(**kwargs: Any) -> JobId | None:
         job = await read(backend, lambda uow: uow.analysis.latest_job(proj.id, **kwargs))
         return None if job is None else job.id
 
@@ -481,7 +509,7 @@ async def test_latest_job_of_a_branch_and_before_a_job(backend):
     assert await latest(before=JobId(new_id())) is None
 
 
-async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backend):
+async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backend: Backend) -> None:
     """code_size counts the files the job holds and their lines as last analysed, and of
     them those added, changed, renamed or restored after ``since``."""
     base = await scaffold(backend)
@@ -491,7 +519,9 @@ async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backen
     job3 = analysis_job(base.project.id, status="running", created_at=at(20))
     await store(backend, a, b, c, d, job1, job2, job3)
 
-    def entry(file, job, change, lines, minutes):
+    def entry(
+        file: FileIndex, job: AnalysisJob, change: FileChange, lines: int | None, minutes: float
+    ) -> FileHistoryEntry:
         return FileHistoryEntry(
             file_id=file.id, job_id=job.id, change=change, relative_path=file.relative_path,
             line_count=lines, created_at=at(minutes),
@@ -506,7 +536,7 @@ async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backen
         ])  # fmt: skip
         await uow.commit()
 
-    async def size(job, since):
+    async def size(job: AnalysisJob, since: dt.datetime | None) -> CodeSize:
         return await read(backend, lambda uow: uow.analysis.code_size(job.id, since=since))
 
     assert await size(job1, None) == CodeSize(files=3, lines=60, new_files=0, new_lines=0)
@@ -518,7 +548,7 @@ async def test_code_size_counts_the_files_a_job_holds_and_those_new_since(backen
     assert await size(unknown, at(0)) == CodeSize(files=0, lines=0, new_files=0, new_lines=0)
 
 
-async def test_file_analyses_list_every_history_entry_in_job_order(backend):
+async def test_file_analyses_list_every_history_entry_in_job_order(backend: Backend) -> None:
     """file_analyses lists which job analysed (or saw deleted) which file, in the order
     of the jobs' creation, the project's only."""
     base = await scaffold(backend)
@@ -529,7 +559,9 @@ async def test_file_analyses_list_every_history_entry_in_job_order(backend):
     other_file, other_job = file_index(other.repository.id), analysis_job(other.project.id)
     await store(backend, *files, later, earlier, other_file, other_job)
 
-    def entry(file, job, change=FileChange.ANALYSED):
+    def entry(
+        file: FileIndex, job: AnalysisJob, change: FileChange = FileChange.ANALYSED
+    ) -> FileHistoryEntry:
         return FileHistoryEntry(file_id=file.id, job_id=job.id, change=change,
                                 relative_path=file.relative_path)  # fmt: skip
 
@@ -543,7 +575,9 @@ async def test_file_analyses_list_every_history_entry_in_job_order(backend):
 
     found = await read(backend, lambda uow: uow.analysis.file_analyses(base.project.id))
 
-    def expected(job, chosen, deleted=()):
+    def expected(
+        job: AnalysisJob, chosen: Iterable[FileIndex], deleted: Collection[FileId] = ()
+    ) -> list[FileAnalysis]:
         return [
             FileAnalysis(job_id=job.id, file_id=f.id, deleted=f.id in deleted)
             for f in sorted(chosen, key=lambda f: str(f.id))
@@ -555,11 +589,17 @@ async def test_file_analyses_list_every_history_entry_in_job_order(backend):
     ]
 
 
-async def test_delete_jobs_refuses_a_running_or_pending_job_and_deletes_nothing(backend):
+async def test_delete_jobs_refuses_a_running_or_pending_job_and_deletes_nothing(
+    backend: Backend,
+) -> None:
     """A running or pending job among those to delete raises ValidationError, naming it;
     no job is deleted."""
     proj = (await scaffold(backend)).project
     done = analysis_job(proj.id, status="completed")
+
+    async def find_job(job_id: JobId) -> AnalysisJob | None:
+        return await read(backend, lambda uow: uow.analysis.find_job_by_id(job_id))
+
     for unfinished in (analysis_job(proj.id, status="running"), analysis_job(proj.id)):
         await store(backend, unfinished)
         if await read(backend, lambda uow: uow.analysis.find_job_by_id(done.id)) is None:
@@ -572,11 +612,13 @@ async def test_delete_jobs_refuses_a_running_or_pending_job_and_deletes_nothing(
 
         assert str(unfinished.id) in str(caught.value)
         for job in (done, unfinished):
-            found = await read(backend, lambda uow, j=job: uow.analysis.find_job_by_id(j.id))
+            found = await find_job(job.id)
             assert found is not None
 
 
-async def test_delete_jobs_deletes_what_they_hold_and_issues_keep_their_identity(backend):
+async def test_delete_jobs_deletes_what_they_hold_and_issues_keep_their_identity(
+    backend: Backend,
+) -> None:
     """Deleting finished jobs removes their results, metrics, history, measures and gate
     and returns how many; issues they saw keep their ids and times, without the job."""
     base, file, job = await project_with_file(backend)
@@ -587,6 +629,7 @@ async def test_delete_jobs_deletes_what_they_hold_and_issues_keep_their_identity
                  last_seen_job_id=kept.id, first_seen_at=at(0), last_seen_at=at(2))  # fmt: skip
     await add_issues(backend, seen)
     change = seen.disappear(job.id, at(0), actor="analysis")
+    assert change is not None
     async with backend.uow() as uow:
         await analysed(uow, job.id, file.id)
         await uow.analysis.create_results([analysis_result(job.id, file_id=file.id)])
@@ -615,6 +658,7 @@ async def test_delete_jobs_deletes_what_they_hold_and_issues_keep_their_identity
         points = await uow.measures.history(base.project.id, "main", "issues")
         assert [p.job_id for p in points] == [kept.id]
         stored = await uow.issues.find_by_id(seen.id)
+        assert stored is not None
         assert (stored.first_seen_job_id, stored.last_seen_job_id) == (None, kept.id)
         assert (stored.first_seen_at, stored.created_at) == (seen.first_seen_at, seen.created_at)
         log = await uow.issues.changelog(seen.id)

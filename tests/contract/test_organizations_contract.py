@@ -4,6 +4,7 @@ row locks, soft delete and keyset pagination."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import attrs
 import pytest
@@ -18,8 +19,9 @@ from domain.values import (
     WebhookSettings,
 )
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import ORGANIZATION_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     at,
     fields_of,
@@ -31,6 +33,7 @@ from tests.contract.builders import (
     token,
     user,
 )
+from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests, walk
 
 RICH_SETTINGS = OrganizationSettings(
@@ -57,11 +60,11 @@ RICH_SETTINGS = OrganizationSettings(
 )
 
 
-def list_organizations(uow, request):
+def list_organizations(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[Organization]]:
     return uow.organizations.list(request)
 
 
-async def test_create_then_find_round_trips_every_field(backend):
+async def test_create_then_find_round_trips_every_field(backend: Backend) -> None:
     """An organization reads back by id and by slug with every field, settings included."""
     org = organization(
         description="Acme's code",
@@ -73,21 +76,26 @@ async def test_create_then_find_round_trips_every_field(backend):
     await store(backend, org)
 
     by_id = await read(backend, lambda uow: uow.organizations.find_by_id(org.id))
+    assert by_id is not None
     by_slug = await read(backend, lambda uow: uow.organizations.find_by_slug(org.slug))
+    assert by_slug is not None
 
     assert attrs.asdict(by_id) == attrs.asdict(org)
     assert attrs.asdict(by_slug) == attrs.asdict(org)
 
 
-async def test_lookups_of_unknown_organizations_return_none(backend):
+async def test_lookups_of_unknown_organizations_return_none(backend: Backend) -> None:
     """Finding an id or slug that was never stored returns None."""
     await store(backend, organization())
 
-    assert await read(backend, lambda uow: uow.organizations.find_by_id(new_id())) is None
+    assert (
+        await read(backend, lambda uow: uow.organizations.find_by_id(OrganizationId(new_id())))
+        is None
+    )
     assert await read(backend, lambda uow: uow.organizations.find_by_slug("nope")) is None
 
 
-async def test_duplicate_slug_raises_duplicate_error(backend):
+async def test_duplicate_slug_raises_duplicate_error(backend: Backend) -> None:
     """A second organization with a taken slug is refused and not stored."""
     first = organization()
     await store(backend, first)
@@ -99,7 +107,7 @@ async def test_duplicate_slug_raises_duplicate_error(backend):
     assert await read(backend, lambda uow: uow.organizations.find_by_id(clash.id)) is None
 
 
-async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend):
+async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend: Backend) -> None:
     """update stores the changes and returns them with an updated_at later than before."""
     org = organization(created_at=at(0), updated_at=at(0))
     await store(backend, org)
@@ -112,10 +120,11 @@ async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend)
     assert updated.updated_at > org.updated_at
     assert fields_of(updated, "updated_at") == fields_of(changed, "updated_at")
     found = await read(backend, lambda uow: uow.organizations.find_by_id(org.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(updated)
 
 
-async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
+async def test_update_with_a_stale_entity_raises_concurrency_error(backend: Backend) -> None:
     """Updating from a copy read before another update raises ConcurrencyError and keeps
     the other update."""
     org = organization()
@@ -130,10 +139,11 @@ async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
             await uow.commit()
 
     found = await read(backend, lambda uow: uow.organizations.find_by_id(org.id))
+    assert found is not None
     assert found.name == "First"
 
 
-async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
+async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend: Backend) -> None:
     """update and delete of an organization that was never stored raise NotFoundError."""
     with pytest.raises(NotFoundError):
         async with backend.uow() as uow:
@@ -143,7 +153,9 @@ async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
             await uow.organizations.delete(OrganizationId(new_id()))
 
 
-async def test_lock_returns_the_organization_and_refuses_missing_or_deleted_ones(backend):
+async def test_lock_returns_the_organization_and_refuses_missing_or_deleted_ones(
+    backend: Backend,
+) -> None:
     """lock gives the live organization; a missing or deleted one raises NotFoundError."""
     kept, gone = organization(settings=RICH_SETTINGS), organization()
     await store(backend, kept, gone)
@@ -158,7 +170,9 @@ async def test_lock_returns_the_organization_and_refuses_missing_or_deleted_ones
                 await uow.organizations.lock(missing)
 
 
-async def test_a_second_lock_waits_for_the_first_unit_and_reads_what_it_committed(backend):
+async def test_a_second_lock_waits_for_the_first_unit_and_reads_what_it_committed(
+    backend: Backend,
+) -> None:
     """While one unit holds the lock, another unit's lock does not return; once the first
     commits, it returns the organization as that unit left it."""
     org = organization()
@@ -178,7 +192,7 @@ async def test_a_second_lock_waits_for_the_first_unit_and_reads_what_it_committe
     assert await asyncio.wait_for(waiting, timeout=30) == "Renamed under the lock"
 
 
-async def test_a_check_made_under_the_organization_lock_holds_at_commit(backend):
+async def test_a_check_made_under_the_organization_lock_holds_at_commit(backend: Backend) -> None:
     """Units that each lock the organization, find it without members and then add one,
     interleaved, leave exactly one member: the others see it once the lock is theirs."""
     org, people = organization(), [user() for _ in range(3)]
@@ -199,7 +213,7 @@ async def test_a_check_made_under_the_organization_lock_holds_at_commit(backend)
     assert len(page.items) == 1
 
 
-async def test_the_lock_lets_other_units_add_rows_of_the_organization(backend):
+async def test_the_lock_lets_other_units_add_rows_of_the_organization(backend: Backend) -> None:
     """While a unit holds the organization's lock, another unit can still add a member and
     a project to it and commit."""
     org, person = organization(), user()
@@ -212,7 +226,7 @@ async def test_the_lock_lets_other_units_add_rows_of_the_organization(backend):
     assert (await read(backend, lambda uow: uow.projects.find_by_id(added.id))) is not None
 
 
-async def test_units_waiting_for_each_others_locks_are_a_deadlock(backend):
+async def test_units_waiting_for_each_others_locks_are_a_deadlock(backend: Backend) -> None:
     """Two units that each lock one organization, then the other's, are a deadlock: one
     fails with ConcurrencyError and writes nothing, the other commits."""
     a, b = organization(), organization()
@@ -233,14 +247,17 @@ async def test_units_waiting_for_each_others_locks_are_a_deadlock(backend):
 
     errors = [r for r in results if isinstance(r, BaseException)]
     assert len(errors) == 1 and isinstance(errors[0], ConcurrencyError), results
-    names = [
-        (await read(backend, lambda uow, o=o: uow.organizations.find_by_id(o.id))).name
-        for o in (a, b)
-    ]
+
+    async def name_of(o: Organization) -> str:
+        found = await read(backend, lambda uow: uow.organizations.find_by_id(o.id))
+        assert found is not None
+        return found.name
+
+    names = [await name_of(o) for o in (a, b)]
     assert sorted(n.startswith("Won by") for n in names) == [False, True]
 
 
-async def test_soft_deleted_organization_is_not_found_nor_listed(backend):
+async def test_soft_deleted_organization_is_not_found_nor_listed(backend: Backend) -> None:
     """After delete, the organization is gone from lookups and lists; others remain."""
     kept, gone = organization(), organization()
     await store(backend, kept, gone)
@@ -255,7 +272,7 @@ async def test_soft_deleted_organization_is_not_found_nor_listed(backend):
     assert [o.id for o in listed] == [kept.id]
 
 
-async def test_slug_of_a_soft_deleted_organization_stays_taken(backend):
+async def test_slug_of_a_soft_deleted_organization_stays_taken(backend: Backend) -> None:
     """A new organization cannot reuse the slug of a deleted one."""
     gone = organization()
     await store(backend, gone)
@@ -267,7 +284,7 @@ async def test_slug_of_a_soft_deleted_organization_stays_taken(backend):
         await store(backend, organization(slug=gone.slug))
 
 
-async def test_list_pages_through_every_sort_in_keyset_order(backend):
+async def test_list_pages_through_every_sort_in_keyset_order(backend: Backend) -> None:
     """Listing yields every organization once, in (sort field, id) order, for each sort."""
     tag = token()
     minutes = [0, 0, 1, 2, 2, 3, 5]
@@ -287,7 +304,7 @@ async def test_list_pages_through_every_sort_in_keyset_order(backend):
     )
 
 
-async def test_list_rejects_foreign_and_garbage_cursors_and_unknown_sorts(backend):
+async def test_list_rejects_foreign_and_garbage_cursors_and_unknown_sorts(backend: Backend) -> None:
     """A cursor of another sort or direction, a garbage cursor and an unknown sort raise
     ValidationError."""
     await store(backend, organization(), organization())
@@ -295,7 +312,9 @@ async def test_list_rejects_foreign_and_garbage_cursors_and_unknown_sorts(backen
     await assert_rejects_bad_requests(backend, list_organizations, offered=ORGANIZATION_SORTS)
 
 
-async def test_items_inserted_after_the_first_page_before_the_cursor_are_skipped(backend):
+async def test_items_inserted_after_the_first_page_before_the_cursor_are_skipped(
+    backend: Backend,
+) -> None:
     """Organizations added mid-walk appear only if they sort after the cursor; nothing
     repeats."""
     orgs = [organization(name=f"org{i:02d}0") for i in range(1, 7)]

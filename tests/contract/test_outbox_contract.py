@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from domain.events import (
     AnalysisCompleted,
     AnalysisFailed,
     ConfigurationChanged,
+    DomainEvent,
     FileChanged,
     MemberAdded,
     ProjectUpdated,
@@ -33,9 +35,10 @@ from domain.ids import (
 )
 from ports.errors import ValidationError
 from tests.contract.builders import commit_hash
+from tests.contract.conftest import Backend
 
 
-async def commit_events(backend, *events):
+async def commit_events(backend: Backend, *events: DomainEvent) -> None:
     """Add ``events`` to one unit of work and commit it."""
     async with backend.uow() as uow:
         for event in events:
@@ -43,18 +46,18 @@ async def commit_events(backend, *events):
         await uow.commit()
 
 
-def updated(*changed):
+def updated(*changed: str) -> ProjectUpdated:
     return ProjectUpdated(
         project_id=ProjectId(new_id()), organization_id=OrganizationId(new_id()), changed=changed
     )
 
 
-async def test_pending_is_empty_when_nothing_was_committed(backend):
+async def test_pending_is_empty_when_nothing_was_committed(backend: Backend) -> None:
     """A fresh store has no pending messages."""
     assert await backend.outbox().pending() == []
 
 
-async def test_pending_lists_committed_events_oldest_first_up_to_limit(backend):
+async def test_pending_lists_committed_events_oldest_first_up_to_limit(backend: Backend) -> None:
     """Messages come out in commit order, at most limit of them."""
     first, second, third, fourth = (updated(f"field{i}") for i in range(4))
     await commit_events(backend, first)
@@ -68,7 +71,7 @@ async def test_pending_lists_committed_events_oldest_first_up_to_limit(backend):
     assert [m.event for m in await backend.outbox().pending(limit=2)] == events[:2]
 
 
-async def test_messages_carry_events_structurally_equal_to_those_added(backend):
+async def test_messages_carry_events_structurally_equal_to_those_added(backend: Backend) -> None:
     """Every kind of event comes back equal, field by field, in a fresh message."""
     job, project = JobId(new_id()), ProjectId(new_id())
     events = [
@@ -108,7 +111,7 @@ async def test_messages_carry_events_structurally_equal_to_those_added(backend):
     assert all(m.created_at.tzinfo is not None for m in messages)
 
 
-async def test_mark_delivered_removes_messages_from_pending(backend):
+async def test_mark_delivered_removes_messages_from_pending(backend: Backend) -> None:
     """Delivered messages leave the pending list; mark_delivered returns how many."""
     kept = updated("kept")
     await commit_events(backend, updated("a"), updated("b"))
@@ -121,7 +124,9 @@ async def test_mark_delivered_removes_messages_from_pending(backend):
     assert [m.event for m in await outbox.pending()] == [kept]
 
 
-async def test_mark_failed_keeps_the_message_pending_with_attempts_and_error(backend):
+async def test_mark_failed_keeps_the_message_pending_with_attempts_and_error(
+    backend: Backend,
+) -> None:
     """Each failed attempt increments attempts and records the last error; the message
     stays pending and others are untouched."""
     flaky, other = updated("flaky"), updated("other")
@@ -140,7 +145,7 @@ async def test_mark_failed_keeps_the_message_pending_with_attempts_and_error(bac
     assert (pending[other].attempts, pending[other].last_error) == (0, None)
 
 
-async def test_a_failed_message_waits_for_its_retry_time(backend):
+async def test_a_failed_message_waits_for_its_retry_time(backend: Backend) -> None:
     """A message marked failed with retry_at is not due before that time, is due after
     it, and max_attempts leaves aside the messages that failed that often."""
     flaky = updated("flaky")
@@ -158,7 +163,7 @@ async def test_a_failed_message_waits_for_its_retry_time(backend):
     assert [m.event for m in await outbox.pending(max_attempts=2)] == [flaky]
 
 
-async def test_stats_count_pending_failing_and_delivered(backend):
+async def test_stats_count_pending_failing_and_delivered(backend: Backend) -> None:
     """stats counts waiting, failing and delivered messages and dates the oldest waiting."""
     outbox = backend.outbox()
     empty = await outbox.stats()
@@ -179,7 +184,7 @@ async def test_stats_count_pending_failing_and_delivered(backend):
 # --------------------------------------------------------------------------- claims
 
 
-async def _claimable(backend, *labels):
+async def _claimable(backend: Backend, *labels: str) -> tuple[list[ProjectUpdated], dt.datetime]:
     """Commit one event per label, each in its own unit; returns the events and a time at
     which all of them are due."""
     events = [updated(label) for label in labels]
@@ -189,7 +194,9 @@ async def _claimable(backend, *labels):
     return events, first.created_at + dt.timedelta(minutes=1)
 
 
-async def test_claim_takes_due_messages_oldest_first_and_holds_them_for_the_lease(backend):
+async def test_claim_takes_due_messages_oldest_first_and_holds_them_for_the_lease(
+    backend: Backend,
+) -> None:
     """A claim returns the oldest due messages up to its limit; until the lease is over a
     second claim gets the others, then nothing; after it, the claimed ones again."""
     events, now = await _claimable(backend, "a", "b", "c")
@@ -207,7 +214,7 @@ async def test_claim_takes_due_messages_oldest_first_and_holds_them_for_the_leas
     assert len(await outbox.pending()) == 3  # claimed messages stay pending
 
 
-async def test_concurrent_claims_never_share_a_message(backend):
+async def test_concurrent_claims_never_share_a_message(backend: Backend) -> None:
     """Ten claims made at once hand out each message to one of them only."""
     events, now = await _claimable(backend, *(f"e{i}" for i in range(12)))
     outbox = backend.outbox()
@@ -218,7 +225,9 @@ async def test_concurrent_claims_never_share_a_message(backend):
     assert len(claimed) == len(set(claimed)) == len(events)
 
 
-async def test_claim_skips_messages_waiting_for_a_retry_or_failed_too_often(backend):
+async def test_claim_skips_messages_waiting_for_a_retry_or_failed_too_often(
+    backend: Backend,
+) -> None:
     """A message failed with a retry time is not claimed before it, and max_attempts leaves
     aside messages that failed that often."""
     (flaky, steady), now = await _claimable(backend, "flaky", "steady")
@@ -236,7 +245,7 @@ async def test_claim_skips_messages_waiting_for_a_retry_or_failed_too_often(back
 
 
 @pytest.mark.parametrize("lease", [0, -1, float("inf"), float("nan"), True, "30", 86_401])
-async def test_claim_refuses_a_bad_lease(backend, lease):
+async def test_claim_refuses_a_bad_lease(backend: Backend, lease: Any) -> None:
     """A lease that is not a positive number of seconds (at most a day) is a ValidationError
     naming it, and nothing is claimed."""
     _, now = await _claimable(backend, "kept")
@@ -247,7 +256,9 @@ async def test_claim_refuses_a_bad_lease(backend, lease):
     assert len(await backend.outbox().claim(now=now, lease=30)) == 1
 
 
-async def test_postpone_keeps_messages_pending_without_counting_an_attempt(backend):
+async def test_postpone_keeps_messages_pending_without_counting_an_attempt(
+    backend: Backend,
+) -> None:
     """Postponed messages stay pending with the reason as their last error and zero
     attempts, are not due before their retry time, and count as failing."""
     (first, second, other), now = await _claimable(backend, "a", "b", "other")
@@ -269,7 +280,7 @@ async def test_postpone_keeps_messages_pending_without_counting_an_attempt(backe
     assert (await outbox.stats()).failing == 2
 
 
-async def test_mark_events_delivered_marks_the_messages_of_those_events(backend):
+async def test_mark_events_delivered_marks_the_messages_of_those_events(backend: Backend) -> None:
     """Messages are marked delivered by their events' ids; the count leaves out unknown
     events and messages delivered already."""
     (handled, waiting), _ = await _claimable(backend, "handled", "waiting")
@@ -282,7 +293,7 @@ async def test_mark_events_delivered_marks_the_messages_of_those_events(backend)
     assert [m.event for m in await outbox.pending()] == [waiting]
 
 
-async def test_marks_after_delivery_change_nothing(backend):
+async def test_marks_after_delivery_change_nothing(backend: Backend) -> None:
     """Once a message is delivered (by another relay whose claim came after a lease ended),
     a late failure or postponement of it changes nothing."""
     _, now = await _claimable(backend, "once")
@@ -301,7 +312,7 @@ async def test_marks_after_delivery_change_nothing(backend):
 # --------------------------------------------------------------------------- purge
 
 
-async def test_purge_delivered_deletes_delivered_messages_only(backend):
+async def test_purge_delivered_deletes_delivered_messages_only(backend: Backend) -> None:
     """purge_delivered deletes the messages delivered before the given time and returns
     how many; pending messages stay, failed ones with their attempts, however old; a
     dry run counts them and deletes nothing; purging again finds none."""
@@ -329,7 +340,9 @@ async def test_purge_delivered_deletes_delivered_messages_only(backend):
 
 
 @pytest.mark.parametrize("before", [dt.datetime(2026, 1, 1), "2026-01-01", None])
-async def test_purge_delivered_refuses_a_time_that_is_not_aware(backend, before):
+async def test_purge_delivered_refuses_a_time_that_is_not_aware(
+    backend: Backend, before: Any
+) -> None:
     """A purge time that is not a timezone-aware datetime is a ValidationError naming it,
     and nothing is deleted."""
     await _claimable(backend, "kept")

@@ -4,12 +4,14 @@ included), optimistic concurrency, soft delete, keyset pagination and text searc
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable
 
 import attrs
 import pytest
 
 from domain.enums import JobStatus, ProgrammingLanguage, ProjectStatus, Visibility
 from domain.ids import OrganizationId, ProjectId, new_id
+from domain.projects import Project
 from domain.values import (
     AnalysisConfig,
     CommitInfo,
@@ -18,8 +20,9 @@ from domain.values import (
     ProjectSettings,
 )
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import PROJECT_SORTS, ProjectSearchFilters
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import (
     analysis_job,
     at,
@@ -32,6 +35,7 @@ from tests.contract.builders import (
     store,
     token,
 )
+from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
 
 RICH_SETTINGS = ProjectSettings(
@@ -58,17 +62,23 @@ RICH_METADATA = ProjectMetadata(
 )
 
 
-async def delete_project(backend, project_id):
+async def delete_project(backend: Backend, project_id: ProjectId) -> None:
     async with backend.uow() as uow:
         await uow.projects.delete(project_id)
         await uow.commit()
 
 
-async def search(backend, text, filters=None, *, limit=20):
+async def search(
+    backend: Backend,
+    text: str,
+    filters: ProjectSearchFilters | None = None,
+    *,
+    limit: int = 20,
+) -> list[Project]:
     return await read(backend, lambda uow: uow.projects.search(text, filters, limit=limit))
 
 
-async def test_create_then_find_round_trips_every_field(backend):
+async def test_create_then_find_round_trips_every_field(backend: Backend) -> None:
     """A project reads back by id and by slug with every field, settings and metadata
     included."""
     org = organization()
@@ -88,13 +98,15 @@ async def test_create_then_find_round_trips_every_field(backend):
     await store(backend, org, proj)
 
     by_id = await read(backend, lambda uow: uow.projects.find_by_id(proj.id))
+    assert by_id is not None
     by_slug = await read(backend, lambda uow: uow.projects.find_by_slug(org.id, proj.slug))
+    assert by_slug is not None
 
     assert attrs.asdict(by_id) == attrs.asdict(proj)
     assert attrs.asdict(by_slug) == attrs.asdict(proj)
 
 
-async def test_find_by_slug_is_scoped_to_the_organization(backend):
+async def test_find_by_slug_is_scoped_to_the_organization(backend: Backend) -> None:
     """The same slug in two organizations names two projects; an unknown slug finds None."""
     first, second = organization(), organization()
     mine, theirs = project(first.id, slug="api"), project(second.id, slug="api")
@@ -103,10 +115,10 @@ async def test_find_by_slug_is_scoped_to_the_organization(backend):
     assert (await read(backend, lambda uow: uow.projects.find_by_slug(first.id, "api"))) == mine
     assert (await read(backend, lambda uow: uow.projects.find_by_slug(second.id, "api"))) == theirs
     assert await read(backend, lambda uow: uow.projects.find_by_slug(first.id, "web")) is None
-    assert await read(backend, lambda uow: uow.projects.find_by_id(new_id())) is None
+    assert await read(backend, lambda uow: uow.projects.find_by_id(ProjectId(new_id()))) is None
 
 
-async def test_duplicate_slug_in_the_organization_raises_duplicate_error(backend):
+async def test_duplicate_slug_in_the_organization_raises_duplicate_error(backend: Backend) -> None:
     """A second project with a slug taken in its organization is refused and not stored."""
     org = organization()
     first = project(org.id)
@@ -119,7 +131,7 @@ async def test_duplicate_slug_in_the_organization_raises_duplicate_error(backend
     assert await read(backend, lambda uow: uow.projects.find_by_id(clash.id)) is None
 
 
-async def test_slug_of_a_soft_deleted_project_stays_taken(backend):
+async def test_slug_of_a_soft_deleted_project_stays_taken(backend: Backend) -> None:
     """A new project cannot reuse the slug of a deleted project of its organization."""
     org = organization()
     gone = project(org.id)
@@ -130,7 +142,7 @@ async def test_slug_of_a_soft_deleted_project_stays_taken(backend):
         await store(backend, project(org.id, slug=gone.slug))
 
 
-async def test_project_of_an_unknown_organization_raises_not_found(backend):
+async def test_project_of_an_unknown_organization_raises_not_found(backend: Backend) -> None:
     """Creating a project needs its organization to exist."""
     orphan = project(OrganizationId(new_id()))
 
@@ -140,7 +152,7 @@ async def test_project_of_an_unknown_organization_raises_not_found(backend):
     assert await read(backend, lambda uow: uow.projects.find_by_id(orphan.id)) is None
 
 
-async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend):
+async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend: Backend) -> None:
     """update stores the changes and returns them with an updated_at later than before."""
     org = organization()
     proj = project(org.id, created_at=at(0), updated_at=at(0))
@@ -156,10 +168,11 @@ async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend)
     assert updated.updated_at > proj.updated_at
     assert fields_of(updated, "updated_at") == fields_of(changed, "updated_at")
     found = await read(backend, lambda uow: uow.projects.find_by_id(proj.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(updated)
 
 
-async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
+async def test_update_with_a_stale_entity_raises_concurrency_error(backend: Backend) -> None:
     """Updating from a copy read before another update raises ConcurrencyError."""
     org = organization()
     proj = project(org.id)
@@ -174,10 +187,11 @@ async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
             await uow.commit()
 
     found = await read(backend, lambda uow: uow.projects.find_by_id(proj.id))
+    assert found is not None
     assert found.name == "First"
 
 
-async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
+async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend: Backend) -> None:
     """update and delete of a project that was never stored raise NotFoundError."""
     org = organization()
     await store(backend, org)
@@ -190,7 +204,7 @@ async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
             await uow.projects.delete(ProjectId(new_id()))
 
 
-async def test_soft_deleted_project_is_not_found_listed_nor_searched(backend):
+async def test_soft_deleted_project_is_not_found_listed_nor_searched(backend: Backend) -> None:
     """After delete, the project is gone from lookups, lists and searches."""
     org = organization()
     kept = project(org.id, name="Ledger service")
@@ -207,7 +221,7 @@ async def test_soft_deleted_project_is_not_found_listed_nor_searched(backend):
     assert [p.id for p in await search(backend, "ledger")] == [kept.id]
 
 
-async def test_list_by_organization_filters_by_status(backend):
+async def test_list_by_organization_filters_by_status(backend: Backend) -> None:
     """Listing with a status returns only the organization's projects in that status."""
     org, other = organization(), organization()
     active = project(org.id, status="active")
@@ -224,7 +238,9 @@ async def test_list_by_organization_filters_by_status(backend):
     assert {p.id for p in listed} == {p.id for p in archived}
 
 
-async def test_list_by_organization_pages_through_every_sort_in_keyset_order(backend):
+async def test_list_by_organization_pages_through_every_sort_in_keyset_order(
+    backend: Backend,
+) -> None:
     """Listing yields each of the organization's projects once, in (sort field, id) order,
     for each sort."""
     org, other = organization(), organization()
@@ -238,7 +254,7 @@ async def test_list_by_organization_pages_through_every_sort_in_keyset_order(bac
     ]
     await store(backend, org, other, *projects, project(other.id))
 
-    def fetch(uow, request):
+    def fetch(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[Project]]:
         return uow.projects.list_by_organization(org.id, request)
 
     await assert_keyset_pagination(
@@ -256,7 +272,9 @@ async def test_list_by_organization_pages_through_every_sort_in_keyset_order(bac
     await assert_rejects_bad_requests(backend, fetch, offered=PROJECT_SORTS)
 
 
-async def test_search_matches_every_word_against_name_slug_and_description(backend):
+async def test_search_matches_every_word_against_name_slug_and_description(
+    backend: Backend,
+) -> None:
     """A project matches when each word of the query occurs in its name, slug or
     description."""
     org = organization()
@@ -274,7 +292,7 @@ async def test_search_matches_every_word_against_name_slug_and_description(backe
     assert await search(backend, "payment billing") == []
 
 
-async def test_search_honours_filters_and_limit(backend):
+async def test_search_honours_filters_and_limit(backend: Backend) -> None:
     """Search returns only projects matching every filter, and at most limit of them."""
     first, second = organization(), organization()
     public = project(first.id, name="Search engine", visibility="public")
@@ -296,7 +314,9 @@ async def test_search_honours_filters_and_limit(backend):
     assert len(await search(backend, "search", limit=2)) == 2
 
 
-async def test_lock_returns_the_project_and_refuses_missing_or_deleted_ones(backend):
+async def test_lock_returns_the_project_and_refuses_missing_or_deleted_ones(
+    backend: Backend,
+) -> None:
     """lock gives the live project; a missing or deleted one raises NotFoundError."""
     base = await scaffold(backend)
     gone = project(base.organization.id)
@@ -312,7 +332,7 @@ async def test_lock_returns_the_project_and_refuses_missing_or_deleted_ones(back
                 await uow.projects.lock(missing)
 
 
-async def test_a_check_made_under_the_project_lock_holds_at_commit(backend):
+async def test_a_check_made_under_the_project_lock_holds_at_commit(backend: Backend) -> None:
     """Two units that each lock the project, check that it has no running job and then
     start one: whatever their interleaving, exactly one job is started."""
     base = await scaffold(backend)
@@ -341,7 +361,7 @@ async def test_a_check_made_under_the_project_lock_holds_at_commit(backend):
     assert len(page.items) == 1
 
 
-async def test_changes_computed_under_the_project_lock_are_never_lost(backend):
+async def test_changes_computed_under_the_project_lock_are_never_lost(backend: Backend) -> None:
     """Twenty interleaved units that each lock the project and add one to a counter of its
     metadata all commit, without a retry, and the counter ends at twenty."""
     base = await scaffold(backend)
@@ -357,4 +377,5 @@ async def test_changes_computed_under_the_project_lock_are_never_lost(backend):
     await asyncio.gather(*(increment() for _ in range(20)))
 
     found = await read(backend, lambda uow: uow.projects.find_by_id(base.project.id))
+    assert found is not None
     assert found.metadata.total_files == 20

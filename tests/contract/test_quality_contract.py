@@ -4,9 +4,12 @@ to projects) and NewCodeRepository (per project, overridable per branch)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import attrs
 import pytest
 
+from domain.analysis import AnalysisJob
 from domain.enums import GateStatus, NewCodeKind
 from domain.ids import GateId, JobId, OrganizationId, ProjectId, new_id
 from domain.quality import (
@@ -19,10 +22,11 @@ from domain.quality import (
     evaluate_gate,
 )
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from tests.contract.builders import analysis_job, at, project, read, scaffold, store
+from tests.contract.builders import Scaffold, analysis_job, at, project, read, scaffold, store
+from tests.contract.conftest import Backend
 
 
-def gate(organization_id, **overrides) -> QualityGate:
+def gate(organization_id: OrganizationId, **overrides: Any) -> QualityGate:
     fields = {
         "organization_id": organization_id,
         "name": "strict",
@@ -36,14 +40,16 @@ def gate(organization_id, **overrides) -> QualityGate:
     return QualityGate(**{**fields, **overrides})
 
 
-async def create_gates(backend, *gates):
+async def create_gates(backend: Backend, *gates: QualityGate) -> None:
     async with backend.uow() as uow:
         for g in gates:
             await uow.quality_gates.create(g)
         await uow.commit()
 
 
-async def jobs_of(backend, count, **fields):
+async def jobs_of(
+    backend: Backend, count: int, **fields: Any
+) -> tuple[Scaffold, list[AnalysisJob]]:
     """A stored project with ``count`` completed jobs of branch "main", a minute apart."""
     base = await scaffold(backend)
     jobs = [
@@ -58,7 +64,7 @@ async def jobs_of(backend, count, **fields):
 # ---------------------------------------------------------------------------- measures
 
 
-async def test_record_keeps_each_analysis_and_the_branch_live_measures(backend):
+async def test_record_keeps_each_analysis_and_the_branch_live_measures(backend: Backend) -> None:
     """record returns how many measures it stored; live answers the branch's latest
     recorded ones ({} before any), history each analysis' value of one measure, oldest
     first, skipping those without it and other branches."""
@@ -86,7 +92,7 @@ async def test_record_keeps_each_analysis_and_the_branch_live_measures(backend):
     assert await read(backend, lambda uow: uow.measures.history(pid, "main", "lines")) == []
 
 
-async def test_record_twice_for_one_analysis_raises_duplicate(backend):
+async def test_record_twice_for_one_analysis_raises_duplicate(backend: Backend) -> None:
     """An analysis has one set of measures: a second record raises DuplicateError."""
     base, (job,) = await jobs_of(backend, 1)
     async with backend.uow() as uow:
@@ -103,7 +109,7 @@ async def test_record_twice_for_one_analysis_raises_duplicate(backend):
     }
 
 
-async def test_record_of_an_unknown_job_raises_not_found(backend):
+async def test_record_of_an_unknown_job_raises_not_found(backend: Backend) -> None:
     """Measures need their analysis."""
     base = await scaffold(backend)
 
@@ -113,7 +119,9 @@ async def test_record_of_an_unknown_job_raises_not_found(backend):
             await uow.commit()
 
 
-async def test_gate_of_an_analysis_round_trips_and_latest_follows_the_jobs(backend):
+async def test_gate_of_an_analysis_round_trips_and_latest_follows_the_jobs(
+    backend: Backend,
+) -> None:
     """record_gate stores an analysis' gate with each condition's value and outcome; a
     second raises DuplicateError; latest_gate is the gate of the branch's latest job that
     has one."""
@@ -137,10 +145,12 @@ async def test_gate_of_an_analysis_round_trips_and_latest_follows_the_jobs(backe
         await uow.commit()
 
     found = await read(backend, lambda uow: uow.measures.gate(second.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(failed)
     assert [o.value for o in found.conditions] == [None, 0.0, None, 12.0, None]
     assert await read(backend, lambda uow: uow.measures.gate(third.id)) is None
     latest = await read(backend, lambda uow: uow.measures.latest_gate(pid, "main"))
+    assert latest is not None
     assert latest.job_id == second.id  # by the jobs' creation, not by evaluation time
     assert await read(backend, lambda uow: uow.measures.latest_gate(pid, "feature")) is None
     with pytest.raises(DuplicateError):
@@ -152,7 +162,7 @@ async def test_gate_of_an_analysis_round_trips_and_latest_follows_the_jobs(backe
 # ---------------------------------------------------------------------------- gates
 
 
-async def test_create_gate_then_find_by_id_and_name_round_trips(backend):
+async def test_create_gate_then_find_by_id_and_name_round_trips(backend: Backend) -> None:
     """A gate reads back by id and by name with its conditions; other names and
     organizations find nothing."""
     org = (await scaffold(backend)).organization
@@ -160,8 +170,10 @@ async def test_create_gate_then_find_by_id_and_name_round_trips(backend):
     await create_gates(backend, strict)
 
     by_id = await read(backend, lambda uow: uow.quality_gates.find_by_id(strict.id))
+    assert by_id is not None
     assert attrs.asdict(by_id) == attrs.asdict(strict)
     by_name = await read(backend, lambda uow: uow.quality_gates.find_by_name(org.id, "strict"))
+    assert by_name is not None
     assert attrs.asdict(by_name) == attrs.asdict(strict)
     assert await read(backend, lambda uow: uow.quality_gates.find_by_name(org.id, "lax")) is None
     other = OrganizationId(new_id())
@@ -169,7 +181,7 @@ async def test_create_gate_then_find_by_id_and_name_round_trips(backend):
     assert await read(backend, lambda uow: uow.quality_gates.find_by_id(GateId(new_id()))) is None
 
 
-async def test_gate_names_are_unique_and_one_gate_is_the_default(backend):
+async def test_gate_names_are_unique_and_one_gate_is_the_default(backend: Backend) -> None:
     """A second gate of one name, or a second default, in an organization raises
     DuplicateError; another organization may have both; an unknown organization raises
     NotFoundError."""
@@ -187,7 +199,7 @@ async def test_gate_names_are_unique_and_one_gate_is_the_default(backend):
     assert names == ["lax", "strict"]
 
 
-async def test_update_gate_is_optimistic(backend):
+async def test_update_gate_is_optimistic(backend: Backend) -> None:
     """update stores the change with a later updated_at; a stale copy raises
     ConcurrencyError, a missing gate NotFoundError."""
     org = (await scaffold(backend)).organization
@@ -201,6 +213,7 @@ async def test_update_gate_is_optimistic(backend):
 
     assert updated.updated_at > stored.updated_at
     found = await read(backend, lambda uow: uow.quality_gates.find_by_id(stored.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(updated)
     assert found.conditions == DEFAULT_CONDITIONS
     with pytest.raises(ConcurrencyError):
@@ -211,13 +224,13 @@ async def test_update_gate_is_optimistic(backend):
             await uow.quality_gates.update(gate(org.id))
 
 
-async def test_assigned_gate_falls_back_to_the_default(backend):
+async def test_assigned_gate_falls_back_to_the_default(backend: Backend) -> None:
     """assigned answers the project's gate, else its organization's default, else None;
     assigning None, or deleting the assigned gate, falls back to the default."""
     base = await scaffold(backend)
     pid, org = base.project.id, base.organization.id
 
-    async def assigned():
+    async def assigned() -> GateId | None:
         found = await read(backend, lambda uow: uow.quality_gates.assigned(pid))
         return None if found is None else found.id
 
@@ -247,7 +260,7 @@ async def test_assigned_gate_falls_back_to_the_default(backend):
             await uow.quality_gates.delete(strict.id)
 
 
-async def test_assign_needs_the_project_and_a_gate_of_its_organization(backend):
+async def test_assign_needs_the_project_and_a_gate_of_its_organization(backend: Backend) -> None:
     """Assigning to an unknown project, or an unknown gate, raises NotFoundError; a unit of
     the project's organization does not find another organization's gate."""
     base, theirs = await scaffold(backend), await scaffold(backend)
@@ -277,7 +290,7 @@ async def test_assign_needs_the_project_and_a_gate_of_its_organization(backend):
 # ---------------------------------------------------------------------------- new code
 
 
-async def test_new_code_periods_are_set_per_project_and_per_branch(backend):
+async def test_new_code_periods_are_set_per_project_and_per_branch(backend: Backend) -> None:
     """set stores (or replaces) the period of exactly one branch, None being the
     project's; get answers that one; clear removes it and says whether there was one."""
     base = await scaffold(backend)
@@ -298,7 +311,7 @@ async def test_new_code_periods_are_set_per_project_and_per_branch(backend):
         await uow.new_code.set(pid, None, NewCodePeriod(kind=NewCodeKind.DAYS, days=7))
         await uow.commit()
 
-    async def get(branch, project_id=pid):
+    async def get(branch: str | None, project_id: ProjectId = pid) -> NewCodePeriod | None:
         return await read(backend, lambda uow: uow.new_code.get(project_id, branch))
 
     assert await get(None) == NewCodePeriod(kind=NewCodeKind.DAYS, days=7)
@@ -316,7 +329,7 @@ async def test_new_code_periods_are_set_per_project_and_per_branch(backend):
     assert await get("main") == periods["main"]
 
 
-async def test_new_code_period_of_an_unknown_project_raises_not_found(backend):
+async def test_new_code_period_of_an_unknown_project_raises_not_found(backend: Backend) -> None:
     """A period needs its project."""
     with pytest.raises(NotFoundError):
         async with backend.uow() as uow:

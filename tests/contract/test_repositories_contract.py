@@ -23,9 +23,10 @@ from tests.contract.builders import (
     scaffold,
     store,
 )
+from tests.contract.conftest import Backend
 
 
-async def test_create_then_find_round_trips_every_field(backend):
+async def test_create_then_find_round_trips_every_field(backend: Backend) -> None:
     """A repository reads back by id with every field."""
     base = await scaffold(backend)
     repo = repository(
@@ -43,12 +44,15 @@ async def test_create_then_find_round_trips_every_field(backend):
     await store(backend, repo)
 
     found = await read(backend, lambda uow: uow.repositories.find_by_id(repo.id))
+    assert found is not None
 
     assert attrs.asdict(found) == attrs.asdict(repo)
-    assert await read(backend, lambda uow: uow.repositories.find_by_id(new_id())) is None
+    assert (
+        await read(backend, lambda uow: uow.repositories.find_by_id(RepositoryId(new_id()))) is None
+    )
 
 
-async def test_repository_of_an_unknown_project_raises_not_found(backend):
+async def test_repository_of_an_unknown_project_raises_not_found(backend: Backend) -> None:
     """Creating a repository needs its project to exist."""
     orphan = repository(ProjectId(new_id()))
 
@@ -58,7 +62,7 @@ async def test_repository_of_an_unknown_project_raises_not_found(backend):
     assert await read(backend, lambda uow: uow.repositories.find_by_id(orphan.id)) is None
 
 
-async def test_list_by_project_returns_only_the_project_repositories(backend):
+async def test_list_by_project_returns_only_the_project_repositories(backend: Backend) -> None:
     """Listing a project's repositories returns all of them and no other project's."""
     base, other = await scaffold(backend), await scaffold(backend)
     extra = repository(base.project.id)
@@ -70,7 +74,7 @@ async def test_list_by_project_returns_only_the_project_repositories(backend):
     assert other.repository.id not in {r.id for r in listed}
 
 
-async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend):
+async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend: Backend) -> None:
     """update stores the changes and returns them with an updated_at later than before."""
     repo = repository((await scaffold(backend)).project.id, created_at=at(0), updated_at=at(0))
     await store(backend, repo)
@@ -85,10 +89,11 @@ async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend)
     assert updated.updated_at > repo.updated_at
     assert fields_of(updated, "updated_at") == fields_of(changed, "updated_at")
     found = await read(backend, lambda uow: uow.repositories.find_by_id(repo.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(updated)
 
 
-async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
+async def test_update_with_a_stale_entity_raises_concurrency_error(backend: Backend) -> None:
     """Updating from a copy read before another update raises ConcurrencyError."""
     repo = (await scaffold(backend)).repository
     async with backend.uow() as uow:
@@ -101,10 +106,11 @@ async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
             await uow.commit()
 
     found = await read(backend, lambda uow: uow.repositories.find_by_id(repo.id))
+    assert found is not None
     assert found.sync_status == "syncing"
 
 
-async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
+async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend: Backend) -> None:
     """update and delete of a repository that was never stored raise NotFoundError."""
     base = await scaffold(backend)
 
@@ -116,7 +122,9 @@ async def test_update_and_delete_of_an_unknown_id_raise_not_found(backend):
             await uow.repositories.delete(RepositoryId(new_id()))
 
 
-async def test_delete_cascades_to_branches_files_and_their_results_and_metrics(backend):
+async def test_delete_cascades_to_branches_files_and_their_results_and_metrics(
+    backend: Backend,
+) -> None:
     """Deleting a repository removes its branches, files, and those files' results and
     metrics, but not the job, its file-less results, nor another repository's data."""
     base, other = await scaffold(backend), await scaffold(backend)

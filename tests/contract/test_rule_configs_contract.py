@@ -7,18 +7,20 @@ import attrs
 import pytest
 
 from domain.ids import ProjectId, RuleId, new_id
+from domain.rules import ProjectRuleConfig
 from ports.errors import NotFoundError
 from tests.contract.builders import at, fields_of, read, rule, rule_config, scaffold, store
+from tests.contract.conftest import Backend
 
 
-async def upsert(backend, config):
+async def upsert(backend: Backend, config: ProjectRuleConfig) -> ProjectRuleConfig:
     async with backend.uow() as uow:
         stored = await uow.rule_configs.upsert(config)
         await uow.commit()
     return stored
 
 
-async def test_upsert_inserts_a_config_that_round_trips_every_field(backend):
+async def test_upsert_inserts_a_config_that_round_trips_every_field(backend: Backend) -> None:
     """A new configuration reads back with every field, overrides included."""
     proj, check = (await scaffold(backend)).project, rule()
     await store(backend, check)
@@ -35,12 +37,13 @@ async def test_upsert_inserts_a_config_that_round_trips_every_field(backend):
     await upsert(backend, config)
 
     found = await read(backend, lambda uow: uow.rule_configs.find(proj.id, check.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(config)
     listed = await read(backend, lambda uow: uow.rule_configs.list_by_project(proj.id))
     assert [attrs.asdict(c) for c in listed] == [attrs.asdict(config)]
 
 
-async def test_upsert_replaces_the_config_of_the_same_project_and_rule(backend):
+async def test_upsert_replaces_the_config_of_the_same_project_and_rule(backend: Backend) -> None:
     """A second upsert for the same project and rule replaces it, keeping id and
     created_at, so each pair has one configuration."""
     proj, check = (await scaffold(backend)).project, rule()
@@ -56,7 +59,7 @@ async def test_upsert_replaces_the_config_of_the_same_project_and_rule(backend):
     assert [fields_of(c, "updated_at") for c in listed] == [fields_of(expected, "updated_at")]
 
 
-async def test_config_of_an_unknown_project_or_rule_raises_not_found(backend):
+async def test_config_of_an_unknown_project_or_rule_raises_not_found(backend: Backend) -> None:
     """A configuration needs both its project and its rule to exist."""
     proj, check = (await scaffold(backend)).project, rule()
     await store(backend, check)
@@ -69,7 +72,7 @@ async def test_config_of_an_unknown_project_or_rule_raises_not_found(backend):
     assert await read(backend, lambda uow: uow.rule_configs.list_by_project(proj.id)) == []
 
 
-async def test_list_and_find_are_scoped_to_the_project(backend):
+async def test_list_and_find_are_scoped_to_the_project(backend: Backend) -> None:
     """A project's configurations are listed and found only under that project."""
     mine, theirs = (await scaffold(backend)).project, (await scaffold(backend)).project
     first, second = rule(), rule()
@@ -83,7 +86,7 @@ async def test_list_and_find_are_scoped_to_the_project(backend):
     assert found is None
 
 
-async def test_delete_reports_whether_a_config_was_removed(backend):
+async def test_delete_reports_whether_a_config_was_removed(backend: Backend) -> None:
     """delete returns True and removes an existing configuration, then False."""
     proj, check = (await scaffold(backend)).project, rule()
     await store(backend, check, rule_config(proj.id, check.id))

@@ -8,9 +8,12 @@ import pytest
 
 from application.projects import get_project
 from application.reports import issues_summary
+from domain.analysis import AnalysisJob
+from domain.files import FileIndex
 from domain.ids import OrganizationId
 from ports.errors import NotFoundError
 from ports.pagination import PageRequest
+from ports.unit_of_work import UnitOfWork
 from tests.contract import builders as b
 from tests.contract.conftest import Backend
 
@@ -18,8 +21,8 @@ from tests.contract.conftest import Backend
 @attrs.frozen
 class Tenant:
     scaffold: b.Scaffold
-    file: object
-    job: object
+    file: FileIndex
+    job: AnalysisJob
 
 
 async def tenant(backend: Backend, name: str) -> Tenant:
@@ -36,11 +39,13 @@ async def two(backend: Backend) -> tuple[Tenant, Tenant]:
     return await tenant(backend, "alpha"), await tenant(backend, "beta")
 
 
-def scoped(backend: Backend, organization: OrganizationId):
+def scoped(backend: Backend, organization: OrganizationId) -> UnitOfWork:
     return backend.uow(organization_id=organization)
 
 
-async def test_lookups_find_only_the_units_organization(backend: Backend, two):
+async def test_lookups_find_only_the_units_organization(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """By id, slug, path or list, another organization's rows are not there."""
     mine, theirs = two
     org = mine.scaffold.organization.id
@@ -48,26 +53,27 @@ async def test_lookups_find_only_the_units_organization(backend: Backend, two):
         assert await uow.organizations.find_by_id(theirs.scaffold.organization.id) is None
         assert await uow.projects.find_by_id(theirs.scaffold.project.id) is None
         assert await uow.repositories.find_by_id(theirs.scaffold.repository.id) is None
-        assert await uow.files.find_by_id(theirs.file.id) is None  # type: ignore[attr-defined]
-        assert await uow.analysis.find_job_by_id(theirs.job.id) is None  # type: ignore[attr-defined]
+        assert await uow.files.find_by_id(theirs.file.id) is None
+        assert await uow.analysis.find_job_by_id(theirs.job.id) is None
         assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
         page = await uow.organizations.list(PageRequest(limit=10))
         assert [o.id for o in page.items] == [org]
-        results = await uow.analysis.find_results_by_job(
-            theirs.job.id,  # type: ignore[attr-defined]
-            PageRequest(limit=10),
-        )
+        results = await uow.analysis.find_results_by_job(theirs.job.id, PageRequest(limit=10))
         assert list(results.items) == []
 
 
-async def test_the_system_scope_sees_every_organization(backend: Backend, two):
+async def test_the_system_scope_sees_every_organization(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """A unit without an organization is the system scope: it sees all of them."""
     async with backend.uow() as uow:
         page = await uow.organizations.list(PageRequest(limit=10))
     assert {o.id for o in page.items} == {t.scaffold.organization.id for t in two}
 
 
-async def test_writes_naming_another_organization_find_nothing(backend: Backend, two):
+async def test_writes_naming_another_organization_find_nothing(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """Updating, deleting or attaching to another organization's rows is NotFoundError,
     and nothing of theirs changes."""
     mine, theirs = two
@@ -90,7 +96,9 @@ async def test_writes_naming_another_organization_find_nothing(backend: Backend,
         assert await uow.repositories.find_by_id(theirs.scaffold.repository.id) is not None
 
 
-async def test_a_unit_writes_in_its_own_organization(backend: Backend, two):
+async def test_a_unit_writes_in_its_own_organization(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """Within its organization a unit creates and changes rows as usual."""
     mine, _ = two
     org = mine.scaffold.organization.id
@@ -103,7 +111,9 @@ async def test_a_unit_writes_in_its_own_organization(backend: Backend, two):
         assert await uow.projects.find_by_id(project.id) is not None
 
 
-async def test_services_answer_not_found_for_another_organizations_ids(backend: Backend, two):
+async def test_services_answer_not_found_for_another_organizations_ids(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """A service given another organization's id in a scoped unit answers NotFoundError."""
     mine, theirs = two
     org = mine.scaffold.organization.id
@@ -116,7 +126,9 @@ async def test_services_answer_not_found_for_another_organizations_ids(backend: 
     )
 
 
-async def test_the_audit_trail_shows_only_the_units_organization(backend: Backend, two):
+async def test_the_audit_trail_shows_only_the_units_organization(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """The trail read in a scoped unit holds that organization's entries only."""
     mine, _ = two
     org = mine.scaffold.organization.id
@@ -128,7 +140,9 @@ async def test_the_audit_trail_shows_only_the_units_organization(backend: Backen
     assert all(c.intact for c in checks)
 
 
-async def test_a_sibling_unit_keeps_the_organization_and_the_actor(backend: Backend, two):
+async def test_a_sibling_unit_keeps_the_organization_and_the_actor(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """A unit's sibling (a long job's further units) works in the same organization, as
     the same actor."""
     mine, theirs = two
@@ -140,7 +154,9 @@ async def test_a_sibling_unit_keeps_the_organization_and_the_actor(backend: Back
         assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
 
 
-async def test_the_system_scope_hands_one_organizations_work_to_its_unit(backend: Backend, two):
+async def test_the_system_scope_hands_one_organizations_work_to_its_unit(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """for_organization, from the system scope, makes a unit (the same actor) that sees
     the organization it names alone."""
     mine, theirs = two
@@ -151,7 +167,9 @@ async def test_the_system_scope_hands_one_organizations_work_to_its_unit(backend
         assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
 
 
-async def test_a_unit_of_one_organization_cannot_reach_another(backend: Backend, two):
+async def test_a_unit_of_one_organization_cannot_reach_another(
+    backend: Backend, two: tuple[Tenant, Tenant]
+) -> None:
     """A unit of one organization makes units of its own organization only: another is
     not there for it."""
     mine, theirs = two

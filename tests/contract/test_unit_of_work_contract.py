@@ -9,6 +9,8 @@ import attrs
 import pytest
 
 from domain.events import OrganizationRegistered
+from domain.ids import OrganizationId
+from domain.organizations import Organization
 from ports.errors import (
     ConcurrencyError,
     DuplicateError,
@@ -16,21 +18,24 @@ from ports.errors import (
     TransactionAbortedError,
 )
 from tests.contract.builders import add, organization, project, read, store, user
+from tests.contract.conftest import Backend
 
 
 class Boom(Exception):
     """Raised inside a unit of work to abort it."""
 
 
-async def find_organization(backend, organization_id):
+async def find_organization(
+    backend: Backend, organization_id: OrganizationId
+) -> Organization | None:
     return await read(backend, lambda uow: uow.organizations.find_by_id(organization_id))
 
 
-def registered(org):
+def registered(org: Organization) -> OrganizationRegistered:
     return OrganizationRegistered(organization_id=org.id, slug=org.slug)
 
 
-async def test_changes_without_commit_are_rolled_back(backend):
+async def test_changes_without_commit_are_rolled_back(backend: Backend) -> None:
     """Leaving a unit without commit discards its changes."""
     org = organization()
 
@@ -41,7 +46,7 @@ async def test_changes_without_commit_are_rolled_back(backend):
     assert await find_organization(backend, org.id) is None
 
 
-async def test_an_exception_rolls_back_and_propagates(backend):
+async def test_an_exception_rolls_back_and_propagates(backend: Backend) -> None:
     """An exception leaving the unit discards its changes and reaches the caller."""
     org = organization()
 
@@ -53,7 +58,7 @@ async def test_an_exception_rolls_back_and_propagates(backend):
     assert await find_organization(backend, org.id) is None
 
 
-async def test_explicit_rollback_discards_the_changes(backend):
+async def test_explicit_rollback_discards_the_changes(backend: Backend) -> None:
     """rollback discards what the unit wrote so far."""
     org = organization()
 
@@ -64,7 +69,7 @@ async def test_explicit_rollback_discards_the_changes(backend):
     assert await find_organization(backend, org.id) is None
 
 
-async def test_commit_makes_changes_visible_to_a_new_unit(backend):
+async def test_commit_makes_changes_visible_to_a_new_unit(backend: Backend) -> None:
     """After commit, a new unit reads what the unit wrote."""
     org = organization()
 
@@ -73,10 +78,11 @@ async def test_commit_makes_changes_visible_to_a_new_unit(backend):
         await uow.commit()
 
     found = await find_organization(backend, org.id)
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(org)
 
 
-async def test_uncommitted_changes_are_invisible_to_a_concurrent_unit(backend):
+async def test_uncommitted_changes_are_invisible_to_a_concurrent_unit(backend: Backend) -> None:
     """A unit does not see another open unit's changes; once committed, new units do."""
     org = organization()
 
@@ -89,7 +95,7 @@ async def test_uncommitted_changes_are_invisible_to_a_concurrent_unit(backend):
     assert await find_organization(backend, org.id) == org
 
 
-async def test_events_reach_the_outbox_only_when_the_unit_commits(backend):
+async def test_events_reach_the_outbox_only_when_the_unit_commits(backend: Backend) -> None:
     """Events are held by the unit until commit, then appear in the outbox."""
     org = organization()
     event = registered(org)
@@ -105,7 +111,7 @@ async def test_events_reach_the_outbox_only_when_the_unit_commits(backend):
     assert [m.event for m in await outbox.pending()] == [event]
 
 
-async def test_events_of_a_rolled_back_unit_never_reach_the_outbox(backend):
+async def test_events_of_a_rolled_back_unit_never_reach_the_outbox(backend: Backend) -> None:
     """Events of a unit left without commit, or by an exception, are discarded."""
     outbox = backend.outbox()
 
@@ -119,7 +125,7 @@ async def test_events_of_a_rolled_back_unit_never_reach_the_outbox(backend):
     assert await outbox.pending() == []
 
 
-async def test_a_unit_can_be_entered_again_with_a_fresh_transaction(backend):
+async def test_a_unit_can_be_entered_again_with_a_fresh_transaction(backend: Backend) -> None:
     """Re-entering a unit starts a new transaction with no events: the first commit stays,
     the second entry's uncommitted work and events are discarded."""
     kept, dropped = organization(), organization()
@@ -140,7 +146,9 @@ async def test_a_unit_can_be_entered_again_with_a_fresh_transaction(backend):
     assert [m.event for m in await backend.outbox().pending()] == [event]
 
 
-async def test_concurrent_update_of_the_same_entity_loses_with_concurrency_error(backend):
+async def test_concurrent_update_of_the_same_entity_loses_with_concurrency_error(
+    backend: Backend,
+) -> None:
     """Of two units that read the same row, the one updating after the other committed gets
     ConcurrencyError and none of its changes are kept."""
     org = organization()
@@ -150,6 +158,7 @@ async def test_concurrent_update_of_the_same_entity_loses_with_concurrency_error
     async with backend.uow() as first, backend.uow() as second:
         mine = await first.organizations.find_by_id(org.id)
         theirs = await second.organizations.find_by_id(org.id)
+        assert mine is not None and theirs is not None
         await first.organizations.update(attrs.evolve(mine, name="First"))
         await first.commit()
         await second.users.create(bystander)
@@ -158,12 +167,14 @@ async def test_concurrent_update_of_the_same_entity_loses_with_concurrency_error
             await second.organizations.update(attrs.evolve(theirs, name="Second"))
             await second.commit()
 
-    assert (await find_organization(backend, org.id)).name == "First"
+    found = await find_organization(backend, org.id)
+    assert found is not None
+    assert found.name == "First"
     assert await read(backend, lambda uow: uow.users.find_by_id(bystander.id)) is None
     assert await backend.outbox().pending() == []
 
 
-async def test_concurrent_inserts_of_the_same_slug_let_exactly_one_win(backend):
+async def test_concurrent_inserts_of_the_same_slug_let_exactly_one_win(backend: Backend) -> None:
     """Two units creating the same slug at once: one commits, the other gets DuplicateError
     and writes nothing (neither the organization nor its other changes)."""
     slug = organization().slug
@@ -171,7 +182,7 @@ async def test_concurrent_inserts_of_the_same_slug_let_exactly_one_win(backend):
     parents = [organization() for _ in range(2)]
     events = [registered(o) for o in contenders]
 
-    async def contend(i):
+    async def contend(i: int) -> None:
         async with backend.uow() as uow:
             await add(uow, parents[i])
             await add(uow, project(parents[i].id))
@@ -186,13 +197,14 @@ async def test_concurrent_inserts_of_the_same_slug_let_exactly_one_win(backend):
     loser = 1 - winners[0]
     assert isinstance(outcomes[loser], DuplicateError), outcomes
     found = await read(backend, lambda uow: uow.organizations.find_by_slug(slug))
+    assert found is not None
     assert found.id == contenders[winners[0]].id
     assert await find_organization(backend, parents[loser].id) is None
     assert await find_organization(backend, parents[winners[0]].id) is not None
     assert [m.event for m in await backend.outbox().pending()] == [events[winners[0]]]
 
 
-async def test_a_failed_write_aborts_the_unit_until_it_is_rolled_back(backend):
+async def test_a_failed_write_aborts_the_unit_until_it_is_rolled_back(backend: Backend) -> None:
     """After a constraint violation nothing more runs in the unit and it cannot commit
     (TransactionAbortedError); its earlier writes are gone and a new unit works."""
     taken = organization()
@@ -212,7 +224,7 @@ async def test_a_failed_write_aborts_the_unit_until_it_is_rolled_back(backend):
     assert await find_organization(backend, taken.id) is not None
 
 
-async def test_an_update_of_a_missing_row_leaves_the_unit_usable(backend):
+async def test_an_update_of_a_missing_row_leaves_the_unit_usable(backend: Backend) -> None:
     """NotFoundError from updating an unknown entity does not abort the unit: it goes on
     and commits."""
     org = organization()
@@ -225,7 +237,7 @@ async def test_an_update_of_a_missing_row_leaves_the_unit_usable(backend):
     assert await find_organization(backend, org.id) is not None
 
 
-async def test_commit_and_rollback_end_the_units_work_in_the_block(backend):
+async def test_commit_and_rollback_end_the_units_work_in_the_block(backend: Backend) -> None:
     """After commit (or rollback) the block's transaction is over: a repository used in the
     same block raises RuntimeError rather than running outside the unit's transaction;
     entering the unit again starts a fresh one."""

@@ -3,22 +3,27 @@ concurrency, the active filter and keyset pagination."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
+
 import attrs
 import pytest
 
-from domain.ids import new_id
+from domain.ids import UserId, new_id
+from domain.organizations import User
 from ports.errors import ConcurrencyError, DuplicateError, NotFoundError
-from ports.pagination import PageRequest
+from ports.pagination import Page, PageRequest
 from ports.repositories import USER_SORTS
+from ports.unit_of_work import UnitOfWork
 from tests.contract.builders import at, fields_of, read, store, token, user
+from tests.contract.conftest import Backend
 from tests.contract.paging import assert_keyset_pagination, assert_rejects_bad_requests
 
 
-def list_all_users(uow, request):
+def list_all_users(uow: UnitOfWork, request: PageRequest) -> Awaitable[Page[User]]:
     return uow.users.list(request, active_only=False)
 
 
-async def test_create_then_find_round_trips_every_field(backend):
+async def test_create_then_find_round_trips_every_field(backend: Backend) -> None:
     """A user reads back by id, e-mail and username with every field, preferences included."""
     person = user(
         full_name="Ada Lovelace",
@@ -37,20 +42,24 @@ async def test_create_then_find_round_trips_every_field(backend):
         lambda uow: uow.users.find_by_email(person.email),
         lambda uow: uow.users.find_by_username(person.username),
     ):
-        assert attrs.asdict(await read(backend, query)) == attrs.asdict(person)
+        found = await read(backend, query)
+        assert found is not None
+        assert attrs.asdict(found) == attrs.asdict(person)
 
 
-async def test_lookups_of_unknown_users_return_none(backend):
+async def test_lookups_of_unknown_users_return_none(backend: Backend) -> None:
     """Finding an id, e-mail or username that was never stored returns None."""
     await store(backend, user())
 
-    assert await read(backend, lambda uow: uow.users.find_by_id(new_id())) is None
+    assert await read(backend, lambda uow: uow.users.find_by_id(UserId(new_id()))) is None
     assert await read(backend, lambda uow: uow.users.find_by_email("no@example.com")) is None
     assert await read(backend, lambda uow: uow.users.find_by_username("nobody")) is None
 
 
 @pytest.mark.parametrize("shared", ["email", "username"])
-async def test_duplicate_email_or_username_raises_duplicate_error(backend, shared):
+async def test_duplicate_email_or_username_raises_duplicate_error(
+    backend: Backend, shared: str
+) -> None:
     """A second user sharing an e-mail or a username is refused and not stored."""
     first = user()
     await store(backend, first)
@@ -62,7 +71,7 @@ async def test_duplicate_email_or_username_raises_duplicate_error(backend, share
     assert await read(backend, lambda uow: uow.users.find_by_id(clash.id)) is None
 
 
-async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend):
+async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend: Backend) -> None:
     """update stores the changes and returns them with an updated_at later than before."""
     person = user(created_at=at(0), updated_at=at(0))
     await store(backend, person)
@@ -75,10 +84,11 @@ async def test_update_returns_the_stored_entity_with_a_newer_updated_at(backend)
     assert updated.updated_at > person.updated_at
     assert fields_of(updated, "updated_at") == fields_of(changed, "updated_at")
     found = await read(backend, lambda uow: uow.users.find_by_id(person.id))
+    assert found is not None
     assert attrs.asdict(found) == attrs.asdict(updated)
 
 
-async def test_update_to_a_taken_email_raises_duplicate_error(backend):
+async def test_update_to_a_taken_email_raises_duplicate_error(backend: Backend) -> None:
     """Changing a user's e-mail to another user's is refused and changes nothing."""
     first, second = user(), user()
     await store(backend, first, second)
@@ -89,10 +99,11 @@ async def test_update_to_a_taken_email_raises_duplicate_error(backend):
             await uow.commit()
 
     found = await read(backend, lambda uow: uow.users.find_by_id(second.id))
+    assert found is not None
     assert found.email == second.email
 
 
-async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
+async def test_update_with_a_stale_entity_raises_concurrency_error(backend: Backend) -> None:
     """Updating from a copy read before another update raises ConcurrencyError."""
     person = user()
     await store(backend, person)
@@ -106,17 +117,18 @@ async def test_update_with_a_stale_entity_raises_concurrency_error(backend):
             await uow.commit()
 
     found = await read(backend, lambda uow: uow.users.find_by_id(person.id))
+    assert found is not None
     assert found.full_name == "First"
 
 
-async def test_update_of_an_unknown_user_raises_not_found(backend):
+async def test_update_of_an_unknown_user_raises_not_found(backend: Backend) -> None:
     """Updating a user that was never stored raises NotFoundError."""
     with pytest.raises(NotFoundError):
         async with backend.uow() as uow:
             await uow.users.update(user())
 
 
-async def test_list_skips_inactive_users_unless_asked(backend):
+async def test_list_skips_inactive_users_unless_asked(backend: Backend) -> None:
     """By default only active users are listed; active_only=False lists everyone."""
     active, inactive = user(is_active=True), user(is_active=False)
     await store(backend, active, inactive)
@@ -128,7 +140,7 @@ async def test_list_skips_inactive_users_unless_asked(backend):
     assert {u.id for u in everyone} == {active.id, inactive.id}
 
 
-async def test_list_pages_through_every_sort_in_keyset_order(backend):
+async def test_list_pages_through_every_sort_in_keyset_order(backend: Backend) -> None:
     """Listing yields every user once, in (sort field, id) order, for each sort."""
     tag = token()
     minutes = [3, 0, 0, 1, 2, 2, 4]
@@ -157,7 +169,7 @@ async def test_list_pages_through_every_sort_in_keyset_order(backend):
     )
 
 
-async def test_list_rejects_foreign_and_garbage_cursors_and_unknown_sorts(backend):
+async def test_list_rejects_foreign_and_garbage_cursors_and_unknown_sorts(backend: Backend) -> None:
     """A cursor of another sort or direction, a garbage cursor and an unknown sort raise
     ValidationError."""
     await store(backend, user(), user())

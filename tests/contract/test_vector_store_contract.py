@@ -30,7 +30,7 @@ from adapters.postgres.pool import PoolSettings
 from adapters.postgres.vectors import PgVectorStore
 from adapters.qdrant import QdrantEdgeVectorStore, QdrantVectorStore
 from ports.errors import NotFoundError, ValidationError
-from ports.vectors import CollectionInfo, Distance, VectorPoint, VectorStore
+from ports.vectors import CollectionInfo, Distance, VectorFilter, VectorPoint, VectorStore
 from tests.contract.conftest import contract_fixture
 from tests.servers import docker_available, scratch_database
 
@@ -223,7 +223,9 @@ FILTERS = [
 
 @pytest.mark.parametrize("distance", list(Distance))
 @pytest.mark.parametrize("filter", FILTERS, ids=lambda f: "no-filter" if f is None else str(f))
-async def test_search_returns_the_exact_top_k(store, name, distance, filter):
+async def test_search_returns_the_exact_top_k(
+    store: VectorStore, name: Callable[[str], str], distance: Distance, filter: VectorFilter | None
+) -> None:
     """Search returns exactly the brute-force top-k of the matching points, closest first,
     with their scores, with and without a score threshold."""
     points = random_points(seed=7)
@@ -247,7 +249,9 @@ async def test_search_returns_the_exact_top_k(store, name, distance, filter):
             )
 
 
-async def test_search_hits_carry_their_payload(store, name):
+async def test_search_hits_carry_their_payload(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """A hit carries the payload stored with its point."""
     stored = point(unit(0), {"symbol": "total", "line_start": 3, "tags": ["a", "b"]})
     collection = await new_collection(store, name("payload"), [stored])
@@ -258,7 +262,9 @@ async def test_search_hits_carry_their_payload(store, name):
     assert dict(hit.payload) == {"symbol": "total", "line_start": 3, "tags": ["a", "b"]}
 
 
-async def test_equal_scores_are_ordered_by_id(store, name):
+async def test_equal_scores_are_ordered_by_id(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """Points at the same distance from the query come in ascending id order."""
     same = [VectorPoint(i, unit(1), {}) for i in reversed(ids(5))]
     collection = await new_collection(store, name("ties"), same)
@@ -268,7 +274,7 @@ async def test_equal_scores_are_ordered_by_id(store, name):
     assert [h.id for h in hits] == sorted(p.id for p in same)
 
 
-async def test_search_respects_the_limit(store, name):
+async def test_search_respects_the_limit(store: VectorStore, name: Callable[[str], str]) -> None:
     """Search returns at most ``limit`` hits, and nothing from an empty collection."""
     empty = await new_collection(store, name("empty"))
     full = await new_collection(store, name("full"), random_points(seed=3, count=20))
@@ -309,8 +315,14 @@ async def test_search_respects_the_limit(store, name):
     ids=["cosine", "dot", "euclidean"],
 )
 async def test_score_threshold_keeps_hits_at_least_that_close(
-    store, name, distance, vectors, query, threshold, kept
-):
+    store: VectorStore,
+    name: Callable[[str], str],
+    distance: Distance,
+    vectors: list[tuple[float, ...]],
+    query: tuple[float, ...],
+    threshold: float,
+    kept: list[int],
+) -> None:
     """A threshold is a minimum similarity for COSINE and DOT and a maximum distance for
     EUCLIDEAN."""
     points = [point(v) for v in vectors]
@@ -351,7 +363,9 @@ async def filtered_collection(store: VectorStore, collection: str) -> dict[str, 
         ({"language": "cobol"}, set()),
     ],
 )
-async def test_filters_select_the_same_points_everywhere(store, name, filter, expected):
+async def test_filters_select_the_same_points_everywhere(
+    store: VectorStore, name: Callable[[str], str], filter: VectorFilter, expected: set[str]
+) -> None:
     """A filter selects the same points in search, scroll and count: equal values, any of a
     list, all conditions together, and a missing key never matches."""
     collection = name("filters")
@@ -366,7 +380,9 @@ async def test_filters_select_the_same_points_everywhere(store, name, filter, ex
     assert await store.count(collection, filter=filter) == len(expected)
 
 
-async def test_delete_by_filter_removes_only_matching_points(store, name):
+async def test_delete_by_filter_removes_only_matching_points(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """delete_by_filter removes the points matching the filter and keeps the others."""
     collection = name("delete-filter")
     points = await filtered_collection(store, collection)
@@ -380,7 +396,9 @@ async def test_delete_by_filter_removes_only_matching_points(store, name):
 # --------------------------------------------------------------------------- writes and reads
 
 
-async def test_upsert_replaces_a_point_by_id(store, name):
+async def test_upsert_replaces_a_point_by_id(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """Upserting an existing id replaces its vector and payload, adding no point."""
     first = point(unit(0), {"version": 1, "old": True})
     collection = await new_collection(store, name("replace"), [first])
@@ -395,7 +413,9 @@ async def test_upsert_replaces_a_point_by_id(store, name):
     assert hit.id == first.id
 
 
-async def test_retrieve_returns_the_stored_points(store, name):
+async def test_retrieve_returns_the_stored_points(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """retrieve gives each known id's vector and payload and skips unknown ids."""
     points = random_points(seed=5, count=6)
     collection = await new_collection(store, name("retrieve"), points)
@@ -410,7 +430,7 @@ async def test_retrieve_returns_the_stored_points(store, name):
     assert await store.retrieve(collection, []) == []
 
 
-async def test_payload_values_round_trip(store, name):
+async def test_payload_values_round_trip(store: VectorStore, name: Callable[[str], str]) -> None:
     """Payloads keep strings, numbers, booleans, None, lists and nested objects."""
     payload = {
         "text": "déjà vu",
@@ -429,7 +449,9 @@ async def test_payload_values_round_trip(store, name):
     assert dict(found.payload) == payload
 
 
-async def test_scroll_returns_points_by_id_up_to_the_limit(store, name):
+async def test_scroll_returns_points_by_id_up_to_the_limit(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """scroll returns points with their vectors in ascending id order, at most ``limit``."""
     points = random_points(seed=9, count=12)
     collection = await new_collection(store, name("scroll"), list(reversed(points)))
@@ -442,7 +464,7 @@ async def test_scroll_returns_points_by_id_up_to_the_limit(store, name):
     assert everything[3].vector == pytest.approx(points[3].vector)
 
 
-async def test_delete_removes_the_given_ids(store, name):
+async def test_delete_removes_the_given_ids(store: VectorStore, name: Callable[[str], str]) -> None:
     """delete removes the given points and ignores ids that are not stored."""
     points = random_points(seed=2, count=5)
     collection = await new_collection(store, name("delete"), points)
@@ -455,7 +477,9 @@ async def test_delete_removes_the_given_ids(store, name):
     assert points[0].id not in {h.id for h in hits}
 
 
-async def test_stored_points_are_not_shared_with_callers(store, name):
+async def test_stored_points_are_not_shared_with_callers(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """Changing a payload after upserting it, or one that was read, changes nothing stored."""
     payload: dict[str, Any] = {"tags": ["a"]}
     stored = VectorPoint(uuid.uuid4(), unit(0), payload)
@@ -463,7 +487,7 @@ async def test_stored_points_are_not_shared_with_callers(store, name):
 
     payload["tags"].append("changed-after-upsert")
     [read] = await store.retrieve(collection, [stored.id])
-    read.payload["tags"].append("changed-after-read")  # type: ignore[index]
+    read.payload["tags"].append("changed-after-read")
 
     [again] = await store.retrieve(collection, [stored.id])
     assert dict(again.payload) == {"tags": ["a"]}
@@ -472,7 +496,9 @@ async def test_stored_points_are_not_shared_with_callers(store, name):
 # --------------------------------------------------------------------------- collections
 
 
-async def test_ensure_collection_is_idempotent(store, name):
+async def test_ensure_collection_is_idempotent(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """Ensuring an existing collection with the same settings keeps it and its points."""
     collection = await new_collection(store, name("idem"), [point(unit(0))])
 
@@ -481,7 +507,9 @@ async def test_ensure_collection_is_idempotent(store, name):
     assert await store.count(collection) == 1
 
 
-async def test_ensure_collection_with_another_dimension_names_both(store, name):
+async def test_ensure_collection_with_another_dimension_names_both(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """Ensuring an existing collection with another dimension raises ValidationError
     naming both dimensions."""
     collection = await new_collection(store, name("dims"))
@@ -493,7 +521,9 @@ async def test_ensure_collection_with_another_dimension_names_both(store, name):
     assert "16" in str(raised.value)
 
 
-async def test_ensure_collection_with_another_distance_names_both(store, name):
+async def test_ensure_collection_with_another_distance_names_both(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """Ensuring an existing collection with another distance raises ValidationError naming
     both distances."""
     collection = await new_collection(store, name("distances"))
@@ -506,20 +536,24 @@ async def test_ensure_collection_with_another_distance_names_both(store, name):
 
 
 @pytest.mark.parametrize("bad_name", ["", "has space", "a/b", "dots.too", "ünïcode"])
-async def test_collection_names_are_validated(store, bad_name):
+async def test_collection_names_are_validated(store: VectorStore, bad_name: str) -> None:
     """A collection name of anything but letters, digits, '_' and '-' is refused."""
     with pytest.raises(ValidationError, match="collection"):
         await store.ensure_collection(bad_name, dimension=DIMENSION)
 
 
 @pytest.mark.parametrize("bad_dimension", [0, -1, 2.5])
-async def test_dimension_must_be_positive(store, name, bad_dimension):
+async def test_dimension_must_be_positive(
+    store: VectorStore, name: Callable[[str], str], bad_dimension: Any
+) -> None:
     """A collection of dimension below 1 or not an integer is refused."""
     with pytest.raises(ValidationError, match="dimension"):
         await store.ensure_collection(name("bad-dim"), dimension=bad_dimension)
 
 
-async def test_wrong_dimension_vectors_are_refused(store, name):
+async def test_wrong_dimension_vectors_are_refused(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """A vector of another dimension is refused on upsert (writing none of the batch) and
     on search."""
     collection = await new_collection(store, name("wrong-dim"))
@@ -544,13 +578,17 @@ OPERATIONS: dict[str, Callable[[VectorStore, str], Any]] = {
 
 
 @pytest.mark.parametrize("operation", list(OPERATIONS))
-async def test_unknown_collection_is_not_found(store, name, operation):
+async def test_unknown_collection_is_not_found(
+    store: VectorStore, name: Callable[[str], str], operation: str
+) -> None:
     """Every operation on a collection that does not exist raises NotFoundError."""
     with pytest.raises(NotFoundError):
         await OPERATIONS[operation](store, name("missing"))
 
 
-async def test_collections_describes_each_collection(store, name):
+async def test_collections_describes_each_collection(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """collections() lists each collection with its dimension, distance and point count."""
     cosine = await new_collection(store, name("info-a"), random_points(seed=1, count=3))
     euclid = await new_collection(
@@ -563,7 +601,9 @@ async def test_collections_describes_each_collection(store, name):
     assert infos[euclid] == CollectionInfo(euclid, 3, Distance.EUCLIDEAN, 1)
 
 
-async def test_drop_collection_removes_it_and_says_whether_it_existed(store, name):
+async def test_drop_collection_removes_it_and_says_whether_it_existed(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """drop_collection deletes a collection with its points, returns whether it existed, and
     the name can then be ensured anew with other settings."""
     collection = await new_collection(store, name("drop"), [point(unit(0))])
@@ -577,7 +617,9 @@ async def test_drop_collection_removes_it_and_says_whether_it_existed(store, nam
     assert await store.count(collection) == 0
 
 
-async def test_retrieve_keeps_the_order_asked_for(store, name):
+async def test_retrieve_keeps_the_order_asked_for(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """retrieve returns the points in the order of the ids asked for, each once."""
     points = random_points(seed=4, count=5)
     collection = await new_collection(store, name("retrieve-order"), points)
@@ -588,7 +630,9 @@ async def test_retrieve_keeps_the_order_asked_for(store, name):
     assert [p.id for p in found] == [points[3].id, points[0].id, points[4].id]
 
 
-async def test_delete_by_filter_refuses_an_empty_filter(store, name):
+async def test_delete_by_filter_refuses_an_empty_filter(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """delete_by_filter with no condition (which would delete everything) is refused and
     deletes nothing."""
     collection = name("delete-empty")
@@ -604,7 +648,9 @@ async def test_delete_by_filter_refuses_an_empty_filter(store, name):
     [{"language": {"nested": 1}}, {"language": [None]}, {"": "x"}, {"a.b": "x"}],
     ids=["object-value", "none-in-list", "empty-key", "dotted-key"],
 )
-async def test_malformed_filters_are_refused(store, name, bad_filter):
+async def test_malformed_filters_are_refused(
+    store: VectorStore, name: Callable[[str], str], bad_filter: VectorFilter
+) -> None:
     """A filter value that is not a str, int, float or bool (or a list of them), or a key
     that is not letters, digits, '_' or '-', is refused."""
     collection = name("bad-filter")
@@ -614,7 +660,9 @@ async def test_malformed_filters_are_refused(store, name, bad_filter):
         await store.count(collection, filter=bad_filter)
 
 
-async def test_booleans_and_numbers_never_match_each_other(store, name):
+async def test_booleans_and_numbers_never_match_each_other(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """A filter on True matches only the boolean, one on 1 only the number (1 or 1.0)."""
     points = {
         "true": point(unit(0), {"flag": True}),
@@ -631,7 +679,9 @@ async def test_booleans_and_numbers_never_match_each_other(store, name):
     assert {label[p.id] for p in by_one} == {"one", "one-float"}
 
 
-async def test_ties_cut_by_the_limit_keep_the_smallest_ids(store, name):
+async def test_ties_cut_by_the_limit_keep_the_smallest_ids(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
     """When the limit falls among many points at the same distance, the hits are the
     closer points and then the tied ones of smallest id."""
     closest = point(unit(0))
