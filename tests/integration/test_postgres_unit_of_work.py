@@ -17,6 +17,7 @@ from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import Category, JobStatus, MetricType, Severity
 from domain.events import ProjectCreated
 from domain.files import FileIndex
+from domain.ids import RuleId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.values import SourceLocation
@@ -181,8 +182,9 @@ async def test_bulk_paths_write_every_row(pool: Any, database: str) -> None:
         await uow.analysis.create_results(
             [
                 AnalysisResult(
-                    job_id=job.id, file_id=f.id, rule_id="long-function", severity=Severity.LOW,
-                    category=Category.MAINTAINABILITY, title="t", description="d",
+                    job_id=job.id, file_id=f.id, rule_id=RuleId("long-function"),
+                    severity=Severity.LOW, category=Category.MAINTAINABILITY, title="t",
+                    description="d",
                     location=SourceLocation(file_path=f.relative_path, line_start=1, line_end=2),
                     confidence=0.5,
                 )

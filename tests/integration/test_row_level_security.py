@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.rows import TupleRow
 
 from adapters.postgres import MigrationRunner
 from adapters.postgres.database import PostgresDatabase
@@ -149,7 +150,9 @@ def fill(url: str) -> dict[str, uuid.UUID]:
     return orgs
 
 
-def as_application(url: str, *, organization: uuid.UUID | None = None, system: bool = False):
+def as_application(
+    url: str, *, organization: uuid.UUID | None = None, system: bool = False
+) -> psycopg.Connection[TupleRow]:
     """A connection working as the application's role, scoped as asked."""
     conn = psycopg.connect(url, autocommit=True)
     conn.execute(f"SET ROLE {ROLE}")
