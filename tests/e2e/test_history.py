@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +53,7 @@ def test_runs_over_several_commits_never_change_an_earlier_job(cli: Cli, tmp_pat
     renamed_id = cli.rows(FILE_BY_PATH, {"path": "orders/routing.py"})[0]["id"]
     removed_id = cli.rows(FILE_BY_PATH, {"path": "web/app.js"})[0]["id"]
 
-    steps = [
+    steps: list[Callable[[], object]] = [
         lambda: repo.write("orders/cleanup_a.py", b"def tidy():\n    return None\n"),
         lambda: (repo.root / "web/app.js").unlink(),
         lambda: repo.git("mv", "orders/routing.py", "orders/dispatch.py"),

@@ -115,10 +115,10 @@ class Trapped:
 
 def trapped(container: Container, trap: Trap) -> Trapped:
     return Trapped(
-        uow=TrappedUnit(container.uow(system=True), trap),  # type: ignore[arg-type]
-        reader=TrappedReader(container.source_reader(), trap),  # type: ignore[arg-type]
-        analyzer=TrappedAnalyzer(container.code_analyzer(), trap),  # type: ignore[arg-type]
-        store=TrappedStore(container.vector_store(), trap),  # type: ignore[arg-type]
+        uow=TrappedUnit(container.uow(system=True), trap),
+        reader=TrappedReader(container.source_reader(), trap),
+        analyzer=TrappedAnalyzer(container.code_analyzer(), trap),
+        store=TrappedStore(container.vector_store(), trap),
     )
 
 

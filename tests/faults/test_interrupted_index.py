@@ -18,6 +18,7 @@ import pytest
 
 from adapters.config import Settings
 from adapters.container import Container, build_container, running
+from domain.analysis import AnalysisJob
 from domain.enums import JobStatus
 from ports.errors import UnavailableError
 from ports.pagination import PageRequest
@@ -97,7 +98,7 @@ def database(server: str) -> Iterator[str]:
         yield url
 
 
-async def jobs(container: Container) -> list:
+async def jobs(container: Container) -> list[AnalysisJob]:
     uow = container.uow(system=True)
     async with uow:
         [organization] = (await uow.organizations.list(PageRequest())).items
@@ -117,6 +118,7 @@ def kill_at(stage: str, repo: SampleRepo, env: dict[str, str], directory: Path) 
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert process.stdout is not None
     try:
         deadline = time.monotonic() + WAIT
         while not marker.exists():
@@ -162,7 +164,9 @@ async def test_a_run_killed_at_any_stage_is_made_good_by_the_next(
         after = {j.id: j for j in await jobs(container)}
         for job in killed:
             assert after[job.id].status is JobStatus.FAILED
-            assert after[job.id].error_message.startswith("abandoned: its process (")
+            message = after[job.id].error_message
+            assert message is not None
+            assert message.startswith("abandoned: its process (")
         assert await state_of(container) == references[scenario]
 
 

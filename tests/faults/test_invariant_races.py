@@ -14,6 +14,7 @@ import asyncio
 import random
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from typing import Any, TypedDict
 
 import attrs
 import pytest
@@ -39,12 +40,13 @@ from application import (
     remove_member,
     with_retry,
 )
+from domain.analysis import AnalysisJob
 from domain.enums import Category, JobStatus, MemberRole, Severity
 from domain.errors import ValidationError
 from domain.events import MemberRemoved
 from domain.ids import OrganizationId, ProjectId, RuleId, UserId, new_id
 from domain.projects import Project
-from domain.rules import Rule
+from domain.rules import ProjectRuleConfig, Rule
 from domain.values import OrganizationSettings
 from ports.errors import ConcurrencyError
 from ports.outbox import Outbox
@@ -57,6 +59,14 @@ _ORGANIZATIONS = 50
 _PROJECTS = 5
 _INCREMENTS = 1000
 _POOL = PoolSettings(min_size=20, max_size=20, timeout=120.0)
+
+
+class _RuleChange(TypedDict, total=False):
+    """The overrides :func:`configure_rule` takes as keyword arguments."""
+
+    enabled: bool
+    severity_override: Severity | None
+    config_override: dict[str, Any] | None
 
 
 @attrs.frozen
@@ -238,13 +248,14 @@ async def test_a_job_completes_while_its_project_counters_change(store: Store) -
     ]
     jobs = [await begin_analysis(store.unit(), p.id, owner="worker") for p in projects]
 
-    increments = [
-        with_retry(lambda p=p: modify_project(store.unit(), p.id, _count_one))
-        for p in projects
-        for _ in range(50)
-    ]
+    def increment(project: Project) -> Callable[[], Awaitable[Project]]:
+        return lambda: modify_project(store.unit(), project.id, _count_one)
+
+    increments = [with_retry(increment(p)) for p in projects for _ in range(50)]
     completions = [complete_analysis(store.unit(), job.id) for job in jobs]
-    done = await asyncio.gather(*increments[:100], *completions, *increments[100:])
+    done: list[Project | AnalysisJob] = await asyncio.gather(
+        *increments[:100], *completions, *increments[100:]
+    )
 
     assert [j.status for j in done if not isinstance(j, Project)] == [JobStatus.COMPLETED] * 5
     for project in projects:
@@ -309,19 +320,18 @@ async def test_concurrent_changes_of_one_rule_configuration_keep_every_field(
         )
         for n in range(20)
     ]
-    changes = [
+    changes: list[_RuleChange] = [
         {"enabled": False},
         {"severity_override": Severity.HIGH},
         {"config_override": {"max": 15}},
     ]
 
-    await asyncio.gather(
-        *(
-            with_retry(lambda p=p, c=c: configure_rule(store.unit(), p.id, rule_id, **c))
-            for p in projects
-            for c in changes
-        )
-    )
+    def configure(
+        project: Project, change: _RuleChange
+    ) -> Callable[[], Awaitable[ProjectRuleConfig]]:
+        return lambda: configure_rule(store.unit(), project.id, rule_id, **change)
+
+    await asyncio.gather(*(with_retry(configure(p, c)) for p in projects for c in changes))
 
     for project in projects:
         async with store.unit() as uow:

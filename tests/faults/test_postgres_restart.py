@@ -37,7 +37,7 @@ def server() -> Iterator[tuple[str, ArchivedCluster]]:
         shutil.rmtree(directory, ignore_errors=True)
         pytest.skip(f"cannot start an embedded PostgreSQL here: {exc}")
     url = embedded.url()
-    socket = Path(psycopg.conninfo.conninfo_to_dict(url)["host"])
+    socket = Path(str(psycopg.conninfo.conninfo_to_dict(url)["host"]))
     cluster = ArchivedCluster(embedded.data_dir, socket_dir=socket, major=18)
     try:
         MigrationRunner(url).upgrade()

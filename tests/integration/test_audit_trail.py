@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres import MigrationRunner, PostgresUnitOfWork, open_pool
 from adapters.postgres.pool import PoolSettings
@@ -24,7 +25,7 @@ def database(postgres_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def pool(database: str) -> AsyncIterator[Any]:
+async def pool(database: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
     async with open_pool(database, PoolSettings(min_size=1, max_size=1)) as pool:
         yield pool
 
@@ -34,7 +35,7 @@ def sql(url: str, query: str) -> None:
         conn.execute(query)
 
 
-async def three_entries(pool: Any) -> Organization:
+async def three_entries(pool: AsyncConnectionPool[Any]) -> Organization:
     """An organization with two projects: entries 1 to 3 of its chain."""
     org = Organization(name="Acme", slug="acme")
     async with PostgresUnitOfWork(pool, actor="user:alice", system=True) as uow:
@@ -47,39 +48,43 @@ async def three_entries(pool: Any) -> Organization:
     return org
 
 
-async def problems(pool: Any) -> list[str | None]:
+async def problems(pool: AsyncConnectionPool[Any]) -> list[str | None]:
     async with PostgresUnitOfWork(pool, system=True) as uow:
         return [c.problem for c in await uow.audit.verify()]
 
 
-async def test_an_intact_trail_verifies(pool: Any) -> None:
+async def test_an_intact_trail_verifies(pool: AsyncConnectionPool[Any]) -> None:
     """Untouched, the chain verifies up to its recorded head."""
     await three_entries(pool)
     assert await problems(pool) == [None]
 
 
-async def test_a_changed_entry_is_found(pool: Any, database: str) -> None:
+async def test_a_changed_entry_is_found(pool: AsyncConnectionPool[Any], database: str) -> None:
     """Rewriting an entry's fields breaks its hash."""
     await three_entries(pool)
     sql(database, "UPDATE audit_log SET actor = 'user:mallory' WHERE sequence = 2")
     assert await problems(pool) == ["entry 2 was changed after it was recorded"]
 
 
-async def test_a_removed_entry_is_found(pool: Any, database: str) -> None:
+async def test_a_removed_entry_is_found(pool: AsyncConnectionPool[Any], database: str) -> None:
     """Deleting an entry in the middle leaves a gap."""
     await three_entries(pool)
     sql(database, "DELETE FROM audit_log WHERE sequence = 2")
     assert await problems(pool) == ["entries 2..2 are missing"]
 
 
-async def test_removed_last_entries_are_found(pool: Any, database: str) -> None:
+async def test_removed_last_entries_are_found(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """Deleting the last entries falls short of the recorded head."""
     await three_entries(pool)
     sql(database, "DELETE FROM audit_log WHERE sequence >= 2")
     assert await problems(pool) == ["entries 2..3 are missing"]
 
 
-async def test_a_rewritten_chain_is_found_at_its_head(pool: Any, database: str) -> None:
+async def test_a_rewritten_chain_is_found_at_its_head(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """An entry rewritten with a recomputed hash no longer links to the next one."""
     await three_entries(pool)
     sql(
@@ -91,7 +96,9 @@ async def test_a_rewritten_chain_is_found_at_its_head(pool: Any, database: str) 
     assert await problems(pool) == ["entry 3 does not follow entry 2"]
 
 
-async def test_changes_made_outside_the_adapters_are_recorded(pool: Any, database: str) -> None:
+async def test_changes_made_outside_the_adapters_are_recorded(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """A change made with plain SQL is recorded too, as the database user's."""
     org = await three_entries(pool)
     sql(database, "UPDATE projects SET description = 'by hand' WHERE slug = 'one'")
@@ -102,7 +109,9 @@ async def test_changes_made_outside_the_adapters_are_recorded(pool: Any, databas
     assert await problems(pool) == [None]
 
 
-async def test_a_pooled_connection_does_not_lend_its_actor_to_the_next_unit(pool: Any) -> None:
+async def test_a_pooled_connection_does_not_lend_its_actor_to_the_next_unit(
+    pool: AsyncConnectionPool[Any],
+) -> None:
     """A unit without an actor, on the connection a named unit used before, is recorded
     under the default name, not the previous unit's."""
     org = await three_entries(pool)
@@ -117,7 +126,7 @@ async def test_a_pooled_connection_does_not_lend_its_actor_to_the_next_unit(pool
     assert latest.actor.startswith("db:")
 
 
-async def test_an_actor_survives_a_rollback_of_the_unit(pool: Any) -> None:
+async def test_an_actor_survives_a_rollback_of_the_unit(pool: AsyncConnectionPool[Any]) -> None:
     """The actor is the unit's, not its first transaction's: after a rolled-back block,
     the unit entered again still records its changes under it."""
     org = Organization(name="Acme", slug="acme")

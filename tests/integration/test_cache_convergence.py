@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import attrs
@@ -27,6 +27,7 @@ from application import create_project, register_organization, update_project
 from application.breaker import CircuitState
 from domain.events import ProjectUpdated
 from domain.projects import Project
+from ports.outbox import Outbox
 from tests.integration.redis_process import RedisProcess, own_redis_process
 from tests.polling import eventually
 
@@ -89,7 +90,9 @@ async def _fresh_from_the_cache(container: Container, project: Project, name: st
     return first == second == name and hit
 
 
-async def test_a_change_whose_writer_died_before_invalidating_is_read_fresh(settings):
+async def test_a_change_whose_writer_died_before_invalidating_is_read_fresh(
+    settings: Settings,
+) -> None:
     """A change committed by a process that died before its commit hook ran is stale in
     the cache until a relay delivers its event: the reader's in-process relay does."""
     async with process(settings) as reader:
@@ -107,7 +110,9 @@ async def test_a_change_whose_writer_died_before_invalidating_is_read_fresh(sett
             assert (await reader.outbox().stats()).pending == 0
 
 
-async def test_invalidations_lost_in_a_partition_are_delivered_after_it(settings, redis):
+async def test_invalidations_lost_in_a_partition_are_delivered_after_it(
+    settings: Settings, redis: RedisProcess
+) -> None:
     """While Redis holds writes back (CLIENT PAUSE WRITE: reads go on) a change's
     invalidation times out in the writer, and the reader keeps serving the old entry; the
     writes held back are lost with their connections. Once writes are accepted again the
@@ -135,11 +140,13 @@ async def test_invalidations_lost_in_a_partition_are_delivered_after_it(settings
 async def _admin(redis: RedisProcess, *command: object) -> None:
     """Send one command with a plain client of its own."""
     async with Redis.from_url(redis.url) as admin:
-        await admin.execute_command(*command)
+        execute: Callable[..., Awaitable[object]] = admin.execute_command  # untyped in redis
+        await execute(*command)
 
 
 async def _none_pending(container: Container) -> bool:
-    return (await container.outbox().stats()).pending == 0
+    outbox: Outbox = container.outbox()
+    return (await outbox.stats()).pending == 0
 
 
 async def _waiting(container: Container, project: Project) -> bool:
@@ -150,7 +157,9 @@ async def _waiting(container: Container, project: Project) -> bool:
     )
 
 
-async def test_entries_a_restarted_redis_brought_back_are_never_served(settings, redis):
+async def test_entries_a_restarted_redis_brought_back_are_never_served(
+    settings: Settings, redis: RedisProcess
+) -> None:
     """Redis killed after a snapshot comes back with an entry older than an invalidation
     it had acknowledged; neither the process that cached it nor one started after the
     restart ever reads that entry: reads are fresh, then cached again."""
@@ -170,7 +179,9 @@ async def test_entries_a_restarted_redis_brought_back_are_never_served(settings,
         assert await _fresh_from_the_cache(reader, project, "Invoicing")
 
 
-async def test_a_stopped_redis_is_tried_once_per_breaker_period(settings, redis):
+async def test_a_stopped_redis_is_tried_once_per_breaker_period(
+    settings: Settings, redis: RedisProcess
+) -> None:
     """With Redis stopped, reads are answered from PostgreSQL; the cache is tried once,
     then skipped until the breaker's probe, so a partition does not slow every read."""
     async with process(attrs.evolve(settings, cache_breaker_seconds=300)) as reader:

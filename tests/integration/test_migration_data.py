@@ -13,6 +13,7 @@ from adapters.postgres import PostgresUnitOfWork, open_pool
 from adapters.postgres.analysis import HELD
 from adapters.postgres.migrations import MigrationRunner
 from domain.enums import FileChange
+from domain.ids import FileId
 from tests.servers import scratch_database
 
 
@@ -102,7 +103,7 @@ async def test_analysis_history_keeps_what_every_job_held(database: str) -> None
     assert await results(database, k["job1"]) == ["issue in a", "old issue in b"]
     assert await results(database, k["job2"]) == ["issue in a", "new issue in b"]
     async with open_pool(database) as pool, PostgresUnitOfWork(pool, system=True) as uow:
-        history = await uow.files.history(k["b"])
+        history = await uow.files.history(FileId(k["b"]))
     assert [(e.job_id, e.change, e.relative_path) for e in history] == [
         (k["job1"], FileChange.ANALYSED, "b.py"),
         (k["job2"], FileChange.ANALYSED, "b.py"),

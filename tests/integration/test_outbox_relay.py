@@ -10,6 +10,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from adapters.cli.main import main
 from adapters.postgres import MigrationRunner, PostgresOutbox, PostgresUnitOfWork, open_pool
@@ -28,7 +29,7 @@ def database(postgres_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def pool(database: str) -> AsyncIterator[Any]:
+async def pool(database: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
     async with open_pool(database) as pool:
         yield pool
 
@@ -38,7 +39,7 @@ def updated() -> ProjectUpdated:
 
 
 async def test_events_committed_without_handling_are_delivered_by_the_relay(
-    pool: Any, database: str
+    pool: AsyncConnectionPool[Any], database: str
 ) -> None:
     """Events committed by a process that never handled them (no commit hook, as after a
     crash) are delivered by the relay, in order, and marked delivered in the table."""
@@ -62,7 +63,7 @@ async def test_events_committed_without_handling_are_delivered_by_the_relay(
     assert rows == (3,)
 
 
-async def test_a_commit_hook_runs_after_the_commit(pool: Any) -> None:
+async def test_a_commit_hook_runs_after_the_commit(pool: AsyncConnectionPool[Any]) -> None:
     """The hook given to the unit of work sees the events once the commit succeeded."""
     seen: list[DomainEvent] = []
 
@@ -78,7 +79,7 @@ async def test_a_commit_hook_runs_after_the_commit(pool: Any) -> None:
 
 
 async def test_an_unreadable_message_is_set_aside_without_wedging_the_relay(
-    pool: Any, database: str
+    pool: AsyncConnectionPool[Any], database: str
 ) -> None:
     """A stored event this version cannot read (an unknown type) is not handed out; each
     claim counts a failed attempt naming it, the relay delivers the others, and after
@@ -138,7 +139,7 @@ async def test_relays_on_separate_pools_share_one_failing_message(database: str)
 
 
 async def test_the_commit_hook_acknowledges_its_events_in_the_table(
-    pool: Any, database: str
+    pool: AsyncConnectionPool[Any], database: str
 ) -> None:
     """Events the commit hook handled are marked delivered by its acknowledgement (found
     by their event ids), so a relay delivers none of them again."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from typing import Any
 
 import numpy as np
 import psycopg
@@ -49,7 +50,7 @@ async def store(pgvector_database_url: str) -> AsyncIterator[PgVectorStore]:
         await database.close()
 
 
-def catalog(url: str, query: str, *params: object) -> list[tuple[object, ...]]:
+def catalog(url: str, query: str, *params: object) -> list[tuple[Any, ...]]:
     with psycopg.connect(url) as conn:
         return conn.execute(query, params).fetchall()
 
@@ -63,8 +64,8 @@ def catalog(url: str, query: str, *params: object) -> list[tuple[object, ...]]:
     ],
 )
 async def test_first_ensure_creates_the_extension_registry_table_and_indexes(
-    fresh_database_url, distance, opclass
-):
+    fresh_database_url: str, distance: Distance, opclass: str
+) -> None:
     """Nothing exists before the first ensure_collection; after it, the extension, the
     schema with its registry row, and the collection's table with an HNSW index of the
     distance's operator class and the store's parameters, and a GIN index on payload."""
@@ -89,7 +90,7 @@ async def test_first_ensure_creates_the_extension_registry_table_and_indexes(
         f"codeant_vectors.{table}",
     )
     assert column_type == "vector(12)"
-    indexes = dict(
+    indexes: dict[str, str] = dict(
         catalog(
             fresh_database_url,
             "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = 'codeant_vectors'"
@@ -102,7 +103,7 @@ async def test_first_ensure_creates_the_extension_registry_table_and_indexes(
     assert "USING gin (payload jsonb_path_ops)" in indexes[gin]
 
 
-async def test_public_schema_is_left_alone(fresh_database_url):
+async def test_public_schema_is_left_alone(fresh_database_url: str) -> None:
     """The store's tables live in its own schema: the public schema (the relational one,
     which ``codeant db verify`` compares with the migrations) gains no table."""
     database = PostgresDatabase(url=fresh_database_url, migrate=False, pool=SMALL_POOL)
@@ -117,7 +118,9 @@ async def test_public_schema_is_left_alone(fresh_database_url):
     )
 
 
-async def test_another_store_sees_the_registered_settings(store, pgvector_database_url):
+async def test_another_store_sees_the_registered_settings(
+    store: PgVectorStore, pgvector_database_url: str
+) -> None:
     """A second store over its own pool finds the collection registered, and ensuring it
     with another dimension names both dimensions."""
     await store.ensure_collection("code_module", dimension=8)
@@ -133,7 +136,7 @@ async def test_another_store_sees_the_registered_settings(store, pgvector_databa
     assert "dimension 8" in str(raised.value) and "dimension 16" in str(raised.value)
 
 
-async def test_selective_filter_still_returns_the_full_top_k(pgvector_database_url):
+async def test_selective_filter_still_returns_the_full_top_k(pgvector_database_url: str) -> None:
     """With the HNSW index forced (sequential and bitmap scans disabled), a filter matching
     5% of 500 points still gives the 10 hits of the exact top 10: iterative index scans
     keep looking past the first candidates."""
@@ -167,7 +170,7 @@ async def test_selective_filter_still_returns_the_full_top_k(pgvector_database_u
     assert [h.id for h in hits] == expected
 
 
-async def test_long_collection_names_get_a_hashed_table(store):
+async def test_long_collection_names_get_a_hashed_table(store: PgVectorStore) -> None:
     """A 255-character collection name works: its table name is cut and hashed to fit
     PostgreSQL's 63 bytes, distinct from a name sharing its first 34 characters."""
     long_name = "c" * 255
@@ -181,7 +184,7 @@ async def test_long_collection_names_get_a_hashed_table(store):
     assert {i.name: i.points for i in await store.collections()} == {long_name: 1, similar: 0}
 
 
-async def test_health_lists_the_collections(store):
+async def test_health_lists_the_collections(store: PgVectorStore) -> None:
     """The health check of a pgvector store is HEALTHY and lists each collection with its
     dimension, distance and point count."""
     await store.ensure_collection("code_function", dimension=3, distance=Distance.DOT)
@@ -208,7 +211,7 @@ def machine_server_without_pgvector() -> str | None:
     return f"the server at {NO_PGVECTOR_URL} offers pgvector" if row else None
 
 
-async def test_server_without_pgvector_gets_a_clear_error():
+async def test_server_without_pgvector_gets_a_clear_error() -> None:
     """On a server that offers no 'vector' extension, ensure_collection raises
     UnavailableError naming the extension and how to get it, and creates nothing; listing
     the collections (what health does) says the same."""
@@ -232,7 +235,9 @@ async def test_server_without_pgvector_gets_a_clear_error():
     assert catalog(NO_PGVECTOR_URL, "SELECT 1 FROM pg_namespace WHERE nspname = %s", schema) == []
 
 
-async def test_role_that_may_not_create_the_extension_gets_a_clear_error(fresh_database_url):
+async def test_role_that_may_not_create_the_extension_gets_a_clear_error(
+    fresh_database_url: str,
+) -> None:
     """A role that may not create the 'vector' extension (it is not a trusted one) gets
     UnavailableError saying a superuser must create it."""
     role = f"codeant_plain_{uuid.uuid4().hex[:8]}"
@@ -258,7 +263,9 @@ async def test_role_that_may_not_create_the_extension_gets_a_clear_error(fresh_d
     assert "CREATE EXTENSION vector" in str(raised.value)
 
 
-async def test_collections_beyond_the_hnsw_limit_are_searched_without_it(store):
+async def test_collections_beyond_the_hnsw_limit_are_searched_without_it(
+    store: PgVectorStore,
+) -> None:
     """A collection of more dimensions than pgvector's HNSW index takes gets no such index,
     and its searches still find the closest point."""
     dimension = HNSW_MAX_DIMENSION + 1

@@ -48,7 +48,7 @@ def server(work_dir: Path) -> Iterator[tuple[str, ArchivedCluster]]:
     except Exception as exc:
         pytest.skip(f"cannot start an embedded PostgreSQL here: {exc}")
     url = embedded.url("postgres")
-    socket = Path(psycopg.conninfo.conninfo_to_dict(url)["host"])
+    socket = Path(str(psycopg.conninfo.conninfo_to_dict(url)["host"]))
     cluster = ArchivedCluster(embedded.data_dir, socket_dir=socket, major=18)
     try:
         yield url, cluster
@@ -142,7 +142,7 @@ def test_the_cli_archives_takes_a_base_backup_and_recovers_to_a_time(
     except Exception as exc:
         pytest.skip(f"cannot start an embedded PostgreSQL here: {exc}")
     url = embedded.url()
-    socket = Path(psycopg.conninfo.conninfo_to_dict(url)["host"])
+    socket = Path(str(psycopg.conninfo.conninfo_to_dict(url)["host"]))
     server = ArchivedCluster(embedded.data_dir, socket_dir=socket, major=18)
     restored_dir = None
     try:

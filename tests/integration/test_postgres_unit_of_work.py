@@ -11,12 +11,14 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres import MigrationRunner, PostgresUnitOfWork, open_pool
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import Category, JobStatus, MetricType, Severity
 from domain.events import ProjectCreated
 from domain.files import FileIndex
+from domain.ids import RuleId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.values import SourceLocation
@@ -38,7 +40,7 @@ def database(postgres_server_url: str) -> Iterator[str]:
 
 
 @pytest.fixture
-async def pool(database: str) -> AsyncIterator[Any]:
+async def pool(database: str) -> AsyncIterator[AsyncConnectionPool[Any]]:
     async with open_pool(database) as pool:
         yield pool
 
@@ -52,14 +54,18 @@ def org(slug: str = "acme") -> Organization:
     return Organization(name=slug.title(), slug=slug)
 
 
-async def test_without_commit_nothing_is_written(pool: Any, database: str) -> None:
+async def test_without_commit_nothing_is_written(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """Leaving the block without commit rolls back: the row never reaches the table."""
     async with PostgresUnitOfWork(pool, system=True) as uow:
         await uow.organizations.create(org())
     assert sql(database, "SELECT count(*) FROM organizations") == [(0,)]
 
 
-async def test_an_exception_rolls_back_every_write(pool: Any, database: str) -> None:
+async def test_an_exception_rolls_back_every_write(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """An exception inside the block discards all writes of the unit, not just the last."""
     with pytest.raises(RuntimeError):
         async with PostgresUnitOfWork(pool, system=True) as uow:
@@ -72,7 +78,9 @@ async def test_an_exception_rolls_back_every_write(pool: Any, database: str) -> 
     assert sql(database, "SELECT count(*) FROM projects") == [(0,)]
 
 
-async def test_commit_writes_rows_and_outbox_together(pool: Any, database: str) -> None:
+async def test_commit_writes_rows_and_outbox_together(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """A commit stores the rows and the unit's events in the outbox table."""
     async with PostgresUnitOfWork(pool, system=True) as uow:
         o = await uow.organizations.create(org())
@@ -86,7 +94,9 @@ async def test_commit_writes_rows_and_outbox_together(pool: Any, database: str) 
     assert rows == [("ProjectCreated", str(p.id))]
 
 
-async def test_a_failed_commit_writes_neither_rows_nor_events(pool: Any, database: str) -> None:
+async def test_a_failed_commit_writes_neither_rows_nor_events(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """When the commit fails (here a duplicate slug committed meanwhile), no row and no
     event of the unit remain."""
     async with PostgresUnitOfWork(pool, system=True) as first:
@@ -103,7 +113,9 @@ async def test_a_failed_commit_writes_neither_rows_nor_events(pool: Any, databas
     assert sql(database, "SELECT count(*) FROM outbox_events") == [(0,)]
 
 
-async def test_uncommitted_changes_are_invisible_to_another_unit(pool: Any) -> None:
+async def test_uncommitted_changes_are_invisible_to_another_unit(
+    pool: AsyncConnectionPool[Any],
+) -> None:
     """A concurrent unit does not see another's uncommitted insert, and sees it after."""
     async with (
         PostgresUnitOfWork(pool, system=True) as writer,
@@ -115,7 +127,9 @@ async def test_uncommitted_changes_are_invisible_to_another_unit(pool: Any) -> N
         assert await reader.organizations.find_by_id(o.id) is not None
 
 
-async def test_concurrent_updates_of_one_row_lose_nothing(pool: Any, database: str) -> None:
+async def test_concurrent_updates_of_one_row_lose_nothing(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """Two units update the same project from the same read: the second waits for the
     first, then fails with ConcurrencyError instead of overwriting it."""
     async with PostgresUnitOfWork(pool, system=True) as uow:
@@ -143,7 +157,9 @@ async def test_concurrent_updates_of_one_row_lose_nothing(pool: Any, database: s
     assert sql(database, "SELECT name FROM projects") == [("from a",)]
 
 
-async def test_foreign_key_violation_names_the_missing_parent(pool: Any) -> None:
+async def test_foreign_key_violation_names_the_missing_parent(
+    pool: AsyncConnectionPool[Any],
+) -> None:
     """A project of an unknown organization raises NotFoundError naming the organization."""
     missing = org()
     async with PostgresUnitOfWork(pool, system=True) as uow:
@@ -155,7 +171,7 @@ async def test_foreign_key_violation_names_the_missing_parent(pool: Any) -> None
     assert str(missing.id) in str(caught.value.key)
 
 
-async def test_bulk_paths_write_every_row(pool: Any, database: str) -> None:
+async def test_bulk_paths_write_every_row(pool: AsyncConnectionPool[Any], database: str) -> None:
     """A snapshot of 500 files, 500 results and 500 metrics land in one unit, verified by
     counting the tables."""
     now = dt.datetime.now(dt.UTC)
@@ -181,8 +197,9 @@ async def test_bulk_paths_write_every_row(pool: Any, database: str) -> None:
         await uow.analysis.create_results(
             [
                 AnalysisResult(
-                    job_id=job.id, file_id=f.id, rule_id="long-function", severity=Severity.LOW,
-                    category=Category.MAINTAINABILITY, title="t", description="d",
+                    job_id=job.id, file_id=f.id, rule_id=RuleId("long-function"),
+                    severity=Severity.LOW, category=Category.MAINTAINABILITY, title="t",
+                    description="d",
                     location=SourceLocation(file_path=f.relative_path, line_start=1, line_end=2),
                     confidence=0.5,
                 )
@@ -217,7 +234,7 @@ async def test_an_unreachable_server_is_unavailable() -> None:
             pass
 
 
-async def two_projects(pool: Any) -> tuple[Project, Project]:
+async def two_projects(pool: AsyncConnectionPool[Any]) -> tuple[Project, Project]:
     async with PostgresUnitOfWork(pool, system=True) as uow:
         o = await uow.organizations.create(org())
         first = await uow.projects.create(
@@ -230,7 +247,9 @@ async def two_projects(pool: Any) -> tuple[Project, Project]:
     return first, second
 
 
-async def test_a_deadlock_becomes_a_concurrency_error(pool: Any, database: str) -> None:
+async def test_a_deadlock_becomes_a_concurrency_error(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """Two units locking two rows in opposite orders deadlock; PostgreSQL aborts one,
     which surfaces as ConcurrencyError, and the other commits."""
     one, two = await two_projects(pool)
@@ -259,7 +278,7 @@ async def test_a_deadlock_becomes_a_concurrency_error(pool: Any, database: str) 
 
 
 async def test_a_lost_connection_is_unavailable_and_the_pool_recovers(
-    pool: Any, database: str
+    pool: AsyncConnectionPool[Any], database: str
 ) -> None:
     """When the server ends a unit's connection, its next statement raises
     UnavailableError; the next unit gets a fresh connection and works."""
@@ -278,7 +297,9 @@ async def test_a_lost_connection_is_unavailable_and_the_pool_recovers(
     assert sql(database, "SELECT slug FROM organizations") == [("after",)]
 
 
-async def test_commit_after_a_failed_statement_is_refused(pool: Any, database: str) -> None:
+async def test_commit_after_a_failed_statement_is_refused(
+    pool: AsyncConnectionPool[Any], database: str
+) -> None:
     """Committing a unit whose transaction a failed statement aborted raises
     TransactionAbortedError instead of silently rolling back."""
     async with PostgresUnitOfWork(pool, system=True) as uow:

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import socket
 import uuid
+from pathlib import Path
+from typing import Any
 
 import pytest
 from qdrant_client import AsyncQdrantClient
@@ -32,7 +34,7 @@ def unused_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def test_local_storage_survives_reopening(tmp_path):
+async def test_local_storage_survives_reopening(tmp_path: Path) -> None:
     """Points written in local mode are there, vectors and payloads intact, after the store
     is closed and the same directory opened again."""
     stored = VectorPoint(uuid.uuid4(), (3.0, 4.0, 0.0), {"symbol": "total", "line": 3})
@@ -53,7 +55,7 @@ async def test_local_storage_survives_reopening(tmp_path):
     assert infos == [CollectionInfo("code_function", 3, Distance.COSINE, 1)]
 
 
-async def test_local_storage_in_use_is_unavailable(tmp_path):
+async def test_local_storage_in_use_is_unavailable(tmp_path: Path) -> None:
     """A second store on a local directory another store holds open gets UnavailableError
     naming the directory."""
     holder = QdrantVectorStore(path=tmp_path)
@@ -65,7 +67,7 @@ async def test_local_storage_in_use_is_unavailable(tmp_path):
         await holder.aclose()
 
 
-async def test_the_reserved_payload_key_is_refused():
+async def test_the_reserved_payload_key_is_refused() -> None:
     """A payload using the key that keeps COSINE vector lengths is refused."""
     store = QdrantVectorStore(path=":memory:")
     await store.ensure_collection("code_function", dimension=3)
@@ -76,7 +78,7 @@ async def test_the_reserved_payload_key_is_refused():
     assert await store.count("code_function") == 0
 
 
-async def test_unreachable_server_is_unavailable_and_unhealthy():
+async def test_unreachable_server_is_unavailable_and_unhealthy() -> None:
     """Against a port nothing listens on, operations raise UnavailableError naming the URL
     and the health check reports UNHEALTHY with that error."""
     url = f"http://127.0.0.1:{unused_port()}"
@@ -92,7 +94,7 @@ async def test_unreachable_server_is_unavailable_and_unhealthy():
     assert report.error is not None and url in report.error
 
 
-async def test_health_lists_the_collections():
+async def test_health_lists_the_collections() -> None:
     """The health check of a reachable store is HEALTHY and lists each collection with its
     dimension, distance and point count."""
     store = QdrantVectorStore(path=":memory:")
@@ -121,13 +123,13 @@ async def test_health_lists_the_collections():
     ],
     ids=["neither", "bad-scheme", "both", "key-without-server"],
 )
-def test_bad_configuration_is_refused(config):
+def test_bad_configuration_is_refused(config: dict[str, Any]) -> None:
     """A store needs exactly one of an http(s) server URL or a local path."""
     with pytest.raises(ValueError):
         QdrantVectorStore(**config)
 
 
-async def test_server_collections_get_keyword_payload_indexes(qdrant_server_url):
+async def test_server_collections_get_keyword_payload_indexes(qdrant_server_url: str) -> None:
     """A collection created on a server gets a keyword index on every filter field."""
     store = QdrantVectorStore(url=qdrant_server_url)
     name = f"contract_{uuid.uuid4().hex[:12]}_indexes"
@@ -145,7 +147,7 @@ async def test_server_collections_get_keyword_payload_indexes(qdrant_server_url)
     }
 
 
-async def test_local_mode_refuses_snapshots(tmp_path):
+async def test_local_mode_refuses_snapshots(tmp_path: Path) -> None:
     """Snapshots need a server: local mode says so and how to save its data instead."""
     store = QdrantVectorStore(path=tmp_path / "q")
     try:
@@ -155,7 +157,7 @@ async def test_local_mode_refuses_snapshots(tmp_path):
         await store.aclose()
 
 
-async def test_server_snapshots_every_collection(qdrant_server_url):
+async def test_server_snapshots_every_collection(qdrant_server_url: str) -> None:
     """On a server, snapshot() returns one named, non-empty snapshot per collection."""
     store = QdrantVectorStore(url=qdrant_server_url)
     name = f"contract_{uuid.uuid4().hex[:12]}_snapshot"

@@ -16,7 +16,7 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -121,7 +121,7 @@ def stop(process: subprocess.Popen[str]) -> None:
 # --------------------------------------------------------------------------- storage
 
 
-async def test_storage_survives_reopening(tmp_path):
+async def test_storage_survives_reopening(tmp_path: Path) -> None:
     """Points are there, vectors and payloads intact, after the store is closed and the
     same directory opened again by a new store."""
     stored = VectorPoint(uuid.uuid4(), (3.0, 4.0, 0.0), {"symbol": "total", "line": 3})
@@ -142,7 +142,7 @@ async def test_storage_survives_reopening(tmp_path):
     assert infos == [CollectionInfo("code_function", 3, Distance.COSINE, 1)]
 
 
-async def test_a_closed_store_opens_again_on_use(store):
+async def test_a_closed_store_opens_again_on_use(store: QdrantEdgeVectorStore) -> None:
     """After aclose, the next call opens the directory again."""
     await store.ensure_collection("c", dimension=2)
     await store.upsert("c", [VectorPoint(uuid.uuid4(), (1.0, 0.0), {})])
@@ -151,7 +151,7 @@ async def test_a_closed_store_opens_again_on_use(store):
     assert await store.count("c") == 1
 
 
-async def test_flush_touches_nothing_unopened_and_keeps_every_write(tmp_path):
+async def test_flush_touches_nothing_unopened_and_keeps_every_write(tmp_path: Path) -> None:
     """flush() on a store never used creates nothing; after writes it keeps them all, and
     the store goes on."""
     store = QdrantEdgeVectorStore(path=tmp_path / "edge")
@@ -167,7 +167,9 @@ async def test_flush_touches_nothing_unopened_and_keeps_every_write(tmp_path):
         await store.aclose()
 
 
-async def test_a_second_store_on_the_directory_is_unavailable(tmp_path, store):
+async def test_a_second_store_on_the_directory_is_unavailable(
+    tmp_path: Path, store: QdrantEdgeVectorStore
+) -> None:
     """A second store on a directory a store of this process holds open gets
     UnavailableError naming the directory and saying another process has it open."""
     await store.ensure_collection("c", dimension=3)
@@ -180,7 +182,7 @@ async def test_a_second_store_on_the_directory_is_unavailable(tmp_path, store):
     await other.aclose()
 
 
-async def test_an_idle_store_releases_the_directory_to_a_waiting_one(tmp_path):
+async def test_an_idle_store_releases_the_directory_to_a_waiting_one(tmp_path: Path) -> None:
     """A store idle for ``idle_release`` seconds releases the directory: another store
     waiting for it gets it, and the first is then refused until the other closes."""
     first = QdrantEdgeVectorStore(path=tmp_path, idle_release=0.05)
@@ -199,7 +201,9 @@ async def test_an_idle_store_releases_the_directory_to_a_waiting_one(tmp_path):
         await second.aclose()
 
 
-async def test_waiting_for_the_directory_ends_with_a_clear_error(tmp_path, store):
+async def test_waiting_for_the_directory_ends_with_a_clear_error(
+    tmp_path: Path, store: QdrantEdgeVectorStore
+) -> None:
     """A store that waited ``lock_wait`` seconds in vain says so and who holds it."""
     await store.ensure_collection("c", dimension=2)
     other = QdrantEdgeVectorStore(path=store.path, lock_wait=0.2)
@@ -209,7 +213,7 @@ async def test_waiting_for_the_directory_ends_with_a_clear_error(tmp_path, store
     await other.aclose()
 
 
-async def test_a_directory_another_process_holds_is_refused_then_usable(tmp_path):
+async def test_a_directory_another_process_holds_is_refused_then_usable(tmp_path: Path) -> None:
     """While another process has the directory open, every operation is refused with
     UnavailableError naming the directory and that process; once it closed it, the same
     store works."""
@@ -232,7 +236,9 @@ async def test_a_directory_another_process_holds_is_refused_then_usable(tmp_path
         await store.aclose()
 
 
-async def test_a_collection_the_engine_holds_elsewhere_is_refused(tmp_path, store):
+async def test_a_collection_the_engine_holds_elsewhere_is_refused(
+    tmp_path: Path, store: QdrantEdgeVectorStore
+) -> None:
     """A collection that another process opened with the engine itself (its WAL locked) is
     refused with UnavailableError naming it, and is left intact."""
     await store.ensure_collection("c", dimension=2)
@@ -251,7 +257,7 @@ async def test_a_collection_the_engine_holds_elsewhere_is_refused(tmp_path, stor
     assert await store.count("c") == 1
 
 
-async def test_a_qdrant_client_local_directory_is_refused(tmp_path):
+async def test_a_qdrant_client_local_directory_is_refused(tmp_path: Path) -> None:
     """A directory of qdrant-client's local mode is not read as empty: UnavailableError says
     what it holds and how to fill a new one."""
     (tmp_path / "collection" / "code_function").mkdir(parents=True)
@@ -271,7 +277,7 @@ async def test_a_qdrant_client_local_directory_is_refused(tmp_path):
     ids=["no-path", "empty", "memory", "not-a-path", "hnsw-ef", "threshold", "lock-wait",
          "idle-release"],
 )  # fmt: skip
-def test_bad_configuration_is_refused(config):
+def test_bad_configuration_is_refused(config: dict[str, Any]) -> None:
     """A store needs a directory, positive search and index settings, and waits of 0 to
     3600 seconds."""
     with pytest.raises((ValueError, TypeError)):
@@ -281,7 +287,7 @@ def test_bad_configuration_is_refused(config):
 # --------------------------------------------------------------------------- payload indexes
 
 
-async def test_new_collections_get_keyword_indexes(store):
+async def test_new_collections_get_keyword_indexes(store: QdrantEdgeVectorStore) -> None:
     """A new collection has a keyword payload index on every filtered key, and it is made
     in one step: no collection directory exists without them."""
     await store.ensure_collection("code_function", dimension=4)
@@ -298,7 +304,9 @@ async def test_new_collections_get_keyword_indexes(store):
     assert [p.name for p in (store.path / "collections").iterdir()] == ["code_function"]
 
 
-async def test_a_collection_missing_indexes_gets_them_when_opened(store):
+async def test_a_collection_missing_indexes_gets_them_when_opened(
+    store: QdrantEdgeVectorStore,
+) -> None:
     """A collection made without the payload indexes (by the engine directly) gets them
     when the store opens it, and keeps its points."""
     directory = store.path / "collections" / "foreign"
@@ -320,7 +328,9 @@ async def test_a_collection_missing_indexes_gets_them_when_opened(store):
 # --------------------------------------------------------------------------- search
 
 
-async def test_indexed_collections_search_filters_exactly_where_no_index_serves(tmp_path):
+async def test_indexed_collections_search_filters_exactly_where_no_index_serves(
+    tmp_path: Path,
+) -> None:
     """Once the HNSW index is built, filters on unindexed keys, numbers and booleans give
     exactly the brute-force top-k (they are searched exactly), and filters on indexed keys
     find the same top-k."""
@@ -333,7 +343,7 @@ async def test_indexed_collections_search_filters_exactly_where_no_index_serves(
         assert report.indexed == report.points == 3000
 
         rng = np.random.default_rng(5)
-        filters = [
+        filters: list[tuple[dict[str, object], Callable[[Mapping[str, Any]], bool]]] = [
             ({"bucket": 3}, lambda p: p["bucket"] == 3),
             ({"flag": True}, lambda p: p["flag"] is True),
             ({"i": [7, 8.0, 2999]}, lambda p: p["i"] in (7, 8, 2999)),
@@ -350,10 +360,10 @@ async def test_indexed_collections_search_filters_exactly_where_no_index_serves(
         await store.aclose()
 
 
-async def test_boolean_filters_match_booleans_only(store):
+async def test_boolean_filters_match_booleans_only(store: QdrantEdgeVectorStore) -> None:
     """True matches the boolean and lists holding it, never the integer 1; 1 matches 1 and
     1.0, never True; False never matches 0."""
-    labelled = {
+    labelled: dict[str, dict[str, object]] = {
         "true": {"v": True},
         "in-list": {"v": [True, "x"]},
         "one": {"v": 1},
@@ -396,7 +406,7 @@ async def build_child(directory: Path) -> psutil.Process:
     pytest.fail(f"no index build of {directory} started")
 
 
-async def test_the_index_build_runs_outside_the_process(tmp_path):
+async def test_the_index_build_runs_outside_the_process(tmp_path: Path) -> None:
     """The index build runs in a child process while the event loop goes on; other
     collections answer meanwhile, and calls on the collection being built wait for it and
     then see every point."""
@@ -421,7 +431,7 @@ async def test_the_index_build_runs_outside_the_process(tmp_path):
     assert report.indexed_before == 0 and report.segments >= 1
 
 
-async def test_a_cancelled_build_leaves_the_collection_usable(tmp_path):
+async def test_a_cancelled_build_leaves_the_collection_usable(tmp_path: Path) -> None:
     """Cancelling optimize while its child builds kills the child and reopens the
     collection as it was, without what the build had begun."""
     store = QdrantEdgeVectorStore(path=tmp_path, indexing_threshold_kb=1)
@@ -447,7 +457,7 @@ async def test_a_cancelled_build_leaves_the_collection_usable(tmp_path):
         await store.aclose()
 
 
-async def test_optimize_every_collection_and_unknown_ones(store):
+async def test_optimize_every_collection_and_unknown_ones(store: QdrantEdgeVectorStore) -> None:
     """optimize() without a name builds every collection; an unknown name is NotFound."""
     for name in ("a", "b"):
         await store.ensure_collection(name, dimension=2)
@@ -462,7 +472,9 @@ async def test_optimize_every_collection_and_unknown_ones(store):
 # --------------------------------------------------------------------------- leftovers
 
 
-async def test_leftovers_of_interrupted_operations_are_removed_on_open(store):
+async def test_leftovers_of_interrupted_operations_are_removed_on_open(
+    store: QdrantEdgeVectorStore,
+) -> None:
     """Opening removes what an interrupted index build (temp_segments), creation or drop
     left behind, and keeps the collection's points."""
     await store.ensure_collection("c", dimension=2)
@@ -484,7 +496,7 @@ async def test_leftovers_of_interrupted_operations_are_removed_on_open(store):
 # --------------------------------------------------------------------------- writes
 
 
-async def test_reserved_and_non_json_payloads_are_refused(store):
+async def test_reserved_and_non_json_payloads_are_refused(store: QdrantEdgeVectorStore) -> None:
     """A payload using the reserved key, holding a value that is not JSON, a number the
     engine cannot keep, or a non-string key is refused, and nothing of the batch is
     written."""
@@ -506,7 +518,7 @@ async def test_reserved_and_non_json_payloads_are_refused(store):
     assert await store.count("c") == 0
 
 
-async def test_vectors_of_every_accepted_shape_are_stored(store):
+async def test_vectors_of_every_accepted_shape_are_stored(store: QdrantEdgeVectorStore) -> None:
     """Vectors as lists, of ints, numpy arrays and numpy floats are stored like tuples of
     floats, as are components at the edge of the 32-bit range; an id given twice keeps its
     last point."""
@@ -531,7 +543,9 @@ async def test_vectors_of_every_accepted_shape_are_stored(store):
      (1e39, 1.0), [1.0, -1e300]],
     ids=["bool", "nan", "inf", "str", "short", "beyond-float32", "beyond-float32-list"],
 )  # fmt: skip
-async def test_bad_vectors_are_refused_before_anything_is_written(store, vector):
+async def test_bad_vectors_are_refused_before_anything_is_written(
+    store: QdrantEdgeVectorStore, vector: Any
+) -> None:
     """A bad component or length anywhere in a batch fails the whole batch with
     ValidationError naming the vector (a component beyond the 32-bit range too, as the
     engine would keep it as infinity); a query alike."""
@@ -545,7 +559,7 @@ async def test_bad_vectors_are_refused_before_anything_is_written(store, vector)
     assert await store.count("c") == 0
 
 
-async def test_tuples_in_payloads_come_back_as_lists(store):
+async def test_tuples_in_payloads_come_back_as_lists(store: QdrantEdgeVectorStore) -> None:
     """Tuples are kept as lists, as JSON has them."""
     stored = VectorPoint(uuid.uuid4(), (1.0, 0.0), {"pair": (1, "a"), "deep": {"t": (True,)}})
     await store.ensure_collection("c", dimension=2)
@@ -556,7 +570,7 @@ async def test_tuples_in_payloads_come_back_as_lists(store):
     assert dict(found.payload) == {"pair": [1, "a"], "deep": {"t": [True]}}
 
 
-async def test_cosine_vectors_come_back_with_their_length(store):
+async def test_cosine_vectors_come_back_with_their_length(store: QdrantEdgeVectorStore) -> None:
     """The engine keeps COSINE vectors normalized; retrieve and scroll give them back as
     they were upserted."""
     stored = VectorPoint(uuid.uuid4(), (3.0, 4.0), {})
@@ -570,7 +584,7 @@ async def test_cosine_vectors_come_back_with_their_length(store):
     assert scrolled.vector == pytest.approx((3.0, 4.0))
 
 
-async def test_large_upserts_are_written_in_engine_batches(store):
+async def test_large_upserts_are_written_in_engine_batches(store: QdrantEdgeVectorStore) -> None:
     """An upsert of more points than one engine update holds writes all of them."""
     points = random_points(2500, 4)
     await store.ensure_collection("c", dimension=4)
@@ -584,7 +598,7 @@ async def test_large_upserts_are_written_in_engine_batches(store):
 # --------------------------------------------------------------------------- health
 
 
-async def test_health_lists_collections_and_indexed_vectors(store):
+async def test_health_lists_collections_and_indexed_vectors(store: QdrantEdgeVectorStore) -> None:
     """The health check is HEALTHY and lists each collection, the directory and how many
     vectors HNSW indexes hold."""
     await store.ensure_collection("code_module", dimension=3, distance=Distance.EUCLIDEAN)
@@ -604,7 +618,9 @@ async def test_health_lists_collections_and_indexed_vectors(store):
     }
 
 
-async def test_health_of_a_directory_in_use_is_unhealthy(tmp_path, store):
+async def test_health_of_a_directory_in_use_is_unhealthy(
+    tmp_path: Path, store: QdrantEdgeVectorStore
+) -> None:
     """A directory another store holds makes the health check UNHEALTHY with the reason."""
     await store.ensure_collection("c", dimension=2)
     other = QdrantEdgeVectorStore(path=store.path)
@@ -616,13 +632,13 @@ async def test_health_of_a_directory_in_use_is_unhealthy(tmp_path, store):
     await other.aclose()
 
 
-async def test_snapshots_say_what_to_do_instead(store):
+async def test_snapshots_say_what_to_do_instead(store: QdrantEdgeVectorStore) -> None:
     """Qdrant Edge takes no snapshots: UnavailableError says how to save the data."""
     with pytest.raises(UnavailableError, match=r"takes no snapshots.*codeant vectors rebuild"):
         await store.snapshot()
 
 
-def test_the_build_process_reports_a_directory_that_is_no_collection(tmp_path):
+def test_the_build_process_reports_a_directory_that_is_no_collection(tmp_path: Path) -> None:
     """The build helper refuses a directory that holds no collection, naming it."""
     done = subprocess.run(
         [sys.executable, "-m", "adapters.qdrant.edge_optimize", str(tmp_path)],
@@ -636,7 +652,7 @@ def test_the_build_process_reports_a_directory_that_is_no_collection(tmp_path):
     assert str(tmp_path) in done.stderr and not done.stdout
 
 
-def test_the_build_process_prints_its_figures(tmp_path):
+def test_the_build_process_prints_its_figures(tmp_path: Path) -> None:
     """The build helper builds the index of a collection and prints its figures as JSON."""
     directory = tmp_path / "c"
     shard = qe.EdgeShard.create(

@@ -12,7 +12,9 @@ import contextlib
 import functools
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any, TypedDict, Unpack
 
 import pytest
 from redis.asyncio import Redis
@@ -49,8 +51,17 @@ def redis_url() -> Iterator[str]:
         stop()
 
 
+class _Settings(TypedDict, total=False):
+    """The settings of :class:`RedisCache` a test may give."""
+
+    key_prefix: str
+    socket_timeout: float | None
+    connect_timeout: float | None
+    retries: int
+
+
 @contextlib.asynccontextmanager
-async def _cache(url: str, **settings) -> AsyncIterator[RedisCache]:
+async def _cache(url: str, **settings: Unpack[_Settings]) -> AsyncIterator[RedisCache]:
     settings.setdefault("key_prefix", f"test:{uuid.uuid4().hex}:")
     cache = RedisCache(url, **settings)
     try:
@@ -59,7 +70,7 @@ async def _cache(url: str, **settings) -> AsyncIterator[RedisCache]:
         await cache.aclose()
 
 
-async def test_reads_survive_an_outage_and_recover(own_redis):
+async def test_reads_survive_an_outage_and_recover(own_redis: RedisProcess) -> None:
     """Reads go through Redis; with the server stopped they are answered from the store
     with errors counted and nothing raised; once it runs again on the same port, reads
     are cached and hit again."""
@@ -93,20 +104,23 @@ async def test_reads_survive_an_outage_and_recover(own_redis):
 
 
 @pytest.fixture
-def persistent_redis(tmp_path) -> Iterator[RedisProcess]:
+def persistent_redis(tmp_path: Path) -> Iterator[RedisProcess]:
     """A Redis server this test owns that saves its snapshot (when told) in a directory
     of its own and loads it when started again."""
     with own_redis_process(tmp_path / "redis") as server:
         yield server
 
 
-async def _admin(url: str, *commands) -> list:
+async def _admin(url: str, *commands: tuple[object, ...]) -> list[object]:
     """The replies to ``commands`` (tuples of arguments) sent by a plain client of its own."""
     async with Redis.from_url(url) as admin:
-        return [await admin.execute_command(*command) for command in commands]
+        execute: Callable[..., Awaitable[object]] = admin.execute_command  # untyped in redis
+        return [await execute(*command) for command in commands]
 
 
-async def test_a_restarted_server_is_emptied_of_what_it_brought_back(persistent_redis, caplog):
+async def test_a_restarted_server_is_emptied_of_what_it_brought_back(
+    persistent_redis: RedisProcess, caplog: pytest.LogCaptureFixture
+) -> None:
     """A server killed after a snapshot comes back with the snapshot's values, older than
     writes it had acknowledged; the cache's next connection drops every key of its
     prefix (and only those) before any command, so none of them is ever read."""
@@ -130,7 +144,9 @@ async def test_a_restarted_server_is_emptied_of_what_it_brought_back(persistent_
     assert "runs a new server process" in caplog.text and "dropped the 1 key under" in caplog.text
 
 
-async def test_a_cache_first_meeting_a_restarted_server_drops_its_keys(persistent_redis):
+async def test_a_cache_first_meeting_a_restarted_server_drops_its_keys(
+    persistent_redis: RedisProcess,
+) -> None:
     """A cache made after the restart (a process started since) drops the keys a server
     brought back from before, though it never saw the old server."""
     server = persistent_redis
@@ -150,7 +166,7 @@ async def test_a_cache_first_meeting_a_restarted_server_drops_its_keys(persisten
         await after.aclose()
 
 
-async def test_a_new_connection_to_the_same_server_keeps_the_keys(own_redis):
+async def test_a_new_connection_to_the_same_server_keeps_the_keys(own_redis: RedisProcess) -> None:
     """Connections closed by the server (not a restart) are opened again without dropping
     anything: the server's run_id has not changed."""
     async with _cache(own_redis.url) as cache:
@@ -161,7 +177,9 @@ async def test_a_new_connection_to_the_same_server_keeps_the_keys(own_redis):
         assert cache.restarts == 0
 
 
-async def test_a_prefix_with_pattern_characters_drops_only_its_own_keys(persistent_redis):
+async def test_a_prefix_with_pattern_characters_drops_only_its_own_keys(
+    persistent_redis: RedisProcess,
+) -> None:
     """Glob characters of the prefix are matched literally when its keys are dropped."""
     server = persistent_redis
     async with _cache(server.url, key_prefix="app*") as cache:
@@ -174,7 +192,7 @@ async def test_a_prefix_with_pattern_characters_drops_only_its_own_keys(persiste
     assert await _admin(server.url, ("GET", "apple"), ("GET", "app*x")) == [b"other", None]
 
 
-async def test_health_is_unhealthy_while_the_server_is_down(own_redis):
+async def test_health_is_unhealthy_while_the_server_is_down(own_redis: RedisProcess) -> None:
     """The health check is healthy with the server running and unhealthy, with the error,
     once it stopped; it never raises."""
     async with _cache(own_redis.url) as cache:
@@ -189,7 +207,7 @@ async def test_health_is_unhealthy_while_the_server_is_down(own_redis):
     assert down.details["server"] == f"127.0.0.1:{own_redis.port} db 0"
 
 
-async def test_health_reports_the_server_and_the_read_counters(redis_url):
+async def test_health_reports_the_server_and_the_read_counters(redis_url: str) -> None:
     """A healthy report names the backend and gives the server's memory and clients and
     the counters of the cached reads."""
     stats = CacheStats(hits=9, misses=1)
@@ -204,7 +222,7 @@ async def test_health_reports_the_server_and_the_read_counters(redis_url):
     assert report.latency_ms > 0
 
 
-async def test_health_is_degraded_when_the_round_trip_is_slow(redis_url):
+async def test_health_is_degraded_when_the_round_trip_is_slow(redis_url: str) -> None:
     """A round trip longer than ``slow_ms`` makes the report DEGRADED."""
     async with _cache(redis_url) as cache:
         report = await RedisHealthCheck(cache, slow_ms=0).check()
@@ -213,14 +231,14 @@ async def test_health_is_degraded_when_the_round_trip_is_slow(redis_url):
 
 
 @pytest.mark.parametrize(("field", "value"), [("name", " "), ("slow_ms", -1), ("slow_ms", "1")])
-async def test_health_check_settings_are_checked(redis_url, field, value):
+async def test_health_check_settings_are_checked(redis_url: str, field: str, value: Any) -> None:
     """A blank name or a negative round-trip limit is a configuration error naming it."""
     async with _cache(redis_url) as cache:
         with pytest.raises(ValueError, match=field):
             RedisHealthCheck(cache, **{field: value})
 
 
-async def test_an_unreachable_server_raises_unavailable_without_the_password():
+async def test_an_unreachable_server_raises_unavailable_without_the_password() -> None:
     """Every operation on a server nobody listens on raises UnavailableError naming the
     server, never its password."""
     cache = RedisCache(f"redis://:s3cret@127.0.0.1:{free_port()}/2")
@@ -241,7 +259,7 @@ async def test_an_unreachable_server_raises_unavailable_without_the_password():
         await cache.aclose()
 
 
-async def test_keys_live_under_the_prefix_and_ttls_are_set(redis_url):
+async def test_keys_live_under_the_prefix_and_ttls_are_set(redis_url: str) -> None:
     """Keys are stored under the cache's prefix, with the ttl given (in milliseconds)."""
     prefix = f"test:{uuid.uuid4().hex}:"
     async with Redis.from_url(redis_url) as client:
@@ -256,7 +274,7 @@ async def test_keys_live_under_the_prefix_and_ttls_are_set(redis_url):
         assert await cache.delete("k", "far") == 2
 
 
-async def test_incr_of_a_non_integer_names_the_key_and_value(redis_url):
+async def test_incr_of_a_non_integer_names_the_key_and_value(redis_url: str) -> None:
     """incr of a value that is not an integer raises ValidationError with the stored value."""
     async with _cache(redis_url) as cache:
         await cache.set("n", b"abc", ttl=60)
@@ -266,7 +284,9 @@ async def test_incr_of_a_non_integer_names_the_key_and_value(redis_url):
     assert caught.value.value == b"abc"
 
 
-async def test_a_server_out_of_memory_refuses_writes_as_unavailable(own_redis):
+async def test_a_server_out_of_memory_refuses_writes_as_unavailable(
+    own_redis: RedisProcess,
+) -> None:
     """A server that refuses writes (out of memory) raises UnavailableError for them,
     while reads still answer."""
     async with Redis.from_url(own_redis.url) as admin:
@@ -289,14 +309,14 @@ async def test_a_server_out_of_memory_refuses_writes_as_unavailable(own_redis):
         ({"key_prefix": ""}, "key_prefix"),
     ],
 )
-def test_bad_settings_are_refused(kwargs, message):
+def test_bad_settings_are_refused(kwargs: dict[str, Any], message: str) -> None:
     """A setting out of range is a configuration error naming it."""
     with pytest.raises(ValueError, match=message):
         RedisCache("redis://127.0.0.1:6379/0", **kwargs)
 
 
 @pytest.mark.parametrize("server", ["http://127.0.0.1:6379", "redis://:pw@host:port/0", 42])
-def test_a_bad_url_is_refused_without_its_password(server):
+def test_a_bad_url_is_refused_without_its_password(server: Any) -> None:
     """What is not a Redis URL is refused with a ValueError that does not show a password."""
     with pytest.raises(ValueError) as caught:
         RedisCache(server)
@@ -304,7 +324,7 @@ def test_a_bad_url_is_refused_without_its_password(server):
     assert "pw" not in str(caught.value)
 
 
-def test_a_given_client_keeps_its_settings():
+def test_a_given_client_keeps_its_settings() -> None:
     """Timeouts cannot be set for a given client, and a client that decodes responses
     (values would come back as text) is refused."""
     with pytest.raises(ValueError, match="socket_timeout"):

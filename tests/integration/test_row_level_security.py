@@ -11,6 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+from psycopg.rows import TupleRow
 
 from adapters.postgres import MigrationRunner
 from adapters.postgres.database import PostgresDatabase
@@ -152,7 +153,9 @@ def fill(url: str) -> dict[str, uuid.UUID]:
     return orgs
 
 
-def as_application(url: str, *, organization: uuid.UUID | None = None, system: bool = False):
+def as_application(
+    url: str, *, organization: uuid.UUID | None = None, system: bool = False
+) -> psycopg.Connection[TupleRow]:
     """A connection working as the application's role, scoped as asked."""
     conn = psycopg.connect(url, autocommit=True)
     conn.execute(f"SET ROLE {ROLE}")

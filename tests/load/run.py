@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import attrs
 
@@ -52,7 +52,17 @@ from tests.servers import postgres_server, scratch_database
 __all__ = ["LoadReport", "main", "run_load"]
 
 _SUMMARY = "Concurrent operations through the application services; errors, lost updates."
-_RETRY = {"attempts": 50, "base_delay": 0.005, "max_delay": 0.2}
+
+
+class _RetrySettings(TypedDict):
+    """The keyword arguments of :func:`with_retry` the load gives."""
+
+    attempts: int
+    base_delay: float
+    max_delay: float
+
+
+_RETRY: _RetrySettings = {"attempts": 50, "base_delay": 0.005, "max_delay": 0.2}
 
 
 @attrs.define(kw_only=True)

@@ -118,7 +118,8 @@ def _exact_top(unit: np.ndarray, query: np.ndarray, rows: np.ndarray | None = No
     subset = unit if rows is None else unit[rows]
     scores = subset @ q
     top = np.argsort(-scores, kind="stable")[:K]
-    return (top if rows is None else rows[top]).tolist()
+    chosen: list[int] = (top if rows is None else rows[top]).tolist()
+    return chosen
 
 
 def _recall(found: Sequence[Sequence[int]], truth: Sequence[Sequence[int]]) -> float:

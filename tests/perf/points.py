@@ -42,6 +42,15 @@ def _by(call: Callable[[int], Awaitable[object]]) -> Contender:
     return run
 
 
+def _running(
+    run: Callable[[str, dict[str, Any]], Awaitable[object]],
+    query: str,
+    params: Callable[[int], dict[str, Any]],
+) -> Callable[[int], Awaitable[object]]:
+    """The call of iteration i: ``run`` of ``query`` with ``params(i)``."""
+    return lambda i: run(query, params(i))
+
+
 async def point_rows(
     ctx: Context,
     project_ids: Sequence[Any],
@@ -87,7 +96,9 @@ async def point_rows(
         async with ctx.uow() as uow:
             assert await uow.files.find_by_path(repository_id, path(i)["relative_path"])
 
-    cases: list[tuple[str, str, Callable[[int], Awaitable[object]], str, Any]] = [
+    cases: list[
+        tuple[str, str, Callable[[int], Awaitable[object]], str, Callable[[int], dict[str, Any]]]
+    ] = [
         ("2a", "project find_by_id", uow_by_id, SELECT_PROJECT, project),
         ("2b", "project find_by_slug", uow_by_slug, SELECT_PROJECT_BY_SLUG, slug),
         ("2c", "file find_by_path", uow_by_path, SELECT_FILE_BY_PATH, path),
@@ -97,8 +108,8 @@ async def point_rows(
         for row, name, ours, query, params in cases:
             contenders: dict[str, Contender] = {
                 "ours": _by(ours),
-                "raw": _by(lambda i, q=query, p=params: raw(q, p(i))),
-                "autocommit": _by(lambda i, q=query, p=params: bare(q, p(i))),
+                "raw": _by(_running(raw, query, params)),
+                "autocommit": _by(_running(bare, query, params)),
             }
             if row == "2c" and ctx.peer is not None:
                 contenders["orm"] = _orm_paths(ctx.peer, repository_id, paths)

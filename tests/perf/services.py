@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -13,6 +14,7 @@ import attrs
 import numpy as np
 
 from adapters.postgres.pool import pool_stats
+from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from adapters.redis.cache import RedisCache
 from adapters.serialization import JsonCodec
 from application.caching import CachedQueries
@@ -43,7 +45,10 @@ async def cache_rows(ctx: Context, project_ids: list[ProjectId]) -> list[Result]
     sequence = zipf_sequence(len(project_ids), ctx.sizes.cache_reads)
     cache = RedisCache(ctx.redis_url, key_prefix=f"perf-{time.time_ns()}:")
     try:
-        queries = CachedQueries(cache, JsonCodec(), ctx.uow)
+        # CachedQueries passes the scope (system=True) when it makes a unit: ctx.uow takes none
+        queries = CachedQueries(
+            cache, JsonCodec(), functools.partial(PostgresUnitOfWork, ctx.database)
+        )
         cached = []
         for index in sequence:
             start = time.perf_counter()
