@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,14 +27,12 @@ from adapters.memory.database import MemoryDatabase
 from adapters.memory.health import MemoryHealthCheck
 from adapters.memory.outbox import MemoryOutbox
 from adapters.memory.unit_of_work import MemoryUnitOfWork
-from adapters.memory.vectors import MemoryVectorStore
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.health import PostgresHealthCheck
 from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.pool import PoolSettings
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
 from adapters.postgres.vectors import PgVectorStore
-from adapters.redis import RedisCache, RedisHealthCheck
 from adapters.runtime import LocalLiveness
 from adapters.serialization import JsonCodec
 from adapters.source import FileAnalyzer, GitSourceReader
@@ -64,6 +63,19 @@ def _qdrant_store(*, path: Path | None, timeout: float, **server: Any) -> Vector
     from adapters.qdrant.store import QdrantVectorStore
 
     return QdrantVectorStore(timeout=timeout, **server)
+
+
+def _deferred(module: str, name: str) -> Callable[..., Any]:
+    """A provider's factory for an adapter whose library only some configurations use:
+    the module is imported when the provider first builds one, so a command that never
+    reaches it does not pay the import (the Redis client's and numpy's are about 50 ms
+    each)."""
+
+    def build(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module), name)(*args, **kwargs)
+
+    build.__qualname__ = build.__name__ = name
+    return build
 
 
 def _vector_label(backend: str, qdrant_path: str | None) -> str:
@@ -110,7 +122,7 @@ class Container(containers.DeclarativeContainer):
 
     vector_store = providers.Selector(
         config.vector_backend,
-        memory=providers.Singleton(MemoryVectorStore),
+        memory=providers.Singleton(_deferred("adapters.memory.vectors", "MemoryVectorStore")),
         pgvector=providers.Singleton(
             PgVectorStore,
             postgres_database,
@@ -127,7 +139,7 @@ class Container(containers.DeclarativeContainer):
         ),
     )
     cache_breaker = providers.Singleton(CircuitBreaker, open_seconds=config.cache_breaker_seconds)
-    redis_cache = providers.Singleton(RedisCache, config.redis_url)
+    redis_cache = providers.Singleton(_deferred("adapters.redis", "RedisCache"), config.redis_url)
     cache = providers.Selector(
         config.cache_backend,
         memory=providers.Singleton(MemoryCache),
@@ -194,7 +206,10 @@ class Container(containers.DeclarativeContainer):
                 MemoryHealthCheck, "cache", probe=cache_stats.provided.as_dict
             ),
             redis=providers.Factory(
-                RedisHealthCheck, redis_cache, stats=cache_stats, breaker=cache_breaker
+                _deferred("adapters.redis", "RedisHealthCheck"),
+                redis_cache,
+                stats=cache_stats,
+                breaker=cache_breaker,
             ),
         ),
         providers.Factory(

@@ -12,8 +12,10 @@ port says. Similarities are capped at 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # numpy itself loads with the first search, not with the adapters
+    import numpy as np
 
 __all__ = ["ExactNeighbours"]
 
@@ -38,6 +40,8 @@ class ExactNeighbours:
     ) -> list[tuple[int, float] | None]:
         if not queries:
             return []
+        import numpy as np
+
         exact = np.asarray(vectors, dtype=np.float64)
         if exact.ndim != 2 or len(eligible) != len(exact):
             raise ValueError("vectors must be one sequence of equal-length vectors per flag")
@@ -62,6 +66,8 @@ class ExactNeighbours:
     def _best(
         unit: np.ndarray, row: np.ndarray, query: int, top: float, min_similarity: float
     ) -> tuple[int, float] | None:
+        import numpy as np
+
         if not np.isfinite(top) or top < min_similarity - _MARGIN:
             return None
         candidates = np.flatnonzero(row >= top - _MARGIN)

@@ -9,13 +9,12 @@ bad request fails the same way, before anything is written, whatever the store.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from typing import Any
-
-import numpy as np
 
 from ports.errors import ValidationError
 from ports.vectors import Distance, ScoredPoint, VectorFilter, VectorPoint
@@ -128,18 +127,27 @@ def unique_ids(ids: Iterable[Any]) -> list[uuid.UUID]:
     return list(dict.fromkeys(check_id(point_id) for point_id in ids))
 
 
-_PLAIN_NUMBERS = frozenset({float, int, np.float32, np.float64})
-"""Component types a vector made by an embedder holds (never bool: its type is its own)."""
+@functools.cache
+def _numpy() -> tuple[Any, frozenset[type]]:
+    """numpy, and the component types a vector made by an embedder holds (never bool: its
+    type is its own); imported with the first vector checked rather than by every command
+    that loads the adapters."""
+    import numpy
+
+    return numpy, frozenset({float, int, numpy.float32, numpy.float64})
+
+
 _PLAIN_VALUES = frozenset({str, int, float, type(None)})
 """Payload values that need no copy (immutable)."""
 
 
 def check_vector(values: Any, dimension: int) -> tuple[float, ...]:
     """``values`` as ``dimension`` finite floats."""
+    np, plain_numbers = _numpy()
     if (
         (type(values) is tuple or type(values) is list)
         and len(values) == dimension
-        and set(map(type, values)) <= _PLAIN_NUMBERS
+        and set(map(type, values)) <= plain_numbers
     ):  # the common case, checked at once
         array = np.asarray(values, dtype=np.float64)
         if np.isfinite(array).all():

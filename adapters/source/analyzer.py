@@ -52,9 +52,6 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import attrs
-import lizard
-from charset_normalizer import from_bytes
-from lizard_languages import get_reader_for
 
 from adapters.source.languages import detect_language
 from domain.enums import LineEndingType, ProgrammingLanguage
@@ -186,6 +183,8 @@ def _decode(content: bytes) -> _Decoded:
         return _Decoded(content.decode("utf-8"), "utf-8")
     except UnicodeDecodeError:
         pass
+    from charset_normalizer import from_bytes  # imported when a file needs it, like lizard
+
     guess = from_bytes(content).best()
     if guess is None:
         return _undecodable("neither UTF-8 nor any encoding charset-normalizer recognises")
@@ -247,6 +246,10 @@ def _with_structure(
 
 def _lizard_path(relative_path: str, language: ProgrammingLanguage | None) -> str | None:
     """The name lizard should read the file as, or None if it reads no such file."""
+    # lizard is imported when a file is analysed, not by every command that loads the
+    # adapters (an unchanged rerun analyses nothing)
+    from lizard_languages import get_reader_for
+
     if get_reader_for(relative_path) is not None:
         return relative_path
     extension = _LIZARD_EXTENSION.get(language) if language is not None else None
@@ -254,6 +257,8 @@ def _lizard_path(relative_path: str, language: ProgrammingLanguage | None) -> st
 
 
 def _lizard(reader_path: str, text: str) -> Any:
+    import lizard
+
     try:
         return lizard.analyze_file.analyze_source_code(reader_path, text)
     except Exception as exc:  # lizard's readers are heuristic: any file may trip one

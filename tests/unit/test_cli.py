@@ -335,6 +335,38 @@ def test_help_loads_no_adapter_and_no_driver() -> None:
     assert loaded == []
 
 
+_LOADED_BY_WIRING = """\
+import json, sys
+from adapters.config import Settings
+from adapters.container import build_container
+import adapters.cli.index, application.indexing
+c = build_container(Settings(backend="postgres", database_url="postgresql://nobody@127.0.0.1/x",
+                             vector_backend="pgvector"))
+c.uow(system=True), c.vector_store(), c.source_reader(), c.code_analyzer()
+c.nearest_neighbours(), c.embedder(), c.health_checks(), c.commit_hook()
+print(json.dumps(sorted(sys.modules)))
+"""
+ON_DEMAND = ("redis", "numpy", "lizard", "lizard_languages", "charset_normalizer")
+"""Libraries only some runs use: the Redis client when a Redis cache is configured, numpy
+with the first vector, lizard and charset-normalizer with the first file analysed."""
+
+
+def test_wiring_the_adapters_loads_no_library_a_run_may_not_need() -> None:
+    """An unchanged rerun of ``codeant index`` wires the PostgreSQL adapters, reads and
+    hashes the files, and analyses and embeds nothing: building the container and its
+    adapters imports none of the libraries it would not use."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LOADED_BY_WIRING],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    )  # fmt: skip
+    loaded = [
+        name
+        for name in json.loads(done.stdout)
+        if any(name == lazy or name.startswith(lazy + ".") for lazy in ON_DEMAND)
+    ]
+    assert loaded == []
+
+
 # ------------------------------------------------------------------ the error contract
 
 
