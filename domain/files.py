@@ -21,7 +21,7 @@ from domain.errors import ValidationError
 from domain.ids import FileHistoryId, FileId, JobId, RepositoryId, new_id
 from domain.values import FileMetadata
 
-__all__ = ["FileHistoryEntry", "FileIndex"]
+__all__ = ["FileHistoryEntry", "FileIndex", "FileState"]
 
 _INT32_MAX = (1 << 31) - 1
 _INT64_MAX = (1 << 63) - 1
@@ -80,6 +80,22 @@ class FileIndex(Entity):
     def same_content_as(self, other: FileIndex) -> bool:
         """Whether ``other`` describes the same bytes at the same path."""
         return self.relative_path == other.relative_path and self.file_hash == other.file_hash
+
+
+@attrs.frozen(kw_only=True)
+class FileState:
+    """What the index holds of a file without its metadata (functions, classes, imports):
+    its identity, path and hash, enough to tell whether the file changed since it was
+    indexed, and what a run's totals count (its lines, whether it was skipped). A read
+    model the adapters build from stored files, so it carries no checks of its own."""
+
+    id: FileId
+    relative_path: str
+    file_hash: str
+    is_deleted: bool
+    line_count: int
+    skipped: bool
+    updated_at: dt.datetime
 
 
 @attrs.frozen(kw_only=True)

@@ -32,7 +32,7 @@ from domain.enums import (
     Severity,
     Visibility,
 )
-from domain.files import FileHistoryEntry, FileIndex
+from domain.files import FileHistoryEntry, FileIndex, FileState
 from domain.ids import (
     BranchId,
     FileId,
@@ -243,6 +243,13 @@ class FileIndexRepository(Protocol):
     ) -> Page[FileIndex]:
         """The repository's files (with ``status`` only; deleted files only when
         ``status`` is DELETED)."""
+        ...
+
+    async def states(self, repository_id: RepositoryId) -> list[FileState]:
+        """What the index holds of each of the repository's files, deleted ones included,
+        without their metadata (ordered by path, then id): what telling changed files from
+        unchanged ones needs, at a fraction of the cost of the whole entries. An unknown
+        repository has none."""
         ...
 
     async def find_by_language(

@@ -29,7 +29,7 @@ from domain.enums import (
     ProjectStatus,
     Severity,
 )
-from domain.files import FileHistoryEntry, FileIndex
+from domain.files import FileHistoryEntry, FileIndex, FileState
 from domain.ids import (
     BranchId,
     FileId,
@@ -425,6 +425,17 @@ class MemoryFileIndexRepository(_Base):
             and (status is None or r.analysis_status == status)
         )
         return paginate(rows, page, sorts=FILE_SORTS)
+
+    async def states(self, repository_id: RepositoryId) -> list[FileState]:
+        rows = (r for r in self._tx().scan(self.table) if r.repository_id == repository_id)
+        return [
+            FileState(
+                id=r.id, relative_path=r.relative_path, file_hash=r.file_hash,
+                is_deleted=not _live(r), line_count=r.line_count,
+                skipped=r.metadata.skipped_reason is not None, updated_at=r.updated_at,
+            )
+            for r in sorted(rows, key=lambda r: (r.relative_path.encode(), r.id.bytes))
+        ]  # fmt: skip
 
     async def find_by_language(
         self, repository_id: RepositoryId, language: ProgrammingLanguage, page: PageRequest

@@ -19,7 +19,7 @@ from adapters.postgres._sql import (
 )
 from adapters.postgres.organizations import versioned_update
 from domain.enums import AnalysisStatus, ProgrammingLanguage
-from domain.files import FileHistoryEntry, FileIndex
+from domain.files import FileHistoryEntry, FileIndex, FileState
 from domain.ids import FileId, RepositoryId
 from domain.reports import SnapshotResult
 from ports.errors import NotFoundError
@@ -66,6 +66,12 @@ REPOSITORY_FOR_SNAPSHOT = "SELECT id FROM repositories WHERE id = %(id)s FOR UPD
 STORED_FILES = (
     "SELECT id, relative_path, file_hash, analysis_status = 'deleted' AS deleted, created_at,"
     " updated_at FROM file_index WHERE repository_id = %(repository_id)s"
+)
+FILE_STATES = (
+    "SELECT id, relative_path, file_hash, analysis_status = 'deleted' AS is_deleted,"
+    " line_count, metadata->>'skipped_reason' IS NOT NULL AS skipped, updated_at"
+    " FROM file_index WHERE repository_id = %(repository_id)s"
+    ' ORDER BY relative_path COLLATE "C", id'
 )
 MARK_DELETED = "UPDATE file_index SET analysis_status = 'deleted' WHERE id = ANY(%(ids)s::uuid[])"
 
@@ -163,6 +169,10 @@ class PostgresFileIndexRepository(Repo):
             self, LIST_FILES, params, page, sorts=FILE_SORTS,
             text_sorts=frozenset({"relative_path"}), convert=_file,
         )  # fmt: skip
+
+    async def states(self, repository_id: RepositoryId) -> list[FileState]:
+        rows = await self._all(FILE_STATES, {"repository_id": repository_id})
+        return [FileState(**row) for row in rows]
 
     async def find_by_language(
         self, repository_id: RepositoryId, language: ProgrammingLanguage, page: PageRequest

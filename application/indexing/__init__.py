@@ -36,7 +36,7 @@ import contextlib
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import PurePath
 
 import attrs
@@ -58,10 +58,11 @@ from application.rules import effective_rule_set, register_rules
 from application.tracking import with_line_hashes
 from domain.analysis import DEFAULT_LEASE, AnalysisJob, AnalysisResult
 from domain.enums import Category, FileChange, JobStatus
-from domain.files import FileIndex
+from domain.files import FileIndex, FileState
 from domain.ids import JobId
 from domain.projects import Repository
 from domain.validation import check_instance, check_int, check_number
+from ports.errors import ConcurrencyError
 from ports.runtime import Liveness
 from ports.source import CodeAnalyzer, SourceReader
 from ports.unit_of_work import UnitOfWork
@@ -196,7 +197,7 @@ async def index_repository(
     fingerprint = analysis_fingerprint(list(rules.values()), embedder.model_name)
     async with fresh() as unit:
         last_job = await unit.analysis.latest_job(project.id)
-        stored = await _stored_files(unit, repository)
+        stored = await unit.files.states(repository.id)
     stale = last_job is None or last_job.config.get("fingerprint") != fingerprint
     with _timed(stages, "read"):
         changes = await read_changes(
@@ -225,7 +226,7 @@ async def index_repository(
         restored=changes.count(FileChange.RESTORED),
         removed=len(changes.removed),
         unchanged=len(changes.kept),
-        skipped=sum(1 for f in changes.kept if f.metadata.skipped_reason is not None),
+        skipped=sum(1 for f in changes.kept if f.skipped),
     )
     if changes.nothing and not stale:
         return attrs.evolve(summary, seconds=time.monotonic() - started, stages=stages)
@@ -264,7 +265,8 @@ async def index_repository(
             )
         results = with_line_hashes([*results, *duplicates], texts)
         metrics += duplicate_metrics(analysed, duplicates, job_id, rules)
-        by_path = {f.relative_path: f for f in (*changes.kept, *analysed)}
+        kept = await _kept_files(fresh, repository, changes.kept)
+        by_path = {f.relative_path: f for f in (*kept, *analysed)}
         files = [by_path[t.relative_path] for t in snapshot.files]
         run.finish(
             JobOutput(
@@ -299,9 +301,25 @@ async def index_repository(
     )
 
 
-async def _stored_files(unit: UnitOfWork, repository: Repository) -> list[FileIndex]:
-    """The repository's indexed files, the deleted ones too."""
-    return [*await every_file(unit, repository), *await every_file(unit, repository, deleted=True)]
+async def _kept_files(
+    uow: Callable[[], UnitOfWork], repository: Repository, kept: Sequence[FileState]
+) -> list[FileIndex]:
+    """The whole index entries of the files a run keeps as they are (read only when the
+    run records a snapshot: an unchanged rerun compares states alone); ConcurrencyError
+    if one of them changed since the run compared it (another run recorded meanwhile)."""
+    async with uow() as unit:
+        live = {f.id: f for f in await every_file(unit, repository)}
+    entries = [live.get(state.id) for state in kept]
+    if any(
+        entry is None
+        or entry.file_hash != state.file_hash
+        or entry.relative_path != state.relative_path
+        for entry, state in zip(entries, kept, strict=True)
+    ):
+        raise ConcurrencyError(
+            "another run recorded this repository's files while this one read them: run again"
+        )
+    return [entry for entry in entries if entry is not None]
 
 
 async def _held_duplicates(

@@ -29,7 +29,7 @@ import attrs
 
 from application.indexing.progress import Progress, every
 from domain.enums import AnalysisStatus, FileChange
-from domain.files import FileIndex
+from domain.files import FileIndex, FileState
 from domain.ids import FileId, RepositoryId
 from domain.projects import Repository
 from domain.values import FileMetadata
@@ -61,9 +61,9 @@ class Changes:
     """What a run found: the files it keeps as indexed, those to analyse, the indexed files
     that are gone, and the renames (file id -> former path)."""
 
-    kept: tuple[FileIndex, ...]
+    kept: tuple[FileState, ...]
     to_analyse: tuple[ToAnalyse, ...]
-    removed: tuple[FileIndex, ...]
+    removed: tuple[FileState, ...]
     renamed: Mapping[FileId, str]
 
     @property
@@ -93,7 +93,7 @@ async def read_changes(
     reader: SourceReader,
     snapshot: SourceSnapshot,
     repository: Repository,
-    stored: Sequence[FileIndex],
+    stored: Sequence[FileState],
     *,
     analyse_all: bool,
     since_commit: str | None,
@@ -104,7 +104,7 @@ async def read_changes(
     changed since the last analysis); ``since_commit`` is the commit of the last analysis,
     from which renames are detected."""
     live = {f.relative_path: f for f in stored if not f.is_deleted}
-    deleted: dict[str, FileIndex] = {}
+    deleted: dict[str, FileState] = {}
     for f in sorted((f for f in stored if f.is_deleted), key=lambda f: (f.updated_at, f.id)):
         deleted[f.relative_path] = f  # the most recently deleted wins
     taken = {f.id for f in stored}
@@ -121,7 +121,7 @@ async def read_changes(
     arrived = [path for path in tracked_paths if path not in live]
     moves = await _renames(reader, snapshot.root, since_commit, gone, arrived, contents)
 
-    kept: list[FileIndex] = []
+    kept: list[FileState] = []
     to_analyse: list[ToAnalyse] = []
     claimed: set[FileId] = set(f.id for f in moves.values())
     for tracked in snapshot.files:
@@ -157,16 +157,16 @@ async def _renames(
     reader: SourceReader,
     root: str,
     since_commit: str | None,
-    gone: Mapping[str, FileIndex],
+    gone: Mapping[str, FileState],
     arrived: Sequence[str],
     contents: Mapping[str, tuple[bytes, str]],
-) -> dict[str, FileIndex]:
+) -> dict[str, FileState]:
     """New path -> the indexed file that moved there: the renames git detects since the
     last analysed commit, then, for the rest, a gone file whose exact content arrived at
     exactly one new path."""
     if not gone or not arrived:
         return {}
-    moves: dict[str, FileIndex] = {}
+    moves: dict[str, FileState] = {}
     candidates = set(arrived)
     if since_commit is not None:
         for rename in await reader.renames(root, since_commit):
@@ -182,7 +182,7 @@ async def _renames(
     by_hash: dict[str, list[str]] = {}
     for path in candidates:
         by_hash.setdefault(contents[path][1], []).append(path)
-    sources: dict[str, list[FileIndex]] = {}
+    sources: dict[str, list[FileState]] = {}
     for f in gone.values():
         if f.id not in moved:
             sources.setdefault(f.file_hash, []).append(f)

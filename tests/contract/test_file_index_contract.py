@@ -243,6 +243,49 @@ async def test_delete_marks_the_file_deleted_and_keeps_its_past(backend: Backend
     assert found.id == successor.id
 
 
+async def test_states_give_every_file_without_its_metadata(backend: Backend) -> None:
+    """``states`` lists every file of the repository, deleted ones too, by path then id,
+    each with what the whole entry says of its identity, hash, lines and skipping; another
+    repository's files and an unknown repository give none."""
+    base = await scaffold(backend)
+    other = await scaffold(backend)
+    repo = base.repository.id
+    rich = file_index(repo, relative_path="src/b.py", line_count=120, metadata=RICH_METADATA)
+    skipped = file_index(
+        repo, relative_path="src/A.bin", line_count=0,
+        metadata=FileMetadata(skipped_reason="binary file"),
+    )  # fmt: skip
+    doomed = file_index(repo, relative_path="src/a.py")
+    await store(backend, rich, skipped, doomed, file_index(other.repository.id))
+    async with backend.uow() as uow:
+        await uow.files.delete(doomed.id)
+        await uow.commit()
+    successor = file_index(repo, relative_path="src/a.py")
+    await store(backend, successor)
+
+    async with backend.uow() as uow:
+        states = await uow.files.states(repo)
+        entries = {f.id: await uow.files.find_by_id(f.id) for f in states}
+        assert await uow.files.states(RepositoryId(new_id())) == []
+    assert [s.relative_path for s in states] == ["src/A.bin", "src/a.py", "src/a.py", "src/b.py"]
+    assert [s.is_deleted for s in states if s.relative_path == "src/a.py"] in (
+        [True, False],
+        [False, True],
+    )
+    assert sorted(s.id for s in states) == sorted([rich.id, skipped.id, doomed.id, successor.id])
+    for state in states:
+        entry = entries[state.id]
+        assert entry is not None
+        assert state.relative_path == entry.relative_path
+        assert state.file_hash == entry.file_hash
+        assert state.is_deleted == entry.is_deleted
+        assert state.line_count == entry.line_count
+        assert state.skipped == (entry.metadata.skipped_reason is not None)
+        assert state.updated_at == entry.updated_at
+    ordered = [(s.relative_path.encode(), s.id.bytes) for s in states]
+    assert ordered == sorted(ordered)
+
+
 async def test_list_by_repository_pages_through_every_sort_in_keyset_order(
     backend: Backend,
 ) -> None:
