@@ -2,7 +2,13 @@
 files of the standard library, committed to a fresh git repository), run as its users run
 it (a new process, a fresh database on the run's server), against lizard alone over the
 same files (``python -m lizard``, a new process too): the ratio of the two wall times,
-measured in interleaved rounds, and the seconds of each stage of the job."""
+measured in interleaved rounds, and the seconds of each stage of the job. Then the fixed
+overhead a user meets on every command: ``codeant --help``, and ``codeant index`` run
+again on the unchanged repository, both whole processes, beside the interpreter's own
+start.
+
+Each command runs with the bytecode cache on, as in an installed project (an environment
+with ``PYTHONDONTWRITEBYTECODE`` would compile every module of the command on every run)."""
 
 from __future__ import annotations
 
@@ -24,6 +30,10 @@ __all__ = ["build_repository", "main_job_rows"]
 
 TARGET_RATIO = 2.0
 """The issue's floor: the main job within twice the time lizard alone takes."""
+HELP_TARGET = 0.3
+"""Seconds ``codeant --help`` may take, process start included."""
+RERUN_TARGET = 1.0
+"""Seconds an unchanged rerun of ``codeant index`` may take, process start included."""
 COMMIT_DATE = "2024-03-04T05:06:07+00:00"
 _TIMEOUT = 1800  # seconds: a guard against a hung command, not a timed assertion
 
@@ -54,22 +64,47 @@ def build_repository(root: Path, files: int) -> tuple[int, int]:
     return count, size
 
 
-def _index_once(server_url: str, repo: Path, work: Path) -> tuple[float, dict[str, Any]]:
-    """Wall seconds of ``codeant index REPO --json`` on a fresh database, and its summary."""
+def _timed_run(argv: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, str]:
+    """Wall seconds of ``python ARGV`` (a new process) and what it printed; RuntimeError
+    when it fails."""
+    started = time.perf_counter()
+    done = subprocess.run(
+        [sys.executable, *argv], cwd=cwd, env=env, capture_output=True, text=True,
+        stdin=subprocess.DEVNULL, timeout=_TIMEOUT, check=False,
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    if done.returncode != 0:
+        raise RuntimeError(f"{argv} exited {done.returncode}: {done.stderr[-2000:]}")
+    return seconds, done.stdout
+
+
+def _with_bytecode(env: dict[str, str]) -> dict[str, str]:
+    return {key: value for key, value in env.items() if key != "PYTHONDONTWRITEBYTECODE"}
+
+
+def _index_once(
+    server_url: str, repo: Path, work: Path
+) -> tuple[float, dict[str, Any], float, dict[str, Any]]:
+    """Wall seconds of ``codeant index REPO --json`` on a fresh database and its summary,
+    then the same for the rerun on the unchanged repository."""
     from tests.e2e.cli import cli_for
 
+    index = ["-m", "adapters.cli.main", "index", str(repo), "--json"]
     with cli_for(server_url, work) as cli:
-        started = time.perf_counter()
-        done = subprocess.run(
-            [sys.executable, "-m", "adapters.cli.main", "index", str(repo), "--json"],
-            cwd=cli.workdir, env=cli.env, capture_output=True, text=True,
-            stdin=subprocess.DEVNULL, timeout=_TIMEOUT, check=False,
-        )  # fmt: skip
-        seconds = time.perf_counter() - started
-    if done.returncode != 0:
-        raise RuntimeError(f"codeant index exited {done.returncode}: {done.stderr[-2000:]}")
-    summary: dict[str, Any] = json.loads(done.stdout)
-    return seconds, summary
+        env = _with_bytecode(cli.env)
+        seconds, printed = _timed_run(index, cli.workdir, env)
+        again, printed_again = _timed_run(index, cli.workdir, env)
+    return seconds, json.loads(printed), again, json.loads(printed_again)
+
+
+def _fixed_once() -> tuple[float, float]:
+    """Wall seconds of ``codeant --help`` and of the interpreter starting and stopping."""
+    from tests.e2e.cli import PROJECT_ROOT
+
+    env = _with_bytecode(dict(os.environ))
+    help_s, _ = _timed_run(["-m", "adapters.cli.main", "--help"], PROJECT_ROOT, env)
+    bare_s, _ = _timed_run(["-c", "pass"], PROJECT_ROOT, env)
+    return help_s, bare_s
 
 
 def _lizard_once(repo: Path) -> float:
@@ -96,6 +131,9 @@ async def main_job_rows(ctx: Context) -> list[Result]:
         ours: list[float] = []
         lizard: list[float] = []
         reported: list[float] = []
+        reruns: list[float] = []
+        helps: list[float] = []
+        bare: list[float] = []
         stages: dict[str, list[float]] = {}
         summary: dict[str, Any] = {}
         for r in range(sizes.main_rounds):  # interleaved, the order alternating
@@ -104,11 +142,19 @@ async def main_job_rows(ctx: Context) -> list[Result]:
                 if who == "lizard":
                     lizard.append(_lizard_once(repo))
                     continue
-                seconds, summary = _index_once(ctx.server_url, repo, Path(scratch) / f"r{r}")
+                seconds, summary, again, rerun = _index_once(
+                    ctx.server_url, repo, Path(scratch) / f"r{r}"
+                )
+                if rerun["analyzed"] != 0 or rerun["unchanged"] != files:
+                    raise RuntimeError(f"the rerun of an unchanged repository did work: {rerun}")
                 ours.append(seconds)
+                reruns.append(again)
                 reported.append(float(summary["seconds"]))
                 for stage, value in summary["stages"].items():
                     stages.setdefault(stage, []).append(float(value))
+            help_s, bare_s = _fixed_once()
+            helps.append(help_s)
+            bare.append(bare_s)
     ours_spread, lizard_spread = Spread.of(ours), Spread.of(lizard)
     stage_spreads = {stage: Spread.of(values) for stage, values in stages.items()}
     ctx.details["main_job"] = {
@@ -117,7 +163,9 @@ async def main_job_rows(ctx: Context) -> list[Result]:
         "rounds": sizes.main_rounds, "codeant_s": ours, "lizard_s": lizard,
         "job_seconds": reported, "stages_s": stages,
         "ratios": [o / p for o, p in zip(ours, lizard, strict=True)],
+        "rerun_s": reruns, "help_s": helps, "interpreter_s": bare,
     }  # fmt: skip
+    bare_spread = Spread.of(bare)
     stage_text = ", ".join(f"{stage} {spread}" for stage, spread in stage_spreads.items())
     return [
         Result(
@@ -133,5 +181,18 @@ async def main_job_rows(ctx: Context) -> list[Result]:
         Result(
             row="7b", name="first codeant index, the job's own seconds (median)", unit="s",
             ours=Spread.of(reported).median, notes=f"stages (median, range): {stage_text}",
+        ),
+        Result(
+            row="7c", name="codeant --help, whole process (median wall)", unit="s",
+            ours=Spread.of(helps).median, target=("<", HELP_TARGET),
+            notes=f"codeant --help {Spread.of(helps)} s; the interpreter alone {bare_spread} s",
+        ),
+        Result(
+            row="7d", name="codeant index again, nothing changed, whole process (median wall)",
+            unit="s", ours=Spread.of(reruns).median, target=("<", RERUN_TARGET),
+            notes=(
+                f"{files} files; rerun {Spread.of(reruns)} s; the interpreter alone"
+                f" {bare_spread} s"
+            ),
         ),
     ]  # fmt: skip
