@@ -55,7 +55,6 @@ def create_pool(url: str, settings: PoolSettings | None = None) -> AsyncConnecti
     return AsyncConnectionPool(
         url,
         configure=None if not s.role else _switch_role(s.role),
-        reset=_leave_autocommit,
         min_size=s.min_size,
         max_size=s.max_size,
         timeout=s.timeout,
@@ -70,13 +69,6 @@ def create_pool(url: str, settings: PoolSettings | None = None) -> AsyncConnecti
         },
         name="codeant",
     )
-
-
-async def _leave_autocommit(conn: AsyncConnection[Any]) -> None:
-    """Every connection the pool hands out is in the driver's default transaction mode; a
-    unit of work that ran its own BEGIN and COMMIT in autocommit mode leaves it there."""
-    if conn.autocommit:
-        await conn.set_autocommit(False)
 
 
 def _switch_role(role: str) -> Any:

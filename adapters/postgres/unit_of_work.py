@@ -79,7 +79,7 @@ class PostgresUnitOfWork:
     row-level security enforces; one made with ``system=True`` every row. Entering
     begins the transaction and sets both with SET LOCAL in one round trip, the one a
     transaction's BEGIN takes anyway (the unit runs its transaction itself, on a
-    connection in autocommit mode; the pool gives it back to others without). After a
+    connection in autocommit mode, and gives it back without). After a
     port error
     from a statement, PostgreSQL has aborted the transaction: leave the block (or roll
     back) before using the unit again.
@@ -150,9 +150,7 @@ class PostgresUnitOfWork:
             try:
                 await _begin(conn, self._scope())
             except BaseException:
-                with contextlib.suppress(psycopg.Error):
-                    await conn.rollback()
-                await self._pool.putconn(conn)
+                await _give_back(self._pool, conn)
                 raise
             self._conn = conn
         self._ended = False
@@ -169,13 +167,8 @@ class PostgresUnitOfWork:
         self._events = []
         if conn is None:
             return
-        try:
-            if not conn.closed:
-                with contextlib.suppress(psycopg.Error):
-                    await conn.rollback()
-        finally:
-            assert self._pool is not None
-            await self._pool.putconn(conn)
+        assert self._pool is not None
+        await _give_back(self._pool, conn)
 
     async def commit(self) -> None:
         conn = self._active()
@@ -233,6 +226,23 @@ class PostgresUnitOfWork:
     @property
     def events(self) -> Sequence[DomainEvent]:
         return tuple(self._events)
+
+
+async def _give_back(pool: AsyncConnectionPool[Any], conn: Connection) -> None:
+    """End whatever transaction the unit left open and return the connection to the pool
+    in the driver's transaction mode, as every pool user expects it (the pool's own reset
+    hook would send every return through a background task); a connection that cannot
+    end its transaction is closed, so the pool replaces it."""
+    try:
+        if not conn.closed:
+            with contextlib.suppress(psycopg.Error):
+                await conn.rollback()
+            if conn.info.transaction_status == TransactionStatus.IDLE:
+                await conn.set_autocommit(False)
+            else:
+                await conn.close()
+    finally:
+        await pool.putconn(conn)
 
 
 async def _begin(conn: Connection, scope: tuple[str, str, str]) -> None:
