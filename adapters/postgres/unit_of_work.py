@@ -168,7 +168,7 @@ class PostgresUnitOfWork:
         if conn is None:
             return
         assert self._pool is not None
-        await _give_back(self._pool, conn)
+        await _give_back(self._pool, conn, clean=exc_type is None)
 
     async def commit(self) -> None:
         conn = self._active()
@@ -228,21 +228,46 @@ class PostgresUnitOfWork:
         return tuple(self._events)
 
 
-async def _give_back(pool: AsyncConnectionPool[Any], conn: Connection) -> None:
+async def _give_back(
+    pool: AsyncConnectionPool[Any], conn: Connection, *, clean: bool = False
+) -> None:
     """End whatever transaction the unit left open and return the connection to the pool
     in the driver's transaction mode, as every pool user expects it (the pool's own reset
     hook would send every return through a background task); a connection that cannot
-    end its transaction is closed, so the pool replaces it."""
+    end its transaction is closed, so the pool replaces it. A ``clean`` exit (no error)
+    keeps the driver's prepared statements (see _quiet_rollback)."""
     try:
         if not conn.closed:
             with contextlib.suppress(psycopg.Error):
-                await conn.rollback()
+                if clean and conn.info.transaction_status == TransactionStatus.INTRANS:
+                    await _quiet_rollback(conn)
+                else:
+                    await conn.rollback()
             if conn.info.transaction_status == TransactionStatus.IDLE:
                 await conn.set_autocommit(False)
             else:
                 await conn.close()
     finally:
         await pool.putconn(conn)
+
+
+async def _quiet_rollback(conn: Connection) -> None:
+    """Roll back a transaction that raised no error, keeping the driver's prepared
+    statements. The driver forgets all of them on every ROLLBACK it sees (a table dropped
+    by the rollback could come back changed), and a unit that only read ends with a
+    rollback: its statements would never reach the driver's prepare threshold and each
+    would be parsed and planned, row-level security policies included, every time. The
+    only objects units create are the bulk paths' temporary stage tables, each of one
+    fixed shape, and PostgreSQL replans a prepared statement whose tables were dropped
+    and made again, so the rollback is sent with the cache's bookkeeping off (a public
+    setting of the driver). A unit that raised rolls back through the driver, which
+    forgets its prepared statements as usual."""
+    threshold = conn.prepare_threshold
+    conn.prepare_threshold = None
+    try:
+        await conn.execute(b"ROLLBACK", prepare=False)
+    finally:
+        conn.prepare_threshold = threshold
 
 
 async def _begin(conn: Connection, scope: tuple[str, str, str]) -> None:

@@ -14,6 +14,7 @@ import pytest
 from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres import MigrationRunner, PostgresUnitOfWork, open_pool
+from adapters.postgres.pool import PoolSettings
 from domain.analysis import AnalysisJob, AnalysisResult, CodeMetric
 from domain.enums import Category, JobStatus, MetricType, Severity
 from domain.events import ProjectCreated
@@ -340,3 +341,25 @@ async def test_a_connection_back_from_a_unit_keeps_transactions_for_others(
         for conn in connections:
             await pool.putconn(conn)
     assert sql(database, "SELECT slug FROM organizations") == [("first",)]
+
+
+async def test_units_that_only_read_keep_the_drivers_prepared_statements(database: str) -> None:
+    """A unit left without commit rolls back, yet the driver keeps its prepared statements
+    (it would forget them on a ROLLBACK it sees): a lookup repeated in read-only units is
+    prepared once, not parsed and planned in every unit."""
+    async with open_pool(database, PoolSettings(min_size=1, max_size=1)) as pool:
+        async with PostgresUnitOfWork(pool, system=True) as uow:
+            acme = await uow.organizations.create(org())
+            await uow.commit()
+        for _ in range(8):  # past the driver's threshold of five executions
+            async with PostgresUnitOfWork(pool, system=True) as uow:
+                assert await uow.organizations.find_by_id(acme.id) is not None
+        async with pool.connection() as conn:
+            cur = await conn.execute(
+                "SELECT count(*) AS n FROM pg_prepared_statements WHERE statement LIKE %s",
+                ("%FROM organizations%",),
+            )
+            assert await cur.fetchone() == {"n": 1}
+        async with PostgresUnitOfWork(pool, system=True) as uow:  # writes still roll back
+            await uow.organizations.create(org("beta"))
+    assert sql(database, "SELECT slug FROM organizations") == [("acme",)]
