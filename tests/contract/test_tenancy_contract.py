@@ -149,7 +149,12 @@ async def test_a_sibling_unit_keeps_the_organization_and_the_actor(
     unit = backend.uow(actor="job:1", organization_id=mine.scaffold.organization.id)
     sibling = unit.sibling()
     assert (sibling.actor, sibling.organization_id) == ("job:1", mine.scaffold.organization.id)
-    async with sibling as uow:
+    await _sees_only(sibling, mine, theirs)
+
+
+async def _sees_only(unit: UnitOfWork, mine: Tenant, theirs: Tenant) -> None:
+    """That ``unit`` finds ``mine``'s project and not ``theirs``."""
+    async with unit as uow:
         assert await uow.projects.find_by_id(theirs.scaffold.project.id) is None
         assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
 
@@ -162,9 +167,7 @@ async def test_the_system_scope_hands_one_organizations_work_to_its_unit(
     mine, theirs = two
     unit = backend.uow(actor="job:2").for_organization(mine.scaffold.organization.id)
     assert (unit.actor, unit.organization_id) == ("job:2", mine.scaffold.organization.id)
-    async with unit as uow:
-        assert await uow.projects.find_by_id(theirs.scaffold.project.id) is None
-        assert await uow.projects.find_by_id(mine.scaffold.project.id) is not None
+    await _sees_only(unit, mine, theirs)
 
 
 async def test_a_unit_of_one_organization_cannot_reach_another(
