@@ -23,10 +23,10 @@ from __future__ import annotations
 import hashlib
 import itertools
 import math
+import operator
 import re
 from collections import Counter
-from collections.abc import Iterable, Sequence
-from functools import lru_cache
+from collections.abc import Sequence
 
 from adapters.embedders._texts import check_texts
 
@@ -66,6 +66,15 @@ _TRIGRAM = 0.25
 _BIGRAM = 1.0
 
 _EMPTY_FEATURE = "empty:"
+_FAMILY_WEIGHTS = {
+    "w": _SUBWORD,
+    "k": _KEYWORD,
+    "o": _OPERATOR,
+    "c": _TRIGRAM,
+    "b": _BIGRAM,
+    "e": 1.0,
+}
+"""The weight of each family, by the first letter of its features."""
 
 
 class HashingEmbedder:
@@ -88,6 +97,7 @@ class HashingEmbedder:
             raise ValueError(f"model_name must be a non-empty string, got {model_name!r}")
         self._dimension = dimension
         self._model_name = model_name
+        self._slots: dict[str, tuple[int, float]] = {}
 
     @property
     def dimension(self) -> int:
@@ -107,53 +117,68 @@ class HashingEmbedder:
         return f"HashingEmbedder(dimension={self._dimension}, model_name={self._model_name!r})"
 
     def _vector(self, text: str) -> tuple[float, ...]:
-        weights = _features(text) or {_EMPTY_FEATURE: 1.0}
+        counts = Counter(_features(text)) or Counter([_EMPTY_FEATURE])
         buckets = [0.0] * self._dimension
-        for feature, weight in weights.items():
-            code = _hash64(feature)
-            sign = 1.0 if code & 1 else -1.0
-            buckets[(code >> 1) % self._dimension] += sign * weight
-        norm = math.sqrt(sum(x * x for x in buckets))
+        slots = self._slots
+        for feature, count in counts.items():
+            slot = slots.get(feature)
+            if slot is None:
+                if len(slots) >= _CACHED:
+                    slots.clear()
+                slot = slots[feature] = _slot(feature, self._dimension)
+            index, weight = slot
+            buckets[index] += weight * (_LOG1[count] if count < _LOGGED else 1.0 + math.log(count))
+        norm = math.sqrt(sum(map(operator.mul, buckets, buckets)))
         if norm == 0.0:  # every feature cancelled out: fall back to the fixed vector
             return self._vector("")
-        return tuple(x / norm for x in buckets)
+        return tuple(map(norm.__rtruediv__, buckets))
 
 
-def _features(text: str) -> dict[str, float]:
-    """Weighted features of ``text``: family weight times ``1 + ln(count)``."""
-    counts: Counter[tuple[str, float]] = Counter()
+def _features(text: str) -> list[str]:
+    """Every feature of ``text``, as often as it occurs, in the order first met (the
+    tokens' own, then the pairs of token shapes)."""
+    features: list[str] = []
     shapes: list[str] = []
-    for match in _TOKEN_RE.finditer(text):
-        kind, token = match.lastgroup, match.group()
-        if kind == "ident" and token.lower() in _KEYWORDS:
-            keyword = token.lower()
-            counts["k:" + keyword, _KEYWORD] += 1
-            shapes.append(keyword)
-        elif kind == "ident":
-            counts.update(("w:" + word, _SUBWORD) for word in _subwords(token))
-            counts.update(("c:" + tri, _TRIGRAM) for tri in _trigrams(token.lower()))
-            shapes.append("<id>")
-        elif kind == "number":
+    for ident, number, op in _TOKEN_RE.findall(text):
+        if ident:
+            found, shape = _IDENTIFIERS.get(ident) or _identifier(ident)
+            features += found
+            shapes.append(shape)
+        elif number:
             shapes.append("<num>")
         else:
-            counts["o:" + token, _OPERATOR] += 1
-            shapes.append(token)
-    counts.update(("b:" + a + " " + b, _BIGRAM) for a, b in itertools.pairwise(shapes))
-    return {
-        feature: family_weight * (1.0 + math.log(count))
-        for (feature, family_weight), count in counts.items()
-    }
+            features.append("o:" + op)
+            shapes.append(op)
+    features += ["b:" + a + " " + b for a, b in itertools.pairwise(shapes)]
+    return features
 
 
-def _subwords(identifier: str) -> Iterable[str]:
-    return (word.lower() for word in _SUBWORD_RE.findall(identifier))
+def _identifier(token: str) -> tuple[tuple[str, ...], str]:
+    """The features of an identifier and its shape (kept in a bounded cache)."""
+    lower = token.lower()
+    if lower in _KEYWORDS:
+        entry: tuple[tuple[str, ...], str] = (("k:" + lower,), lower)
+    else:
+        words = ["w:" + word.lower() for word in _SUBWORD_RE.findall(token)]
+        padded = f"^{lower}$"
+        trigrams = ["c:" + padded[i : i + 3] for i in range(len(padded) - 2)]
+        entry = ((*words, *trigrams), "<id>")
+    if len(_IDENTIFIERS) >= _CACHED:
+        _IDENTIFIERS.clear()
+    _IDENTIFIERS[token] = entry
+    return entry
 
 
-def _trigrams(word: str) -> Iterable[str]:
-    padded = f"^{word}$"
-    return (padded[i : i + 3] for i in range(len(padded) - 2))
+def _slot(feature: str, dimension: int) -> tuple[int, float]:
+    """The bucket of ``feature`` and its family's weight with the feature's sign."""
+    code = int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
+    weight = _FAMILY_WEIGHTS[feature[0]]
+    return (code >> 1) % dimension, weight if code & 1 else -weight
 
 
-@lru_cache(maxsize=1 << 16)
-def _hash64(feature: str) -> int:
-    return int.from_bytes(hashlib.blake2b(feature.encode("utf-8"), digest_size=8).digest(), "big")
+_CACHED = 1 << 17
+"""The most identifiers, and features per embedder, whose analysis is kept for reuse."""
+_IDENTIFIERS: dict[str, tuple[tuple[str, ...], str]] = {}
+_LOGGED = 256
+_LOG1 = [0.0] + [1.0 + math.log(n) for n in range(1, _LOGGED)]
+"""``1 + ln(count)`` for the small counts."""

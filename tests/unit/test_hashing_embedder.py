@@ -4,9 +4,11 @@ code above unrelated code."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import math
 import os
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -108,6 +110,31 @@ def test_same_text_gives_the_same_vector_in_another_process() -> None:
     [here] = asyncio.run(HashingEmbedder(64).embed([AVERAGE]))
 
     assert tuple(json.loads(completed.stdout)) == here
+
+
+# The vectors "hashing-v1" gives these texts, recorded: every vector already stored under
+# that model name must stay comparable with the vectors new code gets.
+RECORDED_TEXTS = [
+    "def parseHTTPResponse2(self, raw):\n    if not raw:\n        return None\n"
+    '    return raw.split(b"\\r\\n")\n',
+    "x = x + 1",
+    "",
+    "for (i = 0; i < n; i++) { total += a[i] * 2; }",
+    "a " * 300,  # a feature counted more than a few hundred times
+]
+RECORDED = {
+    8: "385a53ba5302ab6343e1ea8d64c44d3434ab457826bf9648cd6e7c26d20f1636",
+    384: "e6ce38638cba20cddef69b5ace273cc4f7ceaeec2136b8d9d21351cad4c93b01",
+}
+
+
+@pytest.mark.parametrize("dimension", sorted(RECORDED))
+async def test_vectors_are_the_ones_the_model_name_stands_for(dimension: int) -> None:
+    """The components, to the last bit, are those recorded for "hashing-v1"."""
+    vectors = await HashingEmbedder(dimension).embed(RECORDED_TEXTS)
+
+    packed = b"".join(struct.pack(f"<{dimension}d", *vector) for vector in vectors)
+    assert hashlib.sha256(packed).hexdigest() == RECORDED[dimension]
 
 
 async def test_embedding_twice_gives_identical_vectors() -> None:
