@@ -337,10 +337,13 @@ def _python_structure(text: str, measured: Sequence[Any]) -> _PythonStructure | 
     does not parse (or nests too deeply to walk)."""
     try:
         module = ast.parse(text)
+        definitions: list[tuple[str, _FunctionNode | ast.ClassDef]] = []
+        imports: list[ast.Import | ast.ImportFrom] = []
+        _statements(module.body, "", definitions, imports)
         return (
-            _python_functions(module, measured),
-            _python_classes(module),
-            _python_imports(module),
+            _python_functions(definitions, measured),
+            _python_classes(definitions),
+            _python_imports(imports),
             _python_exports(module),
         )
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -348,24 +351,43 @@ def _python_structure(text: str, measured: Sequence[Any]) -> _PythonStructure | 
         return None
 
 
-def _definitions(
-    node: ast.AST, prefix: str = ""
-) -> Iterator[tuple[str, _FunctionNode | ast.ClassDef]]:
-    """Every function and class under ``node`` in source order, with its dotted name."""
-    for child in ast.iter_child_nodes(node):
-        if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            name = f"{prefix}{child.name}"
-            yield name, child
-            yield from _definitions(child, f"{name}.")
+_BLOCKS = ("body", "handlers", "orelse", "finalbody", "cases")
+"""The fields of a statement that hold statements (``handlers`` and ``cases`` through
+their own ``body``), in source order."""
+
+
+def _statements(
+    body: Sequence[ast.stmt],
+    prefix: str,
+    definitions: list[tuple[str, _FunctionNode | ast.ClassDef]],
+    imports: list[ast.Import | ast.ImportFrom],
+) -> None:
+    """Every function and class of ``body`` and the statements nested in it, in source
+    order with its dotted name, into ``definitions``, and every import into ``imports``.
+    Only statements are visited: no definition or import lies inside an expression."""
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            name = f"{prefix}{node.name}"
+            definitions.append((name, node))
+            _statements(node.body, f"{name}.", definitions, imports)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            imports.append(node)
         else:
-            yield from _definitions(child, prefix)
+            for field in _BLOCKS:
+                for child in getattr(node, field, ()):
+                    if isinstance(child, ast.stmt):
+                        _statements((child,), prefix, definitions, imports)
+                    else:  # an except handler or a match case
+                        _statements(child.body, prefix, definitions, imports)
 
 
-def _python_functions(module: ast.Module, measured: Sequence[Any]) -> list[FunctionSignature]:
+def _python_functions(
+    definitions: Sequence[tuple[str, _FunctionNode | ast.ClassDef]], measured: Sequence[Any]
+) -> list[FunctionSignature]:
     """The module's functions, with lizard's complexity for those it measured."""
     by_line = {int(f.start_line): f for f in measured}
     functions = []
-    for name, node in _definitions(module):
+    for name, node in definitions:
         if isinstance(node, ast.ClassDef):
             continue
         lizard_found = by_line.get(node.lineno)
@@ -435,7 +457,9 @@ def _python_complexity(function: _FunctionNode) -> int:
     return 1 + decisions
 
 
-def _python_classes(module: ast.Module) -> list[ClassSignature]:
+def _python_classes(
+    definitions: Sequence[tuple[str, _FunctionNode | ast.ClassDef]],
+) -> list[ClassSignature]:
     return [
         ClassSignature(
             name=_clip(name),
@@ -448,20 +472,20 @@ def _python_classes(module: ast.Module) -> list[ClassSignature]:
             line_start=node.lineno,
             line_end=max(node.lineno, node.end_lineno or node.lineno),
         )
-        for name, node in _definitions(module)
+        for name, node in definitions
         if isinstance(node, ast.ClassDef)
     ]
 
 
-def _python_imports(module: ast.Module) -> list[ImportDeclaration]:
+def _python_imports(nodes: Sequence[ast.Import | ast.ImportFrom]) -> list[ImportDeclaration]:
     imports = []
-    for node in ast.walk(module):
+    for node in nodes:
         if isinstance(node, ast.Import):
             imports += [
                 ImportDeclaration(module=_clip(alias.name), alias=alias.asname, line=node.lineno)
                 for alias in node.names
             ]
-        elif isinstance(node, ast.ImportFrom):
+        else:
             imports.append(
                 ImportDeclaration(
                     module=_clip("." * node.level + (node.module or "")),

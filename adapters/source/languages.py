@@ -13,10 +13,18 @@ file nothing recognises has no language (None).
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import posixpath
+import re
 from typing import Any
 
-from pygments.lexers import find_lexer_class_for_filename, guess_lexer
+from pygments.lexers import (
+    find_lexer_class,
+    find_lexer_class_for_filename,
+    get_all_lexers,
+    guess_lexer,
+)
 from pygments.lexers.special import TextLexer
 from pygments.util import ClassNotFound
 
@@ -100,10 +108,14 @@ def detect_language(relative_path: str, text: str | None) -> ProgrammingLanguage
     """The language of the file at ``relative_path`` whose decoded content is ``text``
     (None for a binary or undecodable file: then the name alone decides)."""
     sample = text[:_SAMPLE_CHARS] if text else None
-    lexer: Any = find_lexer_class_for_filename(relative_path)
-    if lexer is not None and sample is not None:
-        by_content = find_lexer_class_for_filename(relative_path, sample)
-        if by_content is not lexer and by_content.analyse_text(sample) > 0:
+    claimants = _claimants(posixpath.basename(relative_path))
+    lexer: Any = None
+    if len(claimants) == 1:
+        lexer = find_lexer_class(claimants[0])
+    elif claimants:
+        lexer = find_lexer_class_for_filename(relative_path)
+        by_content = find_lexer_class_for_filename(relative_path, sample) if sample else None
+        if by_content not in (None, lexer) and by_content.analyse_text(sample) > 0:
             lexer = by_content
     elif sample is not None and _is_script_without_extension(relative_path, sample):
         lexer = _guess_from_shebang(sample)
@@ -113,6 +125,39 @@ def detect_language(relative_path: str, text: str | None) -> ProgrammingLanguage
         (LANGUAGE_BY_ALIAS[alias] for alias in lexer.aliases if alias in LANGUAGE_BY_ALIAS),
         ProgrammingLanguage.OTHER,
     )
+
+
+def _claimants(name: str) -> list[str]:
+    """The names of the lexers whose file name patterns match the file name ``name``
+    (pygments' own matching, through an index of the patterns: the content of a file
+    only matters where several lexers claim its name)."""
+    exact, suffixes, others = _patterns()
+    found = list(exact.get(name, ()))
+    for i, char in enumerate(name):
+        if char == ".":
+            found += suffixes.get(name[i:], ())
+    found += [lexer for pattern, lexer in others if pattern.match(name)]
+    return list(dict.fromkeys(found))
+
+
+@functools.cache
+def _patterns() -> tuple[
+    dict[str, list[str]], dict[str, list[str]], list[tuple[re.Pattern[str], str]]
+]:
+    """pygments' file name patterns, by kind: whole names, ``*.suffix`` by suffix (the
+    dot included), and the rest compiled as pygments compiles them."""
+    exact: dict[str, list[str]] = {}
+    suffixes: dict[str, list[str]] = {}
+    others: list[tuple[re.Pattern[str], str]] = []
+    for lexer, _aliases, patterns, _mimetypes in get_all_lexers(plugins=True):
+        for pattern in patterns:
+            if not any(c in pattern for c in "*?["):
+                exact.setdefault(pattern, []).append(lexer)
+            elif pattern.startswith("*.") and not any(c in pattern[1:] for c in "*?["):
+                suffixes.setdefault(pattern[1:], []).append(lexer)
+            else:
+                others.append((re.compile(fnmatch.translate(pattern)), lexer))
+    return exact, suffixes, others
 
 
 def _is_script_without_extension(relative_path: str, sample: str) -> bool:

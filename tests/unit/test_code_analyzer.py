@@ -4,14 +4,15 @@ file's bytes, and never an exception on content."""
 from __future__ import annotations
 
 import codecs
+from fnmatch import fnmatchcase
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from pygments.lexers import find_lexer_class_by_name
+from pygments.lexers import find_lexer_class_by_name, find_lexer_class_for_filename, get_all_lexers
 
 from adapters.source import FileAnalyzer
-from adapters.source.languages import LANGUAGE_BY_ALIAS
+from adapters.source.languages import LANGUAGE_BY_ALIAS, _claimants, detect_language
 from domain.enums import LineEndingType, ProgrammingLanguage
 from domain.values import FunctionSignature
 from ports.source import CodeAnalyzer, FileAnalysis
@@ -432,6 +433,31 @@ def test_max_bytes_must_be_a_positive_integer(bad: object) -> None:
     """The constructor refuses a max_bytes that is not a positive integer, naming it."""
     with pytest.raises(ValueError, match="max_bytes"):
         FileAnalyzer(max_bytes=bad)  # type: ignore[arg-type]
+
+
+def test_the_lexers_claiming_a_name_are_those_pygments_matches() -> None:
+    """The index of pygments' file name patterns finds, for a name made of each pattern
+    pygments knows, exactly the lexers whose patterns match it as pygments matches them;
+    a name one lexer claims is named as pygments' own search names it."""
+    lexers = [(name, patterns) for name, _, patterns, _ in get_all_lexers(plugins=True)]
+    names = {"README", "a.b.c", ".py", "x.PY"}
+    for _, patterns in lexers:
+        for pattern in patterns:
+            names.add(pattern.replace("*", "x").replace("?", "q").replace("[", "").replace("]", ""))
+    assert len(names) > 500
+    for name in sorted(names):
+        expected = {
+            lexer for lexer, patterns in lexers if any(fnmatchcase(name, p) for p in patterns)
+        }
+        claimants = _claimants(name)
+        assert set(claimants) == expected, name
+        if len(claimants) == 1:
+            lexer = find_lexer_class_for_filename(f"src/{name}", "x = 1\n")
+            assert lexer is not None
+            assert detect_language(f"src/{name}", "x = 1\n") is next(
+                (LANGUAGE_BY_ALIAS[a] for a in lexer.aliases if a in LANGUAGE_BY_ALIAS),
+                ProgrammingLanguage.OTHER,
+            ), name
 
 
 def test_every_mapped_alias_is_a_pygments_lexer_alias() -> None:
