@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,11 @@ def _qdrant_path(path: str | None, data_dir: str) -> Path | None:
     if not path:
         return None
     return Path(data_dir) / path
+
+
+def _processors() -> int:
+    """The processors this machine has: the worker processes of CPU-bound adapters."""
+    return os.cpu_count() or 1
 
 
 class Container(containers.DeclarativeContainer):
@@ -184,7 +190,11 @@ class Container(containers.DeclarativeContainer):
     )
     embedder = providers.Selector(
         config.embedder,
-        hashing=providers.Singleton(HashingEmbedder, dimension=config.embedding_dimension),
+        hashing=providers.Singleton(
+            HashingEmbedder,
+            dimension=config.embedding_dimension,
+            workers=providers.Callable(_processors),  # large batches on every core
+        ),
         **{"sentence-transformers": providers.Singleton(SentenceTransformerEmbedder)},
     )
     liveness = providers.Singleton(LocalLiveness)

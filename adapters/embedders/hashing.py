@@ -20,17 +20,22 @@ token (empty or blank) gets one fixed unit vector, the same for all such texts.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import math
+import multiprocessing
 import operator
 import re
+import signal
+from array import array
 from collections import Counter
 from collections.abc import Sequence
+from concurrent.futures import ProcessPoolExecutor
 
 from adapters.embedders._texts import check_texts
 
-__all__ = ["MAX_DIMENSION", "MIN_DIMENSION", "HashingEmbedder"]
+__all__ = ["MAX_DIMENSION", "MIN_DIMENSION", "PARALLEL_FROM", "HashingEmbedder"]
 
 MIN_DIMENSION = 8
 MAX_DIMENSION = 8192
@@ -80,10 +85,14 @@ _FAMILY_WEIGHTS = {
 class HashingEmbedder:
     """Implements :class:`ports.vectors.Embedder` by feature hashing (see the module
     docstring). ``model_name`` names the embedding space (it is stored beside indexed
-    vectors, so changing the algorithm means changing the name). Raises ValueError if
-    ``dimension`` is outside [8, 8192] or ``model_name`` is blank."""
+    vectors, so changing the algorithm means changing the name). With ``workers`` above
+    one, a batch of :data:`PARALLEL_FROM` texts or more is embedded in as many worker
+    processes (the vectors are the same). Raises ValueError if ``dimension`` is outside
+    [8, 8192], ``model_name`` is blank or ``workers`` is not a positive integer."""
 
-    def __init__(self, dimension: int = 384, *, model_name: str = "hashing-v1") -> None:
+    def __init__(
+        self, dimension: int = 384, *, model_name: str = "hashing-v1", workers: int = 1
+    ) -> None:
         if (
             not isinstance(dimension, int)
             or isinstance(dimension, bool)
@@ -95,8 +104,11 @@ class HashingEmbedder:
             )
         if not isinstance(model_name, str) or not model_name.strip():
             raise ValueError(f"model_name must be a non-empty string, got {model_name!r}")
+        if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+            raise ValueError(f"workers must be a positive integer, got {workers!r}")
         self._dimension = dimension
         self._model_name = model_name
+        self._workers = workers
         self._slots: dict[str, tuple[int, float]] = {}
 
     @property
@@ -111,10 +123,46 @@ class HashingEmbedder:
         """One unit vector per text, in order. ValidationError if ``texts`` is a string
         itself or holds anything but strings."""
         check_texts(texts)
+        if self._workers > 1 and len(texts) >= PARALLEL_FROM:
+            return await self._embed_in_processes(texts)
         return [self._vector(text) for text in texts]
 
     def __repr__(self) -> str:
-        return f"HashingEmbedder(dimension={self._dimension}, model_name={self._model_name!r})"
+        return (
+            f"HashingEmbedder(dimension={self._dimension}, model_name={self._model_name!r},"
+            f" workers={self._workers})"
+        )
+
+    async def _embed_in_processes(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        """The vectors of ``texts``, in chunks of similar sizes, in worker processes (the
+        event loop stays free meanwhile); a cancelled call cancels the chunks not begun."""
+        bounds = _chunk_bounds(texts, self._workers * _CHUNKS_PER_WORKER)
+        loop = asyncio.get_running_loop()
+        executor = ProcessPoolExecutor(
+            max_workers=min(self._workers, len(bounds)),
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_worker_started,
+        )
+        try:
+            packed = await asyncio.gather(
+                *(
+                    loop.run_in_executor(
+                        executor, _embed_chunk, self._dimension, list(texts[start:end])
+                    )
+                    for start, end in bounds
+                )
+            )
+        finally:
+            executor.shutdown(wait=False, cancel_futures=True)
+        dimension = self._dimension
+        vectors: list[tuple[float, ...]] = []
+        for chunk in packed:
+            components = array("d")
+            components.frombytes(chunk)
+            vectors += (
+                tuple(components[i : i + dimension]) for i in range(0, len(components), dimension)
+            )
+        return vectors
 
     def _vector(self, text: str) -> tuple[float, ...]:
         counts = Counter(_features(text)) or Counter([_EMPTY_FEATURE])
@@ -176,6 +224,41 @@ def _slot(feature: str, dimension: int) -> tuple[int, float]:
     return (code >> 1) % dimension, weight if code & 1 else -weight
 
 
+def _chunk_bounds(texts: Sequence[str], count: int) -> list[tuple[int, int]]:
+    """``(start, end)`` of about ``count`` runs of ``texts`` of similar total length."""
+    target = max(1, sum(map(len, texts)) // count)
+    bounds: list[tuple[int, int]] = []
+    start = size = 0
+    for i, text in enumerate(texts):
+        size += len(text) + 1
+        if size >= target:
+            bounds.append((start, i + 1))
+            start, size = i + 1, 0
+    if start < len(texts):
+        bounds.append((start, len(texts)))
+    return bounds
+
+
+def _worker_started() -> None:
+    """A worker leaves Ctrl-C to the process that called :meth:`HashingEmbedder.embed`."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+_IN_WORKER: dict[int, HashingEmbedder] = {}
+"""The embedder of each dimension a worker process has served (its caches kept)."""
+
+
+def _embed_chunk(dimension: int, texts: list[str]) -> bytes:
+    """In a worker process: the vectors of ``texts``, their components packed as doubles."""
+    embedder = _IN_WORKER.get(dimension) or _IN_WORKER.setdefault(
+        dimension, HashingEmbedder(dimension)
+    )
+    return array("d", itertools.chain.from_iterable(map(embedder._vector, texts))).tobytes()
+
+
+PARALLEL_FROM = 512
+"""The fewest texts an embedder with workers embeds in worker processes."""
+_CHUNKS_PER_WORKER = 4
 _CACHED = 1 << 17
 """The most identifiers, and features per embedder, whose analysis is kept for reuse."""
 _IDENTIFIERS: dict[str, tuple[tuple[str, ...], str]] = {}

@@ -16,7 +16,7 @@ from typing import Any, cast
 
 import pytest
 
-from adapters.embedders.hashing import HashingEmbedder
+from adapters.embedders.hashing import PARALLEL_FROM, HashingEmbedder
 from ports.errors import ValidationError
 from ports.vectors import Embedder
 
@@ -146,6 +146,25 @@ async def test_embedding_twice_gives_identical_vectors() -> None:
 
     assert batch[1] == alone
     assert batch[2] == alone
+
+
+async def test_a_large_batch_in_worker_processes_gives_the_same_vectors() -> None:
+    """With workers, a batch large enough is embedded in worker processes: the same
+    vectors, in the same order, as in the calling process."""
+    texts = [
+        f"{AVERAGE}\n# variant {i}\nreturn_{i % 37} = total_{i} * {i}" for i in range(PARALLEL_FROM)
+    ]
+
+    here = await HashingEmbedder(64).embed(texts)
+    there = await HashingEmbedder(64, workers=2).embed(texts)
+
+    assert there == here
+
+
+@pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2"])
+def test_workers_must_be_a_positive_integer(workers: Any) -> None:
+    with pytest.raises(ValueError, match="workers"):
+        HashingEmbedder(workers=workers)
 
 
 @pytest.mark.parametrize("dimension", [8, 384, 8192])
