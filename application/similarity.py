@@ -77,9 +77,13 @@ async def index_code_units(
     for kind, group in by_kind.items():
         collection = collection_name(collection_prefix, kind)
         await store.ensure_collection(collection, dimension=embedder.dimension)
+        stored = await _stored_of_files(store, collection, group) if prune else None
         for start in range(0, len(group), batch_size):
             batch = group[start : start + batch_size]
-            stale = await _stale_units(store, collection, batch, model)
+            if stored is None:
+                stale = await _stale_units(store, collection, batch, model)
+            else:
+                stale = [u for u in batch if not _up_to_date(stored.get(u.point_id), u, model)]
             skipped += len(batch) - len(stale)
             if not stale:
                 continue
@@ -87,24 +91,29 @@ async def index_code_units(
             points = [_point(u, vec, model) for u, vec in zip(stale, vectors, strict=True)]
             await store.upsert(collection, points)
             embedded += len(points)
-        if prune:
-            await _prune(store, collection, group)
+        if stored:
+            current = {u.point_id for u in group}
+            gone = [point_id for point_id in stored if point_id not in current]
+            if gone:
+                await store.delete(collection, gone)
     return IndexResult(embedded=embedded, skipped=skipped)
 
 
-async def _prune(store: VectorStore, collection: str, units: Sequence[CodeUnit]) -> None:
-    """Delete the points of the units' files that are not among ``units``."""
-    current = {u.point_id for u in units}
+async def _stored_of_files(
+    store: VectorStore, collection: str, units: Sequence[CodeUnit]
+) -> dict[uuid.UUID, Mapping[str, Any]]:
+    """The payload of every stored point of the units' files, by id (one count and, when
+    there are any, one read per many files: none at all on a first index)."""
     files = sorted({str(u.file_id) for u in units})
-    for start in range(0, len(files), _PRUNE_FILES):  # one read of many files' points
+    stored: dict[uuid.UUID, Mapping[str, Any]] = {}
+    for start in range(0, len(files), _PRUNE_FILES):
         where = {"file_id": files[start : start + _PRUNE_FILES]}
         count = await store.count(collection, filter=where)
-        if not count:
-            continue
-        stored = await store.scroll(collection, filter=where, limit=count)
-        stale = [p.id for p in stored if p.id not in current]
-        if stale:
-            await store.delete(collection, stale)
+        if count:
+            stored.update(
+                (p.id, p.payload) for p in await store.scroll(collection, filter=where, limit=count)
+            )
+    return stored
 
 
 @service

@@ -17,6 +17,7 @@ from application import (
     index_code_units,
     remove_file_units,
 )
+from application.code_units import normalize_code
 from domain.enums import CodeUnitKind, ProgrammingLanguage
 from domain.errors import ValidationError
 from domain.events import FileChanged, ProjectDeleted
@@ -213,6 +214,29 @@ async def test_reindexing_skips_units_whose_code_did_not_change(
     assert await store.count("code_function") == 3
     [point] = await store.retrieve("code_function", [units[2].point_id])
     assert point.payload["code_hash"] == code_hash(units[2].code)
+
+
+async def test_pruning_reindex_keeps_the_files_units_as_given_and_others_as_they_were(
+    embedder: RecordingEmbedder, store: MemoryVectorStore
+) -> None:
+    """With ``prune``, the units given are their files' whole content: an unchanged unit
+    is skipped, a changed one embedded again, a unit of those files no longer given is
+    deleted, and the points of other files stay."""
+    await index_code_units(embedder, store, _units())
+    embedder.texts.clear()
+    renamed = _unit("parse_iso_date", SOURCES["parse_date"], line=12)
+
+    result = await index_code_units(embedder, store, [_units()[0], renamed], prune=True)
+
+    assert (result.embedded, result.skipped) == (1, 1)
+    assert embedder.texts == [normalize_code(renamed.code)]
+    points = await store.scroll("code_function")
+    assert {p.payload["symbol"] for p in points} == {
+        "total_price",
+        "parse_iso_date",
+        "send_welcome",
+    }
+    assert await store.count("code_class") == 1
 
 
 async def test_remove_file_units_empties_every_collection_of_that_file(
