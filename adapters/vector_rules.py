@@ -173,6 +173,24 @@ def check_vector(values: Any, dimension: int) -> tuple[float, ...]:
     return tuple(out)
 
 
+FLOAT32_MAX = 3.4028234663852886e38
+"""The largest magnitude a 32-bit float holds."""
+
+
+def check_float32(vector: tuple[float, ...]) -> tuple[float, ...]:
+    """``vector`` (checked floats), for a store that keeps components as 32-bit floats: a
+    larger one would be stored as infinity, or refused by the server."""
+    if max(vector, default=0.0) > FLOAT32_MAX or min(vector, default=0.0) < -FLOAT32_MAX:
+        x = next(x for x in vector if abs(x) > FLOAT32_MAX)
+        raise ValidationError(
+            "vector",
+            x,
+            f"components must fit in a 32-bit float (magnitude at most {FLOAT32_MAX:.4g})",
+            entity=_ENTITY,
+        )
+    return vector
+
+
 def check_points(points: Any, dimension: int) -> list[VectorPoint]:
     """Checked copies of ``points`` (vectors as floats, payloads deep-copied); an id given
     twice keeps its last point, as if upserted one after the other."""

@@ -18,6 +18,7 @@ import hashlib
 import logging
 import math
 import re
+import struct
 import uuid
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
@@ -25,6 +26,8 @@ from typing import Any
 import attrs
 from psycopg import AsyncConnection, sql
 from psycopg import errors as pg
+from psycopg.adapt import Dumper
+from psycopg.pq import Format
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -35,6 +38,7 @@ from adapters.vector_rules import (
     Conditions,
     check_dimension,
     check_distance,
+    check_float32,
     check_limit,
     check_name,
     check_points,
@@ -118,7 +122,7 @@ CREATE_GIN = sql.SQL("CREATE INDEX {index} ON {schema}.{table} USING gin (payloa
 DROP_TABLE = sql.SQL("DROP TABLE IF EXISTS {schema}.{table}")
 UPSERT = sql.SQL("""
 INSERT INTO {schema}.{table} (id, embedding, payload, updated_at)
-VALUES (%s, %s::vector, %s, now())
+VALUES (%s, %b::vector, %s, now())
 ON CONFLICT (id) DO UPDATE
 SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()
 """)
@@ -133,7 +137,7 @@ ITERATIVE_SCAN = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true
 # Relaxed iterative scans may yield rows slightly out of order: the outer query re-sorts.
 SEARCH = sql.SQL("""
 WITH hits AS MATERIALIZED (
-    SELECT id, payload, embedding {operator} %s::vector AS distance
+    SELECT id, payload, embedding {operator} %b::vector AS distance
     FROM {schema}.{table}
     WHERE {where}
     ORDER BY distance
@@ -258,7 +262,7 @@ class PgVectorStore:
             async with conn.cursor() as cur:
                 await cur.executemany(
                     self._sql(UPSERT, target),
-                    [(p.id, _vector_text(p.vector), Jsonb(p.payload)) for p in checked],
+                    [(p.id, _Packed(p.vector), Jsonb(p.payload)) for p in checked],
                 )
             if rebuild is not None:
                 await conn.execute(rebuild)
@@ -273,7 +277,7 @@ class PgVectorStore:
         score_threshold: float | None = None,
     ) -> list[ScoredPoint]:
         async with self._collection(collection) as (conn, target):
-            query = _vector_text(check_vector(vector, target.dimension))
+            query = _Packed(check_vector(vector, target.dimension))
             check_limit(limit)
             threshold = check_threshold(score_threshold)
             checked = conditions(filter)
@@ -381,6 +385,7 @@ class PgVectorStore:
         ``collection`` as NotFoundError)."""
         pool = await self._database.pool()
         async with _translated(collection), pool.connection() as conn:
+            conn.adapters.register_dumper(_Packed, _PackedDumper)
             yield conn
 
     @contextlib.asynccontextmanager
@@ -536,8 +541,26 @@ def _score(distance: Distance, value: float) -> float:
     return value
 
 
-def _vector_text(vector: Sequence[float]) -> str:
-    return "[" + ",".join(map(repr, map(float, vector))) + "]"
+class _Packed:
+    """A vector as pgvector receives it in binary: its dimension, a reserved zero, and
+    its components as big-endian 32-bit floats (ValidationError for a component beyond
+    their range)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, vector: tuple[float, ...]) -> None:
+        check_float32(vector)
+        self.data = struct.pack(f">HH{len(vector)}f", len(vector), 0, *vector)
+
+
+class _PackedDumper(Dumper):
+    """Sends a :class:`_Packed` in binary; the statement's cast (``%b::vector``) names
+    its type."""
+
+    format = Format.BINARY
+
+    def dump(self, obj: _Packed) -> bytes:
+        return obj.data
 
 
 def _point(row: Row) -> VectorPoint:

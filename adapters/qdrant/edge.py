@@ -31,9 +31,11 @@ import qdrant_edge as qe
 from adapters.qdrant.edge_optimize import EXIT_IN_USE, clear_temp_segments, in_use
 from adapters.qdrant.payload import INDEXED_FIELDS, NORM_KEY
 from adapters.vector_rules import (
+    FLOAT32_MAX,
     Conditions,
     check_dimension,
     check_distance,
+    check_float32,
     check_limit,
     check_name,
     check_points,
@@ -82,7 +84,6 @@ _DISTANCES = {
 }
 _CONFIG_DISTANCES = {"Cosine": Distance.COSINE, "Dot": Distance.DOT, "Euclid": Distance.EUCLIDEAN}
 _INT_RANGE = (-(2**63), 2**64 - 1)  # what the engine stores as an integer
-_F32_MAX = float(np.finfo(np.float32).max)  # vectors are stored as 32-bit floats
 
 
 @attrs.frozen
@@ -245,7 +246,7 @@ class QdrantEdgeVectorStore:
         if checked is None:  # anything unusual: the shared checks, and their errors
             checked = check_points(points, dimension)
             for point in checked:
-                _check_f32(point.vector)
+                check_float32(point.vector)
         payloads = [_payload_in(point, distance) for point in checked]
         if not checked:
             return
@@ -272,7 +273,7 @@ class QdrantEdgeVectorStore:
         score_threshold: float | None = None,
     ) -> list[ScoredPoint]:
         dimension, distance = await self._schema(collection)
-        query = list(_check_f32(check_vector(vector, dimension)))
+        query = list(check_float32(check_vector(vector, dimension)))
         check_limit(limit)
         threshold = check_threshold(score_threshold)
         checked = conditions(filter)
@@ -839,20 +840,6 @@ def _uuid(point_id: Any) -> uuid.UUID:
 # --------------------------------------------------------------------------- payloads
 
 
-def _check_f32(vector: tuple[float, ...]) -> tuple[float, ...]:
-    """``vector``, whose components the engine keeps as 32-bit floats: a larger one would
-    be stored as infinity."""
-    for x in vector:
-        if abs(x) > _F32_MAX:
-            raise ValidationError(
-                "vector",
-                x,
-                f"components must fit in a 32-bit float (magnitude at most {_F32_MAX:.4g})",
-                entity="VectorStore",
-            )
-    return vector
-
-
 def _plain_points(points: Any, dimension: int) -> list[VectorPoint] | None:
     """``points`` as :func:`~adapters.vector_rules.check_points` would give them (an id
     given twice keeps its last point), when every point is of the plain shape: a UUID, a
@@ -872,8 +859,8 @@ def _plain_points(points: Any, dimension: int) -> list[VectorPoint] | None:
             or len(point.vector) != dimension
             or set(map(type, point.vector)) != {float}
             or not math.isfinite(sum(point.vector))  # also false when finite values overflow
-            or min(point.vector) < -_F32_MAX
-            or max(point.vector) > _F32_MAX
+            or min(point.vector) < -FLOAT32_MAX
+            or max(point.vector) > FLOAT32_MAX
             or not isinstance(point.payload, Mapping)
         ):
             return None

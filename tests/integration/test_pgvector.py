@@ -278,3 +278,35 @@ async def test_collections_beyond_the_hnsw_limit_are_searched_without_it(
 
     assert [h.id for h in hits] == [near.id]
     assert await store.collections() == [CollectionInfo("wide", dimension, Distance.COSINE, 2)]
+
+
+async def test_components_travel_in_binary_as_32_bit_floats(store: PgVectorStore) -> None:
+    """A vector reaches the server as 32-bit floats, the edge of their range included:
+    what is read back is each component rounded to 32 bits (as the server writes it: the
+    shortest decimal that reads as that 32-bit float), and a search with it finds it at
+    distance zero."""
+    await store.ensure_collection("c", dimension=3, distance=Distance.EUCLIDEAN)
+    vector = (0.1, -3.0e38, 1 / 3)
+    point = VectorPoint(uuid.uuid4(), vector, {})
+    await store.upsert("c", [point])
+
+    [stored] = await store.retrieve("c", [point.id])
+    assert stored.vector == tuple(float(str(np.float32(x))) for x in vector)
+    [hit] = await store.search("c", vector, limit=1)
+    assert (hit.id, hit.score) == (point.id, 0.0)
+
+
+@pytest.mark.parametrize("vector", [(1e39, 0.0, 0.0), (0.0, -3.5e38, 1.0)])
+async def test_components_beyond_32_bit_floats_are_refused_before_anything_is_written(
+    store: PgVectorStore, vector: tuple[float, ...]
+) -> None:
+    """A component a 32-bit float cannot hold fails the batch with ValidationError naming
+    the vector (nothing written), and a search alike."""
+    await store.ensure_collection("c", dimension=3)
+    batch = [VectorPoint(uuid.uuid4(), (1.0, 0.0, 0.0), {}), VectorPoint(uuid.uuid4(), vector, {})]
+
+    with pytest.raises(ValidationError, match="vector"):
+        await store.upsert("c", batch)
+    with pytest.raises(ValidationError, match="vector"):
+        await store.search("c", vector)
+    assert await store.count("c") == 0
