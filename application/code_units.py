@@ -3,6 +3,7 @@ their identity in the vector store, the hash that detects a change, and where th
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 from typing import Any
@@ -66,7 +67,7 @@ class CodeUnit:
     line_end: int = attrs.field(validator=_line_end)
     code: str = attrs.field(validator=v.text())
 
-    @property
+    @functools.cached_property
     def point_id(self) -> uuid.UUID:
         """Stable across re-indexing: derived from the repository, path, kind, symbol and
         first line, so indexing the same unit again overwrites its point."""
@@ -81,6 +82,6 @@ class CodeUnit:
         )
         return uuid.uuid5(_POINT_NAMESPACE, key)
 
-    @property
+    @functools.cached_property
     def code_hash(self) -> str:
         return code_hash(self.code)

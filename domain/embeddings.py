@@ -15,15 +15,22 @@ from domain.ids import EmbeddingId, FileId, OrganizationId, ProjectId, Repositor
 __all__ = ["CodeEmbedding", "SimilarCode"]
 
 
+_FLOATS = frozenset({float})
+
+
 def _vector(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
     if not isinstance(value, tuple) or not value:
         v.fail(instance, attribute, value, "must be a non-empty sequence of floats")
+    if set(map(type, value)) <= _FLOATS and math.isfinite(sum(value)):
+        return  # floats whose sum is finite are all finite (a sum that overflows is checked below)
     for x in value:
         if not isinstance(x, float) or not math.isfinite(x):
             v.fail(instance, attribute, x, "components must be finite floats")
 
 
 def _to_vector(value: Any) -> Any:
+    if type(value) is tuple and set(map(type, value)) <= _FLOATS:
+        return value
     try:
         return tuple(float(x) for x in value)
     except (TypeError, ValueError):

@@ -199,7 +199,11 @@ REJECTED: list[tuple[type, str, list[Any]]] = [
     (Rule, "version", ["1.0", "v1.0.0", "01.0.0", "1.0.0-", "1.0.0.0", "", "1.0.0-" + "a" * 15]),
     (Rule, "id", ["Bad Id", "-x", "x-", "r" * 101, ""]),
     (ProjectRuleConfig, "rule_id", ["Not Valid"]),
-    (CodeEmbedding, "vector", [(), (math.nan,), ("a",)]),
+    (
+        CodeEmbedding,
+        "vector",
+        [(), (math.nan,), ("a",), (1e308, 1e308, math.inf), (0.5, -math.inf), (1.0, math.nan)],
+    ),
     (CodeEmbedding, "code_hash", ["c" * 63]),
     (CodeEmbedding, "line_end", [Together({"line_start": 5, "line_end": 4})]),
     (SourceLocation, "line_start", [0]),
@@ -358,6 +362,12 @@ def test_sixty_four_lowercase_hex_digits_are_a_file_hash(digest: str) -> None:
     indexed = build(FileIndex, file_hash=digest, content_hash=digest)
     assert (indexed.file_hash, indexed.content_hash) == (digest, digest)
     assert build(CodeEmbedding, code_hash=digest).code_hash == digest
+
+
+def test_a_vector_of_finite_floats_is_valid_even_where_its_sum_overflows() -> None:
+    """Finite components are valid whatever their sum; numbers become floats."""
+    assert build(CodeEmbedding, vector=(1e308, 1e308, -1e308)).vector == (1e308, 1e308, -1e308)
+    assert build(CodeEmbedding, vector=[1, 2.5]).vector == (1.0, 2.5)
 
 
 @given(hexish.filter(lambda s: not HEX64.fullmatch(s)))
