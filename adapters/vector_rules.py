@@ -137,12 +137,20 @@ def _numpy() -> tuple[Any, frozenset[type]]:
     return numpy, frozenset({float, int, numpy.float32, numpy.float64})
 
 
+_FLOATS = frozenset({float})
 _PLAIN_VALUES = frozenset({str, int, float, type(None)})
 """Payload values that need no copy (immutable)."""
 
 
 def check_vector(values: Any, dimension: int) -> tuple[float, ...]:
     """``values`` as ``dimension`` finite floats."""
+    if (
+        type(values) is tuple
+        and len(values) == dimension
+        and set(map(type, values)) <= _FLOATS
+        and math.isfinite(sum(values))  # also false when finite values overflow
+    ):  # what an embedder gives: kept as it is
+        return values
     np, plain_numbers = _numpy()
     if (
         (type(values) is tuple or type(values) is list)

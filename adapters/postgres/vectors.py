@@ -28,7 +28,7 @@ from psycopg import AsyncConnection, sql
 from psycopg import errors as pg
 from psycopg.adapt import Dumper
 from psycopg.pq import Format
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
@@ -145,11 +145,12 @@ WITH hits AS MATERIALIZED (
 )
 SELECT id, payload, distance FROM hits ORDER BY distance, id
 """)
+# Points are read in binary (see _points): vector_send is pgvector's binary output.
 RETRIEVE = sql.SQL(
-    "SELECT id, embedding::real[] AS vector, payload FROM {schema}.{table} WHERE id = ANY(%s)"
+    "SELECT id, vector_send(embedding), payload FROM {schema}.{table} WHERE id = ANY(%s)"
 )
 SCROLL = sql.SQL(
-    "SELECT id, embedding::real[] AS vector, payload FROM {schema}.{table}"
+    "SELECT id, vector_send(embedding), payload FROM {schema}.{table}"
     " WHERE {where} ORDER BY id LIMIT %s"
 )
 COUNT = sql.SQL("SELECT count(*) AS n FROM {schema}.{table} WHERE {where}")
@@ -309,7 +310,7 @@ class PgVectorStore:
             wanted = unique_ids(ids)
             if not wanted:
                 return []
-            found = [_point(r) for r in await _all(conn, self._sql(RETRIEVE, target), (wanted,))]
+            found = await _points(conn, self._sql(RETRIEVE, target), (wanted,))
         return ordered_by_request(found, wanted)
 
     async def scroll(
@@ -321,8 +322,7 @@ class PgVectorStore:
             if matches_nothing(checked):
                 return []
             where, params = _where(checked)
-            rows = await _all(conn, self._sql(SCROLL, target, where=where), (*params, limit))
-            return [_point(row) for row in rows]
+            return await _points(conn, self._sql(SCROLL, target, where=where), (*params, limit))
 
     async def delete(self, collection: str, ids: Sequence[uuid.UUID]) -> None:
         async with self._collection(collection) as (conn, target):
@@ -563,10 +563,19 @@ class _PackedDumper(Dumper):
         return obj.data
 
 
-def _point(row: Row) -> VectorPoint:
-    return VectorPoint(
-        id=row["id"], vector=tuple(map(float, row["vector"])), payload=row["payload"]
-    )
+async def _points(conn: Connection, query: Query, params: Sequence[Any]) -> list[VectorPoint]:
+    """The points ``query`` selects as ``(id, vector_send(embedding), payload)``, read in
+    binary: each vector its 32-bit components exactly, unpacked at once."""
+    cur = conn.cursor(binary=True, row_factory=tuple_row)
+    await cur.execute(query, params)
+    return [
+        VectorPoint(
+            id=point_id,
+            vector=struct.unpack_from(f">{int.from_bytes(data[:2], 'big')}f", data, 4),
+            payload=payload,
+        )
+        for point_id, data, payload in await cur.fetchall()
+    ]
 
 
 def _check_same(existing: _Collection, wanted: tuple[int, Distance]) -> None:

@@ -282,16 +282,17 @@ async def test_collections_beyond_the_hnsw_limit_are_searched_without_it(
 
 async def test_components_travel_in_binary_as_32_bit_floats(store: PgVectorStore) -> None:
     """A vector reaches the server as 32-bit floats, the edge of their range included:
-    what is read back is each component rounded to 32 bits (as the server writes it: the
-    shortest decimal that reads as that 32-bit float), and a search with it finds it at
-    distance zero."""
+    what is read back is each component rounded to 32 bits, exactly, and a search with it
+    finds it at distance zero."""
     await store.ensure_collection("c", dimension=3, distance=Distance.EUCLIDEAN)
     vector = (0.1, -3.0e38, 1 / 3)
     point = VectorPoint(uuid.uuid4(), vector, {})
     await store.upsert("c", [point])
 
     [stored] = await store.retrieve("c", [point.id])
-    assert stored.vector == tuple(float(str(np.float32(x))) for x in vector)
+    assert stored.vector == tuple(float(np.float32(x)) for x in vector)
+    [scrolled] = await store.scroll("c")
+    assert scrolled == stored
     [hit] = await store.search("c", vector, limit=1)
     assert (hit.id, hit.score) == (point.id, 0.0)
 
