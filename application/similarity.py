@@ -30,11 +30,14 @@ __all__ = [
     "MAX_SIMILAR",
     "SNIPPET_LENGTH",
     "IndexResult",
+    "PreparedWrite",
     "VectorCleanup",
     "find_similar_code",
     "index_code_units",
+    "prepare_code_units",
     "remove_file_units",
     "remove_project_units",
+    "write_prepared",
 ]
 
 DEFAULT_COLLECTION_PREFIX = "code"
@@ -87,16 +90,81 @@ async def index_code_units(
             skipped += len(batch) - len(stale)
             if not stale:
                 continue
-            vectors = await embedder.embed([normalize_code(u.code) for u in stale])
-            points = [_point(u, vec, model) for u, vec in zip(stale, vectors, strict=True)]
+            points = await _embedded(embedder, stale)
             await store.upsert(collection, points)
             embedded += len(points)
-        if stored:
-            current = {u.point_id for u in group}
-            gone = [point_id for point_id in stored if point_id not in current]
-            if gone:
-                await store.delete(collection, gone)
+        gone = _gone(stored or {}, group)
+        if gone:
+            await store.delete(collection, gone)
     return IndexResult(embedded=embedded, skipped=skipped)
+
+
+@attrs.frozen(kw_only=True)
+class PreparedWrite:
+    """What :func:`index_code_units` with ``prune`` writes to one collection, embedded
+    but not written yet: the points of the units that are new or changed, the ids of the
+    stored points of their files that are no longer among the units, and how many units
+    were up to date. :func:`write_prepared` writes it."""
+
+    collection: str
+    points: Sequence[VectorPoint]
+    gone: Sequence[uuid.UUID]
+    skipped: int
+
+
+async def prepare_code_units(
+    embedder: Embedder,
+    store: VectorStore,
+    units: Sequence[CodeUnit],
+    *,
+    collection_prefix: str = DEFAULT_COLLECTION_PREFIX,
+) -> list[PreparedWrite]:
+    """The first half of :func:`index_code_units` with ``prune``: every collection made
+    ready and every stale unit embedded at once (the units of one run, all held in
+    memory), nothing written yet, so that the caller can use the vectors meanwhile."""
+    check_text("collection_prefix", collection_prefix)
+    prepared = []
+    for kind, group in _group_by_kind(units).items():
+        collection = collection_name(collection_prefix, kind)
+        await store.ensure_collection(collection, dimension=embedder.dimension)
+        stored = await _stored_of_files(store, collection, group)
+        stale = [
+            u for u in group if not _up_to_date(stored.get(u.point_id), u, embedder.model_name)
+        ]
+        prepared.append(
+            PreparedWrite(
+                collection=collection,
+                points=await _embedded(embedder, stale) if stale else [],
+                gone=_gone(stored, group),
+                skipped=len(group) - len(stale),
+            )
+        )
+    return prepared
+
+
+async def write_prepared(store: VectorStore, prepared: Sequence[PreparedWrite]) -> IndexResult:
+    """The second half: write what :func:`prepare_code_units` made ready."""
+    for write in prepared:
+        if write.points:
+            await store.upsert(write.collection, write.points)
+        if write.gone:
+            await store.delete(write.collection, write.gone)
+    return IndexResult(
+        embedded=sum(len(w.points) for w in prepared), skipped=sum(w.skipped for w in prepared)
+    )
+
+
+def _gone(stored: Mapping[uuid.UUID, Any], units: Sequence[CodeUnit]) -> list[uuid.UUID]:
+    """The stored points that none of ``units`` (their files' whole content) is."""
+    current = {u.point_id for u in units}
+    return [point_id for point_id in stored if point_id not in current]
+
+
+async def _embedded(embedder: Embedder, units: Sequence[CodeUnit]) -> list[VectorPoint]:
+    """The points of ``units``, embedded in one call."""
+    vectors = await embedder.embed([normalize_code(u.code) for u in units])
+    model = embedder.model_name
+    return [_point(u, vector, model) for u, vector in zip(units, vectors, strict=True)]
 
 
 async def _stored_of_files(

@@ -15,9 +15,11 @@ which always ends it) runs the rest:
 
 4. ``parse``: the changed files' language, lines, functions and classes;
 5. ``rules``: the built-in rules and metrics;
-6. ``embed``: the functions of the changed files into the vector store;
-7. ``duplicates``: near-duplicate functions, found through the vector store, each pair
-   reported once;
+6. ``embed``: the functions of the changed files embedded (those whose code did not
+   change since they were stored are not);
+7. ``duplicates``: the embeddings written to the vector store and, meanwhile,
+   near-duplicate functions found among the project's functions, each pair reported
+   once;
 8. ``record``: in one unit of work, the file snapshot, the files' history, the results
    and metrics, the branch's issues tracked (:mod:`application.tracking`: ids kept across
    analyses, new code, measures, quality gate), and the job completed;
@@ -52,7 +54,12 @@ from application.indexing.progress import Progress, silent
 from application.indexing.reading import parse_files, read_changes
 from application.indexing.rebuild import RebuildReport, rebuild_vectors
 from application.indexing.records import organization_for, project_for, repository_for, slugify
-from application.indexing.vectors import code_units, duplicate_metrics, embed, near_duplicates
+from application.indexing.vectors import (
+    code_units,
+    duplicate_metrics,
+    embed,
+    write_and_find_duplicates,
+)
 from application.jobs import DEFAULT_HEARTBEAT, JobOutput, JobRun
 from application.rules import effective_rule_set, register_rules
 from application.tracking import with_line_hashes
@@ -257,12 +264,13 @@ async def index_repository(
         texts = {p.file.id: p.text for p in parsed if p.text is not None}
         units = code_units(organization, project, repository, analysed, texts)
         async with run.stage("embed", progress=40):
-            embedded = await embed(embedder, store, units, analysed, report)
+            prepared = await embed(embedder, store, units, analysed, report)
         async with run.stage("duplicates", progress=80):
             held = await _held_duplicates(fresh, last_job, stale)
-            duplicates = await near_duplicates(
-                store, units, parsed, rules, job_id, report, held=held, neighbours=neighbours
-            )
+            embedded, duplicates = await write_and_find_duplicates(
+                store, prepared, units, parsed, rules, job_id, report,
+                held=held, neighbours=neighbours,
+            )  # fmt: skip
         results = with_line_hashes([*results, *duplicates], texts)
         metrics += duplicate_metrics(analysed, duplicates, job_id, rules)
         kept = await _kept_files(fresh, repository, changes.kept)

@@ -4,6 +4,7 @@ embeddings, and the near-duplicates found through them."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fnmatch
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -12,7 +13,13 @@ from application.builtin_rules import NEAR_DUPLICATE, duplicate_result
 from application.code_units import CodeUnit, collection_name
 from application.indexing.progress import Progress, every
 from application.indexing.reading import Parsed
-from application.similarity import IndexResult, index_code_units, remove_file_units
+from application.similarity import (
+    IndexResult,
+    PreparedWrite,
+    prepare_code_units,
+    remove_file_units,
+    write_prepared,
+)
 from domain.analysis import AnalysisResult, CodeMetric
 from domain.enums import CodeUnitKind, MetricType
 from domain.files import FileIndex
@@ -22,13 +29,17 @@ from domain.projects import Project, Repository
 from domain.rules import EffectiveRule
 from ports.vectors import Embedder, NearestNeighbours, ScoredPoint, VectorPoint, VectorStore
 
-__all__ = ["code_units", "duplicate_metrics", "embed", "excluded_paths", "near_duplicates"]
+__all__ = [
+    "code_units",
+    "duplicate_metrics",
+    "embed",
+    "excluded_paths",
+    "near_duplicates",
+    "write_and_find_duplicates",
+]
 
 _MAX_HITS = 1000
 """The most hits one search for a function's twin asks for."""
-_WRITE_BATCH = 16_384
-"""Units embedded and written at a time: few, large writes let a vector store load them
-in bulk (an index built after them rather than updated per point)."""
 
 
 def code_units(
@@ -72,19 +83,64 @@ async def embed(
     units: Sequence[CodeUnit],
     analysed: Sequence[FileIndex],
     report: Progress,
-) -> IndexResult:
-    """Write the units of the analysed files (whose other stored units go), and remove the
-    units of analysed files that have none left. (Those of removed files go once the
-    removal is recorded: see :class:`~application.similarity.VectorCleanup`.)"""
+) -> list[PreparedWrite]:
+    """Embed the units of the analysed files that are new or changed, ready to be written
+    with :func:`write_and_find_duplicates` (their files' other stored units to go then),
+    and remove the units of analysed files that have none left. (Those of removed files
+    go once the removal is recorded: see :class:`~application.similarity.VectorCleanup`.)"""
     with_units = {u.file_id for u in units}
     for file in analysed:
         if file.id not in with_units:
             await remove_file_units(store, file.id)
     report("embedding", 0, len(units))
-    batch = max(1, min(len(units), _WRITE_BATCH))
-    result = await index_code_units(embedder, store, units, prune=True, batch_size=batch)
+    prepared = await prepare_code_units(embedder, store, units)
     report("embedding", len(units), len(units))
-    return result
+    return prepared
+
+
+async def write_and_find_duplicates(
+    store: VectorStore,
+    prepared: Sequence[PreparedWrite],
+    units: Sequence[CodeUnit],
+    parsed: Sequence[Parsed],
+    rules: Mapping[RuleId, EffectiveRule],
+    job_id: JobId,
+    report: Progress,
+    *,
+    held: Sequence[AnalysisResult] = (),
+    neighbours: NearestNeighbours | None = None,
+) -> tuple[IndexResult, list[AnalysisResult]]:
+    """Write ``prepared`` and find the near-duplicates of ``units``
+    (:func:`near_duplicates`). With ``neighbours``, the project's functions as they will
+    be once written are known before the write (those stored, read first, with what the
+    run writes over them), so the pass over them runs while the store loads; without,
+    each search of the store follows the write. A failed write fails the whole."""
+    rule = rules.get(NEAR_DUPLICATE)
+    if neighbours is None or rule is None or not rule.enabled or not units:
+        written = await write_prepared(store, prepared)
+        return written, await near_duplicates(
+            store, units, parsed, rules, job_id, report, held=held
+        )
+    collection = collection_name("code", CodeUnitKind.FUNCTION)
+    projects = sorted({str(u.project_id) for u in units})
+    points = {p.id: p for p in await _project_points(store, collection, projects)}
+    for write in prepared:
+        if write.collection == collection:
+            for point_id in write.gone:
+                points.pop(point_id, None)
+            points.update((p.id, p) for p in write.points)
+    writing = asyncio.ensure_future(write_prepared(store, prepared))
+    try:
+        duplicates = await near_duplicates(
+            store, units, parsed, rules, job_id, report,
+            held=held, neighbours=neighbours, project_points=list(points.values()),
+        )  # fmt: skip
+    except BaseException:
+        writing.cancel()
+        with contextlib.suppress(BaseException):
+            await writing
+        raise
+    return await writing, duplicates
 
 
 def excluded_paths(rule: EffectiveRule | None) -> Callable[[str], bool]:
@@ -109,6 +165,7 @@ async def near_duplicates(
     report: Progress,
     held: Sequence[AnalysisResult] = (),
     neighbours: NearestNeighbours | None = None,
+    project_points: Sequence[VectorPoint] | None = None,
 ) -> list[AnalysisResult]:
     """One result per pair of functions whose stored embeddings lie within the rule's
     similarity, for each function of an analysed file and the closest other function of
@@ -118,8 +175,9 @@ async def near_duplicates(
     already reports it on the other. Files the rule's ``exclude`` patterns match take no
     part.
 
-    With ``neighbours``, the project's stored vectors are read once and compared all with
-    all in process (exact); without, each function is one search of the store."""
+    With ``neighbours``, the project's stored vectors (``project_points`` when the caller
+    has them: the function points of the units' projects) are compared all with all in
+    process (exact); without, each function is one search of the store."""
     rule = rules.get(NEAR_DUPLICATE)
     if rule is None or not rule.enabled or not units:
         return []
@@ -151,8 +209,11 @@ async def near_duplicates(
         reverse=True,  # the later function of a pair reports it
     )  # fmt: skip
     if neighbours is not None:
+        if project_points is None:
+            projects = sorted({str(u.project_id) for u in candidates})
+            project_points = await _project_points(store, collection, projects)
         closest = await _closest_in_process(
-            store, collection, candidates, min_similarity, excluded, neighbours
+            project_points, candidates, min_similarity, excluded, neighbours
         )
     else:
         closest = await _closest_by_search(store, collection, candidates, min_similarity, excluded)
@@ -205,23 +266,29 @@ async def _closest_by_search(
     return found
 
 
+async def _project_points(
+    store: VectorStore, collection: str, projects: Sequence[str]
+) -> list[VectorPoint]:
+    """Every stored point of ``projects`` in ``collection`` (one count and one read each)."""
+    points: list[VectorPoint] = []
+    for project_id in projects:
+        where = {"project_id": project_id}
+        count = await store.count(collection, filter=where)
+        if count:
+            points += await store.scroll(collection, filter=where, limit=count)
+    return points
+
+
 async def _closest_in_process(
-    store: VectorStore,
-    collection: str,
+    project_points: Sequence[VectorPoint],
     candidates: Sequence[CodeUnit],
     min_similarity: float,
     excluded: Callable[[str], bool],
     neighbours: NearestNeighbours,
 ) -> list[ScoredPoint | None]:
-    """The closest other function of each candidate, from every stored point of the
-    candidates' projects read once and compared in process (exact search)."""
-    points: list[VectorPoint] = []
-    for project_id in sorted({str(u.project_id) for u in candidates}):
-        where = {"project_id": project_id}
-        count = await store.count(collection, filter=where)
-        if count:
-            points += await store.scroll(collection, filter=where, limit=count)
-    points.sort(key=lambda p: p.id)  # a tie goes to the lowest index: the lowest id
+    """The closest other function of each candidate among ``project_points``, compared
+    in process (exact search)."""
+    points = sorted(project_points, key=lambda p: p.id)  # ties go to the lowest id
     index_of = {p.id: i for i, p in enumerate(points)}
     project_of = [str(p.payload.get("project_id")) for p in points]
     asked = [u for u in candidates if u.point_id in index_of]

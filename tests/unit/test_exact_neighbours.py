@@ -6,8 +6,10 @@ from __future__ import annotations
 import ast
 import inspect
 import json
+from collections.abc import Sequence
 from typing import Any, cast
 
+import attrs
 import pytest
 
 from adapters.embedders.hashing import HashingEmbedder
@@ -15,10 +17,18 @@ from adapters.exact_neighbours import ExactNeighbours
 from adapters.memory.vectors import MemoryVectorStore
 from application.indexing.progress import silent
 from application.indexing.reading import Parsed
-from application.indexing.vectors import code_units, near_duplicates
+from application.indexing.vectors import (
+    code_units,
+    embed,
+    near_duplicates,
+    write_and_find_duplicates,
+)
 from application.similarity import index_code_units
 from domain.analysis import AnalysisResult
 from domain.ids import JobId, new_id
+from domain.values import FileMetadata, FunctionSignature
+from ports.errors import UnavailableError
+from ports.vectors import VectorPoint
 from tests.unit.test_near_duplicates import (
     NORMALIZE,
     ORGANIZATION,
@@ -100,3 +110,70 @@ async def test_one_pass_finds_what_a_search_per_function_finds(min_similarity: f
     # not vacuous: the copies are found (how many pairs depends on which of identical
     # twins wins a tie, by point id, which the files' random ids decide)
     assert len(searched) >= 3
+
+
+async def test_pairs_found_while_writing_are_those_found_after_writing() -> None:
+    """The pass that runs while the store loads (over the stored functions read first,
+    with what the run writes over them) reports what a pass over the store once written
+    reports: a function gone from an analysed file takes no part, and a new copy of an
+    earlier function is its twin."""
+    everything = _stdlib_functions(40)
+    now = everything[15:]
+    texts = {p.file.id: p.text for p in everything if p.text is not None}
+    store, reference = MemoryVectorStore(), MemoryVectorStore()
+    first = code_units(ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in everything], texts)
+    for target in (store, reference):
+        await index_code_units(HashingEmbedder(), target, first)
+    # the run: a file analysed now, one of the copies of normalize_record, loses that
+    # function and holds instead a copy of a function of a file analysed earlier
+    [index] = [i for i, p in enumerate(now) if p.file.relative_path == "lib/copy0.py"]
+    text = everything[0].text
+    assert text is not None
+    lines = text.count("\n")
+    again = FunctionSignature(name="again", line_start=1, line_end=lines, nloc=lines)
+    changed = attrs.evolve(now[index].file, metadata=FileMetadata(functions=(again,)))
+    now[index] = Parsed(file=changed, text=text)
+    texts[changed.id] = text
+    units = code_units(ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in now], texts)
+    effective = rules(min_similarity=0.9, min_nloc=1)
+    job = JobId(new_id())
+
+    prepared = await embed(HashingEmbedder(), store, units, [p.file for p in now], silent)
+    written, overlapped = await write_and_find_duplicates(
+        store, prepared, units, now, effective, job, silent, neighbours=ExactNeighbours()
+    )
+    await index_code_units(HashingEmbedder(), reference, units, prune=True)
+    afterwards = await near_duplicates(
+        reference, units, now, effective, job, silent, neighbours=ExactNeighbours()
+    )
+
+    def seen(results: list[AnalysisResult]) -> list[tuple[str, Any, float]]:
+        return [(r.title, r.metadata["duplicate_of"], r.confidence) for r in results]
+
+    assert seen(overlapped) == seen(afterwards)
+    assert any(r.title.startswith("again ") for r in overlapped)
+    assert sum(r.title.startswith("normalize_record ") for r in overlapped) == 2  # 3 copies
+    assert written.embedded == 1
+    assert sorted(p.id for p in await store.scroll("code_function")) == sorted(
+        p.id for p in await reference.scroll("code_function")
+    )
+
+
+class _FailingUpserts(MemoryVectorStore):
+    async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None:
+        raise UnavailableError("vector store unavailable")
+
+
+async def test_a_write_that_fails_while_pairs_are_found_fails_the_whole() -> None:
+    """The write's error is the run's, once the pass is done."""
+    parsed = _stdlib_functions(5)
+    texts = {p.file.id: p.text for p in parsed if p.text is not None}
+    units = code_units(ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in parsed], texts)
+    store = _FailingUpserts()
+    prepared = await embed(HashingEmbedder(), store, units, [p.file for p in parsed], silent)
+
+    with pytest.raises(UnavailableError):
+        await write_and_find_duplicates(
+            store, prepared, units, parsed, rules(min_nloc=1), JobId(new_id()), silent,
+            neighbours=ExactNeighbours(),
+        )  # fmt: skip
