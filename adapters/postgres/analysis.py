@@ -349,6 +349,11 @@ def _metric_params(metric: CodeMetric) -> dict[str, Any]:
     return params
 
 
+def _metric_row(metric: CodeMetric) -> tuple[Any, ...]:
+    params = _metric_params(metric)
+    return tuple(params[c] for c in METRIC_COLUMNS)
+
+
 class PostgresAnalysisRepository(Repo):
     async def create_job(self, job: AnalysisJob) -> AnalysisJob:
         row = await self._one(INSERT_JOB, entity_params(job, json=JOB_JSON))
@@ -437,7 +442,7 @@ class PostgresAnalysisRepository(Repo):
             self._conn(),
             table="code_metrics",
             names=METRIC_COLUMNS,
-            rows=(tuple(_metric_params(m)[c] for c in METRIC_COLUMNS) for m in latest.values()),
+            rows=map(_metric_row, latest.values()),
             merge=MERGE_METRIC_STAGE,
         )
         return len(latest)

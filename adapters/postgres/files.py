@@ -232,7 +232,7 @@ class PostgresFileIndexRepository(Repo):
             self._conn(),
             table="file_history",
             names=HISTORY_COLUMNS,
-            rows=(tuple(entity_params(e)[c] for c in HISTORY_COLUMNS) for e in entries),
+            rows=map(_history_row, entries),
             merge=MERGE_HISTORY,
         )
         return len(entries)
@@ -256,3 +256,8 @@ class PostgresFileIndexRepository(Repo):
 def _copy_row(file: FileIndex) -> tuple[object, ...]:
     params = entity_params(file, json=FILE_JSON)
     return tuple(params[c] for c in FILE_COLUMNS)
+
+
+def _history_row(entry: FileHistoryEntry) -> tuple[object, ...]:
+    params = entity_params(entry)
+    return tuple(params[c] for c in HISTORY_COLUMNS)
