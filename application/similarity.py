@@ -30,14 +30,11 @@ __all__ = [
     "MAX_SIMILAR",
     "SNIPPET_LENGTH",
     "IndexResult",
-    "PreparedWrite",
     "VectorCleanup",
     "find_similar_code",
     "index_code_units",
-    "prepare_code_units",
     "remove_file_units",
     "remove_project_units",
-    "write_prepared",
 ]
 
 DEFAULT_COLLECTION_PREFIX = "code"
