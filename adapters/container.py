@@ -19,6 +19,7 @@ from typing import Any
 
 from dependency_injector import containers, providers
 
+from adapters.code_index import VectorCodeIndex
 from adapters.config import ConfigError, Settings
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.embedders.sentence import MissingExtraError, SentenceTransformerEmbedder
@@ -144,6 +145,7 @@ class Container(containers.DeclarativeContainer):
             timeout=config.qdrant_timeout,
         ),
     )
+    code_index = providers.Singleton(VectorCodeIndex, vector_store)
     cache_breaker = providers.Singleton(CircuitBreaker, open_seconds=config.cache_breaker_seconds)
     redis_cache = providers.Singleton(_deferred("adapters.redis", "RedisCache"), config.redis_url)
     cache = providers.Selector(
@@ -155,7 +157,7 @@ class Container(containers.DeclarativeContainer):
     cache_invalidator = providers.Singleton(CacheInvalidator, cache)
     event_handlers = providers.List(
         cache_invalidator.provided.handle,
-        providers.Factory(VectorCleanup, vector_store),
+        providers.Factory(VectorCleanup, code_index),
     )
     dispatcher = providers.Singleton(EventDispatcher, event_handlers)
 

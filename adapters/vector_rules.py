@@ -25,6 +25,7 @@ __all__ = [
     "check_dimension",
     "check_distance",
     "check_id",
+    "check_indexed",
     "check_limit",
     "check_name",
     "check_points",
@@ -65,6 +66,21 @@ def check_name(name: Any) -> str:
             "collection", name, "must be 1 to 255 letters, digits, '_' or '-'", entity=_ENTITY
         )
     return name
+
+
+def check_indexed(indexed: Any) -> tuple[str, ...]:
+    """The payload keys a collection indexes: a sequence of 1 to 255 letters, digits,
+    ``_`` or ``-`` each (the rule of filter keys), without repeats."""
+    if isinstance(indexed, str) or not isinstance(indexed, Sequence):
+        raise ValidationError(
+            "indexed", indexed, "must be a sequence of payload keys", entity=_ENTITY
+        )
+    for key in indexed:
+        if not isinstance(key, str) or not _NAME_RE.match(key):
+            raise ValidationError(
+                "indexed", key, "keys must be 1 to 255 letters, digits, '_' or '-'", entity=_ENTITY
+            )
+    return tuple(dict.fromkeys(indexed))
 
 
 def check_dimension(dimension: Any) -> int:

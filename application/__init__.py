@@ -22,7 +22,7 @@ from application.analysis import (
 )
 from application.audit import audit_entries, verify_audit_trail
 from application.caching import CachedQueries, CacheStats
-from application.code_units import CodeUnit, code_hash, collection_name, normalize_code
+from application.code_units import CodeUnit, code_hash, normalize_code, unit_id
 from application.file_index import FileSnapshot, record_file_snapshot
 from application.housekeeping import HousekeepingReport, ProjectHousekeeping, housekeeping
 from application.indexing import IndexReport, index_repository
@@ -131,7 +131,6 @@ __all__ = [
     "change_issue",
     "change_member_role",
     "code_hash",
-    "collection_name",
     "complete_analysis",
     "configure_rule",
     "create_project",
@@ -183,6 +182,7 @@ __all__ = [
     "similar_to_file",
     "start_analysis",
     "sync_repository",
+    "unit_id",
     "update_organization_settings",
     "update_project",
     "verify_audit_trail",

@@ -1,5 +1,5 @@
 """Code units (functions, classes, files) as they are indexed for similarity search:
-their identity in the vector store, the hash that detects a change, and where they live."""
+their identity in the code index, the hash that detects a change, and where they live."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ from domain.enums import (
     to_code_unit_kind,
     to_optional_language,
 )
-from domain.ids import FileId, OrganizationId, ProjectId, RepositoryId
+from domain.ids import EmbeddingId, FileId, OrganizationId, ProjectId, RepositoryId
 
-__all__ = ["CodeUnit", "code_hash", "collection_name", "normalize_code"]
+__all__ = ["CodeUnit", "code_hash", "normalize_code", "unit_id"]
 
 _POINT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "https://codeant.dev/code-unit")
 
@@ -36,9 +36,14 @@ def code_hash(code: str) -> str:
     return hashlib.sha256(normalize_code(code).encode("utf-8")).hexdigest()
 
 
-def collection_name(prefix: str, kind: CodeUnitKind) -> str:
-    """The vector collection holding the units of ``kind``: ``f"{prefix}_{kind}"``."""
-    return f"{prefix}_{kind.value}"
+def unit_id(
+    repository_id: RepositoryId, file_path: str, kind: CodeUnitKind, symbol: str, line_start: int
+) -> EmbeddingId:
+    """The id of a code unit's embedding, stable across re-indexing: derived from its
+    repository, path, kind, symbol and first line, so that indexing the same unit again
+    overwrites it."""
+    key = "\x1f".join((str(repository_id), file_path, kind.value, symbol, str(line_start)))
+    return EmbeddingId(uuid.uuid5(_POINT_NAMESPACE, key))
 
 
 def _line_end(instance: CodeUnit, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -68,19 +73,9 @@ class CodeUnit:
     code: str = attrs.field(validator=v.text())
 
     @functools.cached_property
-    def point_id(self) -> uuid.UUID:
-        """Stable across re-indexing: derived from the repository, path, kind, symbol and
-        first line, so indexing the same unit again overwrites its point."""
-        key = "\x1f".join(
-            (
-                str(self.repository_id),
-                self.file_path,
-                self.kind.value,
-                self.symbol,
-                str(self.line_start),
-            )
-        )
-        return uuid.uuid5(_POINT_NAMESPACE, key)
+    def point_id(self) -> EmbeddingId:
+        """The id of the unit's embedding (:func:`unit_id`)."""
+        return unit_id(self.repository_id, self.file_path, self.kind, self.symbol, self.line_start)
 
     @functools.cached_property
     def code_hash(self) -> str:

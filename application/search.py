@@ -10,21 +10,22 @@ import attrs
 
 from application._boundary import service
 from application._walk import every_organization, every_project
-from application.code_units import CodeUnit
-from application.similarity import find_similar_code
+from application.code_units import normalize_code, unit_id
 from domain.analysis import AnalysisResult
 from domain.embeddings import SimilarCode
 from domain.enums import CodeUnitKind
 from domain.files import FileIndex
-from domain.ids import OrganizationId, ProjectId, RepositoryId
+from domain.ids import EmbeddingId, OrganizationId, ProjectId, RepositoryId
 from domain.organizations import Organization
 from domain.projects import Project
 from domain.validation import check_int, check_text
+from domain.values import FunctionSignature
+from ports.code_index import CodeIndex
 from ports.errors import NotFoundError, ValidationError
 from ports.repositories import ProjectSearchFilters
 from ports.source import SourceReader
 from ports.unit_of_work import UnitOfWork
-from ports.vectors import Embedder, VectorStore
+from ports.vectors import Embedder
 
 __all__ = [
     "ProjectOverview",
@@ -195,6 +196,32 @@ async def _similar_scope(
     return SimilarScope.PROJECT, named.id
 
 
+async def _code_of(
+    reader: SourceReader,
+    root: str,
+    file: FileIndex,
+    relative: str,
+    function: FunctionSignature | None,
+) -> str:
+    """The code of ``function`` of the file (the whole file without one), read from the
+    working tree: a ValidationError when there is none to compare."""
+    text = (await reader.read(root, relative)).decode(
+        file.metadata.encoding or "utf-8", errors="replace"
+    )
+    if function is None:
+        if not text.strip():
+            raise ValidationError("file", relative, "is empty: it has no code to compare")
+        return text
+    lines = text.splitlines()
+    code = "\n".join(lines[function.line_start - 1 : function.line_end])
+    if not code.strip():
+        raise ValidationError(
+            "function", function.name, f"has no code at lines {function.line_start}-"
+            f"{function.line_end} of {relative} now: index the repository again",
+        )  # fmt: skip
+    return code
+
+
 def _not_comparable(skipped_reason: str) -> str:
     """Why a file the analysis skipped has no code to compare, from the reason it was
     skipped."""
@@ -237,7 +264,7 @@ async def similar_to_file(
     uow: UnitOfWork,
     reader: SourceReader,
     embedder: Embedder,
-    store: VectorStore,
+    code_index: CodeIndex,
     path: str,
     *,
     function: str | None = None,
@@ -252,8 +279,10 @@ async def similar_to_file(
     ``organization_slug``); in every project of ``organization_slug``; or ``everywhere``
     the unit sees (its own organization for a unit of one organization).
     ``path`` is absolute, inside an indexed repository; ``function`` a name of the file's
-    functions. A file without code to compare (binary, undecodable, too large to have
-    been parsed, empty) is a ValidationError naming ``file``."""
+    functions, whose embedding as last indexed is compared (the file is read and
+    embedded only when the index lacks it, or another model made it). A file without
+    code to compare (binary, undecodable, too large to have been parsed, empty) is a
+    ValidationError naming ``file``."""
     check_int("limit", limit, 1, MAX_LIMIT)
     if everywhere and (project_slug is not None or organization_slug is not None):
         raise ValidationError(
@@ -281,10 +310,9 @@ async def similar_to_file(
     skipped = file.metadata.skipped_reason
     if skipped is not None:
         raise ValidationError("file", relative, _not_comparable(skipped))
-    text = (await reader.read(repository.local_path, relative)).decode(
-        file.metadata.encoding or "utf-8", errors="replace"
-    )
-    target = None
+    target: FunctionSignature | None = None
+    own: EmbeddingId | None = None
+    vector: tuple[float, ...] | None = None
     if function is not None:
         target = next((f for f in file.metadata.functions if f.name == function), None)
         if target is None:
@@ -292,28 +320,20 @@ async def similar_to_file(
             raise ValidationError(
                 "function", function, f"is not a function of {relative} (its functions: {names})"
             )
-        lines = text.splitlines()
-        text = "\n".join(lines[target.line_start - 1 : target.line_end])
-        if not text.strip():
-            raise ValidationError(
-                "function", function, f"has no code at lines {target.line_start}-"
-                f"{target.line_end} of {relative} now: index the repository again",
-            )  # fmt: skip
-    elif not text.strip():
-        raise ValidationError("file", relative, "is empty: it has no code to compare")
-    hits = await find_similar_code(
-        embedder, store, text, kind=CodeUnitKind.FUNCTION, limit=limit + 1,
+        own = unit_id(
+            repository.id, relative, CodeUnitKind.FUNCTION, target.name, target.line_start
+        )
+        stored = await code_index.get(CodeUnitKind.FUNCTION, [own])
+        if stored and stored[0].model == embedder.model_name:
+            vector = stored[0].vector  # as indexed: the file is neither read nor embedded
+    if vector is None:
+        text = await _code_of(reader, repository.local_path, file, relative, target)
+        [vector] = await embedder.embed([normalize_code(text)])
+    hits = await code_index.similar(
+        CodeUnitKind.FUNCTION, vector, limit=limit + 1,
         organization_id=searched if scope is SimilarScope.ORGANIZATION else uow.organization_id,
         project_id=searched if scope is SimilarScope.PROJECT else None,
     )  # fmt: skip
-    own = None
-    if target is not None:  # the function's own point: its repository, path, name and line
-        own = CodeUnit(
-            organization_id=project.organization_id, project_id=project.id,
-            repository_id=repository.id, file_id=file.id, file_path=relative,
-            kind=CodeUnitKind.FUNCTION, language=None, symbol=target.name,
-            line_start=target.line_start, line_end=target.line_end, code=text,
-        ).point_id  # fmt: skip
     kept = tuple(h for h in hits if h.embedding_id != own)[:limit]
     async with uow:
         projects = {

@@ -39,8 +39,9 @@ def _to_vector(value: Any) -> Any:
 
 @attrs.frozen(kw_only=True)
 class CodeEmbedding:
-    """The embedding of one code unit. ``code_hash`` (SHA-256 of the unit's normalized
-    source) lets re-indexing skip units whose code did not change."""
+    """The embedding of one code unit by the embedder named ``model``. ``code_hash``
+    (SHA-256 of the unit's normalized source) lets re-indexing skip units whose code did
+    not change (and that the same model embedded)."""
 
     id: EmbeddingId = attrs.field(factory=lambda: EmbeddingId(new_id()))
     organization_id: OrganizationId
@@ -61,6 +62,7 @@ class CodeEmbedding:
     line_end: int = attrs.field(validator=v.int_range(1))
     code_hash: str = attrs.field(validator=v.hex_digest(64))
     code_snippet: str = ""
+    model: str = attrs.field(validator=v.text(max_length=200))
     vector: tuple[float, ...] = attrs.field(converter=_to_vector, validator=_vector)
 
     def __attrs_post_init__(self) -> None:
@@ -76,22 +78,20 @@ class CodeEmbedding:
     def dimension(self) -> int:
         return len(self.vector)
 
-    def payload(self) -> dict[str, Any]:
-        """The metadata stored beside the vector, the keys a search can filter on."""
-        return {
-            "organization_id": str(self.organization_id),
-            "project_id": str(self.project_id),
-            "repository_id": str(self.repository_id),
-            "file_id": str(self.file_id),
-            "file_path": self.file_path,
-            "kind": self.kind.value,
-            "language": self.language.value if self.language else None,
-            "symbol": self.symbol,
-            "line_start": self.line_start,
-            "line_end": self.line_end,
-            "code_hash": self.code_hash,
-            "code_snippet": self.code_snippet,
-        }
+    def hit(self, score: float) -> SimilarCode:
+        """This unit as a hit of a similarity search, ``score`` close."""
+        return SimilarCode(
+            embedding_id=self.id,
+            score=score,
+            file_path=self.file_path,
+            symbol=self.symbol,
+            kind=self.kind,
+            language=self.language,
+            line_start=self.line_start,
+            line_end=self.line_end,
+            project_id=self.project_id,
+            file_id=self.file_id,
+        )
 
 
 @attrs.frozen(kw_only=True)

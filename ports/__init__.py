@@ -1,6 +1,7 @@
 """Ports: the Protocols the core needs from the outside world, and their errors."""
 
 from ports.cache import Cache, Codec
+from ports.code_index import CodeIndex
 from ports.errors import (
     ConcurrencyError,
     DuplicateError,
@@ -42,6 +43,7 @@ __all__ = [
     "AnalysisRepository",
     "BranchRepository",
     "Cache",
+    "CodeIndex",
     "Codec",
     "CollectionInfo",
     "ConcurrencyError",

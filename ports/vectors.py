@@ -74,10 +74,18 @@ class VectorStore(Protocol):
     """
 
     async def ensure_collection(
-        self, name: str, *, dimension: int, distance: Distance = Distance.COSINE
+        self,
+        name: str,
+        *,
+        dimension: int,
+        distance: Distance = Distance.COSINE,
+        indexed: Sequence[str] = (),
     ) -> None:
         """Create the collection if missing. If it exists with another dimension or
-        distance, raise ValidationError naming both."""
+        distance, raise ValidationError naming both. ``indexed`` names the payload keys
+        that filters use with string values (keys as in :data:`VectorFilter`): a store
+        that indexes payload keys gives each of them an index, an existing collection
+        gaining those it lacks; any other store checks them and goes on."""
         ...
 
     async def upsert(self, collection: str, points: Sequence[VectorPoint]) -> None: ...

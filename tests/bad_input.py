@@ -18,6 +18,7 @@ from typing import Any
 import attrs
 
 import application
+from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.memory.cache import MemoryCache
 from adapters.memory.database import MemoryDatabase
@@ -56,6 +57,7 @@ from domain.enums import (
 from domain.issues import Issue
 from domain.quality import DEFAULT_CONDITIONS, NewCodePeriod, RetentionPolicy
 from domain.validation import MAX_INT, MAX_JSON_DEPTH, MAX_TEXT
+from domain.values import FileMetadata, FunctionSignature
 from ports.pagination import PageRequest
 from tests.contract import builders
 
@@ -65,7 +67,7 @@ NOT_SERVICES = frozenset({"with_retry", "track_analysis", "effective_period"})
 """Exported coroutines that are not services: ``with_retry`` runs an operation it is given;
 ``track_analysis`` and ``effective_period`` work inside the unit of a completing job."""
 
-PORTS = frozenset({"uow", "reader", "analyzer", "embedder", "store", "cache", "progress",
+PORTS = frozenset({"uow", "reader", "analyzer", "embedder", "code_index", "cache", "progress",
                    "liveness", "owner_alive", "change", "operation"})  # fmt: skip
 """Arguments that are adapters or callbacks: the tests corrupt the others."""
 
@@ -117,7 +119,7 @@ class World:
     gate: Any = None  # a quality gate of the organization
     cache: MemoryCache = attrs.Factory(MemoryCache)
     embedder: HashingEmbedder = attrs.Factory(lambda: HashingEmbedder(64))
-    store: MemoryVectorStore = attrs.Factory(MemoryVectorStore)
+    code_index: VectorCodeIndex = attrs.Factory(lambda: VectorCodeIndex(MemoryVectorStore()))
     scope: Any = None  # the organization the calls' units are opened for (None: system)
 
     def uow(self, *, organization_id: Any = None) -> MemoryUnitOfWork:
@@ -148,7 +150,10 @@ async def make_world() -> World:
     )  # fmt: skip
     rule = builders.rule()
     await rules.register_rules(uow, [rule])
-    file = builders.file_index(repository.id, relative_path="app.py")
+    main = FunctionSignature(name="main", line_start=1, line_end=3)
+    file = builders.file_index(
+        repository.id, relative_path="app.py", metadata=FileMetadata(functions=(main,))
+    )
     await file_index.record_file_snapshot(uow, repository.id, [file])
     job = await analysis.begin_analysis(uow, project.id, owner="tests")
     issue = Issue(
@@ -297,33 +302,34 @@ CALLS: dict[str, Call] = {
                                organization_id=lambda w: w.organization.id,
                                project_id=lambda w: w.project.id, limit=lambda w: 5),
     "similar_to_file": _call(search.similar_to_file, uow=_uow, reader=lambda w: GitSourceReader(),
-                             embedder=lambda w: w.embedder, store=lambda w: w.store,
+                             embedder=lambda w: w.embedder, code_index=lambda w: w.code_index,
                              path=lambda w: "/src/billing/app.py", function=lambda w: "main",
                              limit=lambda w: 5, project_slug=lambda w: "billing",
                              organization_slug=lambda w: "acme", everywhere=lambda w: False),
     "find_similar_code": _call(similarity.find_similar_code, embedder=lambda w: w.embedder,
-                               store=lambda w: w.store, code=lambda w: "def f(): pass",
+                               code_index=lambda w: w.code_index, code=lambda w: "def f(): pass",
                                kind=lambda w: CodeUnitKind.FUNCTION, limit=lambda w: 5,
                                project_id=lambda w: w.project.id,
                                organization_id=lambda w: w.organization.id,
                                score_threshold=lambda w: 0.5),
     "index_code_units": _call(similarity.index_code_units, embedder=lambda w: w.embedder,
-                              store=lambda w: w.store, units=lambda w: [],
-                              collection_prefix=lambda w: "code", batch_size=lambda w: 16),
-    "remove_file_units": _call(similarity.remove_file_units, store=lambda w: w.store,
+                              code_index=lambda w: w.code_index, units=lambda w: [],
+                              batch_size=lambda w: 16),
+    "remove_file_units": _call(similarity.remove_file_units, code_index=lambda w: w.code_index,
                                file_id=lambda w: w.file.id),
-    "remove_project_units": _call(similarity.remove_project_units, store=lambda w: w.store,
+    "remove_project_units": _call(similarity.remove_project_units,
+                                  code_index=lambda w: w.code_index,
                                   project_id=lambda w: w.project.id),
     "index_repository": _call(index_repository, uow=_uow,
                               reader=lambda w: GitSourceReader(),
                               analyzer=lambda w: FileAnalyzer(), embedder=lambda w: w.embedder,
-                              store=lambda w: w.store, path=lambda w: "/src/billing",
+                              code_index=lambda w: w.code_index, path=lambda w: "/src/billing",
                               organization_slug=lambda w: "acme",
                               project_name=lambda w: "billing",
                               heartbeat_every=lambda w: 30.0),
     "rebuild_vectors": _call(rebuild_vectors, uow=_uow,
                              reader=lambda w: GitSourceReader(), embedder=lambda w: w.embedder,
-                             store=lambda w: w.store,
+                             code_index=lambda w: w.code_index,
                              project_slug=lambda w: "billing"),
     "list_issues": _call(issue_services.list_issues, uow=_uow, project_id=lambda w: w.project.id,
                          branch=lambda w: "main", statuses=lambda w: [IssueStatus.OPEN],

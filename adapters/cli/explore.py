@@ -196,7 +196,7 @@ async def _similar(args: argparse.Namespace, context: Context) -> int:
         raise UsageError("--all cannot go with --project or --organization")
     try:
         found = await similar_to_file(
-            c.uow(system=True), c.source_reader(), c.embedder(), c.vector_store(), path,
+            c.uow(system=True), c.source_reader(), c.embedder(), c.code_index(), path,
             function=function, limit=args.limit, project_slug=args.project,
             organization_slug=args.organization, everywhere=args.all,
         )  # fmt: skip

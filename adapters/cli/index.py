@@ -110,7 +110,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             c.source_reader(),
             c.code_analyzer(),
             c.embedder(),
-            c.vector_store(),
+            c.code_index(),
             args.path,
             organization_slug=args.organization,
             project_name=args.project,

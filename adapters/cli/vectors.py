@@ -95,7 +95,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     bar = ProgressBar(enabled=False if args.json else None)
     try:
         report = await rebuild_vectors(
-            c.uow(system=True), c.source_reader(), c.embedder(), store,
+            c.uow(system=True), c.source_reader(), c.embedder(), c.code_index(),
             project_slug=args.project, progress=bar,
         )  # fmt: skip
     finally:

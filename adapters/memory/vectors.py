@@ -14,6 +14,7 @@ from adapters.vector_rules import (
     Conditions,
     check_dimension,
     check_distance,
+    check_indexed,
     check_limit,
     check_name,
     check_points,
@@ -68,9 +69,15 @@ class MemoryVectorStore:
         self._collections: dict[str, _Collection] = {}
 
     async def ensure_collection(
-        self, name: str, *, dimension: int, distance: Distance = Distance.COSINE
+        self,
+        name: str,
+        *,
+        dimension: int,
+        distance: Distance = Distance.COSINE,
+        indexed: Sequence[str] = (),
     ) -> None:
         check_name(name)
+        check_indexed(indexed)  # no payload indexes: every filter is a scan
         wanted = (check_dimension(dimension), check_distance(distance))
         existing = self._collections.get(name)
         if existing is None:

@@ -39,6 +39,7 @@ from adapters.vector_rules import (
     check_dimension,
     check_distance,
     check_float32,
+    check_indexed,
     check_limit,
     check_name,
     check_points,
@@ -237,9 +238,15 @@ class PgVectorStore:
         return self._schema
 
     async def ensure_collection(
-        self, name: str, *, dimension: int, distance: Distance = Distance.COSINE
+        self,
+        name: str,
+        *,
+        dimension: int,
+        distance: Distance = Distance.COSINE,
+        indexed: Sequence[str] = (),
     ) -> None:
         check_name(name)
+        check_indexed(indexed)  # the GIN index over the whole payload serves every key
         wanted = (check_dimension(dimension), check_distance(distance))
         with contextlib.suppress(NotFoundError):
             async with self._collection(name) as (_, existing):

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from adapters.qdrant.payload import INDEXED_FIELDS, NORM_KEY
+from adapters.qdrant.payload import NORM_KEY
 
 if TYPE_CHECKING:
     from adapters.qdrant.edge import QdrantEdgeVectorStore
     from adapters.qdrant.store import QdrantVectorStore
 
-__all__ = ["INDEXED_FIELDS", "NORM_KEY", "QdrantEdgeVectorStore", "QdrantVectorStore"]
+__all__ = ["NORM_KEY", "QdrantEdgeVectorStore", "QdrantVectorStore"]
 
 
 def __getattr__(name: str) -> Any:

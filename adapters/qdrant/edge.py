@@ -29,13 +29,14 @@ import numpy as np
 import qdrant_edge as qe
 
 from adapters.qdrant.edge_optimize import EXIT_IN_USE, clear_temp_segments, in_use
-from adapters.qdrant.payload import INDEXED_FIELDS, NORM_KEY
+from adapters.qdrant.payload import NORM_KEY
 from adapters.vector_rules import (
     FLOAT32_MAX,
     Conditions,
     check_dimension,
     check_distance,
     check_float32,
+    check_indexed,
     check_limit,
     check_name,
     check_points,
@@ -109,6 +110,8 @@ class _Shard:
     dimension: int
     distance: Distance
     directory: Path
+    keywords: frozenset[str]
+    """Payload keys with a keyword index."""
     unflushed: int = 0
 
     def written(self, points: int) -> None:
@@ -125,10 +128,10 @@ class _Shard:
 class QdrantEdgeVectorStore:
     """Implements :class:`ports.vectors.VectorStore` with Qdrant Edge in directory ``path``.
 
-    Each collection is an engine shard of one unnamed dense vector; a new one gets a keyword
-    payload index on each of :data:`~adapters.qdrant.payload.INDEXED_FIELDS` (an opened one
-    missing some gets them then). Searches use the HNSW index only when every condition of
-    the filter is on one of those keys with string values: the engine loses recall silently
+    Each collection is an engine shard of one unnamed dense vector, with a keyword payload
+    index on each key ``ensure_collection`` names (one opened without some gets them
+    then). Searches use the HNSW index only when every condition of the filter is on a key
+    with a keyword index, with string values: the engine loses recall silently
     when it filters an HNSW search on a key without an index, so any other filter searches
     exactly. Numbers match by value, booleans only booleans (the engine, given ``True``,
     would match the integer 1). COSINE vectors are kept with their length under the
@@ -230,12 +233,18 @@ class QdrantEdgeVectorStore:
     # ----------------------------------------------------------------------- the port
 
     async def ensure_collection(
-        self, name: str, *, dimension: int, distance: Distance = Distance.COSINE
+        self,
+        name: str,
+        *,
+        dimension: int,
+        distance: Distance = Distance.COSINE,
+        indexed: Sequence[str] = (),
     ) -> None:
         check_name(name)
+        keys = check_indexed(indexed)
         wanted = (check_dimension(dimension), check_distance(distance))
         await self._idle(name)
-        shard = await self._call(self._ensure, name, wanted)
+        shard = await self._call(self._ensure, name, wanted, keys)
         existing = (shard.dimension, shard.distance)
         if existing != wanted:
             raise mismatch_error(name, existing, wanted)
@@ -280,9 +289,9 @@ class QdrantEdgeVectorStore:
         if matches_nothing(checked):
             return []
         engine_filter = _filter(checked)
-        exact = not _indexed(checked)
 
         def fetch_from(shard: _Shard, size: int) -> list[ScoredPoint]:
+            exact = not _indexed(checked, shard.keywords)
             request = qe.QueryRequest(
                 limit=size,
                 query=qe.Query.Nearest(query),
@@ -673,19 +682,22 @@ class QdrantEdgeVectorStore:
             ) from exc
         try:
             clear_temp_segments(directory)
-            _index_fields(engine)
+            keywords = _keyword_indexes(engine)
         except BaseException:
             engine.close()
             raise
-        shard = _Shard(engine, dimension, distance, directory)
+        shard = _Shard(engine, dimension, distance, directory, keywords)
         self._shards[name] = shard
         return shard
 
-    def _ensure(self, name: str, schema: tuple[int, Distance]) -> _Shard:
-        if name in self._shards:
-            return self._shards[name]
-        if (self._collections / name / CONFIG_FILE).is_file():
-            return self._load(name)
+    def _ensure(self, name: str, schema: tuple[int, Distance], keys: Sequence[str]) -> _Shard:
+        shard = self._shards.get(name)
+        if shard is None and (self._collections / name / CONFIG_FILE).is_file():
+            shard = self._load(name)
+        if shard is not None:
+            if not set(keys) <= shard.keywords:
+                shard.keywords = _index_fields(shard.engine, keys)
+            return shard
         # built aside and renamed into place, so a crash leaves no collection half-made
         staging = self._collections / f".new-{uuid.uuid4().hex}"
         dimension, distance = schema
@@ -701,7 +713,7 @@ class QdrantEdgeVectorStore:
         try:
             engine = qe.EdgeShard.create(str(staging), config)
             try:
-                _index_fields(engine)
+                _index_fields(engine, keys)
             finally:
                 engine.close()
             os.rename(staging, self._collections / name)
@@ -786,13 +798,24 @@ async def _build_index(directory: Path, name: str) -> dict[str, Any]:
 # --------------------------------------------------------------------------- helpers
 
 
-def _index_fields(engine: qe.EdgeShard) -> None:
-    """Give ``engine`` a keyword index on every key of INDEXED_FIELDS it lacks."""
-    missing = [f for f in INDEXED_FIELDS if f not in engine.info().payload_schema]
-    for field in missing:
-        engine.update(qe.UpdateOperation.create_field_index(field, qe.PayloadSchemaType.Keyword))
+def _index_fields(engine: qe.EdgeShard, keys: Sequence[str]) -> frozenset[str]:
+    """Give ``engine`` a keyword index on every key of ``keys`` it lacks; the keys with a
+    keyword index then."""
+    missing = [key for key in keys if key not in engine.info().payload_schema]
+    for key in missing:
+        engine.update(qe.UpdateOperation.create_field_index(key, qe.PayloadSchemaType.Keyword))
     if missing:
         engine.flush()
+    return _keyword_indexes(engine)
+
+
+def _keyword_indexes(engine: qe.EdgeShard) -> frozenset[str]:
+    """The payload keys that have a keyword index in ``engine``."""
+    return frozenset(
+        key
+        for key, schema in engine.info().payload_schema.items()
+        if schema.data_type == qe.PayloadSchemaType.Keyword
+    )
 
 
 def _read_schema(directory: Path, name: str) -> tuple[int, Distance]:
@@ -944,10 +967,10 @@ def _point_out(record: qe.Record, distance: Distance) -> VectorPoint:
 # --------------------------------------------------------------------------- filters
 
 
-def _indexed(checked: Conditions) -> bool:
+def _indexed(checked: Conditions, keywords: frozenset[str]) -> bool:
     """Whether every condition can use a payload index (a keyword index on a string)."""
     return all(
-        key in INDEXED_FIELDS and all(isinstance(value, str) for value in accepted)
+        key in keywords and all(isinstance(value, str) for value in accepted)
         for key, accepted in checked.items()
     )
 

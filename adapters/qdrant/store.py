@@ -17,11 +17,12 @@ import httpx
 from qdrant_client import AsyncQdrantClient, models
 from qdrant_client.http.exceptions import ResponseHandlingException, UnexpectedResponse
 
-from adapters.qdrant.payload import INDEXED_FIELDS, NORM_KEY
+from adapters.qdrant.payload import NORM_KEY
 from adapters.vector_rules import (
     Conditions,
     check_dimension,
     check_distance,
+    check_indexed,
     check_limit,
     check_name,
     check_points,
@@ -38,7 +39,7 @@ from adapters.vector_rules import (
 from ports.errors import NotFoundError, PersistenceError, UnavailableError, ValidationError
 from ports.vectors import CollectionInfo, Distance, ScoredPoint, VectorFilter, VectorPoint
 
-__all__ = ["INDEXED_FIELDS", "NORM_KEY", "QdrantVectorStore"]
+__all__ = ["NORM_KEY", "QdrantVectorStore"]
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +63,8 @@ class QdrantVectorStore:
     is a brute-force scan in Python, kept as a peer for comparisons; the configuration never
     chooses it (``CODEANT_QDRANT_PATH`` is Qdrant Edge, :mod:`adapters.qdrant.edge`).
 
-    Collections hold one unnamed dense vector; a new one gets keyword payload indexes on
-    :data:`INDEXED_FIELDS` (local mode has no indexes and needs none). Point ids are the
+    Collections hold one unnamed dense vector; a keyword payload index on each key
+    ``ensure_collection`` is given (local mode has no indexes and needs none). Point ids are the
     UUIDs of the points. Scores are Qdrant's: cosine similarity, dot product, Euclidean
     distance; the threshold and the order of ties are applied here, as the port states
     them (Qdrant's own threshold is strict and its ties unordered). COSINE vectors are
@@ -129,9 +130,15 @@ class QdrantVectorStore:
         return self._url is None
 
     async def ensure_collection(
-        self, name: str, *, dimension: int, distance: Distance = Distance.COSINE
+        self,
+        name: str,
+        *,
+        dimension: int,
+        distance: Distance = Distance.COSINE,
+        indexed: Sequence[str] = (),
     ) -> None:
         check_name(name)
+        keys = check_indexed(indexed)
         wanted = (check_dimension(dimension), check_distance(distance))
         existing = self._schemas.get(name)
         if existing is None:
@@ -140,6 +147,7 @@ class QdrantVectorStore:
                 if not await client.collection_exists(name):
                     await self._create(client, name, wanted)
                 existing = await self._schema(name)
+                await self._index(client, name, keys)
         if existing != wanted:
             raise mismatch_error(name, existing, wanted)
 
@@ -368,12 +376,18 @@ class QdrantVectorStore:
             if _already_exists(exc):  # another process created it meanwhile
                 return
             raise
-        if self.local:
+
+    async def _index(self, client: AsyncQdrantClient, name: str, keys: Sequence[str]) -> None:
+        """A keyword index on each of ``keys`` that collection ``name`` lacks (local mode
+        has no indexes and needs none)."""
+        if self.local or not keys:
             return
-        for field in INDEXED_FIELDS:
-            await client.create_payload_index(
-                name, field, field_schema=models.PayloadSchemaType.KEYWORD, wait=True
-            )
+        schema = (await client.get_collection(name)).payload_schema or {}
+        for key in keys:
+            if key not in schema:
+                await client.create_payload_index(
+                    name, key, field_schema=models.PayloadSchemaType.KEYWORD, wait=True
+                )
 
     @contextlib.asynccontextmanager
     async def _translated(self, collection: str | None) -> AsyncIterator[None]:

@@ -17,7 +17,7 @@ which always ends it) runs the rest:
 5. ``rules``: the built-in rules and metrics;
 6. ``embed``: the functions of the changed files embedded (those whose code did not
    change since they were stored are not);
-7. ``duplicates``: the embeddings written to the vector store and, meanwhile,
+7. ``duplicates``: the embeddings written to the code index and, meanwhile,
    near-duplicate functions found among the project's functions, each pair reported
    once;
 8. ``record``: in one unit of work, the file snapshot, the files' history, the results
@@ -28,7 +28,7 @@ which always ends it) runs the rest:
 
 Nothing of an analysis reaches the database before its last stage, so a run killed at
 any point leaves the index as the last completed analysis left it, and the next run
-analyses what that one did not cover. What the vector store received meanwhile is keyed
+analyses what that one did not cover. What the code index received meanwhile is keyed
 so that the next run overwrites it. A run on an unchanged repository records nothing.
 """
 
@@ -69,11 +69,12 @@ from domain.files import FileIndex, FileState
 from domain.ids import JobId
 from domain.projects import Repository
 from domain.validation import check_instance, check_int, check_number
+from ports.code_index import CodeIndex
 from ports.errors import ConcurrencyError
 from ports.runtime import Liveness
 from ports.source import CodeAnalyzer, SourceReader
 from ports.unit_of_work import UnitOfWork
-from ports.vectors import Embedder, NearestNeighbours, VectorStore
+from ports.vectors import Embedder, NearestNeighbours
 
 __all__ = [
     "DIRECTORY_NAME",
@@ -151,7 +152,7 @@ async def index_repository(
     reader: SourceReader,
     analyzer: CodeAnalyzer,
     embedder: Embedder,
-    store: VectorStore,
+    code_index: CodeIndex,
     path: str,
     *,
     organization_slug: str = "default",
@@ -173,7 +174,7 @@ async def index_repository(
     job left running is gone (without it, an abandoned job is failed once its ``lease``
     expires); the lease is renewed every ``heartbeat_every`` seconds. A live index job of
     the same project raises AnalysisInProgressError. ``neighbours`` finds near-duplicates
-    in one pass over the project's vectors (else one search of ``store`` per function);
+    in one pass over the project's vectors (else one search of ``code_index`` per function);
     ``workers`` above one analyses the files in as many processes (``analyzer`` must then
     pickle). The job runs in several units of work, some at the same time (its
     heartbeat): units like ``uow`` (:meth:`~ports.unit_of_work.UnitOfWork.sibling`) find
@@ -264,11 +265,11 @@ async def index_repository(
         texts = {p.file.id: p.text for p in parsed if p.text is not None}
         units = code_units(organization, project, repository, analysed, texts)
         async with run.stage("embed", progress=40):
-            prepared = await embed(embedder, store, units, analysed, report)
+            prepared = await embed(embedder, code_index, units, analysed, report)
         async with run.stage("duplicates", progress=80):
             held = await _held_duplicates(fresh, last_job, stale)
             embedded, duplicates = await write_and_find_duplicates(
-                store, prepared, units, parsed, rules, job_id, report,
+                code_index, prepared, units, parsed, rules, job_id, report,
                 held=held, neighbours=neighbours,
             )  # fmt: skip
         results = with_line_hashes([*results, *duplicates], texts)

@@ -1,4 +1,4 @@
-"""Rebuilding the vector store from the relational index."""
+"""Rebuilding the code index from the relational index."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from domain.files import FileIndex
 from domain.ids import FileId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
+from ports.code_index import CodeIndex
 from ports.source import SourceReader
 from ports.unit_of_work import UnitOfWork
-from ports.vectors import Embedder, VectorStore
+from ports.vectors import Embedder
 
 __all__ = ["RebuildReport", "rebuild_vectors"]
 
@@ -35,16 +36,16 @@ async def rebuild_vectors(
     uow: UnitOfWork,
     reader: SourceReader,
     embedder: Embedder,
-    store: VectorStore,
+    code_index: CodeIndex,
     *,
     project_slug: str | None = None,
     progress: Progress | None = None,
 ) -> RebuildReport:
-    """Rebuild the vector store from PostgreSQL: every indexed function of every project
+    """Rebuild the code index from PostgreSQL: every indexed function of every project
     (or of ``project_slug``) is embedded again from its repository's working tree and
     written; units that no longer exist are pruned. A file that cannot be read any more is
     counted as unreadable and its units left as they are. The relational index is the
-    source of truth, the vector store a derived copy that this restores after a loss."""
+    source of truth, the code index a derived copy that this restores after a loss."""
     report = progress or silent
     targets: list[tuple[Organization, Project, Repository, list[FileIndex]]] = []
     async with uow as unit:
@@ -72,7 +73,7 @@ async def rebuild_vectors(
             texts[file.id] = _decode(raw, file.metadata.encoding)
         units = code_units(organization, project, repository, files, texts)
         units_total += len(units)
-        result = await index_code_units(embedder, store, units, prune=True)
+        result = await index_code_units(embedder, code_index, units, prune=True)
         embedded += result.embedded
     return RebuildReport(
         projects=len({p.id for _, p, _, _ in targets}),

@@ -1,4 +1,4 @@
-"""The functions of the analysed files in the vector store: their code units, their
+"""The functions of the analysed files in the code index: their code units, their
 embeddings, and the near-duplicates found through them."""
 
 from __future__ import annotations
@@ -6,11 +6,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 
 from application.builtin_rules import NEAR_DUPLICATE, duplicate_result
-from application.code_units import CodeUnit, collection_name
+from application.code_units import CodeUnit
 from application.indexing.progress import Progress, every
 from application.indexing.reading import Parsed
 from application.similarity import (
@@ -21,13 +20,15 @@ from application.similarity import (
     write_prepared,
 )
 from domain.analysis import AnalysisResult, CodeMetric
+from domain.embeddings import CodeEmbedding, SimilarCode
 from domain.enums import CodeUnitKind, MetricType
 from domain.files import FileIndex
-from domain.ids import FileId, JobId, RuleId
+from domain.ids import EmbeddingId, FileId, JobId, RuleId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.rules import EffectiveRule
-from ports.vectors import Embedder, NearestNeighbours, ScoredPoint, VectorPoint, VectorStore
+from ports.code_index import CodeIndex
+from ports.vectors import Embedder, NearestNeighbours
 
 __all__ = [
     "code_units",
@@ -79,7 +80,7 @@ def code_units(
 
 async def embed(
     embedder: Embedder,
-    store: VectorStore,
+    code_index: CodeIndex,
     units: Sequence[CodeUnit],
     analysed: Sequence[FileIndex],
     report: Progress,
@@ -91,15 +92,15 @@ async def embed(
     with_units = {u.file_id for u in units}
     for file in analysed:
         if file.id not in with_units:
-            await remove_file_units(store, file.id)
+            await remove_file_units(code_index, file.id)
     report("embedding", 0, len(units))
-    prepared = await prepare_code_units(embedder, store, units)
+    prepared = await prepare_code_units(embedder, code_index, units)
     report("embedding", len(units), len(units))
     return prepared
 
 
 async def write_and_find_duplicates(
-    store: VectorStore,
+    code_index: CodeIndex,
     prepared: Sequence[PreparedWrite],
     units: Sequence[CodeUnit],
     parsed: Sequence[Parsed],
@@ -117,23 +118,21 @@ async def write_and_find_duplicates(
     each search of the store follows the write. A failed write fails the whole."""
     rule = rules.get(NEAR_DUPLICATE)
     if neighbours is None or rule is None or not rule.enabled or not units:
-        written = await write_prepared(store, prepared)
+        written = await write_prepared(code_index, prepared)
         return written, await near_duplicates(
-            store, units, parsed, rules, job_id, report, held=held
+            code_index, units, parsed, rules, job_id, report, held=held
         )
-    collection = collection_name("code", CodeUnitKind.FUNCTION)
-    projects = sorted({str(u.project_id) for u in units})
-    points = {p.id: p for p in await _project_points(store, collection, projects)}
+    functions = {e.id: e for e in await _project_functions(code_index, units)}
     for write in prepared:
-        if write.collection == collection:
-            for point_id in write.gone:
-                points.pop(point_id, None)
-            points.update((p.id, p) for p in write.points)
-    writing = asyncio.ensure_future(write_prepared(store, prepared))
+        if write.kind is CodeUnitKind.FUNCTION:
+            for embedding_id in write.gone:
+                functions.pop(embedding_id, None)
+            functions.update((e.id, e) for e in write.embeddings)
+    writing = asyncio.ensure_future(write_prepared(code_index, prepared))
     try:
         duplicates = await near_duplicates(
-            store, units, parsed, rules, job_id, report,
-            held=held, neighbours=neighbours, project_points=list(points.values()),
+            code_index, units, parsed, rules, job_id, report,
+            held=held, neighbours=neighbours, project_functions=list(functions.values()),
         )  # fmt: skip
     except BaseException:
         writing.cancel()
@@ -157,7 +156,7 @@ def excluded_paths(rule: EffectiveRule | None) -> Callable[[str], bool]:
 
 
 async def near_duplicates(
-    store: VectorStore,
+    code_index: CodeIndex,
     units: Sequence[CodeUnit],
     parsed: Sequence[Parsed],
     rules: Mapping[RuleId, EffectiveRule],
@@ -165,7 +164,7 @@ async def near_duplicates(
     report: Progress,
     held: Sequence[AnalysisResult] = (),
     neighbours: NearestNeighbours | None = None,
-    project_points: Sequence[VectorPoint] | None = None,
+    project_functions: Sequence[CodeEmbedding] | None = None,
 ) -> list[AnalysisResult]:
     """One result per pair of functions whose stored embeddings lie within the rule's
     similarity, for each function of an analysed file and the closest other function of
@@ -175,9 +174,9 @@ async def near_duplicates(
     already reports it on the other. Files the rule's ``exclude`` patterns match take no
     part.
 
-    With ``neighbours``, the project's stored vectors (``project_points`` when the caller
-    has them: the function points of the units' projects) are compared all with all in
-    process (exact); without, each function is one search of the store."""
+    With ``neighbours``, the project's stored embeddings (``project_functions`` when the
+    caller has them: the functions of the units' projects) are compared all with all in
+    process (exact); without, each function is one search of the code index."""
     rule = rules.get(NEAR_DUPLICATE)
     if rule is None or not rule.enabled or not units:
         return []
@@ -197,7 +196,6 @@ async def near_duplicates(
         for r in held
         if r.rule_id == NEAR_DUPLICATE and r.location is not None and r.file_id not in analysed
     }  # fmt: skip
-    collection = collection_name("code", CodeUnitKind.FUNCTION)
     candidates = sorted(
         (
             u for u in units
@@ -209,21 +207,19 @@ async def near_duplicates(
         reverse=True,  # the later function of a pair reports it
     )  # fmt: skip
     if neighbours is not None:
-        if project_points is None:
-            projects = sorted({str(u.project_id) for u in candidates})
-            project_points = await _project_points(store, collection, projects)
+        if project_functions is None:
+            project_functions = await _project_functions(code_index, candidates)
         closest = await _closest_in_process(
-            project_points, candidates, min_similarity, excluded, neighbours
+            project_functions, candidates, min_similarity, excluded, neighbours
         )
     else:
-        closest = await _closest_by_search(store, collection, candidates, min_similarity, excluded)
-    paired: set[frozenset[uuid.UUID]] = set()
+        closest = await _closest_by_search(code_index, candidates, min_similarity, excluded)
+    paired: set[frozenset[EmbeddingId]] = set()
     results = []
     for done, (unit, other) in enumerate(zip(candidates, closest, strict=True), start=1):
         if other is not None:
-            pair = frozenset((unit.point_id, other.id))
-            other_path = str(other.payload.get("file_path"))
-            other_line = int(other.payload.get("line_start", 1))
+            pair = frozenset((unit.point_id, other.embedding_id))
+            other_path, other_line = other.file_path, other.line_start
             if (
                 pair not in paired
                 and (other_path, other_line, unit.file_path, unit.symbol) not in reported
@@ -237,7 +233,7 @@ async def near_duplicates(
                         file.relative_path,
                         fn,
                         other_path,
-                        str(other.payload.get("symbol")),
+                        other.symbol,
                         other_line,
                         other.score,
                         rule,
@@ -248,94 +244,85 @@ async def near_duplicates(
 
 
 async def _closest_by_search(
-    store: VectorStore,
-    collection: str,
+    code_index: CodeIndex,
     candidates: Sequence[CodeUnit],
     min_similarity: float,
     excluded: Callable[[str], bool],
-) -> list[ScoredPoint | None]:
-    """The closest other function of each candidate, one search of the store each."""
-    points = {p.id: p for p in await store.retrieve(collection, [u.point_id for u in candidates])}
-    found: list[ScoredPoint | None] = []
+) -> list[SimilarCode | None]:
+    """The closest other function of each candidate, one search of the index each."""
+    stored = await code_index.get(CodeUnitKind.FUNCTION, [u.point_id for u in candidates])
+    by_id = {e.id: e for e in stored}
+    found: list[SimilarCode | None] = []
     for unit in candidates:
-        point = points.get(unit.point_id)
+        embedding = by_id.get(unit.point_id)
         other = None
-        if point is not None:
-            other = await _closest_other(store, collection, point, unit, min_similarity, excluded)
+        if embedding is not None:
+            other = await _closest_other(code_index, embedding, min_similarity, excluded)
         found.append(other)
     return found
 
 
-async def _project_points(
-    store: VectorStore, collection: str, projects: Sequence[str]
-) -> list[VectorPoint]:
-    """Every stored point of ``projects`` in ``collection`` (one count and one read each)."""
-    points: list[VectorPoint] = []
-    for project_id in projects:
-        where = {"project_id": project_id}
-        count = await store.count(collection, filter=where)
-        if count:
-            points += await store.scroll(collection, filter=where, limit=count)
-    return points
+async def _project_functions(
+    code_index: CodeIndex, units: Sequence[CodeUnit]
+) -> list[CodeEmbedding]:
+    """Every stored function of the units' projects."""
+    functions: list[CodeEmbedding] = []
+    for project_id in sorted({u.project_id for u in units}):
+        functions += await code_index.of_project(CodeUnitKind.FUNCTION, project_id)
+    return functions
 
 
 async def _closest_in_process(
-    project_points: Sequence[VectorPoint],
+    project_functions: Sequence[CodeEmbedding],
     candidates: Sequence[CodeUnit],
     min_similarity: float,
     excluded: Callable[[str], bool],
     neighbours: NearestNeighbours,
-) -> list[ScoredPoint | None]:
-    """The closest other function of each candidate among ``project_points``, compared
-    in process (exact search)."""
-    points = sorted(project_points, key=lambda p: p.id)  # ties go to the lowest id
-    index_of = {p.id: i for i, p in enumerate(points)}
-    project_of = [str(p.payload.get("project_id")) for p in points]
+) -> list[SimilarCode | None]:
+    """The closest other function of each candidate among ``project_functions``,
+    compared in process (exact search)."""
+    functions = sorted(project_functions, key=lambda e: e.id)  # ties go to the lowest id
+    index_of = {e.id: i for i, e in enumerate(functions)}
     asked = [u for u in candidates if u.point_id in index_of]
-    eligible = [not excluded(str(p.payload.get("file_path"))) for p in points]
-    by_project: dict[str, list[CodeUnit]] = {}
+    eligible = [not excluded(e.file_path) for e in functions]
+    by_project: dict[object, list[CodeUnit]] = {}
     for unit in asked:
-        by_project.setdefault(str(unit.project_id), []).append(unit)
-    answers: dict[uuid.UUID, ScoredPoint] = {}
+        by_project.setdefault(unit.project_id, []).append(unit)
+    answers: dict[EmbeddingId, SimilarCode] = {}
     for project_id, units in by_project.items():
-        allowed = [e and p == project_id for e, p in zip(eligible, project_of, strict=True)]
+        allowed = [
+            e and f.project_id == project_id for e, f in zip(eligible, functions, strict=True)
+        ]
         found = await asyncio.to_thread(
             neighbours.closest,
-            [p.vector for p in points],
+            [f.vector for f in functions],
             [index_of[u.point_id] for u in units],
             allowed,
             min_similarity,
         )
         for unit, hit in zip(units, found, strict=True):
             if hit is not None:
-                other = points[hit[0]]
-                answers[unit.point_id] = ScoredPoint(
-                    id=other.id, score=hit[1], payload=other.payload
-                )
+                answers[unit.point_id] = functions[hit[0]].hit(hit[1])
     return [answers.get(u.point_id) for u in candidates]
 
 
 async def _closest_other(
-    store: VectorStore,
-    collection: str,
-    point: VectorPoint,
-    unit: CodeUnit,
+    code_index: CodeIndex,
+    embedding: CodeEmbedding,
     min_similarity: float,
     excluded: Callable[[str], bool],
-) -> ScoredPoint | None:
-    """The function of the unit's project closest to it within ``min_similarity``, but
-    itself and those of excluded files."""
+) -> SimilarCode | None:
+    """The function of the embedding's project closest to it within ``min_similarity``,
+    but itself and those of excluded files."""
     limit = 2
-    while True:  # widen the search past excluded functions, up to the store's limit
-        hits = await store.search(
-            collection,
-            point.vector,
-            limit=limit,
-            filter={"project_id": str(unit.project_id)},
-            score_threshold=min_similarity,
-        )
+    while True:  # widen the search past excluded functions, up to the index's limit
+        hits = await code_index.similar(
+            CodeUnitKind.FUNCTION, embedding.vector, limit=limit,
+            organization_id=embedding.organization_id, project_id=embedding.project_id,
+            min_score=min_similarity,
+        )  # fmt: skip
         for hit in hits:
-            if hit.id != unit.point_id and not excluded(str(hit.payload.get("file_path"))):
+            if hit.embedding_id != embedding.id and not excluded(hit.file_path):
                 return hit
         if len(hits) < limit or limit == _MAX_HITS:
             return None

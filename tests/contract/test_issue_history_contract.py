@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.memory.vectors import MemoryVectorStore
 from adapters.source.analyzer import FileAnalyzer
@@ -74,7 +75,7 @@ def repo(tmp_path: Path) -> Repo:
 async def test_issues_keep_their_identity_through_an_edit_history(
     backend: Backend, repo: Repo
 ) -> None:
-    store, embedder = MemoryVectorStore(), HashingEmbedder(64)
+    store, embedder = VectorCodeIndex(MemoryVectorStore()), HashingEmbedder(64)
 
     async def index() -> IndexReport:
         report = await index_repository(

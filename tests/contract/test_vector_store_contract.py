@@ -542,6 +542,38 @@ async def test_collection_names_are_validated(store: VectorStore, bad_name: str)
         await store.ensure_collection(bad_name, dimension=DIMENSION)
 
 
+@pytest.mark.parametrize("bad_keys", ["project_id", ["ok", "has space"], [""], [7]])
+async def test_indexed_keys_are_validated(
+    store: VectorStore, name: Callable[[str], str], bad_keys: Any
+) -> None:
+    """Keys to index that are not a sequence of filter keys are refused, and no
+    collection is made."""
+    with pytest.raises(ValidationError, match="indexed"):
+        await store.ensure_collection(name("bad-keys"), dimension=DIMENSION, indexed=bad_keys)
+    assert name("bad-keys") not in {info.name for info in await store.collections()}
+
+
+async def test_indexed_keys_filter_like_any_other(
+    store: VectorStore, name: Callable[[str], str]
+) -> None:
+    """A collection whose keys are indexed, and gains another key when ensured again,
+    filters on them with the same hits as on keys without an index; its points stay."""
+    points = [
+        point(unit(i % DIMENSION, 1.0 + i / 10), {"team": f"t{i % 3}", "tag": f"t{i % 3}"})
+        for i in range(30)
+    ]
+    collection = name("indexed")
+    await store.ensure_collection(collection, dimension=DIMENSION, indexed=["team"])
+    await store.upsert(collection, points)
+    await store.ensure_collection(collection, dimension=DIMENSION, indexed=["team", "tag"])
+    query = unit(2)
+    on_indexed = await store.search(collection, query, limit=5, filter={"team": "t1"})
+    on_other = await store.search(collection, query, limit=5, filter={"tag": "t1"})
+    assert [h.id for h in on_indexed] == [h.id for h in on_other]
+    assert len(on_indexed) == 5
+    assert await store.count(collection, filter={"team": ["t0", "t2"]}) == 20
+
+
 @pytest.mark.parametrize("bad_dimension", [0, -1, 2.5])
 async def test_dimension_must_be_positive(
     store: VectorStore, name: Callable[[str], str], bad_dimension: Any

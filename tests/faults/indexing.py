@@ -12,25 +12,23 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import attrs
 
+from adapters.code_index import VectorCodeIndex
 from adapters.config import Settings
 from adapters.container import Container, build_container, running
-from application.code_units import collection_name
 from application.indexing import IndexReport, index_repository
 from domain.enums import CodeUnitKind
 from domain.events import AnalysisCompleted
 from domain.ids import OrganizationId
-from ports.errors import NotFoundError
+from ports.code_index import CodeIndex
 from ports.pagination import PageRequest
 from ports.source import CodeAnalyzer, SourceReader
 from ports.unit_of_work import UnitOfWork
-from ports.vectors import VectorStore
 
 __all__ = ["STAGES", "State", "failing_at", "index_with", "state_of"]
 
@@ -110,7 +108,7 @@ class Trapped:
     uow: UnitOfWork
     reader: SourceReader
     analyzer: CodeAnalyzer
-    store: VectorStore
+    store: CodeIndex
 
 
 def trapped(container: Container, trap: Trap) -> Trapped:
@@ -118,7 +116,7 @@ def trapped(container: Container, trap: Trap) -> Trapped:
         uow=TrappedUnit(container.uow(system=True), trap),
         reader=TrappedReader(container.source_reader(), trap),
         analyzer=TrappedAnalyzer(container.code_analyzer(), trap),
-        store=TrappedStore(container.vector_store(), trap),
+        store=VectorCodeIndex(TrappedStore(container.vector_store(), trap)),
     )
 
 
@@ -174,12 +172,7 @@ async def state_of(container: Container) -> State:
         results = await uow.analysis.find_results_by_job(job.id, PageRequest(limit=1000))
         metrics = await uow.analysis.find_metrics_by_job(job.id, PageRequest(limit=1000))
         paths = {f.id: f.relative_path for f in (*live, *gone)}
-    try:
-        points = await container.vector_store().scroll(
-            collection_name("code", CodeUnitKind.FUNCTION), filter={"project_id": str(project.id)}
-        )
-    except NotFoundError:
-        points = []
+    functions = await container.code_index().of_project(CodeUnitKind.FUNCTION, project.id)
     return State(
         files={
             f.relative_path: (
@@ -212,14 +205,14 @@ async def state_of(container: Container) -> State:
         ),
         vectors=frozenset(
             (
-                p.payload["file_path"],
-                p.payload["symbol"],
-                p.payload["line_start"],
-                p.payload["line_end"],
-                p.payload["code_hash"],
-                paths.get(uuid.UUID(p.payload["file_id"])) == p.payload["file_path"],
+                f.file_path,
+                f.symbol,
+                f.line_start,
+                f.line_end,
+                f.code_hash,
+                paths.get(f.file_id) == f.file_path,
             )
-            for p in points
+            for f in functions
         ),
     )
 

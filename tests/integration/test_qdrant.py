@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from qdrant_client import AsyncQdrantClient
 
-from adapters.qdrant import INDEXED_FIELDS, NORM_KEY, QdrantVectorStore
+from adapters.qdrant import NORM_KEY, QdrantVectorStore
 from adapters.vector_health import VectorStoreHealthCheck
 from ports.errors import UnavailableError, ValidationError
 from ports.health import HealthStatus
@@ -130,21 +130,27 @@ def test_bad_configuration_is_refused(config: dict[str, Any]) -> None:
 
 
 async def test_server_collections_get_keyword_payload_indexes(qdrant_server_url: str) -> None:
-    """A collection created on a server gets a keyword index on every filter field."""
+    """A collection created on a server gets a keyword index on each key it is given;
+    ensured again with another key, it gains that one."""
     store = QdrantVectorStore(url=qdrant_server_url)
     name = f"contract_{uuid.uuid4().hex[:12]}_indexes"
     client = AsyncQdrantClient(url=qdrant_server_url, check_compatibility=False)
     try:
-        await store.ensure_collection(name, dimension=4)
+        await store.ensure_collection(name, dimension=4, indexed=["project_id"])
+        first = set((await client.get_collection(name)).payload_schema)
+        again = QdrantVectorStore(url=qdrant_server_url)
+        await again.ensure_collection(name, dimension=4, indexed=["project_id", "language"])
+        await again.aclose()
         schema = (await client.get_collection(name)).payload_schema
     finally:
         await store.drop_collection(name)
         await store.aclose()
         await client.close()
 
-    assert {field: str(schema[field].data_type) for field in INDEXED_FIELDS} == {
-        field: "keyword" for field in INDEXED_FIELDS
-    }
+    assert first == {"project_id"}
+    assert {field: str(s.data_type) for field, s in schema.items()} == {
+        "project_id": "keyword", "language": "keyword",
+    }  # fmt: skip
 
 
 async def test_local_mode_refuses_snapshots(tmp_path: Path) -> None:

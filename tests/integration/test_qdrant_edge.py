@@ -25,7 +25,7 @@ import psutil
 import pytest
 import qdrant_edge as qe
 
-from adapters.qdrant import INDEXED_FIELDS, NORM_KEY, QdrantEdgeVectorStore
+from adapters.qdrant import NORM_KEY, QdrantEdgeVectorStore
 from adapters.vector_health import VectorStoreHealthCheck
 from ports.errors import NotFoundError, UnavailableError, ValidationError
 from ports.health import HealthStatus
@@ -69,13 +69,19 @@ async def store(tmp_path: Path) -> AsyncIterator[QdrantEdgeVectorStore]:
 
 
 def random_points(count: int, dimension: int, seed: int = 1) -> list[VectorPoint]:
-    """Points with payloads on indexed keys (project_id), unindexed ones (bucket, flag)."""
+    """Points with payloads on a key to index (project_id) and others (team, bucket, flag)."""
     rng = np.random.default_rng(seed)
     return [
         VectorPoint(
             uuid.uuid4(),
             tuple(float(x) for x in rng.normal(size=dimension)),
-            {"project_id": f"p{i % 10}", "bucket": i % 10, "flag": i % 10 == 3, "i": i},
+            {
+                "project_id": f"p{i % 10}",
+                "team": f"t{i % 10}",
+                "bucket": i % 10,
+                "flag": i % 10 == 3,
+                "i": i,
+            },
         )
         for i in range(count)
     ]
@@ -287,10 +293,13 @@ def test_bad_configuration_is_refused(config: dict[str, Any]) -> None:
 # --------------------------------------------------------------------------- payload indexes
 
 
+KEYS = ("project_id", "language")
+
+
 async def test_new_collections_get_keyword_indexes(store: QdrantEdgeVectorStore) -> None:
-    """A new collection has a keyword payload index on every filtered key, and it is made
-    in one step: no collection directory exists without them."""
-    await store.ensure_collection("code_function", dimension=4)
+    """A new collection has a keyword payload index on each key it is given, and no
+    other, made in one step: no collection directory exists without them."""
+    await store.ensure_collection("code_function", dimension=4, indexed=KEYS)
     await store.aclose()
 
     shard = qe.EdgeShard.load(str(store.path / "collections" / "code_function"))
@@ -298,17 +307,17 @@ async def test_new_collections_get_keyword_indexes(store: QdrantEdgeVectorStore)
         schema = shard.info().payload_schema
     finally:
         shard.close()
-    assert {f: schema[f].data_type for f in INDEXED_FIELDS} == {
-        f: qe.PayloadSchemaType.Keyword for f in INDEXED_FIELDS
+    assert {f: s.data_type for f, s in schema.items()} == {
+        f: qe.PayloadSchemaType.Keyword for f in KEYS
     }
     assert [p.name for p in (store.path / "collections").iterdir()] == ["code_function"]
 
 
-async def test_a_collection_missing_indexes_gets_them_when_opened(
+async def test_a_collection_missing_indexes_gets_them_when_ensured(
     store: QdrantEdgeVectorStore,
 ) -> None:
-    """A collection made without the payload indexes (by the engine directly) gets them
-    when the store opens it, and keeps its points."""
+    """A collection made without the payload indexes (by the engine directly) gets those
+    that ensure_collection names, and keeps its points."""
     directory = store.path / "collections" / "foreign"
     shard = qe.EdgeShard.create(
         str(directory), qe.EdgeConfig(vectors=qe.EdgeVectorParams(3, qe.Distance.Dot))
@@ -317,10 +326,12 @@ async def test_a_collection_missing_indexes_gets_them_when_opened(
     shard.close()
 
     assert await store.count("foreign") == 1
+    await store.ensure_collection("foreign", dimension=3, distance=Distance.DOT, indexed=KEYS)
+    assert await store.count("foreign") == 1
     await store.aclose()
     shard = qe.EdgeShard.load(str(directory))
     try:
-        assert set(INDEXED_FIELDS) <= set(shard.info().payload_schema)
+        assert set(KEYS) <= set(shard.info().payload_schema)
     finally:
         shard.close()
 
@@ -331,13 +342,13 @@ async def test_a_collection_missing_indexes_gets_them_when_opened(
 async def test_indexed_collections_search_filters_exactly_where_no_index_serves(
     tmp_path: Path,
 ) -> None:
-    """Once the HNSW index is built, filters on unindexed keys, numbers and booleans give
-    exactly the brute-force top-k (they are searched exactly), and filters on indexed keys
-    find the same top-k."""
+    """Once the HNSW index is built, filters on unindexed keys (strings included), numbers
+    and booleans give exactly the brute-force top-k (they are searched exactly), and
+    filters on indexed keys find the same top-k."""
     store = QdrantEdgeVectorStore(path=tmp_path, indexing_threshold_kb=1)
     points = random_points(3000, 16)
     try:
-        await store.ensure_collection("c", dimension=16)
+        await store.ensure_collection("c", dimension=16, indexed=["project_id"])
         await store.upsert("c", points)
         [report] = await store.optimize("c")
         assert report.indexed == report.points == 3000
@@ -345,6 +356,7 @@ async def test_indexed_collections_search_filters_exactly_where_no_index_serves(
         rng = np.random.default_rng(5)
         filters: list[tuple[dict[str, object], Callable[[Mapping[str, Any]], bool]]] = [
             ({"bucket": 3}, lambda p: p["bucket"] == 3),
+            ({"team": "t3"}, lambda p: p["team"] == "t3"),
             ({"flag": True}, lambda p: p["flag"] is True),
             ({"i": [7, 8.0, 2999]}, lambda p: p["i"] in (7, 8, 2999)),
             ({"project_id": "p3", "bucket": [3, 4]}, lambda p: p["project_id"] == "p3"),

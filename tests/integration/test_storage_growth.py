@@ -17,6 +17,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.memory.vectors import MemoryVectorStore
 from adapters.source import FileAnalyzer, GitSourceReader
@@ -162,7 +163,7 @@ async def test_each_run_adds_rows_for_the_file_it_changed_not_for_every_issue(
     only the issues and changelog entries its edit made, and one row each of job,
     measures and gate; nothing grows with the repository's other issues."""
     repo = Repo(tmp_path / "ledger")
-    vectors, embedder = MemoryVectorStore(), HashingEmbedder(64)
+    vectors, embedder = VectorCodeIndex(MemoryVectorStore()), HashingEmbedder(64)
 
     async def index() -> IndexReport:
         return await index_repository(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.memory import MemoryDatabase, MemoryUnitOfWork
 from adapters.memory.vectors import MemoryVectorStore
@@ -21,13 +22,20 @@ async def test_a_lost_vector_store_is_rebuilt_from_the_index(tmp_path: Path) -> 
     original = MemoryVectorStore()
     reader, analyzer = GitSourceReader(), FileAnalyzer()
     await index_repository(
-        MemoryUnitOfWork(db, system=True), reader, analyzer, embedder, original, str(repo.root)
+        MemoryUnitOfWork(db, system=True),
+        reader,
+        analyzer,
+        embedder,
+        VectorCodeIndex(original),
+        str(repo.root),
     )
     before = await original.scroll("code_function")
     assert before
 
     replacement = MemoryVectorStore()
-    report = await rebuild_vectors(MemoryUnitOfWork(db, system=True), reader, embedder, replacement)
+    report = await rebuild_vectors(
+        MemoryUnitOfWork(db, system=True), reader, embedder, VectorCodeIndex(replacement)
+    )
 
     after = await replacement.scroll("code_function")
     assert [(p.id, dict(p.payload)) for p in after] == [(p.id, dict(p.payload)) for p in before]

@@ -36,6 +36,7 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.exact_neighbours import ExactNeighbours
 from adapters.postgres.database import PostgresDatabase
@@ -273,7 +274,7 @@ async def _index_runs(
     URL in the system scope, where the rows are counted."""
     reader, analyzer = GitSourceReader(), FileAnalyzer()
     embedder, neighbours = HashingEmbedder(dimension=DIMENSION), ExactNeighbours()
-    liveness = LocalLiveness()
+    liveness, code_index = LocalLiveness(), VectorCodeIndex(store)
     started = time.perf_counter()
     repo = Repository(root, files)
     built = time.perf_counter() - started
@@ -281,7 +282,7 @@ async def _index_runs(
     async def index() -> tuple[IndexReport, float]:
         began = time.perf_counter()
         report = await index_repository(
-            PostgresUnitOfWork(database, system=True), reader, analyzer, embedder, store,
+            PostgresUnitOfWork(database, system=True), reader, analyzer, embedder, code_index,
             str(repo.root), organization_slug="bench", liveness=liveness,
             neighbours=neighbours, workers=os.cpu_count() or 1,
         )  # fmt: skip

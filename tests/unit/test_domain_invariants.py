@@ -117,6 +117,7 @@ SAMPLES: dict[type, dict[str, Any]] = {
         "line_start": 1,
         "line_end": 3,
         "code_hash": "c" * 64,
+        "model": "hashing-v1",
         "vector": (0.5, -0.5),
     },
     SourceLocation: {"line_start": 1, "line_end": 1},

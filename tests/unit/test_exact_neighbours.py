@@ -12,6 +12,7 @@ from typing import Any, cast
 import attrs
 import pytest
 
+from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.exact_neighbours import ExactNeighbours
 from adapters.memory.vectors import MemoryVectorStore
@@ -25,6 +26,7 @@ from application.indexing.vectors import (
 )
 from application.similarity import index_code_units
 from domain.analysis import AnalysisResult
+from domain.enums import CodeUnitKind
 from domain.ids import JobId, new_id
 from domain.values import FileMetadata, FunctionSignature
 from ports.errors import UnavailableError
@@ -83,7 +85,7 @@ async def test_one_pass_finds_what_a_search_per_function_finds(min_similarity: f
     with the same similarity, as a search of the store per function."""
     everything = _stdlib_functions(60)
     now = everything[1::2]  # the others as files analysed earlier
-    store = MemoryVectorStore()
+    store = VectorCodeIndex(MemoryVectorStore())
     units = code_units(
         ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in everything],
         {p.file.id: p.text for p in everything if p.text is not None},
@@ -120,7 +122,7 @@ async def test_pairs_found_while_writing_are_those_found_after_writing() -> None
     everything = _stdlib_functions(40)
     now = everything[15:]
     texts = {p.file.id: p.text for p in everything if p.text is not None}
-    store, reference = MemoryVectorStore(), MemoryVectorStore()
+    store, reference = VectorCodeIndex(MemoryVectorStore()), VectorCodeIndex(MemoryVectorStore())
     first = code_units(ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in everything], texts)
     for target in (store, reference):
         await index_code_units(HashingEmbedder(), target, first)
@@ -154,9 +156,9 @@ async def test_pairs_found_while_writing_are_those_found_after_writing() -> None
     assert any(r.title.startswith("again ") for r in overlapped)
     assert sum(r.title.startswith("normalize_record ") for r in overlapped) == 2  # 3 copies
     assert written.embedded == 1
-    assert sorted(p.id for p in await store.scroll("code_function")) == sorted(
-        p.id for p in await reference.scroll("code_function")
-    )
+    assert [e.id for e in await store.of_project(CodeUnitKind.FUNCTION, PROJECT.id)] == [
+        e.id for e in await reference.of_project(CodeUnitKind.FUNCTION, PROJECT.id)
+    ]
 
 
 class _FailingUpserts(MemoryVectorStore):
@@ -169,7 +171,7 @@ async def test_a_write_that_fails_while_pairs_are_found_fails_the_whole() -> Non
     parsed = _stdlib_functions(5)
     texts = {p.file.id: p.text for p in parsed if p.text is not None}
     units = code_units(ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in parsed], texts)
-    store = _FailingUpserts()
+    store = VectorCodeIndex(_FailingUpserts())
     prepared = await embed(HashingEmbedder(), store, units, [p.file for p in parsed], silent)
 
     with pytest.raises(UnavailableError):

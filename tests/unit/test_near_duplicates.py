@@ -7,6 +7,7 @@ import datetime as dt
 import hashlib
 from typing import Any
 
+from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.memory.vectors import MemoryVectorStore
 from application.builtin_rules import BUILTIN_RULES, NEAR_DUPLICATE
@@ -88,7 +89,7 @@ async def duplicates(
 ) -> tuple[list[AnalysisResult], dict[str, float], JobId]:
     """The results of the stage over ``analysed`` (with ``stored`` embedded too, as
     files analysed earlier), and the duplicate_functions metric of each analysed file."""
-    store = MemoryVectorStore()
+    store = VectorCodeIndex(MemoryVectorStore())
     everything = code_units(
         ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in stored + analysed],
         {p.file.id: p.text for p in stored + analysed if p.text is not None},

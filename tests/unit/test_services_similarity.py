@@ -7,6 +7,7 @@ from typing import Any, cast
 
 import pytest
 
+from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.memory.vectors import MemoryVectorStore
 from application import (
@@ -127,6 +128,11 @@ def store() -> MemoryVectorStore:
     return MemoryVectorStore()
 
 
+@pytest.fixture
+def index(store: MemoryVectorStore) -> VectorCodeIndex:
+    return VectorCodeIndex(store)
+
+
 async def test_code_hash_ignores_line_endings_and_trailing_whitespace() -> None:
     """Code differing only in line endings or trailing blanks has one hash; other edits
     change it."""
@@ -136,10 +142,10 @@ async def test_code_hash_ignores_line_endings_and_trailing_whitespace() -> None:
 
 
 async def test_index_code_units_fills_one_collection_per_kind(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """Functions and classes go to their own collections, sized by the embedder."""
-    result = await index_code_units(embedder, store, _units())
+    result = await index_code_units(embedder, index, _units())
     assert (result.embedded, result.skipped) == (4, 0)
     collections = {c.name: c for c in await store.collections()}
     assert set(collections) == {"code_function", "code_class"}
@@ -148,12 +154,12 @@ async def test_index_code_units_fills_one_collection_per_kind(
 
 
 async def test_similar_code_finds_the_near_duplicate_first(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """A renamed copy of total_price finds total_price as the closest function."""
-    await index_code_units(embedder, store, _units())
+    await index_code_units(embedder, index, _units())
     hits = await find_similar_code(
-        embedder, store, NEAR_DUPLICATE, kind=CodeUnitKind.FUNCTION, organization_id=None
+        embedder, index, NEAR_DUPLICATE, kind=CodeUnitKind.FUNCTION, organization_id=None
     )
     first = hits[0]
     assert first.symbol == "total_price"
@@ -163,13 +169,13 @@ async def test_similar_code_finds_the_near_duplicate_first(
 
 
 async def test_similar_code_honours_the_filters(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """Hits are limited to the project and language asked for."""
-    await index_code_units(embedder, store, _units())
+    await index_code_units(embedder, index, _units())
     go = await find_similar_code(
         embedder,
-        store,
+        index,
         NEAR_DUPLICATE,
         kind=CodeUnitKind.FUNCTION,
         language=ProgrammingLanguage.GO,
@@ -177,7 +183,7 @@ async def test_similar_code_honours_the_filters(
     )
     other_project = await find_similar_code(
         embedder,
-        store,
+        index,
         NEAR_DUPLICATE,
         kind=CodeUnitKind.FUNCTION,
         project_id=ProjectId(new_id()),
@@ -185,7 +191,7 @@ async def test_similar_code_honours_the_filters(
     )
     same_project = await find_similar_code(
         embedder,
-        store,
+        index,
         NEAR_DUPLICATE,
         kind=CodeUnitKind.FUNCTION,
         project_id=PROJECT,
@@ -197,18 +203,18 @@ async def test_similar_code_honours_the_filters(
 
 
 async def test_reindexing_skips_units_whose_code_did_not_change(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """Indexing again embeds only the unit whose code changed, and overwrites its point
     instead of adding one; a change of line endings alone is no change."""
-    await index_code_units(embedder, store, _units())
+    await index_code_units(embedder, index, _units())
     embedder.texts.clear()
     units = _units()
     units[1] = _unit("parse_date", SOURCES["parse_date"].replace("\n", "\r\n"), line=10)
     units[2] = _unit(
         "send_welcome", SOURCES["send_welcome"] + "    smtp.quit()\n", file_id=MAIL_FILE
     )
-    result = await index_code_units(embedder, store, units)
+    result = await index_code_units(embedder, index, units)
     assert (result.embedded, result.skipped) == (1, 3)
     assert len(embedder.texts) == 1 and "smtp.quit()" in embedder.texts[0]
     assert await store.count("code_function") == 3
@@ -217,16 +223,16 @@ async def test_reindexing_skips_units_whose_code_did_not_change(
 
 
 async def test_pruning_reindex_keeps_the_files_units_as_given_and_others_as_they_were(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """With ``prune``, the units given are their files' whole content: an unchanged unit
     is skipped, a changed one embedded again, a unit of those files no longer given is
     deleted, and the points of other files stay."""
-    await index_code_units(embedder, store, _units())
+    await index_code_units(embedder, index, _units())
     embedder.texts.clear()
     renamed = _unit("parse_iso_date", SOURCES["parse_date"], line=12)
 
-    result = await index_code_units(embedder, store, [_units()[0], renamed], prune=True)
+    result = await index_code_units(embedder, index, [_units()[0], renamed], prune=True)
 
     assert (result.embedded, result.skipped) == (1, 1)
     assert embedder.texts == [normalize_code(renamed.code)]
@@ -240,23 +246,23 @@ async def test_pruning_reindex_keeps_the_files_units_as_given_and_others_as_they
 
 
 async def test_remove_file_units_empties_every_collection_of_that_file(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """Removing a file deletes its functions and classes and keeps the other file's."""
-    await index_code_units(embedder, store, _units())
-    await remove_file_units(store, MAIL_FILE)
+    await index_code_units(embedder, index, _units())
+    await remove_file_units(index, MAIL_FILE)
     assert await store.count("code_class") == 0
     remaining = await store.scroll("code_function")
     assert {p.payload["symbol"] for p in remaining} == {"total_price", "parse_date"}
 
 
 async def test_searching_before_anything_is_indexed_finds_nothing(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """A kind with no collection yet gives no hits rather than an error."""
     assert (
         await find_similar_code(
-            embedder, store, "x = 1", kind=CodeUnitKind.FILE, organization_id=None
+            embedder, index, "x = 1", kind=CodeUnitKind.FILE, organization_id=None
         )
         == []
     )
@@ -270,39 +276,39 @@ async def test_a_code_unit_ending_before_it_starts_is_rejected() -> None:
 
 
 async def test_indexing_a_repeated_unit_writes_nothing(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """Two units with one identity raise ValidationError on ``units`` before any write."""
     unit = _unit("total_price", SOURCES["total_price"])
     with pytest.raises(ValidationError) as caught:
-        await index_code_units(embedder, store, [unit, unit])
+        await index_code_units(embedder, index, [unit, unit])
     assert caught.value.field == "units"
     assert await store.collections() == []
     assert embedder.texts == []
 
 
 async def test_find_similar_code_rejects_blank_code_and_unknown_kinds(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """Blank code and a kind that is not a CodeUnitKind raise ValidationError naming them."""
     with pytest.raises(ValidationError) as blank:
         await find_similar_code(
-            embedder, store, "  \n", kind=CodeUnitKind.FUNCTION, organization_id=None
+            embedder, index, "  \n", kind=CodeUnitKind.FUNCTION, organization_id=None
         )
     with pytest.raises(ValidationError) as kind:
         await find_similar_code(
-            embedder, store, "x = 1", kind=cast(Any, "module"), organization_id=None
+            embedder, index, "x = 1", kind=cast(Any, "module"), organization_id=None
         )
     assert (blank.value.field, kind.value.field) == ("code", "kind")
 
 
 async def test_vector_cleanup_follows_removed_files_and_deleted_projects(
-    embedder: RecordingEmbedder, store: MemoryVectorStore
+    embedder: RecordingEmbedder, store: MemoryVectorStore, index: VectorCodeIndex
 ) -> None:
     """The cleanup handler drops a removed file's units, ignores a modified file, and
     drops every unit of a deleted project; running it twice changes nothing more."""
-    await index_code_units(embedder, store, _units())
-    cleanup = VectorCleanup(store)
+    await index_code_units(embedder, index, _units())
+    cleanup = VectorCleanup(index)
     before = await store.count("code_function")
 
     def changed(change: str) -> FileChanged:
