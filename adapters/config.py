@@ -34,6 +34,7 @@ __all__ = [
 
 BACKENDS = ("memory", "postgres")
 VECTOR_BACKENDS = ("memory", "pgvector", "qdrant")
+PGVECTOR_INDEXES = ("vector", "halfvec", "binary")
 EMBEDDERS = ("hashing", "sentence-transformers")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 CONFIG_FILE_NAME = "codeant.toml"
@@ -316,6 +317,12 @@ class Settings:
     )
     pgvector_ef_search: int = attrs.field(
         default=100, converter=_as_int, validator=_checked(_int_from(1, 1000))
+    )
+    pgvector_index: str = attrs.field(
+        default="vector", converter=_as_lower, validator=_checked(_one_of(PGVECTOR_INDEXES))
+    )
+    pgvector_rescore: int = attrs.field(
+        default=10, converter=_as_int, validator=_checked(_int_from(1, 100))
     )
     embedder: str = attrs.field(
         default="hashing", converter=_as_lower, validator=_checked(_one_of(EMBEDDERS))

@@ -136,6 +136,8 @@ class Container(containers.DeclarativeContainer):
             m=config.pgvector_m,
             ef_construction=config.pgvector_ef_construction,
             ef_search=config.pgvector_ef_search,
+            index=config.pgvector_index,
+            rescore=config.pgvector_rescore,
         ),
         qdrant=providers.Singleton(
             _qdrant_store,

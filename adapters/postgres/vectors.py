@@ -7,8 +7,11 @@ own (``codeant_vectors`` by default) and in it the registry ``collections(name, 
 distance, created_at)``; each collection is a table ``vectors_<name>`` (``id uuid``,
 ``embedding vector(dimension)``, ``payload jsonb``, ``updated_at``) with an HNSW index on the
 embedding, using the operator class of its distance, and a GIN (``jsonb_path_ops``) index
-on the payload for filters. A collection name longer than 50 characters becomes its
-first 34 and a hash of the whole, so that every identifier fits PostgreSQL's 63 bytes.
+on the payload for filters. The HNSW index may instead hold the embeddings quantized (see
+:data:`INDEX_KINDS`): the table keeps every vector in full, and a search re-scores the
+index's candidates with the exact distance. A collection name longer than 50 characters
+becomes its first 34 and a hash of the whole, so that every identifier fits PostgreSQL's
+63 bytes.
 """
 
 from __future__ import annotations
@@ -56,13 +59,26 @@ from adapters.vector_rules import (
 from ports.errors import NotFoundError, PersistenceError, UnavailableError, ValidationError
 from ports.vectors import CollectionInfo, Distance, ScoredPoint, VectorFilter, VectorPoint
 
-__all__ = ["HNSW_MAX_DIMENSION", "PgVectorStore", "table_names"]
+__all__ = ["HNSW_MAX_DIMENSION", "INDEX_KINDS", "MIN_CANDIDATES", "PgVectorStore", "table_names"]
 
 log = logging.getLogger(__name__)
 
 HNSW_MAX_DIMENSION = 2000
 """pgvector indexes vectors of at most this many dimensions; larger collections get no
 HNSW index, and their searches scan the table (exact, slower)."""
+INDEX_KINDS = ("vector", "halfvec", "binary")
+"""What the HNSW index of a new collection holds: the vectors as stored (``vector``); each
+as half-precision floats (``halfvec``: half the index's size, up to 4,000 dimensions); or
+its binary quantization, one bit per dimension, the sign (``binary``: a 32nd of it, up to
+64,000 dimensions). The two quantized kinds are searched for ``rescore`` candidates per hit
+asked (at least :data:`MIN_CANDIDATES`), ranked by their exact distance."""
+_MAX_INDEXED = {"vector": HNSW_MAX_DIMENSION, "halfvec": 4000, "binary": 64000}
+MIN_CANDIDATES = 100
+"""The fewest candidates a search of a quantized index re-scores (all of a smaller
+collection's, so that its searches are exact)."""
+_QUANTIZED_SINCE = (0, 7, 0)
+HALF_MAX = 65504.0
+"""The largest half-precision float: a halfvec index refuses larger components."""
 
 _SCHEMA_RE = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 _BULK_POINTS = 1000
@@ -77,12 +93,13 @@ _ITERATIVE_SCAN_SINCE = (0, 8, 0)
 class _Metric:
     operator: str
     opclass: str
+    half_opclass: str
 
 
 _METRICS = {
-    Distance.COSINE: _Metric("<=>", "vector_cosine_ops"),
-    Distance.DOT: _Metric("<#>", "vector_ip_ops"),
-    Distance.EUCLIDEAN: _Metric("<->", "vector_l2_ops"),
+    Distance.COSINE: _Metric("<=>", "vector_cosine_ops", "halfvec_cosine_ops"),
+    Distance.DOT: _Metric("<#>", "vector_ip_ops", "halfvec_ip_ops"),
+    Distance.EUCLIDEAN: _Metric("<->", "vector_l2_ops", "halfvec_l2_ops"),
 }
 
 # --------------------------------------------------------------------------- SQL
@@ -116,7 +133,7 @@ CREATE TABLE {schema}.{table} (
     updated_at timestamptz NOT NULL DEFAULT now()
 )""")
 CREATE_HNSW = sql.SQL(
-    "CREATE INDEX {index} ON {schema}.{table} USING hnsw (embedding {opclass})"
+    "CREATE INDEX {index} ON {schema}.{table} USING hnsw ({key} {opclass})"
     " WITH (m = {m}, ef_construction = {ef_construction})"
 )
 CREATE_GIN = sql.SQL("CREATE INDEX {index} ON {schema}.{table} USING gin (payload jsonb_path_ops)")
@@ -146,6 +163,18 @@ WITH hits AS MATERIALIZED (
 )
 SELECT id, payload, distance FROM hits ORDER BY distance, id
 """)
+# A quantized index gives candidates in the order of its key; the exact distance ranks them.
+RESCORED_SEARCH = sql.SQL("""
+WITH candidates AS MATERIALIZED (
+    SELECT id, payload, embedding
+    FROM {schema}.{table}
+    WHERE {where}
+    ORDER BY {key} {key_operator} {key_query}
+    LIMIT %s
+)
+SELECT id, payload, embedding {operator} %b::vector AS distance
+FROM candidates ORDER BY distance, id LIMIT %s
+""")
 # Points are read in binary (see _points): vector_send is pgvector's binary output.
 RETRIEVE = sql.SQL(
     "SELECT id, vector_send(embedding), payload FROM {schema}.{table} WHERE id = ANY(%s)"
@@ -170,6 +199,40 @@ class _Collection:
     distance: Distance
 
 
+@attrs.frozen
+class _Key:
+    """What an HNSW index of some kind orders by, and how a search asks it."""
+
+    expression: sql.Composable
+    opclass: str
+    operator: str
+    query: sql.Composable
+
+
+def _key(kind: str, dimension: int, distance: Distance) -> _Key:
+    metric, width = _METRICS[distance], sql.Literal(dimension)
+    if kind == "halfvec":
+        return _Key(
+            sql.SQL("(embedding::halfvec({}))").format(width), metric.half_opclass,
+            metric.operator, sql.SQL("%b::vector::halfvec({})").format(width),
+        )  # fmt: skip
+    if kind == "binary":
+        return _Key(
+            sql.SQL("(binary_quantize(embedding)::bit({}))").format(width), "bit_hamming_ops",
+            "<~>", sql.SQL("binary_quantize(%b::vector)"),
+        )  # fmt: skip
+    return _Key(sql.SQL("embedding"), metric.opclass, metric.operator, sql.SQL("%b::vector"))
+
+
+def _kind_of(indexdef: str | None) -> str:
+    """The kind of an HNSW index from its definition (``vector`` without one)."""
+    if indexdef is None:
+        return "vector"
+    if "binary_quantize" in indexdef:
+        return "binary"
+    return "halfvec" if "halfvec" in indexdef else "vector"
+
+
 async def _require_available(conn: Connection) -> dict[str, Any]:
     """The server's row of the ``vector`` extension; UnavailableError naming what to do
     when the server offers none."""
@@ -189,9 +252,12 @@ class PgVectorStore:
     """Implements :class:`ports.vectors.VectorStore` in PostgreSQL with pgvector (see the
     module docstring for the objects it creates, and when).
 
-    ``m`` and ``ef_construction`` shape the HNSW index of collections created from now on;
-    ``ef_search`` is the candidate list of a search, raised to the number of hits asked
-    for (at most 1000). On pgvector 0.8 or later, searches also set
+    ``m``, ``ef_construction`` and ``index`` (one of :data:`INDEX_KINDS`) shape the HNSW
+    index of collections created from now on; ``ef_search`` is the candidate list of a
+    search, raised to the number of hits asked for (at most 1000), and to the candidates
+    of a quantized index (``rescore`` per hit, at least :data:`MIN_CANDIDATES`, at most
+    1000), which a search then ranks by their exact distance. An existing collection is
+    searched as its index was built (read from the index's definition once per store). On pgvector 0.8 or later, searches also set
     ``hnsw.iterative_scan = relaxed_order``, so a selective filter still yields the full
     top k; both settings are ``SET LOCAL`` in the search's transaction. Filters are
     payload containment (``payload @> '{"key": value}'``, an OR of them for a list), so
@@ -214,6 +280,8 @@ class PgVectorStore:
         m: int = 16,
         ef_construction: int = 64,
         ef_search: int = 100,
+        index: str = "vector",
+        rescore: int = 10,
     ) -> None:
         if not isinstance(schema, str) or not _SCHEMA_RE.match(schema):
             raise ValueError(
@@ -222,6 +290,9 @@ class PgVectorStore:
         _check_setting("m", m, 2, 100)
         _check_setting("ef_construction", ef_construction, 4, 1000)
         _check_setting("ef_search", ef_search, 1, 1000)
+        _check_setting("rescore", rescore, 1, 100)
+        if index not in INDEX_KINDS:
+            raise ValueError(f"index must be one of {', '.join(INDEX_KINDS)}, got {index!r}")
         if ef_construction < 2 * m:
             raise ValueError(f"ef_construction ({ef_construction}) must be at least twice m ({m})")
         if not isinstance(database, PostgresDatabase):
@@ -231,11 +302,28 @@ class PgVectorStore:
         self._m = m
         self._ef_construction = ef_construction
         self._ef_search = ef_search
-        self._iterative_scan: bool | None = None
+        self._index = index
+        self._rescore = rescore
+        self._version: tuple[int, ...] | None = None
+        self._kinds: dict[str, str] = {}
+        """The index kind of each collection searched, as its definition says."""
 
     @property
     def schema(self) -> str:
         return self._schema
+
+    @property
+    def database(self) -> PostgresDatabase:
+        return self._database
+
+    @property
+    def index(self) -> str:
+        """The kind of HNSW index new collections get (:data:`INDEX_KINDS`)."""
+        return self._index
+
+    @property
+    def rescore(self) -> int:
+        return self._rescore
 
     async def ensure_collection(
         self,
@@ -266,6 +354,9 @@ class PgVectorStore:
             checked = check_points(points, target.dimension)
             if not checked:
                 return
+            if await self._kind(conn, target) == "halfvec":
+                for point in checked:
+                    _check_half(point.vector)
             rebuild = await self._bulk_rebuild(conn, target, len(checked))
             async with conn.cursor() as cur:
                 await cur.executemany(
@@ -292,15 +383,30 @@ class PgVectorStore:
             if matches_nothing(checked):
                 return []
             where, params = _where(checked)
-            statement = self._sql(SEARCH, target, where=where)
-            iterative = await self._iterative(conn)
+            kind = await self._kind(conn, target)
+            iterative = await self._version_at_least(conn, _ITERATIVE_SCAN_SINCE)
+            if kind == "vector":
+                statement = self._sql(SEARCH, target, where=where)
+            else:
+                key = _key(kind, target.dimension, target.distance)
+                statement = self._sql(
+                    RESCORED_SEARCH, target, where=where, key=key.expression,
+                    key_operator=sql.SQL(key.operator), key_query=key.query,
+                )  # fmt: skip
 
             async def fetch(size: int) -> list[ScoredPoint]:
+                candidates = min(1000, max(size * self._rescore, MIN_CANDIDATES, size))
                 ef_search = min(1000, max(self._ef_search, size))
+                if kind != "vector":
+                    ef_search = max(ef_search, candidates)
                 await conn.execute(SEARCH_SETTINGS, (str(ef_search),))
                 if iterative:
                     await conn.execute(ITERATIVE_SCAN)
-                rows = await _all(conn, statement, (query, *params, size))
+                if kind == "vector":
+                    arguments: tuple[Any, ...] = (query, *params, size)
+                else:
+                    arguments = (*params, query, max(candidates, size), query, size)
+                rows = await _all(conn, statement, arguments)
                 return [
                     ScoredPoint(
                         id=row["id"],
@@ -372,6 +478,7 @@ class PgVectorStore:
     async def drop_collection(self, name: str) -> bool:
         check_name(name)
         table = sql.Identifier(table_names(name)[0])
+        self._kinds.pop(name, None)
         try:
             async with self._connection(None) as conn, conn.transaction():
                 await conn.execute(LOCK)
@@ -424,26 +531,38 @@ class PgVectorStore:
 
     async def _create(self, conn: Connection, target: _Collection) -> None:
         table, hnsw, gin = table_names(target.name)
+        if self._index != "vector" and not await self._version_at_least(conn, _QUANTIZED_SINCE):
+            raise UnavailableError(
+                f"a {self._index} index needs pgvector 0.7 or later: update the server's"
+                " 'vector' extension (ALTER EXTENSION vector UPDATE), or use the full"
+                " 'vector' index"
+            )
         await conn.execute(self._sql(CREATE_TABLE, target, dimension=sql.Literal(target.dimension)))
-        if target.dimension <= HNSW_MAX_DIMENSION:
+        kind = self._index
+        if target.dimension <= _MAX_INDEXED[kind]:
+            key = _key(kind, target.dimension, target.distance)
             await conn.execute(
                 self._sql(
                     CREATE_HNSW,
                     target,
                     index=sql.Identifier(hnsw),
-                    opclass=sql.SQL(_METRICS[target.distance].opclass),
+                    key=key.expression,
+                    opclass=sql.SQL(key.opclass),
                     m=sql.Literal(self._m),
                     ef_construction=sql.Literal(self._ef_construction),
                 )
             )
         else:
+            kind = "vector"  # no index: searches scan the table, exactly
             log.warning(
-                "collection %s: %d dimensions exceed pgvector's HNSW limit (%d); searches "
-                "will scan it",
+                "collection %s: %d dimensions exceed pgvector's HNSW limit for a %s index"
+                " (%d); searches will scan it",
                 target.name,
                 target.dimension,
-                HNSW_MAX_DIMENSION,
+                self._index,
+                _MAX_INDEXED[self._index],
             )
+        self._kinds[target.name] = kind
         await conn.execute(self._sql(CREATE_GIN, target, index=sql.Identifier(gin)))
         await conn.execute(
             self._sql(REGISTER), (target.name, target.dimension, target.distance.value)
@@ -475,13 +594,22 @@ class PgVectorStore:
         assert row is not None
         return int(row["n"])
 
-    async def _iterative(self, conn: Connection) -> bool:
-        """Whether the server's pgvector has iterative index scans (0.8 and later)."""
-        if self._iterative_scan is None:
+    async def _version_at_least(self, conn: Connection, version: tuple[int, ...]) -> bool:
+        """Whether the server's pgvector is ``version`` or later (iterative index scans
+        came in 0.8, half-precision and binary indexes in 0.7)."""
+        if self._version is None:
             row = await _one(conn, EXTENSION_VERSION)
-            version = _version(str(row["extversion"])) if row else ()
-            self._iterative_scan = version >= _ITERATIVE_SCAN_SINCE
-        return self._iterative_scan
+            self._version = _version(str(row["extversion"])) if row else ()
+        return self._version >= version
+
+    async def _kind(self, conn: Connection, target: _Collection) -> str:
+        """The kind of the collection's HNSW index, read from its definition once."""
+        kind = self._kinds.get(target.name)
+        if kind is None:
+            table, hnsw, _ = table_names(target.name)
+            row = await _one(conn, HNSW_INDEX, (f"{self._schema}.{table}", self._schema, hnsw))
+            kind = self._kinds[target.name] = _kind_of(None if row is None else row["indexdef"])
+        return kind
 
     def _sql(
         self, template: sql.SQL, target: _Collection | None = None, **parts: sql.Composable
@@ -588,6 +716,16 @@ async def _points(conn: Connection, query: Query, params: Sequence[Any]) -> list
 def _check_same(existing: _Collection, wanted: tuple[int, Distance]) -> None:
     if (existing.dimension, existing.distance) != wanted:
         raise mismatch_error(existing.name, (existing.dimension, existing.distance), wanted)
+
+
+def _check_half(vector: tuple[float, ...]) -> None:
+    """ValidationError for a component a half-precision index cannot hold."""
+    largest = max(map(abs, vector), default=0.0)
+    if largest > HALF_MAX:
+        raise ValidationError(
+            "vector", largest, f"components must lie within +-{HALF_MAX:g} in a collection"
+            " with a halfvec index", entity="pgvector",
+        )  # fmt: skip
 
 
 def _check_setting(name: str, value: Any, low: int, high: int) -> None:

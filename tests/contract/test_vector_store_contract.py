@@ -95,22 +95,32 @@ def pgvector_database_url(postgres_server_url: str) -> Iterator[str]:
         yield url
 
 
-@contextlib.asynccontextmanager
-async def pgvector_store(request: pytest.FixtureRequest) -> AsyncIterator[VectorStore]:
-    """pgvector in the session's scratch database, over a small pool of this test."""
-    url = request.getfixturevalue("pgvector_database_url")
-    database = PostgresDatabase(url=url, migrate=False, pool=PoolSettings(min_size=1, max_size=2))
-    try:
-        yield PgVectorStore(database)
-    finally:
-        await database.close()
+def pgvector_store(
+    index: str = "vector",
+) -> Callable[..., AbstractAsyncContextManager[VectorStore]]:
+    """pgvector in the session's scratch database, over a small pool of this test, whose
+    collections get an HNSW index of kind ``index``."""
+
+    @contextlib.asynccontextmanager
+    async def factory(request: pytest.FixtureRequest) -> AsyncIterator[VectorStore]:
+        url = request.getfixturevalue("pgvector_database_url")
+        pool = PoolSettings(min_size=1, max_size=2)
+        database = PostgresDatabase(url=url, migrate=False, pool=pool)
+        try:
+            yield PgVectorStore(database, index=index)
+        finally:
+            await database.close()
+
+    return factory
 
 
 VECTOR_STORES: dict[str, Callable[..., AbstractAsyncContextManager[VectorStore]]] = {
     "memory": memory_vector_store,
     "qdrant-edge": qdrant_edge_store,
     "qdrant-server": qdrant_server_store,
-    "pgvector": pgvector_store,
+    "pgvector": pgvector_store(),
+    "pgvector-halfvec": pgvector_store("halfvec"),
+    "pgvector-binary": pgvector_store("binary"),
 }
 
 store = contract_fixture(VECTOR_STORES, name="store")

@@ -19,7 +19,15 @@ from psycopg import sql
 
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import PoolSettings
-from adapters.postgres.vectors import HNSW_MAX_DIMENSION, PgVectorStore, table_names
+from adapters.postgres.vectors import (
+    HNSW_MAX_DIMENSION,
+    PgVectorStore,
+    _key,
+    _kind_of,
+    _Packed,
+    _PackedDumper,
+    table_names,
+)
 from adapters.vector_health import VectorStoreHealthCheck
 from ports.errors import UnavailableError, ValidationError
 from ports.health import HealthStatus
@@ -311,3 +319,133 @@ async def test_components_beyond_32_bit_floats_are_refused_before_anything_is_wr
     with pytest.raises(ValidationError, match="vector"):
         await store.search("c", vector)
     assert await store.count("c") == 0
+
+
+# --------------------------------------------------------------------------- quantized indexes
+
+
+def _clustered(count: int, dimension: int, seed: int) -> np.ndarray:
+    """Vectors around 40 centres: close neighbours exist, as among real embeddings."""
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(40, dimension))
+    return centres[rng.integers(0, 40, size=count)] + 0.35 * rng.normal(size=(count, dimension))
+
+
+@pytest.mark.parametrize(
+    ("index", "opclass", "rescore", "recall"),
+    [("halfvec", "halfvec_cosine_ops", 10, 0.9), ("binary", "bit_hamming_ops", 30, 0.8)],
+)
+async def test_a_quantized_index_is_used_and_its_candidates_are_ranked_exactly(
+    pgvector_database_url: str, index: str, opclass: str, rescore: int, recall: float
+) -> None:
+    """A collection made by a store with a quantized index gets that HNSW index, kept
+    through a bulk load (which builds it again); the planner takes it for the search's
+    ordering even where sequential scans are allowed; and a search ranks its candidates
+    by the exact distance: scores are the exact cosine similarities, in order, and
+    recall@10 over 3,000 clustered points stays high (the index alone orders candidates
+    coarsely: 64 bits, binary's key here, need many candidates)."""
+    matrix = _clustered(3000, 64, seed=23)
+    points = [
+        VectorPoint(uuid.uuid4(), tuple(map(float, v)), {"i": i}) for i, v in enumerate(matrix)
+    ]
+    queries = _clustered(40, 64, seed=29)
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    table, hnsw, _ = table_names("q")
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    store = PgVectorStore(database, schema=schema, index=index, rescore=rescore)
+    try:
+        await store.ensure_collection("q", dimension=64)
+        await store.upsert("q", points)  # a bulk load: the index is built again after it
+        found = [await store.search("q", tuple(map(float, q)), limit=10) for q in queries]
+        key = _key(index, 64, Distance.COSINE)
+        async with (await database.pool()).connection() as conn:
+            conn.adapters.register_dumper(_Packed, _PackedDumper)
+            await conn.execute(
+                sql.SQL("ANALYZE {}.{}").format(sql.Identifier(schema), sql.Identifier(table))
+            )
+            explained = await conn.execute(
+                sql.SQL("EXPLAIN SELECT id FROM {}.{} ORDER BY {} {} {} LIMIT 100").format(
+                    sql.Identifier(schema), sql.Identifier(table), key.expression,
+                    sql.SQL(key.operator), key.query,
+                ),
+                (_Packed(tuple(map(float, queries[0]))),),
+            )  # fmt: skip
+            plan = "\n".join(str(row["QUERY PLAN"]) for row in await explained.fetchall())
+    finally:
+        await database.close()
+
+    [(definition,)] = catalog(
+        pgvector_database_url,
+        "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+        schema, hnsw,
+    )  # fmt: skip
+    assert opclass in definition and _kind_of(definition) == index
+    assert f"Index Scan using {hnsw}" in plan, plan
+    unit_matrix = matrix / np.linalg.norm(matrix, axis=1, keepdims=True)
+    recalls = []
+    for query, hits in zip(queries, found, strict=True):
+        exact = unit_matrix @ (query / np.linalg.norm(query))
+        truth = {points[i].id for i in np.argsort(-exact, kind="stable")[:10]}
+        recalls.append(len({h.id for h in hits} & truth) / 10)
+        scores = [h.score for h in hits]
+        assert scores == sorted(scores, reverse=True)
+        assert scores == pytest.approx([exact[h.payload["i"]] for h in hits], abs=1e-5)
+    assert np.mean(recalls) >= recall, recalls
+
+
+async def test_an_existing_collection_keeps_the_kind_of_its_index(
+    pgvector_database_url: str,
+) -> None:
+    """A store configured for another kind of index opens a collection as its index was
+    built, and a bulk load into it builds the same index again."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    points = [VectorPoint(uuid.uuid4(), tuple(map(float, v)), {}) for v in _clustered(1200, 8, 3)]
+    try:
+        await PgVectorStore(database, schema=schema).ensure_collection("full", dimension=8)
+        binary = PgVectorStore(database, schema=schema, index="binary")
+        await binary.ensure_collection("bits", dimension=8)
+        await binary.upsert("full", points)
+        await PgVectorStore(database, schema=schema).upsert("bits", points)
+        assert len(await binary.search("full", points[0].vector, limit=3)) == 3
+    finally:
+        await database.close()
+
+    definitions = dict(
+        catalog(
+            pgvector_database_url,
+            "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = %s"
+            " AND indexname LIKE 'hnsw_%%'",
+            schema,
+        )
+    )
+    assert {table: _kind_of(d) for table, d in definitions.items()} == {
+        table_names("full")[0]: "vector",
+        table_names("bits")[0]: "binary",
+    }
+
+
+async def test_a_halfvec_index_refuses_components_it_cannot_hold(store: PgVectorStore) -> None:
+    """A component beyond half precision's range fails the batch with ValidationError
+    naming the limit before anything is written; a full index takes it."""
+    half = PgVectorStore(store.database, schema=store.schema, index="halfvec")
+    await half.ensure_collection("h", dimension=3)
+    batch = [
+        VectorPoint(uuid.uuid4(), (1.0, 0.0, 0.0), {}),
+        VectorPoint(uuid.uuid4(), (7e4, 0.0, 1.0), {}),
+    ]
+    with pytest.raises(ValidationError, match="65504"):
+        await half.upsert("h", batch)
+    assert await half.count("h") == 0
+    await store.ensure_collection("f", dimension=3)
+    await store.upsert("f", batch)
+    assert await store.count("f") == 2
+
+
+def test_a_bad_index_kind_or_rescore_is_refused(pgvector_database_url: str) -> None:
+    """An unknown index kind and a rescore out of range are ValueErrors naming them."""
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    with pytest.raises(ValueError, match="index must be one of vector, halfvec, binary"):
+        PgVectorStore(database, index="pq")
+    with pytest.raises(ValueError, match="rescore"):
+        PgVectorStore(database, rescore=0)

@@ -67,6 +67,8 @@ def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: P
         "CODEANT_OUTBOX_RELAY_INTERVAL": "2",
         "CODEANT_DATA_DIR": str(tmp_path / "data"),
         "CODEANT_LOG_LEVEL": "debug",
+        "CODEANT_PGVECTOR_INDEX": "HalfVec",
+        "CODEANT_PGVECTOR_RESCORE": "25",
     }
     settings = load(env, cwd, home)
     assert settings == Settings(
@@ -86,6 +88,8 @@ def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: P
         outbox_relay_interval=2.0,
         data_dir=tmp_path / "data",
         log_level="DEBUG",
+        pgvector_index="halfvec",
+        pgvector_rescore=25,
     )
     assert settings.cache_backend == "redis"
     assert settings.vector_backend == "qdrant"
@@ -191,6 +195,8 @@ def test_missing_named_config_file_is_an_error(cwd: Path, home: Path) -> None:
         ("CODEANT_OUTBOX_RELAY", "sometimes", "must be true or false"),
         ("CODEANT_OUTBOX_RELAY_INTERVAL", "-1", "must be a number of seconds above 0"),
         ("CODEANT_LOG_LEVEL", "loud", "must be one of: DEBUG, INFO, WARNING, ERROR, CRITICAL"),
+        ("CODEANT_PGVECTOR_INDEX", "pq", "must be one of: vector, halfvec, binary"),
+        ("CODEANT_PGVECTOR_RESCORE", "0", "must be an integer from 1 to 100"),
     ],
 )
 def test_bad_variable_names_variable_and_value(

@@ -70,6 +70,15 @@ def test_a_redis_url_wires_the_redis_cache_without_connecting(tmp_path: Path) ->
     assert container.cached_queries() is container.cached_queries()
 
 
+def test_pgvector_gets_the_configured_index(tmp_path: Path) -> None:
+    """The pgvector store builds the configured kind of HNSW index and re-scores as many
+    candidates as configured."""
+    settings = Settings(data_dir=tmp_path, pgvector_index="binary", pgvector_rescore=25)
+    store = build_container(settings).vector_store()
+    assert isinstance(store, PgVectorStore)
+    assert (store.index, store.rescore) == ("binary", 25)
+
+
 def test_embedder_has_the_configured_dimension(tmp_path: Path) -> None:
     """The embedder produces vectors of the configured dimension."""
     container = build_container(Settings(data_dir=tmp_path, embedding_dimension=64))
