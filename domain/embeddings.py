@@ -19,22 +19,30 @@ _FLOATS = frozenset({float})
 
 
 def _vector(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if not isinstance(value, tuple) or not value:
-        v.fail(instance, attribute, value, "must be a non-empty sequence of floats")
-    if set(map(type, value)) <= _FLOATS and math.isfinite(sum(value)):
-        return  # floats whose sum is finite are all finite (a sum that overflows is checked below)
-    for x in value:
-        if not isinstance(x, float) or not math.isfinite(x):
-            v.fail(instance, attribute, x, "components must be finite floats")
+    if type(value) is tuple and value:  # the converter made every component a float
+        if math.isfinite(sum(value)):
+            return  # floats whose sum is finite are all finite
+        bad = next((x for x in value if not math.isfinite(x)), None)
+        if bad is None:
+            return  # the sum overflowed
+        v.fail(instance, attribute, bad, "components must be finite floats")
+    if isinstance(value, list) and value:
+        for x in value:
+            if not isinstance(x, float) or not math.isfinite(x):
+                v.fail(instance, attribute, x, "components must be finite floats")
+    v.fail(instance, attribute, value, "must be a non-empty sequence of floats")
 
 
 def _to_vector(value: Any) -> Any:
+    """A tuple of floats, the components converted (so that the validator only checks that
+    they are finite); a list of the components when one is no number, for the validator
+    to name it; anything else as it is."""
     if type(value) is tuple and set(map(type, value)) <= _FLOATS:
         return value
     try:
         return tuple(float(x) for x in value)
     except (TypeError, ValueError):
-        return value
+        return list(value) if isinstance(value, list | tuple) else value
 
 
 @attrs.frozen(kw_only=True)

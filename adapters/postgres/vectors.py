@@ -257,9 +257,10 @@ class PgVectorStore:
     search, raised to the number of hits asked for (at most 1000), and to the candidates
     of a quantized index (``rescore`` per hit, at least :data:`MIN_CANDIDATES`, at most
     1000), which a search then ranks by their exact distance. An existing collection is
-    searched as its index was built (read from the index's definition once per store). On pgvector 0.8 or later, searches also set
-    ``hnsw.iterative_scan = relaxed_order``, so a selective filter still yields the full
-    top k; both settings are ``SET LOCAL`` in the search's transaction. Filters are
+    searched as its index was built (read from the index's definition once per store).
+    On pgvector 0.8 or later, searches also set ``hnsw.iterative_scan = relaxed_order``,
+    so a selective filter still yields the full top k; both settings are ``SET LOCAL`` in
+    the search's transaction. Filters are
     payload containment (``payload @> '{"key": value}'``, an OR of them for a list), so
     numbers match by value and booleans never match numbers. Upserts are one pipelined
     statement per point in one transaction; a large one (at least 1,000 points and one

@@ -23,7 +23,7 @@ from domain.analysis import AnalysisResult, CodeMetric
 from domain.embeddings import CodeEmbedding, SimilarCode
 from domain.enums import CodeUnitKind, MetricType
 from domain.files import FileIndex
-from domain.ids import EmbeddingId, FileId, JobId, RuleId
+from domain.ids import EmbeddingId, FileId, JobId, ProjectId, RuleId
 from domain.organizations import Organization
 from domain.projects import Project, Repository
 from domain.rules import EffectiveRule
@@ -285,7 +285,7 @@ async def _closest_in_process(
     index_of = {e.id: i for i, e in enumerate(functions)}
     asked = [u for u in candidates if u.point_id in index_of]
     eligible = [not excluded(e.file_path) for e in functions]
-    by_project: dict[object, list[CodeUnit]] = {}
+    by_project: dict[ProjectId, list[CodeUnit]] = {}
     for unit in asked:
         by_project.setdefault(unit.project_id, []).append(unit)
     answers: dict[EmbeddingId, SimilarCode] = {}
