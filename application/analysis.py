@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import attrs
@@ -234,6 +234,7 @@ async def complete_analysis(
     snapshot: FileSnapshot | None = None,
     analysed: Sequence[FileId] = (),
     metadata: dict[str, Any] | None = None,
+    before_commit: Callable[[], Awaitable[object]] | None = None,
 ) -> AnalysisJob:
     """Complete a running job in one unit: its file snapshot, its file history, its
     results and metrics, its status, and its project's ``last_analyzed_at`` and quality
@@ -249,6 +250,10 @@ async def complete_analysis(
     the analysed files must be among its files, with the ids the index keeps for them,
     their history says how each changed, and the files it removes get a DELETED entry.
     ``metadata`` is merged into the job's.
+
+    ``before_commit`` is awaited last, just before the unit commits: what else must be
+    done for the job to be complete (the index job's embeddings are written meanwhile).
+    If it raises, nothing is written and its error is the call's.
 
     Every result and metric must belong to the job, and no two metrics may share a file,
     type and name; otherwise ValidationError, with nothing written.
@@ -298,6 +303,8 @@ async def complete_analysis(
                 metric_count=metric_count,
             )
         )
+        if before_commit is not None:
+            await before_commit()
         await uow.commit()
     return updated
 

@@ -77,6 +77,9 @@ class JobOutput:
     metrics: Sequence[CodeMetric] = ()
     snapshot: FileSnapshot | None = None
     analysed: Sequence[FileId] = ()
+    before_commit: Callable[[], Awaitable[object]] | None = None
+    """Awaited as the completion's last step, before it commits (its error fails the job
+    with nothing of its output written)."""
 
 
 class JobRun:
@@ -183,6 +186,7 @@ class JobRun:
             snapshot=out.snapshot,
             analysed=out.analysed,
             metadata={"stages": timings},
+            before_commit=out.before_commit,
         )
 
     async def _end(self, exc: BaseException) -> None:

@@ -68,7 +68,7 @@ NOT_SERVICES = frozenset({"with_retry", "track_analysis", "effective_period"})
 ``track_analysis`` and ``effective_period`` work inside the unit of a completing job."""
 
 PORTS = frozenset({"uow", "reader", "analyzer", "embedder", "code_index", "cache", "progress",
-                   "liveness", "owner_alive", "change", "operation"})  # fmt: skip
+                   "liveness", "owner_alive", "change", "operation", "before_commit"})  # fmt: skip
 """Arguments that are adapters or callbacks: the tests corrupt the others."""
 
 

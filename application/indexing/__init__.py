@@ -17,12 +17,13 @@ which always ends it) runs the rest:
 5. ``rules``: the built-in rules and metrics;
 6. ``embed``: the functions of the changed files embedded (those whose code did not
    change since they were stored are not);
-7. ``duplicates``: the embeddings written to the code index and, meanwhile,
+7. ``duplicates``: the embeddings' write to the code index begun and, meanwhile,
    near-duplicate functions found among the project's functions, each pair reported
    once;
 8. ``record``: in one unit of work, the file snapshot, the files' history, the results
    and metrics, the branch's issues tracked (:mod:`application.tracking`: ids kept across
-   analyses, new code, measures, quality gate), and the job completed;
+   analyses, new code, measures, quality gate), and the job completed, committed once
+   the embeddings are written (a failed write fails the job with none of it recorded);
 9. ``housekeeping``: the project's analyses the retention policy no longer keeps are
    deleted (:mod:`application.housekeeping`).
 
@@ -34,6 +35,7 @@ so that the next run overwrites it. A run on an unchanged repository records not
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import os
@@ -55,6 +57,7 @@ from application.indexing.reading import parse_files, read_changes
 from application.indexing.rebuild import RebuildReport, rebuild_vectors
 from application.indexing.records import organization_for, project_for, repository_for, slugify
 from application.indexing.vectors import (
+    cancelled,
     code_units,
     duplicate_metrics,
     embed,
@@ -62,6 +65,7 @@ from application.indexing.vectors import (
 )
 from application.jobs import DEFAULT_HEARTBEAT, JobOutput, JobRun
 from application.rules import effective_rule_set, register_rules
+from application.similarity import IndexResult
 from application.tracking import with_line_hashes
 from domain.analysis import DEFAULT_LEASE, AnalysisJob, AnalysisResult
 from domain.enums import Category, FileChange, JobStatus
@@ -239,53 +243,60 @@ async def index_repository(
     if changes.nothing and not stale:
         return attrs.evolve(summary, seconds=time.monotonic() - started, stages=stages)
 
-    async with JobRun(
-        fresh,
-        project.id,
-        owner=liveness.owner() if liveness else f"pid {os.getpid()}",
-        owner_alive=liveness.is_alive if liveness else cannot_tell,
-        lease=lease,
-        heartbeat_every=heartbeat_every,
-        job_type=INDEX_JOB,
-        config={"fingerprint": fingerprint},
-        metadata={"path": root},
-        branch=snapshot.branch,
-        commit_hash=commit,
-        dirty=snapshot.dirty,
-    ) as run:
-        run.timings.update(stages)
-        job_id = run.job.id
-        async with run.stage("parse", progress=5):
-            parsed = await parse_files(
-                analyzer, root, repository, changes.to_analyse, report, workers=workers
+    writing: asyncio.Future[IndexResult] | None = None
+    try:
+        async with JobRun(
+            fresh,
+            project.id,
+            owner=liveness.owner() if liveness else f"pid {os.getpid()}",
+            owner_alive=liveness.is_alive if liveness else cannot_tell,
+            lease=lease,
+            heartbeat_every=heartbeat_every,
+            job_type=INDEX_JOB,
+            config={"fingerprint": fingerprint},
+            metadata={"path": root},
+            branch=snapshot.branch,
+            commit_hash=commit,
+            dirty=snapshot.dirty,
+        ) as run:
+            run.timings.update(stages)
+            job_id = run.job.id
+            async with run.stage("parse", progress=5):
+                parsed = await parse_files(
+                    analyzer, root, repository, changes.to_analyse, report, workers=workers
+                )
+            analysed = [p.file for p in parsed]
+            async with run.stage("rules", progress=20):
+                results, metrics = evaluate(parsed, rules, job_id, report)
+            texts = {p.file.id: p.text for p in parsed if p.text is not None}
+            units = code_units(organization, project, repository, analysed, texts)
+            async with run.stage("embed", progress=40):
+                prepared = await embed(embedder, code_index, units, analysed, report)
+            async with run.stage("duplicates", progress=80):
+                held = await _held_duplicates(fresh, last_job, stale)
+                writing, duplicates = await write_and_find_duplicates(
+                    code_index, prepared, units, parsed, rules, job_id, report,
+                    held=held, neighbours=neighbours,
+                )  # fmt: skip
+            results = with_line_hashes([*results, *duplicates], texts)
+            metrics += duplicate_metrics(analysed, duplicates, job_id, rules)
+            kept = await _kept_files(fresh, repository, changes.kept)
+            by_path = {f.relative_path: f for f in (*kept, *analysed)}
+            files = [by_path[t.relative_path] for t in snapshot.files]
+            written = writing
+            run.finish(
+                JobOutput(
+                    results=results,
+                    metrics=metrics,
+                    snapshot=FileSnapshot(repository.id, files),
+                    analysed=[f.id for f in analysed],
+                    before_commit=lambda: written,  # the embeddings, written meanwhile
+                )
             )
-        analysed = [p.file for p in parsed]
-        async with run.stage("rules", progress=20):
-            results, metrics = evaluate(parsed, rules, job_id, report)
-        texts = {p.file.id: p.text for p in parsed if p.text is not None}
-        units = code_units(organization, project, repository, analysed, texts)
-        async with run.stage("embed", progress=40):
-            prepared = await embed(embedder, code_index, units, analysed, report)
-        async with run.stage("duplicates", progress=80):
-            held = await _held_duplicates(fresh, last_job, stale)
-            embedded, duplicates = await write_and_find_duplicates(
-                code_index, prepared, units, parsed, rules, job_id, report,
-                held=held, neighbours=neighbours,
-            )  # fmt: skip
-        results = with_line_hashes([*results, *duplicates], texts)
-        metrics += duplicate_metrics(analysed, duplicates, job_id, rules)
-        kept = await _kept_files(fresh, repository, changes.kept)
-        by_path = {f.relative_path: f for f in (*kept, *analysed)}
-        files = [by_path[t.relative_path] for t in snapshot.files]
-        run.finish(
-            JobOutput(
-                results=results,
-                metrics=metrics,
-                snapshot=FileSnapshot(repository.id, files),
-                analysed=[f.id for f in analysed],
-            )
-        )
-        record_started = time.monotonic()
+            record_started = time.monotonic()
+    finally:
+        if writing is not None:
+            await cancelled(writing)
     stages = {**run.timings, "record": time.monotonic() - record_started}
     with _timed(stages, "housekeeping"):  # the retention policy, on this project's analyses
         await housekeeping(fresh(), project_id=project.id)
@@ -297,8 +308,8 @@ async def index_repository(
         analyzed=len(analysed),
         results=len(results),
         metrics=len(metrics),
-        embedded=embedded.embedded,
-        embeddings_skipped=embedded.skipped,
+        embedded=writing.result().embedded,
+        embeddings_skipped=writing.result().skipped,
         job_id=run.job.id,
         job_status=run.job.status,
         issues_new=tracked.get("new", 0),

@@ -31,6 +31,7 @@ from ports.code_index import CodeIndex
 from ports.vectors import Embedder, NearestNeighbours
 
 __all__ = [
+    "cancelled",
     "code_units",
     "duplicate_metrics",
     "embed",
@@ -110,16 +111,19 @@ async def write_and_find_duplicates(
     *,
     held: Sequence[AnalysisResult] = (),
     neighbours: NearestNeighbours | None = None,
-) -> tuple[IndexResult, list[AnalysisResult]]:
+) -> tuple[asyncio.Future[IndexResult], list[AnalysisResult]]:
     """Write ``prepared`` and find the near-duplicates of ``units``
     (:func:`near_duplicates`). With ``neighbours``, the project's functions as they will
     be once written are known before the write (those stored, read first, with what the
-    run writes over them), so the pass over them runs while the store loads; without,
-    each search of the store follows the write. A failed write fails the whole."""
+    run writes over them), so the pass over them runs while the store loads, and the
+    write is returned still running when the pass ends first: the caller awaits it
+    before the run counts as done (its error is the run's), or cancels it. Without,
+    each search of the store follows the write. A failed pass cancels the write."""
     rule = rules.get(NEAR_DUPLICATE)
     if neighbours is None or rule is None or not rule.enabled or not units:
-        written = await write_prepared(code_index, prepared)
-        return written, await near_duplicates(
+        writing = asyncio.ensure_future(write_prepared(code_index, prepared))
+        await writing
+        return writing, await near_duplicates(
             code_index, units, parsed, rules, job_id, report, held=held
         )
     functions = {e.id: e for e in await _project_functions(code_index, units)}
@@ -135,11 +139,18 @@ async def write_and_find_duplicates(
             held=held, neighbours=neighbours, project_functions=list(functions.values()),
         )  # fmt: skip
     except BaseException:
-        writing.cancel()
-        with contextlib.suppress(BaseException):
-            await writing
+        await cancelled(writing)
         raise
-    return await writing, duplicates
+    return writing, duplicates
+
+
+async def cancelled(writing: asyncio.Future[IndexResult]) -> None:
+    """Cancel a write still running and wait for it to stop (whatever it raises)."""
+    if writing.done():
+        return
+    writing.cancel()
+    with contextlib.suppress(BaseException):
+        await writing
 
 
 def excluded_paths(rule: EffectiveRule | None) -> Callable[[str], bool]:

@@ -1,0 +1,89 @@
+"""The index job writes its embeddings while it records its analysis: the record commits
+only once the write is done, and a write that fails fails the job with nothing of its
+analysis recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from adapters.code_index import VectorCodeIndex
+from adapters.embedders.hashing import HashingEmbedder
+from adapters.exact_neighbours import ExactNeighbours
+from adapters.memory import MemoryDatabase, MemoryUnitOfWork
+from adapters.memory.vectors import MemoryVectorStore
+from adapters.source import FileAnalyzer, GitSourceReader
+from application.indexing import index_repository
+from domain.enums import CodeUnitKind, JobStatus
+from ports.errors import UnavailableError
+from ports.pagination import PageRequest
+from tests.e2e.sample_repo import build_sample_repo
+from tests.faults.indexing import TrappedUnit
+
+
+class SlowStore(MemoryVectorStore):
+    """Writes after a pause, noting in ``log`` when a write is done; or fails them."""
+
+    def __init__(self, log: list[str], *, fail: bool = False) -> None:
+        super().__init__()
+        self.log, self.fail = log, fail
+
+    async def upsert(self, collection: str, points: Any) -> None:
+        await asyncio.sleep(0.3)
+        if self.fail:
+            raise UnavailableError("vector store down")
+        await super().upsert(collection, points)
+        self.log.append("written")
+
+
+def _unit(db: MemoryDatabase, log: list[str]) -> TrappedUnit:
+    """A unit (and its siblings) noting in ``log`` the commit of a job's completion."""
+    return TrappedUnit(MemoryUnitOfWork(db, system=True), lambda stage: log.append("completed"))
+
+
+async def test_the_record_commits_once_the_embeddings_are_written(tmp_path: Path) -> None:
+    """With the pass running beside the write, the job's completion is committed after
+    the last write, and every function of the repository is in the index then."""
+    repo = build_sample_repo(tmp_path / "repo", tmp_path / "home")
+    db, log = MemoryDatabase(), list[str]()
+    index = VectorCodeIndex(SlowStore(log))
+    report = await index_repository(
+        _unit(db, log), GitSourceReader(), FileAnalyzer(), HashingEmbedder(64), index,
+        str(repo.root), neighbours=ExactNeighbours(),
+    )  # fmt: skip
+    assert report.job_status is JobStatus.COMPLETED
+    assert log[-1] == "completed" and "written" in log, log
+    async with MemoryUnitOfWork(db, system=True) as uow:
+        project = await _the_project(uow)
+    functions = await index.of_project(CodeUnitKind.FUNCTION, project.id)
+    assert len(functions) == report.embedded > 0
+
+
+async def test_a_write_that_fails_fails_the_job_with_nothing_recorded(tmp_path: Path) -> None:
+    """A write failing after the pass: the job fails with the store's error, and the
+    repository's file index and results stay empty."""
+    repo = build_sample_repo(tmp_path / "repo", tmp_path / "home")
+    db, log = MemoryDatabase(), list[str]()
+    with pytest.raises(UnavailableError, match="vector store down"):
+        await index_repository(
+            _unit(db, log), GitSourceReader(), FileAnalyzer(), HashingEmbedder(64),
+            VectorCodeIndex(SlowStore(log, fail=True)), str(repo.root),
+            neighbours=ExactNeighbours(),
+        )  # fmt: skip
+    assert "completed" not in log
+    async with MemoryUnitOfWork(db, system=True) as uow:
+        project = await _the_project(uow)
+        [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
+        [repository] = await uow.repositories.list_by_project(project.id)
+        files = await uow.files.list_by_repository(repository.id, PageRequest(limit=10))
+    assert job.status is JobStatus.FAILED and "vector store down" in (job.error_message or "")
+    assert files.items == ()
+
+
+async def _the_project(uow: MemoryUnitOfWork) -> Any:
+    [organization] = (await uow.organizations.list(PageRequest(limit=10))).items
+    [project] = (await uow.projects.list_by_organization(organization.id, PageRequest())).items
+    return project
