@@ -338,8 +338,12 @@ class PgVectorStore:
         check_indexed(indexed)  # the GIN index over the whole payload serves every key
         wanted = (check_dimension(dimension), check_distance(distance))
         with contextlib.suppress(NotFoundError):
-            async with self._collection(name) as (_, existing):
+            async with self._collection(name) as (conn, existing):
                 _check_same(existing, wanted)
+                if await self._hnsw_definition(conn, existing) is None:
+                    await conn.execute(LOCK)
+                    if await self._hnsw_definition(conn, existing) is None:
+                        await self._create_hnsw(conn, existing)  # a bulk load cut short
                 return
         async with self._connection(name) as conn, conn.transaction():
             await conn.execute(LOCK)
@@ -366,6 +370,30 @@ class PgVectorStore:
                 )
             if rebuild is not None:
                 await conn.execute(rebuild)
+
+    @contextlib.asynccontextmanager
+    async def bulk_load(self, collection: str) -> AsyncIterator[None]:
+        """For loading many points into ``collection`` in several upserts: its HNSW index
+        is dropped for the block (the upserts write the table alone; searches meanwhile
+        scan it, exactly) and built once after it, as it was, even when the block fails.
+        A process killed meanwhile leaves the collection without its index, which the
+        next ensure_collection builds again; so does one made meanwhile by another
+        process."""
+        async with self._collection(collection) as (conn, target):
+            row = await self._hnsw_definition(conn, target)
+            if row is not None:
+                index = sql.Identifier(table_names(target.name)[1])
+                await conn.execute(self._sql(DROP_INDEX, index=index))
+        try:
+            yield
+        finally:
+            async with self._collection(collection) as (conn, target):
+                await conn.execute(LOCK)
+                if await self._hnsw_definition(conn, target) is None:
+                    if row is None:
+                        await self._create_hnsw(conn, target)
+                    else:
+                        await conn.execute(str(row["indexdef"]))
 
     async def search(
         self,
@@ -531,7 +559,7 @@ class PgVectorStore:
         await conn.execute(self._sql(CREATE_REGISTRY))
 
     async def _create(self, conn: Connection, target: _Collection) -> None:
-        table, hnsw, gin = table_names(target.name)
+        table, _, gin = table_names(target.name)
         if self._index != "vector" and not await self._version_at_least(conn, _QUANTIZED_SINCE):
             raise UnavailableError(
                 f"a {self._index} index needs pgvector 0.7 or later: update the server's"
@@ -539,22 +567,7 @@ class PgVectorStore:
                 " 'vector' index"
             )
         await conn.execute(self._sql(CREATE_TABLE, target, dimension=sql.Literal(target.dimension)))
-        kind = self._index
-        if target.dimension <= _MAX_INDEXED[kind]:
-            key = _key(kind, target.dimension, target.distance)
-            await conn.execute(
-                self._sql(
-                    CREATE_HNSW,
-                    target,
-                    index=sql.Identifier(hnsw),
-                    key=key.expression,
-                    opclass=sql.SQL(key.opclass),
-                    m=sql.Literal(self._m),
-                    ef_construction=sql.Literal(self._ef_construction),
-                )
-            )
-        else:
-            kind = "vector"  # no index: searches scan the table, exactly
+        if not await self._create_hnsw(conn, target):
             log.warning(
                 "collection %s: %d dimensions exceed pgvector's HNSW limit for a %s index"
                 " (%d); searches will scan it",
@@ -563,12 +576,39 @@ class PgVectorStore:
                 self._index,
                 _MAX_INDEXED[self._index],
             )
-        self._kinds[target.name] = kind
         await conn.execute(self._sql(CREATE_GIN, target, index=sql.Identifier(gin)))
         await conn.execute(
             self._sql(REGISTER), (target.name, target.dimension, target.distance.value)
         )
         log.info("created vector collection %s (%s)", target.name, table)
+
+    async def _create_hnsw(self, conn: Connection, target: _Collection) -> bool:
+        """Give the collection an HNSW index of this store's kind, unless it has more
+        dimensions than such an index takes (then False: searches scan it, exactly)."""
+        kind = self._index
+        if target.dimension > _MAX_INDEXED[kind]:
+            self._kinds[target.name] = "vector"
+            return False
+        key = _key(kind, target.dimension, target.distance)
+        await conn.execute(
+            self._sql(
+                CREATE_HNSW,
+                target,
+                index=sql.Identifier(table_names(target.name)[1]),
+                key=key.expression,
+                opclass=sql.SQL(key.opclass),
+                m=sql.Literal(self._m),
+                ef_construction=sql.Literal(self._ef_construction),
+            )
+        )
+        self._kinds[target.name] = kind
+        return True
+
+    async def _hnsw_definition(self, conn: Connection, target: _Collection) -> Row | None:
+        """The collection's HNSW index as created (``indexdef``) and the table's estimated
+        rows (``reltuples``); None without an index."""
+        table, hnsw, _ = table_names(target.name)
+        return await _one(conn, HNSW_INDEX, (f"{self._schema}.{table}", self._schema, hnsw))
 
     async def _bulk_rebuild(self, conn: Connection, target: _Collection, points: int) -> str | None:
         """For an upsert of ``points`` large enough (see :data:`_BULK_POINTS`), drop the
@@ -576,17 +616,15 @@ class PgVectorStore:
         else None (the index then takes each point as it comes)."""
         if points < _BULK_POINTS:
             return None
-        table, hnsw, _ = table_names(target.name)
-        qualified = f"{self._schema}.{table}"
-        row = await _one(conn, HNSW_INDEX, (qualified, self._schema, hnsw))
-        if row is None:  # no index (too many dimensions)
+        row = await self._hnsw_definition(conn, target)
+        if row is None:  # no index (too many dimensions, or a bulk load under way)
             return None
         rows = float(row["reltuples"])
         if rows < 0:  # never analysed: count them
             rows = await self._count(conn, target, {})
         if points * _BULK_SHARE < rows:
             return None
-        await conn.execute(self._sql(DROP_INDEX, index=sql.Identifier(hnsw)))
+        await conn.execute(self._sql(DROP_INDEX, index=sql.Identifier(table_names(target.name)[1])))
         return str(row["indexdef"])
 
     async def _count(self, conn: Connection, target: _Collection, checked: Conditions) -> int:
@@ -607,8 +645,7 @@ class PgVectorStore:
         """The kind of the collection's HNSW index, read from its definition once."""
         kind = self._kinds.get(target.name)
         if kind is None:
-            table, hnsw, _ = table_names(target.name)
-            row = await _one(conn, HNSW_INDEX, (f"{self._schema}.{table}", self._schema, hnsw))
+            row = await self._hnsw_definition(conn, target)
             kind = self._kinds[target.name] = _kind_of(None if row is None else row["indexdef"])
         return kind
 

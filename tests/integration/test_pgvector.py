@@ -449,3 +449,71 @@ def test_a_bad_index_kind_or_rescore_is_refused(pgvector_database_url: str) -> N
         PgVectorStore(database, index="pq")
     with pytest.raises(ValueError, match="rescore"):
         PgVectorStore(database, rescore=0)
+
+
+def _hnsw_definitions(url: str, schema: str) -> dict[str, str]:
+    rows = catalog(
+        url,
+        "SELECT tablename, indexdef FROM pg_indexes WHERE schemaname = %s"
+        " AND indexname LIKE 'hnsw_%%'",
+        schema,
+    )
+    return dict(rows)
+
+
+@pytest.mark.parametrize("index", ["vector", "halfvec"])
+async def test_a_bulk_load_builds_the_index_once_after_it(
+    pgvector_database_url: str, index: str
+) -> None:
+    """Inside bulk_load the collection has no HNSW index (small upserts write the table
+    alone, searches stay exact); after it, the index is there again as it was, and
+    every point loaded is found."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    table = table_names("bulk")[0]
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    store = PgVectorStore(database, schema=schema, index=index, m=8, ef_construction=32)
+    matrix = _clustered(600, 16, seed=5)
+    points = [VectorPoint(uuid.uuid4(), tuple(map(float, v)), {}) for v in matrix]
+    try:
+        await store.ensure_collection("bulk", dimension=16)
+        before = _hnsw_definitions(pgvector_database_url, schema)
+        async with store.bulk_load("bulk"):
+            assert _hnsw_definitions(pgvector_database_url, schema) == {}
+            for start in range(0, 600, 100):
+                await store.upsert("bulk", points[start : start + 100])
+            [hit] = await store.search("bulk", points[7].vector, limit=1)
+            assert hit.id == points[7].id
+        assert _hnsw_definitions(pgvector_database_url, schema) == before
+        assert "m='8'" in before[table].replace(" ", "")
+        assert await store.count("bulk") == 600
+        [again] = await store.search("bulk", points[450].vector, limit=1)
+        assert again.id == points[450].id
+    finally:
+        await database.close()
+
+
+async def test_a_failed_bulk_load_still_builds_the_index_and_a_lost_one_is_rebuilt(
+    pgvector_database_url: str,
+) -> None:
+    """A block that raises leaves the index built again; a collection left without its
+    index (a loading process killed) gets it back from the next ensure_collection."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    store = PgVectorStore(database, schema=schema)
+    try:
+        await store.ensure_collection("c", dimension=4)
+        built = _hnsw_definitions(pgvector_database_url, schema)
+        with pytest.raises(RuntimeError, match="loader failed"):
+            async with store.bulk_load("c"):
+                raise RuntimeError("loader failed")
+        assert _hnsw_definitions(pgvector_database_url, schema) == built
+
+        loading = store.bulk_load("c")
+        await loading.__aenter__()  # the process dies here: the block never ends
+        assert _hnsw_definitions(pgvector_database_url, schema) == {}
+        await PgVectorStore(database, schema=schema).ensure_collection("c", dimension=4)
+        assert _hnsw_definitions(pgvector_database_url, schema) == built
+        await loading.__aexit__(None, None, None)  # finding the index there, builds none
+        assert _hnsw_definitions(pgvector_database_url, schema) == built
+    finally:
+        await database.close()
