@@ -377,8 +377,8 @@ class PgVectorStore:
         is dropped for the block (the upserts write the table alone; searches meanwhile
         scan it, exactly) and built once after it, as it was, even when the block fails.
         A process killed meanwhile leaves the collection without its index, which the
-        next ensure_collection builds again; so does one made meanwhile by another
-        process."""
+        next ensure_collection builds again (one called during the load, in any process,
+        builds it then, and the rest of the load goes into the live index)."""
         async with self._collection(collection) as (conn, target):
             row = await self._hnsw_definition(conn, target)
             if row is not None:
