@@ -75,12 +75,16 @@ def check_indexed(indexed: Any) -> tuple[str, ...]:
         raise ValidationError(
             "indexed", indexed, "must be a sequence of payload keys", entity=_ENTITY
         )
-    for key in indexed:
-        if not isinstance(key, str) or not _NAME_RE.match(key):
-            raise ValidationError(
-                "indexed", key, "keys must be 1 to 255 letters, digits, '_' or '-'", entity=_ENTITY
-            )
-    return tuple(dict.fromkeys(indexed))
+    return tuple(dict.fromkeys(_check_key("indexed", key) for key in indexed))
+
+
+def _check_key(field: str, key: Any) -> str:
+    """A payload key, as filters and indexes name them."""
+    if not isinstance(key, str) or not _NAME_RE.match(key):
+        raise ValidationError(
+            field, key, "keys must be 1 to 255 letters, digits, '_' or '-'", entity=_ENTITY
+        )
+    return key
 
 
 def check_dimension(dimension: Any) -> int:
@@ -257,10 +261,7 @@ def conditions(filter: VectorFilter | None) -> Conditions:
         raise ValidationError("filter", filter, "must map payload keys to values", entity=_ENTITY)
     checked: Conditions = {}
     for key, wanted in filter.items():
-        if not isinstance(key, str) or not _NAME_RE.match(key):
-            raise ValidationError(
-                "filter", key, "keys must be 1 to 255 letters, digits, '_' or '-'", entity=_ENTITY
-            )
+        _check_key("filter", key)
         accepted = tuple(wanted) if isinstance(wanted, list | tuple) else (wanted,)
         for value in accepted:
             if not isinstance(value, _SCALARS) or (

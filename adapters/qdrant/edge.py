@@ -129,8 +129,8 @@ class QdrantEdgeVectorStore:
     """Implements :class:`ports.vectors.VectorStore` with Qdrant Edge in directory ``path``.
 
     Each collection is an engine shard of one unnamed dense vector, with a keyword payload
-    index on each key ``ensure_collection`` names (one opened without some gets them
-    then). Searches use the HNSW index only when every condition of the filter is on a key
+    index on each key ``ensure_collection`` names (an existing one gains those it lacks
+    when ensured). Searches use the HNSW index only when every condition of the filter is on a key
     with a keyword index, with string values: the engine loses recall silently
     when it filters an HNSW search on a key without an index, so any other filter searches
     exactly. Numbers match by value, booleans only booleans (the engine, given ``True``,

@@ -146,8 +146,9 @@ class QdrantVectorStore:
             async with self._translated(name):
                 if not await client.collection_exists(name):
                     await self._create(client, name, wanted)
-                existing = await self._schema(name)
-                await self._index(client, name, keys)
+                info = await client.get_collection(name)
+                existing = self._schemas[name] = _schema_of(name, info)
+                await self._index(client, name, keys, info.payload_schema or {})
         if existing != wanted:
             raise mismatch_error(name, existing, wanted)
 
@@ -377,12 +378,13 @@ class QdrantVectorStore:
                 return
             raise
 
-    async def _index(self, client: AsyncQdrantClient, name: str, keys: Sequence[str]) -> None:
-        """A keyword index on each of ``keys`` that collection ``name`` lacks (local mode
-        has no indexes and needs none)."""
-        if self.local or not keys:
+    async def _index(
+        self, client: AsyncQdrantClient, name: str, keys: Sequence[str], schema: Mapping[str, Any]
+    ) -> None:
+        """A keyword index on each of ``keys`` that collection ``name`` lacks (``schema``:
+        its payload indexes); local mode has no indexes and needs none."""
+        if self.local:
             return
-        schema = (await client.get_collection(name)).payload_schema or {}
         for key in keys:
             if key not in schema:
                 await client.create_payload_index(
