@@ -68,9 +68,10 @@ HNSW_MAX_DIMENSION = 2000
 HNSW index, and their searches scan the table (exact, slower)."""
 INDEX_KINDS = ("vector", "halfvec", "binary")
 """What the HNSW index of a new collection holds: the vectors as stored (``vector``); each
-as half-precision floats (``halfvec``: half the index's size, up to 4,000 dimensions); or
-its binary quantization, one bit per dimension, the sign (``binary``: a 32nd of it, up to
-64,000 dimensions). The two quantized kinds are searched for ``rescore`` candidates per hit
+as half-precision floats (``halfvec``, up to 4,000 dimensions); or its binary
+quantization, one bit per dimension, the sign (``binary``, up to 64,000 dimensions). The
+graph's links do not shrink: at 384 dimensions a halfvec index is 57% of a full one's
+size, a binary one 17%. The two quantized kinds are searched for ``rescore`` candidates per hit
 asked (at least :data:`MIN_CANDIDATES`), ranked by their exact distance."""
 _MAX_INDEXED = {"vector": HNSW_MAX_DIMENSION, "halfvec": 4000, "binary": 64000}
 MIN_CANDIDATES = 100
@@ -260,13 +261,12 @@ class PgVectorStore:
     searched as its index was built (read from the index's definition once per store).
     On pgvector 0.8 or later, searches also set ``hnsw.iterative_scan = relaxed_order``,
     so a selective filter still yields the full top k; both settings are ``SET LOCAL`` in
-    the search's transaction. Filters are
-    payload containment (``payload @> '{"key": value}'``, an OR of them for a list), so
-    numbers match by value and booleans never match numbers. Upserts are one pipelined
-    statement per point in one transaction; a large one (at least 1,000 points and one
-    eighth of the collection) drops the HNSW index and builds it again after the writes,
-    in the same transaction (searches of the collection wait for it). For COSINE, a zero
-    vector scores 0.
+    the search's transaction. Filters are payload containment (``payload @> '{"key":
+    value}'``, an OR of them for a list), so numbers match by value and booleans never
+    match numbers. Upserts are one pipelined statement per point in one transaction; a
+    large one (at least 1,000 points and one eighth of the collection) drops the HNSW
+    index and builds it again after the writes, in the same transaction (searches of the
+    collection wait for it). For COSINE, a zero vector scores 0.
 
     On a server that offers no ``vector`` extension, or where the role may not create it,
     ensure_collection raises :class:`~ports.errors.UnavailableError` saying so and how to
@@ -381,7 +381,8 @@ class PgVectorStore:
         builds it then, and the rest of the load goes into the live index)."""
         async with self._collection(collection) as (conn, target):
             row = await self._hnsw_definition(conn, target)
-            if row is not None:
+            if row is not None:  # the load's upserts keep the checks of the index's kind
+                self._kinds[target.name] = _kind_of(row["indexdef"])
                 index = sql.Identifier(table_names(target.name)[1])
                 await conn.execute(self._sql(DROP_INDEX, index=index))
         try:
@@ -424,17 +425,17 @@ class PgVectorStore:
                 )  # fmt: skip
 
             async def fetch(size: int) -> list[ScoredPoint]:
-                candidates = min(1000, max(size * self._rescore, MIN_CANDIDATES, size))
                 ef_search = min(1000, max(self._ef_search, size))
+                candidates = max(size, min(1000, max(size * self._rescore, MIN_CANDIDATES)))
                 if kind != "vector":
-                    ef_search = max(ef_search, candidates)
+                    ef_search = max(ef_search, min(1000, candidates))
                 await conn.execute(SEARCH_SETTINGS, (str(ef_search),))
                 if iterative:
                     await conn.execute(ITERATIVE_SCAN)
                 if kind == "vector":
                     arguments: tuple[Any, ...] = (query, *params, size)
                 else:
-                    arguments = (*params, query, max(candidates, size), query, size)
+                    arguments = (*params, query, candidates, query, size)
                 rows = await _all(conn, statement, arguments)
                 return [
                     ScoredPoint(
@@ -642,11 +643,15 @@ class PgVectorStore:
         return self._version >= version
 
     async def _kind(self, conn: Connection, target: _Collection) -> str:
-        """The kind of the collection's HNSW index, read from its definition once."""
+        """The kind of the collection's HNSW index, read from its definition once; a
+        collection without one (too many dimensions, or a bulk load under way, here or in
+        another process) is searched as ``vector``, and asked again next time."""
         kind = self._kinds.get(target.name)
         if kind is None:
             row = await self._hnsw_definition(conn, target)
-            kind = self._kinds[target.name] = _kind_of(None if row is None else row["indexdef"])
+            if row is None:
+                return "vector"
+            kind = self._kinds[target.name] = _kind_of(row["indexdef"])
         return kind
 
     def _sql(

@@ -517,3 +517,31 @@ async def test_a_failed_bulk_load_still_builds_the_index_and_a_lost_one_is_rebui
         assert _hnsw_definitions(pgvector_database_url, schema) == built
     finally:
         await database.close()
+
+
+async def test_a_bulk_load_keeps_the_checks_of_the_index_it_dropped(
+    pgvector_database_url: str,
+) -> None:
+    """A store that meets a halfvec collection first inside a bulk load (its index
+    dropped) still refuses components half precision cannot hold, so the index can be
+    built again after the load; and it searches the collection through that index."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    try:
+        await PgVectorStore(database, schema=schema, index="halfvec").ensure_collection(
+            "h", dimension=3
+        )
+        store = PgVectorStore(database, schema=schema)  # configured for full indexes
+        async with store.bulk_load("h"):
+            with pytest.raises(ValidationError, match="65504"):
+                await store.upsert("h", [VectorPoint(uuid.uuid4(), (7e4, 0.0, 1.0), {})])
+            await store.upsert("h", [VectorPoint(uuid.uuid4(), (1.0, 0.0, 0.0), {})])
+        assert await store.count("h") == 1
+        [(definition,)] = catalog(
+            pgvector_database_url,
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+            schema, table_names("h")[1],
+        )  # fmt: skip
+        assert "halfvec_cosine_ops" in definition
+    finally:
+        await database.close()
