@@ -7,10 +7,10 @@ import decimal
 import enum
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import attrs
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, AsyncCursor, sql
 from psycopg.types.json import Jsonb
 
 from adapters.postgres.errors import translated
@@ -20,6 +20,7 @@ from ports.pagination import Page, PageRequest, check_sort, decode_cursor, encod
 __all__ = [
     "Connection",
     "Repo",
+    "Statements",
     "columns",
     "copy_merge",
     "entity_params",
@@ -84,31 +85,46 @@ def to_entity(row: Mapping[str, Any], cls: type[T]) -> T:
     return structure(_native(row), cls)
 
 
-class Repo:
-    """Base of a repository: the unit's connection and a few query shortcuts."""
+class Statements(Protocol):
+    """Where a repository's statements run: a unit of work's transaction."""
 
-    def __init__(self, connection: Callable[[], Connection]) -> None:
-        self._conn = connection
+    async def execute(self, query: Any, params: Any = None) -> AsyncCursor[dict[str, Any]]:
+        """Run one statement (the transaction begun first if it is not yet)."""
+
+    async def connection(self) -> Connection:
+        """The connection, its transaction begun, for cursors and COPY."""
+
+
+class Repo:
+    """Base of a repository: the unit's statements and a few query shortcuts."""
+
+    def __init__(self, statements: Callable[[], Statements]) -> None:
+        self._statements = statements
+
+    async def _connection(self) -> Connection:
+        async with translated():
+            return await self._statements().connection()
 
     async def _all(self, query: Any, params: Any = None) -> list[dict[str, Any]]:
         async with translated():
-            cur = await self._conn().execute(query, params)
+            cur = await self._statements().execute(query, params)
             return await cur.fetchall()
 
     async def _one(self, query: Any, params: Any = None) -> dict[str, Any] | None:
         async with translated():
-            cur = await self._conn().execute(query, params)
+            cur = await self._statements().execute(query, params)
             return await cur.fetchone()
 
     async def _rowcount(self, query: Any, params: Any = None) -> int:
         async with translated():
-            cur = await self._conn().execute(query, params)
+            cur = await self._statements().execute(query, params)
             return cur.rowcount
 
     async def _many(self, query: Any, params_seq: Sequence[Any]) -> None:
         if not params_seq:
             return
-        async with translated(), self._conn().cursor() as cur:
+        conn = await self._connection()
+        async with translated(), conn.cursor() as cur:
             await cur.executemany(query, params_seq)
 
 

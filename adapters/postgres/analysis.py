@@ -400,7 +400,7 @@ class PostgresAnalysisRepository(Repo):
         if not results:
             return 0
         await copy_merge(
-            self._conn(),
+            await self._connection(),
             table="analysis_results",
             names=RESULT_COLUMNS,
             rows=(_result_row(r) for r in results),
@@ -439,7 +439,7 @@ class PostgresAnalysisRepository(Repo):
         if not latest:
             return 0
         await copy_merge(
-            self._conn(),
+            await self._connection(),
             table="code_metrics",
             names=METRIC_COLUMNS,
             rows=map(_metric_row, latest.values()),

@@ -76,7 +76,8 @@ class PostgresAuditTrail(Repo):
         checks: list[ChainCheck] = []
         verifier: ChainVerifier | None = None
         chain: Any = None
-        async with translated(), self._conn().cursor(name="codeant_audit_verify") as cur:
+        conn = await self._connection()
+        async with translated(), conn.cursor(name="codeant_audit_verify") as cur:
             await cur.execute(SELECT_LINKS, params)
             async for row in cur:
                 if verifier is None or row["organization_id"] != chain:

@@ -217,7 +217,7 @@ class PostgresFileIndexRepository(Repo):
         writes = (*plan.inserts, *plan.updates)
         if writes:
             await copy_merge(
-                self._conn(),
+                await self._connection(),
                 table="file_index",
                 names=FILE_COLUMNS,
                 rows=(_copy_row(f) for f in writes),
@@ -229,7 +229,7 @@ class PostgresFileIndexRepository(Repo):
         if not entries:
             return 0
         await copy_merge(
-            self._conn(),
+            await self._connection(),
             table="file_history",
             names=HISTORY_COLUMNS,
             rows=map(_history_row, entries),

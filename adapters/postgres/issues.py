@@ -147,7 +147,7 @@ class PostgresIssueRepository(Repo):
         if not issues:
             return 0
         await copy_merge(
-            self._conn(),
+            await self._connection(),
             table="issues",
             names=ISSUE_COLUMNS,
             rows=(_row(entity_params(i), ISSUE_COLUMNS) for i in issues),
@@ -248,7 +248,7 @@ class PostgresIssueRepository(Repo):
         if not changes:
             return 0
         await copy_merge(
-            self._conn(),
+            await self._connection(),
             table="issue_changes",
             names=CHANGE_COLUMNS,
             rows=(_row(entity_params(c), CHANGE_COLUMNS) for c in changes),

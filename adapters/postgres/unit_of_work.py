@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import functools
 from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
 import psycopg
-from psycopg import sql
 from psycopg.pq import TransactionStatus
 from psycopg_pool import AsyncConnectionPool
 
@@ -53,17 +51,46 @@ __all__ = ["PostgresUnitOfWork"]
 # What the unit's transaction says of it, set LOCAL so that it ends with the transaction
 # and a connection returned to the pool carries none of it: the actor the audit triggers
 # record, and the organization whose rows row-level security lets it see (or the system
-# scope). Sent with the BEGIN as one simple-protocol message: one round trip, as a plain
-# transaction's BEGIN takes.
-BEGIN_SCOPED = sql.SQL(
-    "BEGIN; SET LOCAL codeant.actor = {}; SET LOCAL codeant.organization_id = {};"
-    " SET LOCAL codeant.scope = {}"
+# scope). Sent in one pipeline with BEGIN and the unit's first statement (see
+# _Transaction): one round trip, as that statement alone takes.
+SET_SCOPE = (
+    "SELECT set_config('codeant.actor', %s, true),"
+    " set_config('codeant.organization_id', %s, true), set_config('codeant.scope', %s, true)"
 )
 
 
-@functools.lru_cache(maxsize=256)
-def _begin_statement(scope: tuple[str, str, str]) -> bytes:
-    return BEGIN_SCOPED.format(*map(sql.Literal, scope)).as_bytes(None)
+class _Transaction:
+    """The unit's connection (see :class:`adapters.postgres._sql.Statements`). Its
+    transaction begins with the unit's first statement: BEGIN, the unit's scope and that
+    statement go to the server in one pipeline, one round trip (the driver's own BEGIN
+    would be a round trip of its own, so the connection is in autocommit mode and the
+    transaction is run here; COMMIT and ROLLBACK go through the driver, which sends
+    them whenever a transaction is open). A unit that runs no statement sends nothing."""
+
+    __slots__ = ("_scope", "conn")
+
+    def __init__(self, conn: Connection, scope: tuple[str, str, str]) -> None:
+        self.conn = conn
+        self._scope: tuple[str, str, str] | None = scope
+
+    async def execute(self, query: Any, params: Any = None) -> psycopg.AsyncCursor[Any]:
+        if self._scope is None:
+            return await self.conn.execute(query, params)
+        async with self.conn.pipeline():
+            await self._begin()
+            cursor = await self.conn.execute(query, params)
+        return cursor
+
+    async def connection(self) -> Connection:
+        if self._scope is not None:
+            async with self.conn.pipeline():
+                await self._begin()
+        return self.conn
+
+    async def _begin(self) -> None:
+        scope, self._scope = self._scope, None  # begun, whatever the server answers
+        await self.conn.execute(b"BEGIN", prepare=False)
+        await self.conn.execute(SET_SCOPE, scope)
 
 
 class PostgresUnitOfWork:
@@ -76,13 +103,11 @@ class PostgresUnitOfWork:
     transaction, then hands them to ``on_commit``. The schema's triggers record every
     change in the audit trail under ``actor`` (``db:<user>`` when None). A unit opened for
     ``organization_id`` sees and writes only that organization's rows, as the database's
-    row-level security enforces; one made with ``system=True`` every row. Entering
-    begins the transaction and sets both with SET LOCAL in one round trip, the one a
-    transaction's BEGIN takes anyway (the unit runs its transaction itself, on a
-    connection in autocommit mode, and gives it back without). After a
-    port error
-    from a statement, PostgreSQL has aborted the transaction: leave the block (or roll
-    back) before using the unit again.
+    row-level security enforces; one made with ``system=True`` every row. The
+    transaction begins with the unit's first statement and sets both LOCAL, in the round
+    trip of that statement (see :class:`_Transaction`). After a port error from a
+    statement, PostgreSQL has aborted the transaction: leave the block (or roll back)
+    before using the unit again.
     """
 
     def __init__(
@@ -103,7 +128,7 @@ class PostgresUnitOfWork:
             database = PostgresDatabase.from_pool(database)
         self._database = database
         self._pool: AsyncConnectionPool[Any] | None = None
-        self._conn: Connection | None = None
+        self._transaction: _Transaction | None = None
         self._events: list[DomainEvent] = []
         self.organizations = PostgresOrganizationRepository(self._active)
         self.users = PostgresUserRepository(self._active)
@@ -134,25 +159,26 @@ class PostgresUnitOfWork:
             return (self._actor or "", "", "system")
         return (self._actor or "", str(self._organization_id), "")
 
-    def _active(self) -> Connection:
-        if self._conn is None:
+    def _active(self) -> _Transaction:
+        if self._transaction is None:
             raise RuntimeError("the unit of work is not active: use it inside 'async with'")
         if self._ended:
             raise RuntimeError(UNIT_ENDED)
-        return self._conn
+        return self._transaction
 
     async def __aenter__(self) -> Self:
-        if self._conn is not None:
+        if self._transaction is not None:
             raise RuntimeError("the unit of work is already active; units cannot be nested")
         async with translated():
             self._pool = await self._database.pool()
             conn = await self._pool.getconn()
             try:
-                await _begin(conn, self._scope())
+                if not conn.autocommit:
+                    await conn.set_autocommit(True)
             except BaseException:
                 await _give_back(self._pool, conn)
                 raise
-            self._conn = conn
+            self._transaction = _Transaction(conn, self._scope())
         self._ended = False
         self._events = []
         return self
@@ -163,15 +189,16 @@ class PostgresUnitOfWork:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        conn, self._conn = self._conn, None
+        transaction, self._transaction = self._transaction, None
         self._events = []
-        if conn is None:
+        if transaction is None:
             return
         assert self._pool is not None
-        await _give_back(self._pool, conn, clean=exc_type is None)
+        await _give_back(self._pool, transaction.conn, clean=exc_type is None)
 
     async def commit(self) -> None:
-        conn = self._active()
+        transaction = self._active()
+        conn = transaction.conn
         events, self._events = self._events, []
         self._ended = True  # committed or not, the transaction ends here
         if conn.info.transaction_status == TransactionStatus.INERROR:
@@ -181,6 +208,7 @@ class PostgresUnitOfWork:
             raise TransactionAbortedError()
         try:
             if events:
+                await transaction.connection()
                 async with conn.cursor() as cur:
                     await cur.executemany(INSERT_EVENT, [event_params(e) for e in events])
             await conn.commit()
@@ -195,7 +223,7 @@ class PostgresUnitOfWork:
         await run_commit_hook(self._on_commit, events)
 
     async def rollback(self) -> None:
-        conn = self._active()
+        conn = self._active().conn
         self._events = []
         self._ended = True
         async with translated():
@@ -268,13 +296,3 @@ async def _quiet_rollback(conn: Connection) -> None:
         await conn.execute(b"ROLLBACK", prepare=False)
     finally:
         conn.prepare_threshold = threshold
-
-
-async def _begin(conn: Connection, scope: tuple[str, str, str]) -> None:
-    """Begin the unit's transaction with its actor and scope set LOCAL, in one round trip:
-    the driver's own BEGIN would be a round trip of its own, so the connection is put in
-    autocommit mode and the unit sends BEGIN itself (COMMIT and ROLLBACK go through the
-    driver, which sends them whenever a transaction is open)."""
-    if not conn.autocommit:
-        await conn.set_autocommit(True)
-    await conn.execute(_begin_statement(scope), prepare=False)

@@ -363,3 +363,53 @@ async def test_units_that_only_read_keep_the_drivers_prepared_statements(databas
         async with PostgresUnitOfWork(pool, system=True) as uow:  # writes still roll back
             await uow.organizations.create(org("beta"))
     assert sql(database, "SELECT slug FROM organizations") == [("acme",)]
+
+
+def _round_trips(trace: str) -> list[str]:
+    """The client's messages of a libpq trace, one string per round trip (each ends in a
+    Sync of the extended protocol or is one simple Query)."""
+    trips: list[str] = []
+    current: list[str] = []
+    for line in trace.splitlines():
+        direction, _, message = line.partition("\t")
+        if direction != "F":
+            continue
+        current.append(message)
+        if "\tSync" in message or "\tQuery" in message:
+            trips.append("\n".join(current))
+            current = []
+    if current:
+        trips.append("\n".join(current))
+    return trips
+
+
+async def test_a_units_first_statement_goes_with_its_begin_in_one_round_trip(
+    database: str, tmp_path: Any
+) -> None:
+    """BEGIN, the unit's scope and its first statement reach the server in one round trip
+    (a read-only unit then costs that and its ROLLBACK); a unit that runs no statement
+    sends nothing at all."""
+    async with open_pool(database, PoolSettings(min_size=1, max_size=1)) as pool:
+        async with PostgresUnitOfWork(pool, system=True) as uow:
+            acme = await uow.organizations.create(org())
+            await uow.commit()
+        log = tmp_path / "trace.txt"
+        with log.open("w") as out:
+            conn = await pool.getconn()
+            conn.pgconn.trace(out.fileno())
+            conn.pgconn.set_trace_flags(
+                psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
+            )
+            await pool.putconn(conn)
+            async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
+                pass
+            async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
+                assert await uow.organizations.find_by_id(acme.id) == acme
+            conn = await pool.getconn()
+            conn.pgconn.untrace()
+            await pool.putconn(conn)
+    trips = _round_trips(log.read_text())
+    [first] = [trip for trip in trips if '"BEGIN"' in trip]
+    assert "set_config" in first and "FROM organizations" in first
+    assert trips.index(first) == len(trips) - 3  # then the ROLLBACK, then the last check
+    assert sum("ROLLBACK" in trip for trip in trips) == 1  # the unit that ran nothing: none
