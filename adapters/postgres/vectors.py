@@ -87,6 +87,8 @@ _BULK_POINTS = 1000
 :data:`_BULK_SHARE` the collection holds, builds the HNSW index again after writing them
 (one build is several times cheaper than as many inserts into the live index)."""
 _BULK_SHARE = 8
+_COPY_POINTS = 200
+"""An upsert of at least this many points goes through COPY (see PgVectorStore._copy)."""
 _ITERATIVE_SCAN_SINCE = (0, 8, 0)
 
 
@@ -145,6 +147,18 @@ VALUES (%s, %b::vector, %s, now())
 ON CONFLICT (id) DO UPDATE
 SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()
 """)
+# A large upsert: COPY into a stage shaped like the table, then one merge.
+CREATE_STAGE = sql.SQL(
+    "CREATE TEMPORARY TABLE {stage} (LIKE {schema}.{table} INCLUDING DEFAULTS) ON COMMIT DROP"
+)
+COPY_STAGE = sql.SQL("COPY {stage} (id, embedding, payload) FROM STDIN (FORMAT BINARY)")
+MERGE_STAGE = sql.SQL("""
+INSERT INTO {schema}.{table} (id, embedding, payload, updated_at)
+SELECT id, embedding, payload, now() FROM {stage}
+ON CONFLICT (id) DO UPDATE
+SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()
+""")
+DROP_STAGE = sql.SQL("DROP TABLE {stage}")
 # The HNSW index of a collection, as created, and the table's estimated rows.
 HNSW_INDEX = """
 SELECT i.indexdef, c.reltuples FROM pg_indexes i JOIN pg_class c ON c.oid = %s::regclass
@@ -363,11 +377,14 @@ class PgVectorStore:
                 for point in checked:
                     _check_half(point.vector)
             rebuild = await self._bulk_rebuild(conn, target, len(checked))
-            async with conn.cursor() as cur:
-                await cur.executemany(
-                    self._sql(UPSERT, target),
-                    [(p.id, _Packed(p.vector), Jsonb(p.payload)) for p in checked],
-                )
+            if len(checked) < _COPY_POINTS:
+                async with conn.cursor() as cur:
+                    await cur.executemany(
+                        self._sql(UPSERT, target),
+                        [(p.id, _Packed(p.vector), Jsonb(p.payload)) for p in checked],
+                    )
+            else:
+                await self._copy(conn, target, checked)
             if rebuild is not None:
                 await conn.execute(rebuild)
 
@@ -628,6 +645,19 @@ class PgVectorStore:
         await conn.execute(self._sql(DROP_INDEX, index=sql.Identifier(table_names(target.name)[1])))
         return str(row["indexdef"])
 
+    async def _copy(
+        self, conn: Connection, target: _Collection, points: Sequence[VectorPoint]
+    ) -> None:
+        """Upsert ``points`` (distinct ids) through a stage the rows are copied into in
+        binary, merged into the table by one statement."""
+        stage = sql.Identifier(f"stage_{uuid.uuid4().hex}")
+        await conn.execute(self._sql(CREATE_STAGE, target, stage=stage))
+        async with conn.cursor() as cur, cur.copy(self._sql(COPY_STAGE, stage=stage)) as copy:
+            for p in points:
+                await copy.write_row((p.id, _Packed(p.vector), Jsonb(p.payload)))
+        await conn.execute(self._sql(MERGE_STAGE, target, stage=stage))
+        await conn.execute(self._sql(DROP_STAGE, stage=stage))
+
     async def _count(self, conn: Connection, target: _Collection, checked: Conditions) -> int:
         where, params = _where(checked)
         row = await _one(conn, self._sql(COUNT, target, where=where), params)
@@ -727,8 +757,11 @@ class _Packed:
     __slots__ = ("data",)
 
     def __init__(self, vector: tuple[float, ...]) -> None:
-        check_float32(vector)
-        self.data = struct.pack(f">HH{len(vector)}f", len(vector), 0, *vector)
+        try:  # packing refuses what rounds beyond float32's range: no pass of its own
+            self.data = struct.pack(f">HH{len(vector)}f", len(vector), 0, *vector)
+        except OverflowError:
+            check_float32(vector)  # names the component
+            raise
 
 
 class _PackedDumper(Dumper):

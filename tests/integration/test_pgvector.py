@@ -321,6 +321,57 @@ async def test_components_beyond_32_bit_floats_are_refused_before_anything_is_wr
     assert await store.count("c") == 0
 
 
+async def test_a_large_upsert_is_copied_and_merged_as_upserts_one_by_one_would_be(
+    store: PgVectorStore,
+) -> None:
+    """An upsert of hundreds of points goes through COPY and one merge: new points are
+    added, points already stored take their new vector and payload, an id given twice
+    keeps its last point, and the rest of the collection is untouched."""
+    await store.ensure_collection("c", dimension=4)
+    rng = np.random.default_rng(5)
+
+    def point(point_id: uuid.UUID, n: int) -> VectorPoint:
+        return VectorPoint(point_id, tuple(rng.normal(size=4).tolist()), {"n": n})
+
+    kept = [point(uuid.uuid4(), -1) for _ in range(10)]
+    replaced = [point(uuid.uuid4(), -2) for _ in range(50)]
+    await store.upsert("c", kept + replaced)
+    batch = [point(p.id, i) for i, p in enumerate(replaced)]
+    batch += [point(uuid.uuid4(), 100 + i) for i in range(400)]
+    twice = point(batch[60].id, 999)
+    batch.append(twice)
+
+    await store.upsert("c", batch)
+
+    expected = {p.id: p for p in (*kept, *batch)}  # the last of an id wins
+    stored = await store.retrieve("c", list(expected))
+    assert len(stored) == len(expected) == await store.count("c") == 460
+    for got in stored:
+        want = expected[got.id]
+        assert got.payload == want.payload
+        assert got.vector == tuple(float(np.float32(x)) for x in want.vector)
+    assert {p.id: p.payload for p in stored}[twice.id] == {"n": 999}
+
+
+async def test_a_large_upsert_with_a_component_beyond_32_bit_floats_writes_none_of_it(
+    store: PgVectorStore,
+) -> None:
+    """A vector a 32-bit float cannot hold, late in a batch copied to the server, fails
+    the whole batch with ValidationError naming the vector, and what the collection held
+    before is as it was."""
+    await store.ensure_collection("c", dimension=3)
+    before = VectorPoint(uuid.uuid4(), (1.0, 0.0, 0.0), {"n": 0})
+    await store.upsert("c", [before])
+    batch = [VectorPoint(uuid.uuid4(), (0.0, 1.0, float(i)), {}) for i in range(300)]
+    batch[250] = VectorPoint(uuid.uuid4(), (0.0, 1e39, 0.0), {})
+    batch.append(VectorPoint(before.id, (0.0, 0.0, 1.0), {"n": 1}))
+
+    with pytest.raises(ValidationError, match="vector"):
+        await store.upsert("c", batch)
+    assert await store.count("c") == 1
+    assert await store.retrieve("c", [before.id]) == [before]
+
+
 # --------------------------------------------------------------------------- quantized indexes
 
 
