@@ -324,6 +324,9 @@ class Settings:
     pgvector_rescore: int = attrs.field(
         default=10, converter=_as_int, validator=_checked(_int_from(1, 100))
     )
+    pgvector_build_memory_mb: int = attrs.field(
+        default=0, converter=_as_int, validator=_checked(_int_from(0, 2 * 1024 * 1024 - 1))
+    )
     embedder: str = attrs.field(
         default="hashing", converter=_as_lower, validator=_checked(_one_of(EMBEDDERS))
     )

@@ -85,6 +85,11 @@ def _vector_label(backend: str, qdrant_path: str | None) -> str:
     return "qdrant-edge" if backend == "qdrant" and qdrant_path else backend
 
 
+def _or_none(value: int) -> int | None:
+    """A setting whose 0 means "not set"."""
+    return value or None
+
+
 def _qdrant_path(path: str | None, data_dir: str) -> Path | None:
     """Qdrant Edge's directory; a relative one lies in the data directory."""
     if not path:
@@ -138,6 +143,7 @@ class Container(containers.DeclarativeContainer):
             ef_search=config.pgvector_ef_search,
             index=config.pgvector_index,
             rescore=config.pgvector_rescore,
+            build_memory_mb=providers.Callable(_or_none, config.pgvector_build_memory_mb),
         ),
         qdrant=providers.Singleton(
             _qdrant_store,

@@ -59,7 +59,14 @@ from adapters.vector_rules import (
 from ports.errors import NotFoundError, PersistenceError, UnavailableError, ValidationError
 from ports.vectors import CollectionInfo, Distance, ScoredPoint, VectorFilter, VectorPoint
 
-__all__ = ["HNSW_MAX_DIMENSION", "INDEX_KINDS", "MIN_CANDIDATES", "PgVectorStore", "table_names"]
+__all__ = [
+    "COPY_POINTS",
+    "HNSW_MAX_DIMENSION",
+    "INDEX_KINDS",
+    "MIN_CANDIDATES",
+    "PgVectorStore",
+    "table_names",
+]
 
 log = logging.getLogger(__name__)
 
@@ -87,9 +94,11 @@ _BULK_POINTS = 1000
 :data:`_BULK_SHARE` the collection holds, builds the HNSW index again after writing them
 (one build is several times cheaper than as many inserts into the live index)."""
 _BULK_SHARE = 8
-_COPY_POINTS = 200
+COPY_POINTS = 200
 """An upsert of at least this many points goes through COPY (see PgVectorStore._copy)."""
 _ITERATIVE_SCAN_SINCE = (0, 8, 0)
+_MAX_BUILD_MEMORY_MB = 2 * 1024 * 1024 - 1
+"""PostgreSQL's largest maintenance_work_mem, in MB (just under 2 TB)."""
 
 
 @attrs.frozen
@@ -165,6 +174,7 @@ SELECT i.indexdef, c.reltuples FROM pg_indexes i JOIN pg_class c ON c.oid = %s::
 WHERE i.schemaname = %s AND i.indexname = %s
 """
 DROP_INDEX = sql.SQL("DROP INDEX {schema}.{index}")
+BUILD_MEMORY = "SELECT set_config('maintenance_work_mem', %s, true)"
 SEARCH_SETTINGS = "SELECT set_config('hnsw.ef_search', %s, true)"
 ITERATIVE_SCAN = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"
 # Relaxed iterative scans may yield rows slightly out of order: the outer query re-sorts.
@@ -277,10 +287,13 @@ class PgVectorStore:
     so a selective filter still yields the full top k; both settings are ``SET LOCAL`` in
     the search's transaction. Filters are payload containment (``payload @> '{"key":
     value}'``, an OR of them for a list), so numbers match by value and booleans never
-    match numbers. Upserts are one pipelined statement per point in one transaction; a
-    large one (at least 1,000 points and one eighth of the collection) drops the HNSW
-    index and builds it again after the writes, in the same transaction (searches of the
-    collection wait for it). For COSINE, a zero vector scores 0.
+    match numbers. An upsert is one transaction: one pipelined statement per point, or,
+    from :data:`COPY_POINTS` points, a binary COPY into a temporary stage merged into the
+    table by one statement; a large one (at least 1,000 points and one eighth of the
+    collection) drops the HNSW index and builds it again after the writes, in the same
+    transaction (searches of the collection wait for it). Every HNSW build runs with
+    ``maintenance_work_mem`` set to ``build_memory_mb`` for its transaction (the server's
+    setting when None). For COSINE, a zero vector scores 0.
 
     On a server that offers no ``vector`` extension, or where the role may not create it,
     ensure_collection raises :class:`~ports.errors.UnavailableError` saying so and how to
@@ -297,6 +310,7 @@ class PgVectorStore:
         ef_search: int = 100,
         index: str = "vector",
         rescore: int = 10,
+        build_memory_mb: int | None = None,
     ) -> None:
         if not isinstance(schema, str) or not _SCHEMA_RE.match(schema):
             raise ValueError(
@@ -306,6 +320,8 @@ class PgVectorStore:
         _check_setting("ef_construction", ef_construction, 4, 1000)
         _check_setting("ef_search", ef_search, 1, 1000)
         _check_setting("rescore", rescore, 1, 100)
+        if build_memory_mb is not None:
+            _check_setting("build_memory_mb", build_memory_mb, 1, _MAX_BUILD_MEMORY_MB)
         if index not in INDEX_KINDS:
             raise ValueError(f"index must be one of {', '.join(INDEX_KINDS)}, got {index!r}")
         if ef_construction < 2 * m:
@@ -319,6 +335,7 @@ class PgVectorStore:
         self._ef_search = ef_search
         self._index = index
         self._rescore = rescore
+        self._build_memory = build_memory_mb
         self._version: tuple[int, ...] | None = None
         self._kinds: dict[str, str] = {}
         """The index kind of each collection searched, as its definition says."""
@@ -339,6 +356,10 @@ class PgVectorStore:
     @property
     def rescore(self) -> int:
         return self._rescore
+
+    @property
+    def build_memory_mb(self) -> int | None:
+        return self._build_memory
 
     async def ensure_collection(
         self,
@@ -377,7 +398,7 @@ class PgVectorStore:
                 for point in checked:
                     _check_half(point.vector)
             rebuild = await self._bulk_rebuild(conn, target, len(checked))
-            if len(checked) < _COPY_POINTS:
+            if len(checked) < COPY_POINTS:
                 async with conn.cursor() as cur:
                     await cur.executemany(
                         self._sql(UPSERT, target),
@@ -386,7 +407,7 @@ class PgVectorStore:
             else:
                 await self._copy(conn, target, checked)
             if rebuild is not None:
-                await conn.execute(rebuild)
+                await self._build(conn, rebuild)
 
     @contextlib.asynccontextmanager
     async def bulk_load(self, collection: str) -> AsyncIterator[None]:
@@ -411,7 +432,7 @@ class PgVectorStore:
                     if row is None:
                         await self._create_hnsw(conn, target)
                     else:
-                        await conn.execute(str(row["indexdef"]))
+                        await self._build(conn, str(row["indexdef"]))
 
     async def search(
         self,
@@ -608,7 +629,8 @@ class PgVectorStore:
             self._kinds[target.name] = "vector"
             return False
         key = _key(kind, target.dimension, target.distance)
-        await conn.execute(
+        await self._build(
+            conn,
             self._sql(
                 CREATE_HNSW,
                 target,
@@ -617,10 +639,17 @@ class PgVectorStore:
                 opclass=sql.SQL(key.opclass),
                 m=sql.Literal(self._m),
                 ef_construction=sql.Literal(self._ef_construction),
-            )
+            ),
         )
         self._kinds[target.name] = kind
         return True
+
+    async def _build(self, conn: Connection, statement: Query) -> None:
+        """Run ``statement``, an HNSW index build, with the store's build memory (the
+        server's ``maintenance_work_mem`` when it has none), set for its transaction."""
+        if self._build_memory is not None:
+            await conn.execute(BUILD_MEMORY, (f"{self._build_memory}MB",))
+        await conn.execute(statement)
 
     async def _hnsw_definition(self, conn: Connection, target: _Collection) -> Row | None:
         """The collection's HNSW index as created (``indexdef``) and the table's estimated

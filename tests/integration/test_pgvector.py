@@ -16,10 +16,13 @@ import numpy as np
 import psycopg
 import pytest
 from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool
 
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import PoolSettings
 from adapters.postgres.vectors import (
+    COPY_POINTS,
     HNSW_MAX_DIMENSION,
     PgVectorStore,
     _key,
@@ -340,6 +343,7 @@ async def test_a_large_upsert_is_copied_and_merged_as_upserts_one_by_one_would_b
     batch += [point(uuid.uuid4(), 100 + i) for i in range(400)]
     twice = point(batch[60].id, 999)
     batch.append(twice)
+    assert len(batch) >= COPY_POINTS
 
     await store.upsert("c", batch)
 
@@ -365,11 +369,54 @@ async def test_a_large_upsert_with_a_component_beyond_32_bit_floats_writes_none_
     batch = [VectorPoint(uuid.uuid4(), (0.0, 1.0, float(i)), {}) for i in range(300)]
     batch[250] = VectorPoint(uuid.uuid4(), (0.0, 1e39, 0.0), {})
     batch.append(VectorPoint(before.id, (0.0, 0.0, 1.0), {"n": 1}))
+    assert len(batch) >= COPY_POINTS
 
     with pytest.raises(ValidationError, match="vector"):
         await store.upsert("c", batch)
     assert await store.count("c") == 1
     assert await store.retrieve("c", [before.id]) == [before]
+
+
+@pytest.mark.parametrize(("build_memory_mb", "spills"), [(None, False), (1, True)])
+async def test_an_index_build_runs_with_the_stores_build_memory(
+    pgvector_database_url: str, build_memory_mb: int | None, spills: bool
+) -> None:
+    """The HNSW build of a large upsert runs with the store's build memory, set for its
+    transaction: 3,000 vectors of 64 dimensions fit the server's own setting, and not one
+    megabyte (pgvector says the graph no longer fits, and builds it all the same)."""
+    notices: list[str] = []
+
+    async def configure(conn: psycopg.AsyncConnection[Any]) -> None:
+        conn.add_notice_handler(lambda notice: notices.append(str(notice.message_primary)))
+
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        pgvector_database_url, min_size=1, max_size=2, open=False, configure=configure,
+        kwargs={"row_factory": dict_row},
+    )  # fmt: skip
+    await pool.open()
+    try:
+        store = PgVectorStore(
+            pool, schema=f"vectors_{uuid.uuid4().hex[:8]}", build_memory_mb=build_memory_mb
+        )
+        await store.ensure_collection("c", dimension=64)
+        vectors = _clustered(3000, 64, seed=9)
+        await store.upsert("c", [VectorPoint(uuid.uuid4(), tuple(v.tolist()), {}) for v in vectors])
+        assert await store.count("c") == 3000
+        [hit] = await store.search("c", tuple(vectors[5].tolist()), limit=1)
+        assert hit.score == pytest.approx(1.0)
+        async with pool.connection() as conn:
+            row = await (await conn.execute("SHOW maintenance_work_mem")).fetchone()
+        assert row is not None and row["maintenance_work_mem"] != "1MB"  # LOCAL to the build
+    finally:
+        await pool.close()
+    assert any("no longer fits into maintenance_work_mem" in n for n in notices) is spills
+
+
+def test_build_memory_must_be_a_positive_number_of_megabytes() -> None:
+    database = PostgresDatabase(url="postgresql://nobody@127.0.0.1:1/none")
+    for bad in (0, -5, 2 * 1024 * 1024, 1.5, True):
+        with pytest.raises(ValueError, match="build_memory_mb"):
+            PgVectorStore(database, build_memory_mb=bad)  # type: ignore[arg-type]
 
 
 # --------------------------------------------------------------------------- quantized indexes

@@ -69,6 +69,7 @@ def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: P
         "CODEANT_LOG_LEVEL": "debug",
         "CODEANT_PGVECTOR_INDEX": "HalfVec",
         "CODEANT_PGVECTOR_RESCORE": "25",
+        "CODEANT_PGVECTOR_BUILD_MEMORY_MB": "2048",
     }
     settings = load(env, cwd, home)
     assert settings == Settings(
@@ -90,6 +91,7 @@ def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: P
         log_level="DEBUG",
         pgvector_index="halfvec",
         pgvector_rescore=25,
+        pgvector_build_memory_mb=2048,
     )
     assert settings.cache_backend == "redis"
     assert settings.vector_backend == "qdrant"
@@ -197,6 +199,7 @@ def test_missing_named_config_file_is_an_error(cwd: Path, home: Path) -> None:
         ("CODEANT_LOG_LEVEL", "loud", "must be one of: DEBUG, INFO, WARNING, ERROR, CRITICAL"),
         ("CODEANT_PGVECTOR_INDEX", "pq", "must be one of: vector, halfvec, binary"),
         ("CODEANT_PGVECTOR_RESCORE", "0", "must be an integer from 1 to 100"),
+        ("CODEANT_PGVECTOR_BUILD_MEMORY_MB", "-1", "must be an integer from 0 to 2097151"),
     ],
 )
 def test_bad_variable_names_variable_and_value(

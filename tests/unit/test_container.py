@@ -71,12 +71,17 @@ def test_a_redis_url_wires_the_redis_cache_without_connecting(tmp_path: Path) ->
 
 
 def test_pgvector_gets_the_configured_index(tmp_path: Path) -> None:
-    """The pgvector store builds the configured kind of HNSW index and re-scores as many
-    candidates as configured."""
+    """The pgvector store builds the configured kind of HNSW index, with the configured
+    build memory (the server's without one), and re-scores as many candidates as
+    configured."""
     settings = Settings(data_dir=tmp_path, pgvector_index="binary", pgvector_rescore=25)
     store = build_container(settings).vector_store()
     assert isinstance(store, PgVectorStore)
-    assert (store.index, store.rescore) == ("binary", 25)
+    assert (store.index, store.rescore, store.build_memory_mb) == ("binary", 25, None)
+    settings = Settings(data_dir=tmp_path, pgvector_build_memory_mb=512)
+    store = build_container(settings).vector_store()
+    assert isinstance(store, PgVectorStore)
+    assert store.build_memory_mb == 512
 
 
 def test_embedder_has_the_configured_dimension(tmp_path: Path) -> None:
