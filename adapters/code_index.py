@@ -46,7 +46,7 @@ PAYLOAD_KEYS = (
 FILTERED_KEYS = ("organization_id", "project_id", "file_id", "language")
 """The payload keys this index filters on, each indexed by the stores that index keys."""
 FILES_PER_READ = 500
-"""Files whose embeddings one read of the store covers."""
+"""Files whose embeddings one read (or one removal) of the store covers."""
 
 
 class VectorCodeIndex:
@@ -90,8 +90,7 @@ class VectorCodeIndex:
         return [_embedding(point) for point in points]
 
     async def of_files(self, kind: CodeUnitKind, file_ids: Sequence[FileId]) -> list[CodeEmbedding]:
-        with _arguments():
-            files = sorted({str(check_instance("file_ids", f, uuid.UUID)) for f in file_ids})
+        files = _file_keys(file_ids)
         found: list[CodeEmbedding] = []
         for start in range(0, len(files), FILES_PER_READ):
             found += await self._matching(kind, {"file_id": files[start : start + FILES_PER_READ]})
@@ -108,10 +107,10 @@ class VectorCodeIndex:
         except NotFoundError:
             return
 
-    async def remove_file(self, file_id: FileId) -> None:
-        with _arguments():
-            check_instance("file_id", file_id, uuid.UUID)
-        await self._remove_all({"file_id": str(file_id)})
+    async def remove_files(self, file_ids: Sequence[FileId]) -> None:
+        files = _file_keys(file_ids)
+        for start in range(0, len(files), FILES_PER_READ):
+            await self._remove_all({"file_id": files[start : start + FILES_PER_READ]})
 
     async def remove_project(self, project_id: ProjectId) -> None:
         with _arguments():
@@ -254,6 +253,12 @@ def _arguments() -> Iterator[None]:
         if isinstance(exc, ValidationError):
             raise
         raise ValidationError(exc.field, exc.value, exc.reason, entity=exc.entity) from None
+
+
+def _file_keys(file_ids: Sequence[FileId]) -> list[str]:
+    """The payload values of ``file_ids``, distinct and sorted."""
+    with _arguments():
+        return sorted({str(check_instance("file_ids", f, uuid.UUID)) for f in file_ids})
 
 
 @contextlib.contextmanager

@@ -190,7 +190,7 @@ async def find_similar_code(
 @service
 async def remove_file_units(code_index: CodeIndex, file_id: FileId) -> None:
     """Delete every indexed unit of a file, of every kind."""
-    await code_index.remove_file(file_id)
+    await code_index.remove_files([file_id])
 
 
 @service

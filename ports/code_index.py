@@ -54,8 +54,9 @@ class CodeIndex(Protocol):
         """Delete the embeddings of ``ids``; ids not stored are ignored."""
         ...
 
-    async def remove_file(self, file_id: FileId) -> None:
-        """Delete every embedding of the file, of every kind."""
+    async def remove_files(self, file_ids: Sequence[FileId]) -> None:
+        """Delete every embedding of the files ``file_ids``, of every kind (in a few
+        operations of the store, however many files)."""
         ...
 
     async def remove_project(self, project_id: ProjectId) -> None:

@@ -16,7 +16,6 @@ from application.similarity import (
     IndexResult,
     PreparedWrite,
     prepare_code_units,
-    remove_file_units,
     write_prepared,
 )
 from domain.analysis import AnalysisResult, CodeMetric
@@ -91,9 +90,7 @@ async def embed(
     and remove the units of analysed files that have none left. (Those of removed files
     go once the removal is recorded: see :class:`~application.similarity.VectorCleanup`.)"""
     with_units = {u.file_id for u in units}
-    for file in analysed:
-        if file.id not in with_units:
-            await remove_file_units(code_index, file.id)
+    await code_index.remove_files([f.id for f in analysed if f.id not in with_units])
     report("embedding", 0, len(units))
     prepared = await prepare_code_units(embedder, code_index, units)
     report("embedding", len(units), len(units))

@@ -207,8 +207,8 @@ async def test_similar_is_closest_first_within_the_scope_asked(index: CodeIndex)
 
 
 async def test_removing_by_id_by_file_and_by_project(index: CodeIndex) -> None:
-    """``remove`` deletes the ids of its kind; ``remove_file`` and ``remove_project``
-    delete every kind's embeddings of the file or project, and no other."""
+    """``remove`` deletes the ids of its kind; ``remove_files`` and ``remove_project``
+    delete every kind's embeddings of the files or project, and no other."""
     file = FileId(new_id())
     a, b = embedding(axis(0), file=file, symbol="a"), embedding(axis(1), symbol="b")
     klass = embedding(axis(2), file=file, kind=CLASS, symbol="K")
@@ -217,7 +217,11 @@ async def test_removing_by_id_by_file_and_by_project(index: CodeIndex) -> None:
 
     await index.remove(CLASS, [a.id])  # of another kind: nothing
     assert len(await index.get(FUNCTION, [a.id])) == 1
-    await index.remove_file(file)
+    await index.remove_files([])  # nothing
+    assert len(await index.get(FUNCTION, [a.id])) == 1
+    with pytest.raises(ValidationError):
+        await index.remove_files(["not a file id"])  # type: ignore[list-item]
+    await index.remove_files([file, FileId(new_id())])
     assert await index.get(FUNCTION, [a.id]) == [] and await index.get(CLASS, [klass.id]) == []
     assert len(await index.get(FUNCTION, [b.id])) == 1
     await index.remove_project(BILLING)

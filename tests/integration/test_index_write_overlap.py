@@ -1,10 +1,11 @@
 """The index job writes its embeddings while it records its analysis: the record commits
 only once the write is done, and a write that fails fails the job with nothing of its
-analysis recorded."""
+analysis recorded. Files left without units lose their stored ones in one removal."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from adapters.memory.vectors import MemoryVectorStore
 from adapters.source import FileAnalyzer, GitSourceReader
 from application.indexing import index_repository
 from domain.enums import CodeUnitKind, JobStatus
+from domain.ids import FileId
 from ports.errors import UnavailableError
 from ports.pagination import PageRequest
 from tests.e2e.sample_repo import build_sample_repo
@@ -87,3 +89,37 @@ async def _the_project(uow: MemoryUnitOfWork) -> Any:
     [organization] = (await uow.organizations.list(PageRequest(limit=10))).items
     [project] = (await uow.projects.list_by_organization(organization.id, PageRequest())).items
     return project
+
+
+class CountingIndex(VectorCodeIndex):
+    """Notes every list of files whose units are removed."""
+
+    def __init__(self) -> None:
+        super().__init__(MemoryVectorStore())
+        self.removed: list[list[FileId]] = []
+
+    async def remove_files(self, file_ids: Sequence[FileId]) -> None:
+        self.removed.append(list(file_ids))
+        await super().remove_files(file_ids)
+
+
+async def test_files_left_without_functions_lose_their_units_in_one_removal(
+    tmp_path: Path,
+) -> None:
+    """The analysed files that have no function (the README, the notes, the binary file)
+    are removed from the code index together, not one call per file."""
+    repo = build_sample_repo(tmp_path / "repo", tmp_path / "home")
+    db, log = MemoryDatabase(), list[str]()
+    index = CountingIndex()
+    await index_repository(
+        _unit(db, log), GitSourceReader(), FileAnalyzer(), HashingEmbedder(64), index,
+        str(repo.root), neighbours=ExactNeighbours(),
+    )  # fmt: skip
+    async with MemoryUnitOfWork(db, system=True) as uow:
+        project = await _the_project(uow)
+        [repository] = await uow.repositories.list_by_project(project.id)
+        files = (await uow.files.list_by_repository(repository.id, PageRequest(limit=100))).items
+    without = {f.id for f in files if not f.metadata.functions}
+    assert len(without) > 1
+    [removed] = index.removed
+    assert set(removed) == without
