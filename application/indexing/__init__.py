@@ -14,9 +14,10 @@ and if anything is to be analysed, one analysis job (:class:`~application.jobs.J
 which always ends it) runs the rest:
 
 4. ``parse``: the changed files' language, lines, functions and classes;
-5. ``rules``: the built-in rules and metrics;
+5. ``rules``: the built-in rules and metrics (see ``embed``);
 6. ``embed``: the functions of the changed files embedded (those whose code did not
-   change since they were stored are not);
+   change since they were stored are not), begun before the rules, so that the
+   embedder's workers run while this process evaluates them (in a thread);
 7. ``duplicates``: the embeddings' write to the code index begun and, meanwhile,
    near-duplicate functions found among the project's functions, each pair reported
    once;
@@ -266,12 +267,21 @@ async def index_repository(
                     analyzer, root, repository, changes.to_analyse, report, workers=workers
                 )
             analysed = [p.file for p in parsed]
-            async with run.stage("rules", progress=20):
-                results, metrics = evaluate(parsed, rules, job_id, report)
             texts = {p.file.id: p.text for p in parsed if p.text is not None}
             units = code_units(organization, project, repository, analysed, texts)
-            async with run.stage("embed", progress=40):
-                prepared = await embed(embedder, code_index, units, analysed, report)
+            # the embedder's workers run while this process evaluates the rules
+            embedding = asyncio.ensure_future(embed(embedder, code_index, units, analysed))
+            try:
+                async with run.stage("rules", progress=20):
+                    results, metrics = await asyncio.to_thread(
+                        evaluate, parsed, rules, job_id, _on_loop(report)
+                    )
+                async with run.stage("embed", progress=40):
+                    report("embedding", 0, len(units))
+                    prepared = await embedding
+                    report("embedding", len(units), len(units))
+            finally:
+                await cancelled(embedding)
             async with run.stage("duplicates", progress=80):
                 held = await _held_duplicates(fresh, last_job, stale)
                 writing, duplicates = await write_and_find_duplicates(
@@ -319,6 +329,16 @@ async def index_repository(
         seconds=time.monotonic() - started,
         stages=stages,
     )
+
+
+def _on_loop(report: Progress) -> Progress:
+    """``report`` for another thread: each call runs on the calling event loop."""
+    loop = asyncio.get_running_loop()
+
+    def reported(phase: str, done: int, total: int) -> None:
+        loop.call_soon_threadsafe(report, phase, done, total)
+
+    return reported
 
 
 async def _kept_files(

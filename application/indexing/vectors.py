@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import fnmatch
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from application.builtin_rules import NEAR_DUPLICATE, duplicate_result
 from application.code_units import CodeUnit
@@ -83,7 +84,6 @@ async def embed(
     code_index: CodeIndex,
     units: Sequence[CodeUnit],
     analysed: Sequence[FileIndex],
-    report: Progress,
 ) -> list[PreparedWrite]:
     """Embed the units of the analysed files that are new or changed, ready to be written
     with :func:`write_and_find_duplicates` (their files' other stored units to go then),
@@ -91,10 +91,7 @@ async def embed(
     go once the removal is recorded: see :class:`~application.similarity.VectorCleanup`.)"""
     with_units = {u.file_id for u in units}
     await code_index.remove_files([f.id for f in analysed if f.id not in with_units])
-    report("embedding", 0, len(units))
-    prepared = await prepare_code_units(embedder, code_index, units)
-    report("embedding", len(units), len(units))
-    return prepared
+    return await prepare_code_units(embedder, code_index, units)
 
 
 async def write_and_find_duplicates(
@@ -141,13 +138,17 @@ async def write_and_find_duplicates(
     return writing, duplicates
 
 
-async def cancelled(writing: asyncio.Future[IndexResult]) -> None:
-    """Cancel a write still running and wait for it to stop (whatever it raises)."""
-    if writing.done():
+async def cancelled(work: asyncio.Future[Any]) -> None:
+    """Cancel ``work`` (a write, an embedding) if it is still running and wait for it to
+    stop, whatever it raises. An error of work already done stays for its result to
+    raise, but is no longer reported as never read."""
+    if work.done():
+        if not work.cancelled():
+            work.exception()
         return
-    writing.cancel()
+    work.cancel()
     with contextlib.suppress(BaseException):
-        await writing
+        await work
 
 
 def excluded_paths(rule: EffectiveRule | None) -> Callable[[str], bool]:

@@ -1,10 +1,11 @@
-"""The index job writes its embeddings while it records its analysis: the record commits
-only once the write is done, and a write that fails fails the job with nothing of its
-analysis recorded. Files left without units lose their stored ones in one removal."""
+"""The index job overlaps its stages: it embeds while it evaluates the rules, and writes
+its embeddings while it records its analysis. The record commits only once the write is
+done; a write or a rule that fails fails the job with nothing of its analysis recorded."""
 
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,9 @@ from adapters.exact_neighbours import ExactNeighbours
 from adapters.memory import MemoryDatabase, MemoryUnitOfWork
 from adapters.memory.vectors import MemoryVectorStore
 from adapters.source import FileAnalyzer, GitSourceReader
+from application import indexing
 from application.indexing import index_repository
+from application.indexing.evaluation import evaluate
 from domain.enums import CodeUnitKind, JobStatus
 from domain.ids import FileId
 from ports.errors import UnavailableError
@@ -89,6 +92,73 @@ async def _the_project(uow: MemoryUnitOfWork) -> Any:
     [organization] = (await uow.organizations.list(PageRequest(limit=10))).items
     [project] = (await uow.projects.list_by_organization(organization.id, PageRequest())).items
     return project
+
+
+class NotingEmbedder(HashingEmbedder):
+    """Sets ``called`` (a thread's event) when asked to embed; with ``hold``, then waits
+    until cancelled, noting it in ``log``."""
+
+    def __init__(self, log: list[str], *, hold: bool = False) -> None:
+        super().__init__(64)
+        self.log, self.hold, self.called = log, hold, threading.Event()
+
+    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+        self.called.set()
+        if self.hold:
+            try:
+                await asyncio.sleep(60)
+            except asyncio.CancelledError:
+                self.log.append("embedding cancelled")
+                raise
+        return await super().embed(texts)
+
+
+async def test_the_embedder_works_while_the_rules_are_evaluated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules wait here until the embedder has been asked: a job that embedded only
+    after the rules would never ask it, and the rules would give up."""
+    repo = build_sample_repo(tmp_path / "repo", tmp_path / "home")
+    db, log = MemoryDatabase(), list[str]()
+    embedder = NotingEmbedder(log)
+
+    def evaluate_once_embedding(*args: Any) -> Any:
+        assert embedder.called.wait(timeout=30), "the embedder was not asked during the rules"
+        return evaluate(*args)
+
+    monkeypatch.setattr(indexing, "evaluate", evaluate_once_embedding)
+    report = await index_repository(
+        _unit(db, log), GitSourceReader(), FileAnalyzer(), embedder,
+        VectorCodeIndex(MemoryVectorStore()), str(repo.root), neighbours=ExactNeighbours(),
+    )  # fmt: skip
+    assert report.job_status is JobStatus.COMPLETED and report.embedded > 0
+    assert report.results > 0 and set(report.stages) >= {"rules", "embed"}
+
+
+async def test_rules_that_fail_cancel_the_embedding_and_record_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An error of the rules fails the job at once: the embedding under way is cancelled
+    (not awaited to its end) and nothing of the analysis is recorded."""
+    repo = build_sample_repo(tmp_path / "repo", tmp_path / "home")
+    db, log = MemoryDatabase(), list[str]()
+    embedder = NotingEmbedder(log, hold=True)
+
+    def broken(*args: Any) -> Any:
+        assert embedder.called.wait(timeout=30)
+        raise RuntimeError("a rule broke")
+
+    monkeypatch.setattr(indexing, "evaluate", broken)
+    with pytest.raises(RuntimeError, match="a rule broke"):
+        await index_repository(
+            _unit(db, log), GitSourceReader(), FileAnalyzer(), embedder,
+            VectorCodeIndex(MemoryVectorStore()), str(repo.root), neighbours=ExactNeighbours(),
+        )  # fmt: skip
+    assert "embedding cancelled" in log and "completed" not in log
+    async with MemoryUnitOfWork(db, system=True) as uow:
+        project = await _the_project(uow)
+        [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
+    assert job.status is JobStatus.FAILED and "a rule broke" in (job.error_message or "")
 
 
 class CountingIndex(VectorCodeIndex):

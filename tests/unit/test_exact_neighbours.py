@@ -140,7 +140,7 @@ async def test_pairs_found_while_writing_are_those_found_after_writing() -> None
     effective = rules(min_similarity=0.9, min_nloc=1)
     job = JobId(new_id())
 
-    prepared = await embed(HashingEmbedder(), store, units, [p.file for p in now], silent)
+    prepared = await embed(HashingEmbedder(), store, units, [p.file for p in now])
     writing, overlapped = await write_and_find_duplicates(
         store, prepared, units, now, effective, job, silent, neighbours=ExactNeighbours()
     )
@@ -174,7 +174,7 @@ async def test_a_write_that_fails_while_pairs_are_found_fails_when_awaited() -> 
     texts = {p.file.id: p.text for p in parsed if p.text is not None}
     units = code_units(ORGANIZATION, PROJECT, REPOSITORY, [p.file for p in parsed], texts)
     store = VectorCodeIndex(_FailingUpserts())
-    prepared = await embed(HashingEmbedder(), store, units, [p.file for p in parsed], silent)
+    prepared = await embed(HashingEmbedder(), store, units, [p.file for p in parsed])
 
     writing, found = await write_and_find_duplicates(
         store, prepared, units, parsed, rules(min_nloc=1), JobId(new_id()), silent,
