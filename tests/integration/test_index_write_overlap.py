@@ -96,14 +96,16 @@ async def _the_project(uow: MemoryUnitOfWork) -> Any:
 
 class NotingEmbedder(HashingEmbedder):
     """Sets ``called`` (a thread's event) when asked to embed; with ``hold``, then waits
-    until cancelled, noting it in ``log``."""
+    until cancelled, noting it in ``log``; with ``fail``, raises UnavailableError."""
 
-    def __init__(self, log: list[str], *, hold: bool = False) -> None:
+    def __init__(self, log: list[str], *, hold: bool = False, fail: bool = False) -> None:
         super().__init__(64)
-        self.log, self.hold, self.called = log, hold, threading.Event()
+        self.log, self.hold, self.fail, self.called = log, hold, fail, threading.Event()
 
     async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
         self.called.set()
+        if self.fail:
+            raise UnavailableError("embedding model down")
         if self.hold:
             try:
                 await asyncio.sleep(60)
@@ -159,6 +161,62 @@ async def test_rules_that_fail_cancel_the_embedding_and_record_nothing(
         project = await _the_project(uow)
         [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
     assert job.status is JobStatus.FAILED and "a rule broke" in (job.error_message or "")
+
+
+async def test_an_embedder_that_fails_while_the_rules_run_fails_the_job(tmp_path: Path) -> None:
+    """The embedder failing beside the rules: the job fails with its error once the
+    rules are done, and nothing of the analysis is recorded."""
+    repo = build_sample_repo(tmp_path / "repo", tmp_path / "home")
+    db, log = MemoryDatabase(), list[str]()
+    with pytest.raises(UnavailableError, match="embedding model down"):
+        await index_repository(
+            _unit(db, log), GitSourceReader(), FileAnalyzer(), NotingEmbedder(log, fail=True),
+            VectorCodeIndex(MemoryVectorStore()), str(repo.root), neighbours=ExactNeighbours(),
+        )  # fmt: skip
+    assert "completed" not in log
+    async with MemoryUnitOfWork(db, system=True) as uow:
+        project = await _the_project(uow)
+        [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
+        [repository] = await uow.repositories.list_by_project(project.id)
+        files = await uow.files.list_by_repository(repository.id, PageRequest(limit=10))
+    assert job.status is JobStatus.FAILED and "embedding model down" in (job.error_message or "")
+    assert files.items == ()
+
+
+async def test_a_run_cancelled_while_its_rules_run_cancels_its_embedding(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Cancelled (Ctrl-C, SIGTERM) while the rules run in their thread: the run stops at
+    once, its embedding is cancelled, its job ends cancelled with nothing recorded, and
+    the rules' thread, let go, ends on its own."""
+    repo = build_sample_repo(tmp_path / "repo", tmp_path / "home")
+    db, log = MemoryDatabase(), list[str]()
+    embedder, released = NotingEmbedder(log, hold=True), threading.Event()
+
+    def held(*args: Any) -> Any:
+        released.wait(timeout=30)
+        return evaluate(*args)
+
+    monkeypatch.setattr(indexing, "evaluate", held)
+    indexing_run = index_repository(
+        _unit(db, log), GitSourceReader(), FileAnalyzer(), embedder,
+        VectorCodeIndex(MemoryVectorStore()), str(repo.root), neighbours=ExactNeighbours(),
+    )  # fmt: skip
+    run = asyncio.ensure_future(indexing_run)
+    try:
+        assert await asyncio.to_thread(embedder.called.wait, 30)
+        run.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await run
+    finally:
+        released.set()
+    assert "embedding cancelled" in log and "completed" not in log
+    async with MemoryUnitOfWork(db, system=True) as uow:
+        project = await _the_project(uow)
+        [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
+        [repository] = await uow.repositories.list_by_project(project.id)
+        files = await uow.files.list_by_repository(repository.id, PageRequest(limit=10))
+    assert job.status is JobStatus.CANCELLED and files.items == ()
 
 
 class CountingIndex(VectorCodeIndex):
