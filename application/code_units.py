@@ -78,5 +78,11 @@ class CodeUnit:
         return unit_id(self.repository_id, self.file_path, self.kind, self.symbol, self.line_start)
 
     @functools.cached_property
+    def normalized_code(self) -> str:
+        """The code as it is hashed and embedded (:func:`normalize_code`)."""
+        return normalize_code(self.code)
+
+    @functools.cached_property
     def code_hash(self) -> str:
-        return code_hash(self.code)
+        """SHA-256 (hex) of :attr:`normalized_code` (:func:`code_hash`)."""
+        return hashlib.sha256(self.normalized_code.encode("utf-8")).hexdigest()

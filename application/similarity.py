@@ -146,7 +146,7 @@ def _gone(
 
 async def _embedded(embedder: Embedder, units: Sequence[CodeUnit]) -> list[CodeEmbedding]:
     """The embeddings of ``units``, made in one call."""
-    vectors = await embedder.embed([normalize_code(u.code) for u in units])
+    vectors = await embedder.embed([u.normalized_code for u in units])
     model = embedder.model_name
     return [_embedding(u, vector, model) for u, vector in zip(units, vectors, strict=True)]
 

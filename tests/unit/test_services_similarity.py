@@ -139,6 +139,8 @@ async def test_code_hash_ignores_line_endings_and_trailing_whitespace() -> None:
     base = code_hash("def f():\n    return 1\n")
     assert code_hash("def f():  \r\n    return 1\r\n\r\n") == base
     assert code_hash("def f():\n    return 2\n") != base
+    unit = _unit("f", "def f():  \r\n    return 1\r\n\r\n")
+    assert unit.normalized_code == "def f():\n    return 1" and unit.code_hash == base
 
 
 async def test_index_code_units_fills_one_collection_per_kind(
