@@ -28,6 +28,7 @@ import multiprocessing
 import operator
 import re
 import signal
+import struct
 from array import array
 from collections import Counter
 from collections.abc import Sequence
@@ -154,14 +155,10 @@ class HashingEmbedder:
             )
         finally:
             executor.shutdown(wait=False, cancel_futures=True)
-        dimension = self._dimension
+        vector = struct.Struct(f"{self._dimension}d")  # as array("d") packed them
         vectors: list[tuple[float, ...]] = []
         for chunk in packed:
-            components = array("d")
-            components.frombytes(chunk)
-            vectors += (
-                tuple(components[i : i + dimension]) for i in range(0, len(components), dimension)
-            )
+            vectors += vector.iter_unpack(chunk)
         return vectors
 
     def _vector(self, text: str) -> tuple[float, ...]:
