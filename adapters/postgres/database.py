@@ -19,7 +19,7 @@ from adapters.postgres.embedded import (
     checked_idle_timeout,
     embedded_directory,
 )
-from adapters.postgres.migrations import MigrationRunner
+from adapters.postgres.migrations import upgrade_when_behind
 from adapters.postgres.pool import PoolSettings, create_pool
 from ports.errors import UnavailableError
 
@@ -110,7 +110,7 @@ class PostgresDatabase:
     async def _open(self) -> None:
         url = await self._server_url()
         if self._migrate:
-            applied = await asyncio.to_thread(MigrationRunner(url).upgrade)
+            applied = await asyncio.to_thread(upgrade_when_behind, url)
             if applied:
                 log.info("applied migrations: %s", ", ".join(applied))
         if self._settings.role:

@@ -20,23 +20,25 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import psycopg
 from psycopg import sql
-from yoyo import get_backend, read_migrations
-from yoyo.migrations import Migration
 
 from adapters.postgres.schema import SchemaSnapshot, diff_snapshots, read_schema
 from adapters.postgres.urls import as_url
 from ports.errors import PersistenceError, UnavailableError
+
+if TYPE_CHECKING:  # yoyo loads when a migration is read or run, not when one is checked
+    from yoyo.migrations import Migration
 
 __all__ = [
     "MigrationError",
     "MigrationRunner",
     "MigrationState",
     "default_migrations_dir",
+    "upgrade_when_behind",
 ]
 
 _LOCK_KEY = 0x0C0DEA17  # pg_advisory_lock key of the migration runners
@@ -99,6 +101,8 @@ class MigrationRunner:
         self.directory = directory or default_migrations_dir()
         self.lock_timeout = lock_timeout
         self._progress = progress or (lambda action, migration: None)
+        from yoyo import read_migrations
+
         found = read_migrations(str(self.directory))
         self._migrations = sorted((m for m in found if m.path.endswith(".sql")), key=_version)
         versions = [_version(m) for m in self._migrations]
@@ -223,6 +227,8 @@ class MigrationRunner:
 
     @contextlib.contextmanager
     def _backend(self) -> Iterator[Any]:
+        from yoyo import get_backend
+
         try:
             backend = get_backend(_yoyo_url(self.url), migration_table=MIGRATION_TABLE)
         except psycopg.OperationalError as exc:
@@ -233,38 +239,72 @@ class MigrationRunner:
             backend.connection.close()
 
     def _connect(self, *, dbname: str | None = None, autocommit: bool = False) -> Any:
-        kwargs: dict[str, Any] = {"autocommit": autocommit}
-        if dbname is not None:
-            kwargs["dbname"] = dbname
-        try:
-            return psycopg.connect(self.url, **kwargs)
-        except psycopg.OperationalError as exc:
-            raise UnavailableError(f"cannot connect to the database: {exc}") from exc
+        return _connect(self.url, dbname=dbname, autocommit=autocommit)
 
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[psycopg.Connection[Any]]:
-        """Hold the runners' advisory lock for the block (waiting up to lock_timeout); the
-        block gets the (autocommit) connection that holds it."""
-        with self._connect(autocommit=True) as conn:
-            deadline = time.monotonic() + self.lock_timeout
-            while not conn.execute("SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)).fetchone()[0]:
-                if time.monotonic() > deadline:
-                    raise MigrationError(
-                        f"another migration runner held the lock for {self.lock_timeout:g} s"
-                    )
-                time.sleep(0.1)
-            try:
-                yield conn
-            finally:
-                if not conn.closed:
-                    conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+    def _locked(self) -> contextlib.AbstractContextManager[psycopg.Connection[Any]]:
+        return _locked(self._connect(autocommit=True), self.lock_timeout)
+
+
+def upgrade_when_behind(url: str, *, lock_timeout: float = 60.0) -> list[str]:
+    """What opening a database with ``migrate`` runs: :meth:`MigrationRunner.upgrade`
+    when a shipped migration is not applied; else only the audit trail's partitions for
+    the months ahead, on one connection, without reading the migrations (nor loading
+    yoyo). Returns the ids applied."""
+    shipped = {
+        path.name.removesuffix(".sql")
+        for path in default_migrations_dir().glob("*.sql")
+        if not path.name.endswith(".rollback.sql")
+    }
+    with _locked(_connect(url, autocommit=True), lock_timeout) as conn:
+        applied = set()
+        if _first(conn, "SELECT to_regclass(%s) IS NOT NULL", (MIGRATION_TABLE,)):
+            rows = conn.execute(f"SELECT migration_id FROM {MIGRATION_TABLE}").fetchall()
+            applied = {row[0] for row in rows}
+        if shipped <= applied:
+            _add_audit_partitions(conn)
+            return []
+    return MigrationRunner(url, lock_timeout=lock_timeout).upgrade()
+
+
+def _connect(url: str, *, dbname: str | None = None, autocommit: bool = False) -> Any:
+    kwargs: dict[str, Any] = {"autocommit": autocommit}
+    if dbname is not None:
+        kwargs["dbname"] = dbname
+    try:
+        return psycopg.connect(url, **kwargs)
+    except psycopg.OperationalError as exc:
+        raise UnavailableError(f"cannot connect to the database: {exc}") from exc
+
+
+@contextlib.contextmanager
+def _locked(
+    connection: psycopg.Connection[Any], lock_timeout: float
+) -> Iterator[psycopg.Connection[Any]]:
+    """Hold the runners' advisory lock on ``connection`` (autocommit) for the block,
+    waiting up to ``lock_timeout`` seconds for it; the connection closes after."""
+    with connection as conn:
+        deadline = time.monotonic() + lock_timeout
+        while not _first(conn, "SELECT pg_try_advisory_lock(%s)", (_LOCK_KEY,)):
+            if time.monotonic() > deadline:
+                raise MigrationError(
+                    f"another migration runner held the lock for {lock_timeout:g} s"
+                )
+            time.sleep(0.1)
+        try:
+            yield conn
+        finally:
+            if not conn.closed:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (_LOCK_KEY,))
+
+
+def _first(conn: psycopg.Connection[Any], query: str, params: tuple[Any, ...] = ()) -> Any:
+    """The first column of the first row of ``query`` (None without a row)."""
+    row = conn.execute(query, params).fetchone()
+    return row[0] if row else None
 
 
 def _add_audit_partitions(conn: psycopg.Connection[Any]) -> None:
     """Give the audit trail its partitions for the months ahead (where the schema has one):
     the months a long-running installation reaches get theirs as it upgrades."""
-    found = conn.execute(
-        "SELECT to_regprocedure('codeant_audit_partitions(integer)') IS NOT NULL"
-    ).fetchone()
-    if found and found[0]:
+    if _first(conn, "SELECT to_regprocedure('codeant_audit_partitions(integer)') IS NOT NULL"):
         conn.execute("SELECT codeant_audit_partitions()")

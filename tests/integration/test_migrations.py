@@ -14,6 +14,7 @@ from adapters.postgres.migrations import (
     MigrationError,
     MigrationRunner,
     default_migrations_dir,
+    upgrade_when_behind,
 )
 from adapters.postgres.schema import read_schema
 from tests.servers import scratch_database
@@ -166,3 +167,29 @@ def test_unknown_target_version_is_rejected(database: str) -> None:
     """Asking for a version no migration has raises MigrationError listing the known ones."""
     with pytest.raises(MigrationError, match="known versions"):
         MigrationRunner(database).upgrade(to=42)
+
+
+def test_opening_checks_the_schema_and_applies_only_what_is_missing(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What a database opened with ``migrate`` runs: every migration on an empty
+    database, nothing on an up-to-date one (without reading the migrations: the runner
+    is not even made), and the one rolled back once it is missing again."""
+    made = []
+    real_init = MigrationRunner.__init__
+
+    def noted(self: MigrationRunner, *args: object, **kwargs: object) -> None:
+        made.append(1)
+        real_init(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(MigrationRunner, "__init__", noted)
+    latest = MigrationRunner(database).latest_version
+    made.clear()
+
+    assert len(upgrade_when_behind(database)) == latest and made
+    made.clear()
+    assert upgrade_when_behind(database) == [] and not made
+    [rolled_back] = MigrationRunner(database).downgrade()
+    assert upgrade_when_behind(database) == [rolled_back]
+    assert MigrationRunner(database).current_version() == latest
+    assert tables(database) == EXPECTED_TABLES
