@@ -33,7 +33,11 @@ def normalize_code(code: str) -> str:
 
 def code_hash(code: str) -> str:
     """SHA-256 (hex) of the normalized ``code``."""
-    return hashlib.sha256(normalize_code(code).encode("utf-8")).hexdigest()
+    return _digest(normalize_code(code))
+
+
+def _digest(normalized: str) -> str:
+    return hashlib.sha256(normalized.encode("utf-8")).hexdigest()
 
 
 def unit_id(
@@ -85,4 +89,4 @@ class CodeUnit:
     @functools.cached_property
     def code_hash(self) -> str:
         """SHA-256 (hex) of :attr:`normalized_code` (:func:`code_hash`)."""
-        return hashlib.sha256(self.normalized_code.encode("utf-8")).hexdigest()
+        return _digest(self.normalized_code)

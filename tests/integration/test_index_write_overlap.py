@@ -21,7 +21,9 @@ from adapters.source import FileAnalyzer, GitSourceReader
 from application import indexing
 from application.indexing import index_repository
 from application.indexing.evaluation import evaluate
+from domain.analysis import AnalysisJob
 from domain.enums import CodeUnitKind, JobStatus
+from domain.files import FileIndex
 from domain.ids import FileId
 from ports.errors import UnavailableError
 from ports.pagination import PageRequest
@@ -79,13 +81,19 @@ async def test_a_write_that_fails_fails_the_job_with_nothing_recorded(tmp_path: 
             neighbours=ExactNeighbours(),
         )  # fmt: skip
     assert "completed" not in log
+    job, files = await _outcome(db)
+    assert job.status is JobStatus.FAILED and "vector store down" in (job.error_message or "")
+    assert files == ()
+
+
+async def _outcome(db: MemoryDatabase) -> tuple[AnalysisJob, tuple[FileIndex, ...]]:
+    """The only job of the only project, and the files its repository records."""
     async with MemoryUnitOfWork(db, system=True) as uow:
         project = await _the_project(uow)
         [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
         [repository] = await uow.repositories.list_by_project(project.id)
-        files = await uow.files.list_by_repository(repository.id, PageRequest(limit=10))
-    assert job.status is JobStatus.FAILED and "vector store down" in (job.error_message or "")
-    assert files.items == ()
+        files = await uow.files.list_by_repository(repository.id, PageRequest(limit=1000))
+    return job, files.items
 
 
 async def _the_project(uow: MemoryUnitOfWork) -> Any:
@@ -157,9 +165,7 @@ async def test_rules_that_fail_cancel_the_embedding_and_record_nothing(
             VectorCodeIndex(MemoryVectorStore()), str(repo.root), neighbours=ExactNeighbours(),
         )  # fmt: skip
     assert "embedding cancelled" in log and "completed" not in log
-    async with MemoryUnitOfWork(db, system=True) as uow:
-        project = await _the_project(uow)
-        [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
+    job, _ = await _outcome(db)
     assert job.status is JobStatus.FAILED and "a rule broke" in (job.error_message or "")
 
 
@@ -174,13 +180,9 @@ async def test_an_embedder_that_fails_while_the_rules_run_fails_the_job(tmp_path
             VectorCodeIndex(MemoryVectorStore()), str(repo.root), neighbours=ExactNeighbours(),
         )  # fmt: skip
     assert "completed" not in log
-    async with MemoryUnitOfWork(db, system=True) as uow:
-        project = await _the_project(uow)
-        [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
-        [repository] = await uow.repositories.list_by_project(project.id)
-        files = await uow.files.list_by_repository(repository.id, PageRequest(limit=10))
+    job, files = await _outcome(db)
     assert job.status is JobStatus.FAILED and "embedding model down" in (job.error_message or "")
-    assert files.items == ()
+    assert files == ()
 
 
 async def test_a_run_cancelled_while_its_rules_run_cancels_its_embedding(
@@ -211,12 +213,8 @@ async def test_a_run_cancelled_while_its_rules_run_cancels_its_embedding(
     finally:
         released.set()
     assert "embedding cancelled" in log and "completed" not in log
-    async with MemoryUnitOfWork(db, system=True) as uow:
-        project = await _the_project(uow)
-        [job] = (await uow.analysis.list_jobs(project.id, PageRequest(limit=10))).items
-        [repository] = await uow.repositories.list_by_project(project.id)
-        files = await uow.files.list_by_repository(repository.id, PageRequest(limit=10))
-    assert job.status is JobStatus.CANCELLED and files.items == ()
+    job, files = await _outcome(db)
+    assert job.status is JobStatus.CANCELLED and files == ()
 
 
 class CountingIndex(VectorCodeIndex):
@@ -243,10 +241,7 @@ async def test_files_left_without_functions_lose_their_units_in_one_removal(
         _unit(db, log), GitSourceReader(), FileAnalyzer(), HashingEmbedder(64), index,
         str(repo.root), neighbours=ExactNeighbours(),
     )  # fmt: skip
-    async with MemoryUnitOfWork(db, system=True) as uow:
-        project = await _the_project(uow)
-        [repository] = await uow.repositories.list_by_project(project.id)
-        files = (await uow.files.list_by_repository(repository.id, PageRequest(limit=100))).items
+    _, files = await _outcome(db)
     without = {f.id for f in files if not f.metadata.functions}
     assert len(without) > 1
     [removed] = index.removed
