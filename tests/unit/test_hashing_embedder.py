@@ -239,6 +239,17 @@ async def test_non_string_texts_are_refused() -> None:
         await embedder.embed("def f(): pass")
 
 
+async def test_a_text_that_is_not_valid_unicode_is_refused() -> None:
+    """A lone surrogate (which a JSON escape such as \\ud800 can carry) is named as bad
+    input, in the calling process and in worker processes alike."""
+    with pytest.raises(ValidationError, match=r"texts\[1\].*lone surrogate"):
+        await HashingEmbedder().embed(["ok = 1", "x = '\ud800'"])
+    texts = ["ok = 1"] * PARALLEL_FROM + ["y = '\udcff'"]
+    with pytest.raises(ValidationError, match=rf"texts\[{PARALLEL_FROM}\]"):
+        await HashingEmbedder(workers=2).embed(texts)
+    assert await HashingEmbedder().embed(["naïve = 'ü'"])  # valid Unicode is fine
+
+
 @pytest.mark.parametrize("dimension", [0, 7, 8193, True, 384.0, "384"])
 def test_dimension_out_of_range_is_refused(dimension: Any) -> None:
     """A dimension that is not an integer from 8 to 8192 raises ValueError."""
