@@ -16,7 +16,17 @@ from adapters.cli.output import plural
 if TYPE_CHECKING:
     from application.indexing import IndexReport
 
-__all__ = ["INDEX"]
+__all__ = ["INDEX", "WORKER_MODULES"]
+
+WORKER_MODULES = (
+    "adapters.cli.main",  # each worker runs the command's main module again, as __mp_main__
+    "application.indexing.reading",
+    "adapters.source.analyzer",
+    "lizard",
+    "lizard_languages",
+    "adapters.embedders.hashing",
+)
+"""The modules the index job's worker processes use: imported once, in their fork server."""
 
 
 def project_name(value: str) -> str:
@@ -92,6 +102,11 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
     from domain.errors import ProjectTakenError, ValidationError
 
     c = context.container
+    workers = os.cpu_count() or 1
+    if workers > 1:  # the workers' modules load in the fork server meanwhile
+        from adapters.workers import start_fork_server
+
+        start_fork_server(WORKER_MODULES)
     bar = ProgressBar(enabled=None if not args.json else False)
     # SIGTERM cancels the run as Ctrl-C does, so that its job ends cancelled
     task = asyncio.current_task()
@@ -117,7 +132,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
             progress=bar,
             liveness=c.liveness(),
             neighbours=c.nearest_neighbours(),
-            workers=os.cpu_count() or 1,
+            workers=workers,
         )
     except ProjectTakenError as exc:
         raise UsageError(
