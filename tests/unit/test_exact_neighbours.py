@@ -12,6 +12,7 @@ from typing import Any, cast
 import attrs
 import pytest
 
+from adapters import exact_neighbours
 from adapters.code_index import VectorCodeIndex
 from adapters.embedders.hashing import HashingEmbedder
 from adapters.exact_neighbours import ExactNeighbours
@@ -61,6 +62,62 @@ def test_the_closest_eligible_other_vector_is_found_ties_to_the_lowest_index() -
     ]
     assert finder.closest(vectors, [0], [True, True, False, False, True, True], 0.7) == [None]
     assert finder.closest(vectors, [], [True] * 6, 0.5) == []
+
+
+def _brute_force(
+    vectors: list[tuple[float, ...]],
+    queries: list[int],
+    eligible: list[bool],
+    min_similarity: float,
+) -> list[tuple[int, float] | None]:
+    """What the port asks, one float64 comparison at a time."""
+    import numpy as np
+
+    unit = [np.asarray(v) / (np.linalg.norm(v) or 1.0) for v in vectors]
+    found: list[tuple[int, float] | None] = []
+    for q in queries:
+        others = [i for i in range(len(vectors)) if eligible[i] and i != q]
+        scores = {i: float(unit[q] @ unit[i]) for i in others}
+        high = max(scores.values(), default=-2.0)
+        if high < min_similarity:
+            found.append(None)
+        else:
+            found.append((min(i for i, s in scores.items() if s >= high - 1e-12), min(1.0, high)))
+    return found
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_blocks_of_every_shape_give_the_one_at_a_time_answers(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With blocks far smaller than the vectors (pairs of queries within a block, across
+    blocks, against vectors no query asks, and queries that are not eligible themselves),
+    the answers are those of comparing each query with every other vector in float64:
+    exact copies, scaled copies and near copies found, ties to the lowest index."""
+    import numpy as np
+
+    monkeypatch.setattr(exact_neighbours, "_BLOCK_ROWS", 7)
+    monkeypatch.setattr(exact_neighbours, "_BLOCK_CELLS", 7 * 90)
+    rng = np.random.default_rng(seed)
+    base = rng.normal(size=(120, 12))
+    vectors = [tuple(float(x) for x in row) for row in base]
+    for _ in range(40):  # copies: exact, scaled, slightly moved
+        source = vectors[int(rng.integers(len(vectors)))]
+        factor = float(rng.choice([1.0, 2.5]))
+        noise = rng.normal(scale=float(rng.choice([0.0, 0.01, 0.05])), size=12)
+        vectors.append(tuple(factor * x + float(n) for x, n in zip(source, noise, strict=True)))
+    vectors += [(0.0,) * 12] * 2
+    order = rng.permutation(len(vectors))
+    vectors = [vectors[i] for i in order]
+    eligible = [bool(flag) for flag in rng.random(len(vectors)) < 0.85]
+    queries = [int(q) for q in rng.choice(len(vectors), size=110, replace=True)]
+
+    for min_similarity in (0.95, 0.5, 0.0):
+        expected = _brute_force(vectors, queries, eligible, min_similarity)
+        found = ExactNeighbours().closest(vectors, queries, eligible, min_similarity)
+        assert [f and f[0] for f in found] == [e and e[0] for e in expected]
+        assert [f and round(f[1], 9) for f in found] == [e and round(e[1], 9) for e in expected]
+        assert sum(f is not None for f in found) > 10  # not vacuous
 
 
 def _stdlib_functions(limit: int) -> list[Parsed]:
