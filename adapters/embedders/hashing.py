@@ -136,7 +136,8 @@ class HashingEmbedder:
 
     async def _embed_in_processes(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
         """The vectors of ``texts``, in chunks of similar sizes, in worker processes (the
-        event loop stays free meanwhile); a cancelled call cancels the chunks not begun."""
+        event loop stays free meanwhile, and unpacks each chunk's vectors as the later
+        chunks are embedded); a cancelled or failed call cancels the chunks not begun."""
         bounds = _chunk_bounds(texts, self._workers * _CHUNKS_PER_WORKER)
         loop = asyncio.get_running_loop()
         executor = ProcessPoolExecutor(
@@ -144,21 +145,22 @@ class HashingEmbedder:
             mp_context=multiprocessing.get_context("forkserver"),
             initializer=_worker_started,
         )
-        try:
-            packed = await asyncio.gather(
-                *(
-                    loop.run_in_executor(
-                        executor, _embed_chunk, self._dimension, list(texts[start:end])
-                    )
-                    for start, end in bounds
-                )
-            )
-        finally:
-            executor.shutdown(wait=False, cancel_futures=True)
+        chunks = [
+            loop.run_in_executor(executor, _embed_chunk, self._dimension, list(texts[start:end]))
+            for start, end in bounds
+        ]
         vector = struct.Struct(f"{self._dimension}d")  # as array("d") packed them
         vectors: list[tuple[float, ...]] = []
-        for chunk in packed:
-            vectors += vector.iter_unpack(chunk)
+        try:
+            for chunk in chunks:  # each unpacked while the later ones are embedded
+                vectors += vector.iter_unpack(await chunk)
+        finally:
+            for chunk in chunks:
+                if not chunk.done():
+                    chunk.cancel()
+                elif not chunk.cancelled():
+                    chunk.exception()  # one failed: the first failure is the call's
+            executor.shutdown(wait=False, cancel_futures=True)
         return vectors
 
     def _vector(self, text: str) -> tuple[float, ...]:
@@ -255,7 +257,8 @@ def _embed_chunk(dimension: int, texts: list[str]) -> bytes:
 
 PARALLEL_FROM = 512
 """The fewest texts an embedder with workers embeds in worker processes."""
-_CHUNKS_PER_WORKER = 4
+_CHUNKS_PER_WORKER = 8
+"""Chunks per worker: the more, the less a worker waits for the last one at the end."""
 _CACHED = 1 << 17
 """The most identifiers, and features per embedder, whose analysis is kept for reuse."""
 _IDENTIFIERS: dict[str, tuple[tuple[str, ...], str]] = {}

@@ -161,7 +161,15 @@ def excluded_paths(rule: EffectiveRule | None) -> Callable[[str], bool]:
     if isinstance(value, str):
         value = [value]
     patterns = [p for p in value if isinstance(p, str)] if isinstance(value, list | tuple) else []
-    return lambda path: any(fnmatch.fnmatchcase(path, p) for p in patterns)
+    known: dict[str, bool] = {}  # a file's functions share its path: matched once
+
+    def excluded(path: str) -> bool:
+        found = known.get(path)
+        if found is None:
+            found = known[path] = any(fnmatch.fnmatchcase(path, p) for p in patterns)
+        return found
+
+    return excluded
 
 
 async def near_duplicates(

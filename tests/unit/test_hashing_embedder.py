@@ -161,6 +161,27 @@ async def test_a_large_batch_in_worker_processes_gives_the_same_vectors() -> Non
     assert there == here
 
 
+async def test_a_call_cancelled_while_workers_embed_leaves_no_chunk_behind() -> None:
+    """Cancelled while its chunks are embedded (some unpacked already, the rest not
+    begun or running), the call raises CancelledError, no chunk is left with an error
+    nobody reads, and the next call gives the vectors as before."""
+    texts = [f"{AVERAGE * 40}\nvalue_{i} = other_{i % 11} + {i}" for i in range(4000)]
+    loop = asyncio.get_running_loop()
+    unhandled: list[dict[str, Any]] = []
+    loop.set_exception_handler(lambda _, context: unhandled.append(context))
+    embedder = HashingEmbedder(64, workers=2)
+
+    call = asyncio.ensure_future(embedder.embed(texts))
+    await asyncio.sleep(0.2)  # seconds of work in all: far from done
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    again = await embedder.embed(texts[:PARALLEL_FROM])
+
+    assert again == await HashingEmbedder(64).embed(texts[:PARALLEL_FROM])
+    assert unhandled == []
+
+
 @pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2"])
 def test_workers_must_be_a_positive_integer(workers: Any) -> None:
     with pytest.raises(ValueError, match="workers"):
