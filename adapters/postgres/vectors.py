@@ -168,6 +168,9 @@ ON CONFLICT (id) DO UPDATE
 SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()
 """)
 DROP_STAGE = sql.SQL("DROP TABLE {stage}")
+# A large upsert into an empty collection whose index it dropped: straight into the table.
+COPY_TABLE = sql.SQL("COPY {schema}.{table} (id, embedding, payload) FROM STDIN (FORMAT BINARY)")
+EMPTY = sql.SQL("SELECT NOT EXISTS (SELECT FROM {schema}.{table}) AS empty")
 # The HNSW index of a collection, as created, and the table's estimated rows.
 HNSW_INDEX = """
 SELECT i.indexdef, c.reltuples FROM pg_indexes i JOIN pg_class c ON c.oid = %s::regclass
@@ -291,9 +294,10 @@ class PgVectorStore:
     from :data:`COPY_POINTS` points, a binary COPY into a temporary stage merged into the
     table by one statement; a large one (at least 1,000 points and one eighth of the
     collection) drops the HNSW index and builds it again after the writes, in the same
-    transaction (searches of the collection wait for it). Every HNSW build runs with
-    ``maintenance_work_mem`` set to ``build_memory_mb`` for its transaction (the server's
-    setting when None). For COSINE, a zero vector scores 0.
+    transaction (searches of the collection wait for it), and copies its points straight
+    into the table when it holds none (the dropped index locks it meanwhile). Every HNSW
+    build runs with ``maintenance_work_mem`` set to ``build_memory_mb`` for its
+    transaction (the server's setting when None). For COSINE, a zero vector scores 0.
 
     On a server that offers no ``vector`` extension, or where the role may not create it,
     ensure_collection raises :class:`~ports.errors.UnavailableError` saying so and how to
@@ -404,6 +408,10 @@ class PgVectorStore:
                         self._sql(UPSERT, target),
                         [(p.id, _Packed(p.vector), Jsonb(p.payload)) for p in checked],
                     )
+            elif rebuild is not None and await self._empty(conn, target):
+                # dropping the index locked the table until the transaction ends: no
+                # other writer can add one of these ids meanwhile
+                await self._copy_rows(conn, self._sql(COPY_TABLE, target), checked)
             else:
                 await self._copy(conn, target, checked)
             if rebuild is not None:
@@ -681,11 +689,21 @@ class PgVectorStore:
         binary, merged into the table by one statement."""
         stage = sql.Identifier(f"stage_{uuid.uuid4().hex}")
         await conn.execute(self._sql(CREATE_STAGE, target, stage=stage))
-        async with conn.cursor() as cur, cur.copy(self._sql(COPY_STAGE, stage=stage)) as copy:
-            for p in points:
-                await copy.write_row((p.id, _Packed(p.vector), Jsonb(p.payload)))
+        await self._copy_rows(conn, self._sql(COPY_STAGE, stage=stage), points)
         await conn.execute(self._sql(MERGE_STAGE, target, stage=stage))
         await conn.execute(self._sql(DROP_STAGE, stage=stage))
+
+    @staticmethod
+    async def _copy_rows(conn: Connection, statement: Query, points: Sequence[VectorPoint]) -> None:
+        """``points`` (distinct ids) sent through ``statement``, a binary COPY."""
+        async with conn.cursor() as cur, cur.copy(statement) as copy:
+            for p in points:
+                await copy.write_row((p.id, _Packed(p.vector), Jsonb(p.payload)))
+
+    async def _empty(self, conn: Connection, target: _Collection) -> bool:
+        row = await _one(conn, self._sql(EMPTY, target))
+        assert row is not None
+        return bool(row["empty"])
 
     async def _count(self, conn: Connection, target: _Collection, checked: Conditions) -> int:
         where, params = _where(checked)

@@ -357,6 +357,45 @@ async def test_a_large_upsert_is_copied_and_merged_as_upserts_one_by_one_would_b
     assert {p.id: p.payload for p in stored}[twice.id] == {"n": 999}
 
 
+async def test_bulk_loads_into_an_empty_and_a_filled_collection_are_upserts(
+    store: PgVectorStore,
+) -> None:
+    """A bulk load (its index built again after it) into an empty collection keeps the
+    last point of an id given twice; the next one, into the filled collection, replaces
+    the points it gives again and keeps the others; the index answers for both."""
+    await store.ensure_collection("c", dimension=8)
+    rng = np.random.default_rng(11)
+
+    def point(point_id: uuid.UUID, n: int) -> VectorPoint:
+        return VectorPoint(point_id, tuple(rng.normal(size=8).tolist()), {"n": n})
+
+    first = [point(uuid.uuid4(), i) for i in range(1500)]
+    twice = point(first[7].id, -7)
+    await store.upsert("c", [*first, twice])
+    second = [point(p.id, 10_000 + i) for i, p in enumerate(first[100:400])]
+    second += [point(uuid.uuid4(), 20_000 + i) for i in range(900)]
+    await store.upsert("c", second)
+
+    expected = {p.id: p for p in (*first, twice, *second)}
+    stored = {p.id: p for p in await store.retrieve("c", list(expected))}
+    assert len(stored) == len(expected) == await store.count("c") == 2400
+    assert {i: p.payload for i, p in stored.items()} == {i: p.payload for i, p in expected.items()}
+    for probe in (twice, second[0], second[-1], first[-1]):
+        assert stored[probe.id].vector == tuple(float(np.float32(x)) for x in probe.vector)
+        [hit] = await store.search("c", probe.vector, limit=1)
+        assert hit.id == probe.id
+    hnsw = table_names("c")[1]
+    pool = await store.database.pool()
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT count(*) AS n FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+                (store.schema, hnsw),
+            )
+        ).fetchone()
+    assert row is not None and row["n"] == 1
+
+
 async def test_a_large_upsert_with_a_component_beyond_32_bit_floats_writes_none_of_it(
     store: PgVectorStore,
 ) -> None:
