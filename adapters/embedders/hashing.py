@@ -145,13 +145,16 @@ class HashingEmbedder:
             mp_context=multiprocessing.get_context("forkserver"),
             initializer=_worker_started,
         )
-        chunks = [
-            loop.run_in_executor(executor, _embed_chunk, self._dimension, list(texts[start:end]))
-            for start, end in bounds
-        ]
         vector = struct.Struct(f"{self._dimension}d")  # as array("d") packed them
         vectors: list[tuple[float, ...]] = []
+        chunks: list[asyncio.Future[bytes]] = []
         try:
+            for start, end in bounds:
+                chunks.append(
+                    loop.run_in_executor(
+                        executor, _embed_chunk, self._dimension, list(texts[start:end])
+                    )
+                )
             for chunk in chunks:  # each unpacked while the later ones are embedded
                 vectors += vector.iter_unpack(await chunk)
         finally:
