@@ -13,6 +13,8 @@ import os
 import socket
 from pathlib import Path
 
+from application._workers import process_start_time
+
 __all__ = ["LocalLiveness"]
 
 _PROC = Path("/proc")
@@ -25,30 +27,6 @@ def _boot_id() -> str:
         return "-"
 
 
-def _start_time(pid: int) -> str | None:
-    """The start time of process ``pid`` in clock ticks since boot; None if there is no
-    such process. Without /proc (not Linux) it is "-" for every running process."""
-    try:
-        stat = (_PROC / str(pid) / "stat").read_text()
-    except FileNotFoundError:
-        return None
-    except OSError:
-        return "-" if _pid_exists(pid) else None
-    # the command name (2nd field) may hold spaces and parentheses: split after its end
-    fields = stat[stat.rindex(")") + 2 :].split()
-    return fields[19]  # field 22 of the whole line
-
-
-def _pid_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class LocalLiveness:
     """Owner names of this process, and liveness of owners on this machine."""
 
@@ -58,7 +36,7 @@ class LocalLiveness:
 
     def owner(self) -> str:
         pid = os.getpid()
-        return f"{self._host}/{self._boot}/{pid}/{_start_time(pid) or '-'}"
+        return f"{self._host}/{self._boot}/{pid}/{process_start_time(pid) or '-'}"
 
     def is_alive(self, owner: str) -> bool | None:
         parts = owner.split("/")
@@ -69,4 +47,4 @@ class LocalLiveness:
             return None
         if boot != self._boot:
             return False  # this machine restarted since
-        return _start_time(int(pid)) == started
+        return process_start_time(int(pid)) == started

@@ -27,7 +27,6 @@ import math
 import multiprocessing
 import operator
 import re
-import signal
 import struct
 from array import array
 from collections import Counter
@@ -35,6 +34,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from adapters.embedders._texts import check_texts
+from application._workers import parent_process, worker_started
 
 __all__ = ["MAX_DIMENSION", "MIN_DIMENSION", "PARALLEL_FROM", "HashingEmbedder"]
 
@@ -143,7 +143,8 @@ class HashingEmbedder:
         executor = ProcessPoolExecutor(
             max_workers=min(self._workers, len(bounds)),
             mp_context=multiprocessing.get_context("forkserver"),
-            initializer=_worker_started,
+            initializer=worker_started,
+            initargs=parent_process(),
         )
         vector = struct.Struct(f"{self._dimension}d")  # as array("d") packed them
         vectors: list[tuple[float, ...]] = []
@@ -239,11 +240,6 @@ def _chunk_bounds(texts: Sequence[str], count: int) -> list[tuple[int, int]]:
     if start < len(texts):
         bounds.append((start, len(texts)))
     return bounds
-
-
-def _worker_started() -> None:
-    """A worker leaves Ctrl-C to the process that called :meth:`HashingEmbedder.embed`."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 _IN_WORKER: dict[int, HashingEmbedder] = {}

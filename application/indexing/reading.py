@@ -20,13 +20,13 @@ import asyncio
 import hashlib
 import multiprocessing
 import os
-import signal
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 import attrs
 
+from application._workers import parent_process, worker_started
 from application.indexing.progress import Progress, every
 from domain.enums import AnalysisStatus, FileChange
 from domain.files import FileIndex, FileState
@@ -237,7 +237,8 @@ async def _analyse_in_workers(
     executor = ProcessPoolExecutor(
         max_workers=min(workers, len(chunks)),
         mp_context=multiprocessing.get_context("forkserver"),
-        initializer=_worker_started,
+        initializer=worker_started,
+        initargs=parent_process(),
     )
     pending: dict[asyncio.Future[list[FileAnalysis]], list[int]] = {}
     try:
@@ -283,11 +284,6 @@ def _chunks(to_analyse: Sequence[ToAnalyse], count: int) -> list[list[int]]:
     if current:
         chunks.append(current)
     return chunks
-
-
-def _worker_started() -> None:
-    """A worker leaves Ctrl-C to the job's process, which cancels the work."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def _analyse_chunk(analyzer: CodeAnalyzer, files: list[tuple[str, bytes]]) -> list[FileAnalysis]:
