@@ -4,9 +4,9 @@ The main job analyses files and embeds functions in worker processes of multipro
 ``forkserver`` context: each worker is forked from one server process, a fresh
 interpreter that multiprocessing starts with the first pool. :func:`start_fork_server`
 starts that server at once, with the modules the workers need imported in it, so that it
-loads them on a core of its own while the command opens the database and reads the
-repository; the workers forked from it then start with those modules loaded instead of
-importing them each.
+loads them on a core of its own while the job gets ready (on a first index, while it
+reads the repository); the workers forked from it then start with those modules loaded
+instead of importing them each.
 """
 
 from __future__ import annotations

@@ -112,6 +112,15 @@ def long_lived_objects() -> Iterator[None]:
             gc.unfreeze()
 
 
+def _start_workers() -> None:
+    """Start the fork server of the job's workers, their modules imported in it, while
+    the job gets ready to analyse (only when it analyses: an unchanged repository's run
+    would only wait for the server's start)."""
+    from adapters.workers import start_fork_server
+
+    start_fork_server(WORKER_MODULES)
+
+
 def _where(report: IndexReport) -> str:
     """Which state of the repository was indexed: commit, branch, uncommitted changes."""
     where = f"at {report.commit}" if report.commit else "(no commit)"
@@ -127,10 +136,6 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
 
     c = context.container
     workers = os.cpu_count() or 1
-    if workers > 1:  # the workers' modules load in the fork server meanwhile
-        from adapters.workers import start_fork_server
-
-        start_fork_server(WORKER_MODULES)
     bar = ProgressBar(enabled=None if not args.json else False)
     # SIGTERM cancels the run as Ctrl-C does, so that its job ends cancelled
     task = asyncio.current_task()
@@ -158,6 +163,7 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
                 liveness=c.liveness(),
                 neighbours=c.nearest_neighbours(),
                 workers=workers,
+                on_analysis=_start_workers if workers > 1 else None,
             )
     except ProjectTakenError as exc:
         raise UsageError(

@@ -168,6 +168,7 @@ async def index_repository(
     heartbeat_every: float = DEFAULT_HEARTBEAT,
     neighbours: NearestNeighbours | None = None,
     workers: int = 1,
+    on_analysis: Callable[[], object] | None = None,
 ) -> IndexReport:
     """Index the repository at ``path`` into the project ``project_name`` (the directory
     name by default) of the organization ``organization_slug`` (created if missing). The
@@ -181,7 +182,10 @@ async def index_repository(
     the same project raises AnalysisInProgressError. ``neighbours`` finds near-duplicates
     in one pass over the project's vectors (else one search of ``code_index`` per function);
     ``workers`` above one analyses the files in as many processes (``analyzer`` must then
-    pickle). The job runs in several units of work, some at the same time (its
+    pickle). ``on_analysis`` is called once, as soon as the run knows it will analyse
+    files (before reading them when it analyses everything again), for the caller to
+    start what the analysis needs, such as its worker processes; an unchanged repository
+    never calls it. The job runs in several units of work, some at the same time (its
     heartbeat): units like ``uow`` (:meth:`~ports.unit_of_work.UnitOfWork.sibling`) find
     or create the organization, in the system scope or the unit's own organization (one
     of another slug is then NotFoundError); every later one is the organization's alone
@@ -212,6 +216,8 @@ async def index_repository(
         last_job = await unit.analysis.latest_job(project.id)
         stored = await unit.files.states(repository.id)
     stale = last_job is None or last_job.config.get("fingerprint") != fingerprint
+    if stale and on_analysis is not None:
+        on_analysis()
     with _timed(stages, "read"):
         changes = await read_changes(
             reader,
@@ -243,6 +249,8 @@ async def index_repository(
     )
     if changes.nothing and not stale:
         return attrs.evolve(summary, seconds=time.monotonic() - started, stages=stages)
+    if not stale and on_analysis is not None:
+        on_analysis()
 
     writing: asyncio.Future[IndexResult] | None = None
     try:

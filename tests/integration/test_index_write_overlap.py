@@ -69,6 +69,38 @@ async def test_the_record_commits_once_the_embeddings_are_written(tmp_path: Path
     assert len(functions) == report.embedded > 0
 
 
+async def test_the_caller_hears_of_an_analysis_before_it_begins_and_only_then(
+    tmp_path: Path,
+) -> None:
+    """``on_analysis`` is called once by a first run, before its job reads the files; not
+    at all by a run on the unchanged repository; once by a run with a changed file."""
+    repo = build_sample_repo(tmp_path / "repo", tmp_path / "home")
+    db, calls = MemoryDatabase(), list[str]()
+    index = VectorCodeIndex(MemoryVectorStore())
+
+    class Reader(GitSourceReader):
+        async def read(self, root: str, relative_path: str) -> bytes:
+            calls.append("read")
+            return await super().read(root, relative_path)
+
+    async def run() -> None:
+        await index_repository(
+            MemoryUnitOfWork(db, system=True), Reader(), FileAnalyzer(), HashingEmbedder(64),
+            index, str(repo.root), on_analysis=lambda: calls.append("analysis"),
+        )  # fmt: skip
+
+    await run()
+    assert calls.count("analysis") == 1 and calls[0] == "analysis"
+    calls.clear()
+    await run()
+    assert "analysis" not in calls and "read" in calls
+    calls.clear()
+    repo.write("orders/routing.py", repo.tracked()["orders/routing.py"] + b"\n# changed\n")
+    repo.commit_all("change one file")
+    await run()
+    assert calls.count("analysis") == 1 and calls[-1] == "analysis"
+
+
 async def test_a_write_that_fails_fails_the_job_with_nothing_recorded(tmp_path: Path) -> None:
     """A write failing after the pass: the job fails with the store's error, and the
     repository's file index and results stay empty."""
