@@ -13,7 +13,7 @@ import os
 import socket
 from pathlib import Path
 
-from application._workers import process_start_time
+from application.processes import process_start_time
 
 __all__ = ["LocalLiveness"]
 

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 
 from adapters.embedders._texts import check_texts
-from application._workers import parent_process, worker_started
+from application.processes import parent_process, worker_started
 
 __all__ = ["MAX_DIMENSION", "MIN_DIMENSION", "PARALLEL_FROM", "HashingEmbedder"]
 

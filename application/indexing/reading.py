@@ -26,8 +26,8 @@ from concurrent.futures import ProcessPoolExecutor
 
 import attrs
 
-from application._workers import parent_process, worker_started
 from application.indexing.progress import Progress, every
+from application.processes import parent_process, worker_started
 from domain.enums import AnalysisStatus, FileChange
 from domain.files import FileIndex, FileState
 from domain.ids import FileId, RepositoryId

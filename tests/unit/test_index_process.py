@@ -1,6 +1,6 @@
 """How the index command runs its processes: its worker processes start from a fork
 server that has already imported what they use (adapters.workers.start_fork_server) and
-end with the process that started them (application._workers), and the garbage collector
+end with the process that started them (application.processes), and the garbage collector
 leaves the job's long-lived objects alone (long_lived_objects)."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import pytest
 
 from adapters.cli.index import long_lived_objects
 from adapters.workers import start_fork_server
-from application._workers import parent_process, process_start_time
+from application.processes import parent_process, process_start_time
 from tests.e2e.cli import PROJECT_ROOT
 
 # A fresh process each time: the fork server is one per process, started once.
@@ -89,7 +89,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 
-from application._workers import parent_process, worker_started
+from application.processes import parent_process, worker_started
 
 
 def pid():
