@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 from pathlib import Path
 
 __all__ = ["WATCH_SECONDS", "parent_process", "process_start_time", "worker_started"]
@@ -64,5 +65,5 @@ def worker_started(parent: int, started: str | None) -> None:
 
 def _watch(parent: int, started: str | None) -> None:
     while process_start_time(parent) == started:
-        threading.Event().wait(WATCH_SECONDS)
+        time.sleep(WATCH_SECONDS)
     os._exit(1)

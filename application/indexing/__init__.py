@@ -216,8 +216,9 @@ async def index_repository(
         last_job = await unit.analysis.latest_job(project.id)
         stored = await unit.files.states(repository.id)
     stale = last_job is None or last_job.config.get("fingerprint") != fingerprint
-    if stale and on_analysis is not None:
-        on_analysis()
+    analysis_ahead = on_analysis or _nothing
+    if stale:
+        analysis_ahead()
     with _timed(stages, "read"):
         changes = await read_changes(
             reader,
@@ -249,8 +250,8 @@ async def index_repository(
     )
     if changes.nothing and not stale:
         return attrs.evolve(summary, seconds=time.monotonic() - started, stages=stages)
-    if not stale and on_analysis is not None:
-        on_analysis()
+    if not stale:
+        analysis_ahead()
 
     writing: asyncio.Future[IndexResult] | None = None
     try:
@@ -337,6 +338,10 @@ async def index_repository(
         seconds=time.monotonic() - started,
         stages=stages,
     )
+
+
+def _nothing() -> None:
+    """What a run calls where its caller gave no ``on_analysis``."""
 
 
 def _on_loop(report: Progress) -> Progress:

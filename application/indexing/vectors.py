@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fnmatch
+import functools
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -161,13 +162,10 @@ def excluded_paths(rule: EffectiveRule | None) -> Callable[[str], bool]:
     if isinstance(value, str):
         value = [value]
     patterns = [p for p in value if isinstance(p, str)] if isinstance(value, list | tuple) else []
-    known: dict[str, bool] = {}  # a file's functions share its path: matched once
 
+    @functools.cache  # a file's functions share its path: matched once
     def excluded(path: str) -> bool:
-        found = known.get(path)
-        if found is None:
-            found = known[path] = any(fnmatch.fnmatchcase(path, p) for p in patterns)
-        return found
+        return any(fnmatch.fnmatchcase(path, p) for p in patterns)
 
     return excluded
 
