@@ -177,6 +177,9 @@ SELECT i.indexdef, c.reltuples FROM pg_indexes i JOIN pg_class c ON c.oid = %s::
 WHERE i.schemaname = %s AND i.indexname = %s
 """
 DROP_INDEX = sql.SQL("DROP INDEX {schema}.{index}")
+# After a bulk write: until the statistics count its rows, the planner takes a filter for
+# one that matches almost nothing and scans the table instead of the HNSW index.
+ANALYZE = sql.SQL("ANALYZE {schema}.{table}")
 BUILD_MEMORY = "SELECT set_config('maintenance_work_mem', %s, true)"
 SEARCH_SETTINGS = "SELECT set_config('hnsw.ef_search', %s, true)"
 ITERATIVE_SCAN = "SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true)"
@@ -295,7 +298,10 @@ class PgVectorStore:
     table by one statement; a large one (at least 1,000 points and one eighth of the
     collection) drops the HNSW index and builds it again after the writes, in the same
     transaction (searches of the collection wait for it), and copies its points straight
-    into the table when it holds none (the dropped index locks it meanwhile). Every HNSW
+    into the table when it holds none (the dropped index locks it meanwhile). After such a
+    build (and after :meth:`bulk_load`) the table is analysed in the same transaction:
+    until its statistics count the rows, the planner takes a filtered search for one that
+    matches nearly nothing and scans the whole table rather than the index. Every HNSW
     build runs with ``maintenance_work_mem`` set to ``build_memory_mb`` for its
     transaction (the server's setting when None). For COSINE, a zero vector scores 0.
 
@@ -383,6 +389,7 @@ class PgVectorStore:
                     await conn.execute(LOCK)
                     if await self._hnsw_definition(conn, existing) is None:
                         await self._create_hnsw(conn, existing)  # a bulk load cut short
+                        await conn.execute(self._sql(ANALYZE, existing))
                 return
         async with self._connection(name) as conn, conn.transaction():
             await conn.execute(LOCK)
@@ -416,6 +423,7 @@ class PgVectorStore:
                 await self._copy(conn, target, checked)
             if rebuild is not None:
                 await self._build(conn, rebuild)
+                await conn.execute(self._sql(ANALYZE, target))
 
     @contextlib.asynccontextmanager
     async def bulk_load(self, collection: str) -> AsyncIterator[None]:
@@ -441,6 +449,7 @@ class PgVectorStore:
                         await self._create_hnsw(conn, target)
                     else:
                         await self._build(conn, str(row["indexdef"]))
+                await conn.execute(self._sql(ANALYZE, target))
 
     async def search(
         self,

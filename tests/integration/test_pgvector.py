@@ -682,3 +682,39 @@ async def test_a_bulk_load_keeps_the_checks_of_the_index_it_dropped(
         assert "halfvec_cosine_ops" in definition
     finally:
         await database.close()
+
+
+@pytest.mark.parametrize("loaded", ["upsert", "bulk_load"])
+async def test_a_filtered_search_after_a_bulk_write_goes_through_the_index(
+    store: PgVectorStore, loaded: str
+) -> None:
+    """After a bulk write (one large upsert, or a bulk_load block), the table's statistics
+    count its rows: a search filtered on a key every point holds is planned on the HNSW
+    index, not as a scan of the whole table sorted by distance (the plan taken while the
+    planner believes the filter matches nearly nothing)."""
+    await store.ensure_collection("c", dimension=32, indexed=("project",))
+    points = [
+        VectorPoint(uuid.uuid4(), tuple(map(float, v)), {"project": "p"})
+        for v in _clustered(4000, 32, seed=3)
+    ]
+    if loaded == "upsert":
+        await store.upsert("c", points)
+    else:
+        async with store.bulk_load("c"):
+            for start in range(0, len(points), 500):
+                await store.upsert("c", points[start : start + 500])
+
+    table, hnsw, _ = table_names("c")
+    pool = await store.database.pool()
+    async with pool.connection() as conn:
+        cur = await conn.execute(
+            sql.SQL(
+                "EXPLAIN SELECT id FROM {}.{} WHERE payload @> %s"
+                " ORDER BY embedding <=> %b::vector LIMIT 10"
+            ).format(sql.Identifier(store.schema), sql.Identifier(table)),
+            (psycopg.types.json.Jsonb({"project": "p"}), _Packed(points[0].vector)),
+        )
+        plan = "\n".join(row["QUERY PLAN"] for row in await cur.fetchall())
+    assert f"Index Scan using {hnsw}" in plan, plan
+    [hit] = await store.search("c", points[9].vector, limit=1, filter={"project": "p"})
+    assert hit.id == points[9].id
