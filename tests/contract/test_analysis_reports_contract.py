@@ -4,11 +4,12 @@ over a project's latest completed job, and the issues summary over a time window
 from __future__ import annotations
 
 import datetime as dt
+import random
 from collections.abc import Iterable
 
 from domain.analysis import AnalysisJob, AnalysisResult
-from domain.enums import MetricType, Severity
-from domain.files import FileIndex
+from domain.enums import FileChange, JobStatus, MetricType, Severity
+from domain.files import FileHistoryEntry, FileIndex
 from domain.ids import FileId, ProjectId
 from domain.reports import FileHotspot, MetricStats
 from tests.contract.builders import (
@@ -225,3 +226,105 @@ async def test_issues_summary_latest_only_counts_the_latest_completed_job(backen
 
     assert everything.total == 6
     assert latest_only.total == 2
+
+
+def _summary_reference(
+    jobs: list[AnalysisJob],
+    history: list[FileHistoryEntry],
+    results: list[AnalysisResult],
+    since: dt.datetime,
+    latest_only: bool,
+) -> list[tuple[str, str, int, float]]:
+    """The summary as its definition reads, one window job at a time: every completed job
+    of the window holds, for each file, the results of the file's latest history entry
+    up to it (none once deleted), its own from when they were found, an earlier one's
+    from when the job completed; and its results of no file."""
+    completed = sorted(
+        (j for j in jobs if j.status is JobStatus.COMPLETED), key=lambda j: (j.created_at, j.id)
+    )
+    window = [j for j in completed if (j.completed_at or j.created_at) > since]
+    if latest_only:
+        window = [j for j in window if j is completed[-1]]
+    order = {j.id: (j.created_at, j.id) for j in completed}
+    counted: dict[tuple[str, str], list[float]] = {}
+    for job in window:
+        latest: dict[FileId, FileHistoryEntry] = {}
+        for entry in history:
+            if entry.job_id in order and order[entry.job_id] <= order[job.id]:
+                known = latest.get(entry.file_id)
+                if known is None or order[entry.job_id] > order[known.job_id]:  # type: ignore[index]
+                    latest[entry.file_id] = entry
+        held = {f: e.job_id for f, e in latest.items() if e.change is not FileChange.DELETED}
+        for r in results:
+            mine = r.job_id == job.id if r.file_id is None else held.get(r.file_id) == r.job_id
+            found = r.created_at if r.job_id == job.id else job.completed_at or job.created_at
+            if mine and found > since:
+                counted.setdefault((r.severity.value, r.category.value), []).append(r.confidence)
+    rows = [(s, c, len(v), round(sum(v) / len(v), 6)) for (s, c), v in counted.items()]
+    return sorted(rows, key=lambda r: (Severity(r[0]).rank, -r[2], r[1]))
+
+
+async def test_issues_summary_counts_each_result_for_every_window_job_holding_it(
+    backend: Backend,
+) -> None:
+    """Over a generated history (files analysed, left as they were, deleted and analysed
+    again; a job that began before the window and completed in it; jobs that did not
+    complete), the summary counts each result once for every completed job of the window
+    that holds it, as its definition reads (:func:`_summary_reference`)."""
+    rng = random.Random(41)
+    base = await scaffold(backend)
+    files = [file_index(base.repository.id, relative_path=f"src/m{i}.py") for i in range(7)]
+    await store(backend, *files)
+    starts = [55, 41, 33, 30.4, 24, 18, 11, 9, 4, 1]
+    jobs = []
+    for n, age in enumerate(starts):
+        status = "failed" if n == 7 else "completed"
+        # the fourth job began before the 30-day window and completed inside it
+        took = dt.timedelta(days=0.8 if n == 3 else 0.01)
+        jobs.append(
+            analysis_job(
+                base.project.id, status=status, created_at=days_ago(age),
+                started_at=days_ago(age), completed_at=days_ago(age) + took,
+            )
+        )  # fmt: skip
+    history: list[FileHistoryEntry] = []
+    results: list[AnalysisResult] = []
+    severities = ["critical", "high", "medium", "low", "info"]
+    categories = ["bug", "style", "security"]
+    for job in jobs:
+        for file in files:
+            change = rng.choice(["analysed", "analysed", "modified", "deleted", None, None])
+            if change is None:
+                continue
+            history.append(
+                FileHistoryEntry(
+                    file_id=file.id, job_id=job.id, change=change,
+                    relative_path=file.relative_path, created_at=job.created_at,
+                )
+            )  # fmt: skip
+            if change == "deleted":
+                continue
+            for _ in range(rng.randrange(4)):
+                results.append(
+                    analysis_result(
+                        job.id, file_id=file.id, severity=rng.choice(severities),
+                        category=rng.choice(categories), confidence=rng.choice([0.5, 0.75, 1.0]),
+                        created_at=job.created_at + dt.timedelta(hours=rng.choice([1, 6])),
+                    )
+                )  # fmt: skip
+        results.append(analysis_result(job.id, severity="high", created_at=job.created_at))
+    await store(backend, *jobs)
+    await store(backend, *history, *results)
+
+    for days, latest_only in ((30, False), (45, False), (10, False), (30, True), (60, True)):
+        async with backend.uow() as uow:
+            summary = await uow.analysis.issues_summary(
+                base.project.id, days=days, now=NOW, latest_only=latest_only
+            )
+        got = [
+            (r.severity.value, r.category.value, r.count, round(r.avg_confidence, 6))
+            for r in summary.rows
+        ]
+        expected = _summary_reference(jobs, history, results, days_ago(days), latest_only)
+        assert got == expected, (days, latest_only)
+        assert sum(r[2] for r in expected) > 0
