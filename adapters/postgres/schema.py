@@ -1,7 +1,8 @@
 """A comparable picture of a database schema, read from the catalog.
 
 Two databases have the same schema when their snapshots are equal: the same tables and
-columns (types, nullability, defaults), constraints, indexes, triggers and functions.
+columns (types, nullability, defaults), constraints, indexes, triggers, functions, and
+row-level security (whether each table enables and forces it, and its policies).
 The migration tool's own bookkeeping tables are left out, and so are partitions (the
 months of the audit trail, added as time goes by, are data layout, not schema).
 """
@@ -58,6 +59,19 @@ LEFT JOIN pg_depend d ON d.objid = p.oid AND d.deptype = 'e'
 WHERE n.nspname = current_schema() AND d.objid IS NULL
 """
 
+_POLICIES = """
+SELECT c.relname || ' row level security'
+       || CASE WHEN c.relforcerowsecurity THEN ' forced' ELSE ' enabled' END
+FROM pg_class c
+JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = current_schema() AND c.relrowsecurity AND NOT (c.relname = ANY(%(skip)s))
+UNION ALL
+SELECT tablename || ' policy ' || policyname || ' ' || permissive || ' ' || cmd
+       || ' TO ' || array_to_string(roles, ',') || COALESCE(' USING ' || qual, '')
+       || COALESCE(' WITH CHECK ' || with_check, '')
+FROM pg_policies
+WHERE schemaname = current_schema() AND NOT (tablename = ANY(%(skip)s))
+"""
 _TABLES = """
 SELECT c.relname || ' ' || c.relkind::text
 FROM pg_class c
@@ -87,6 +101,7 @@ def read_schema(conn: psycopg.Connection[Any]) -> SchemaSnapshot:
         ("indexes", _INDEXES),
         ("triggers", _TRIGGERS),
         ("functions", _FUNCTIONS),
+        ("policies", _POLICIES),
     ):
         rows = conn.execute(sql, params if "%(skip)s" in sql else None).fetchall()
         snapshot[kind] = {" ".join(str(row[0]).split()) for row in rows}
@@ -100,6 +115,7 @@ _SINGULAR = {
     "indexes": "index",
     "triggers": "trigger",
     "functions": "function",
+    "policies": "row-level security",
 }
 
 
