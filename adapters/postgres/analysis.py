@@ -234,8 +234,8 @@ ORDER BY metric_name COLLATE "C"
 # seed 000, section 3.9.2, over what each completed job of the window holds, with the
 # window start as a parameter and 'info' ranked last
 ISSUES_SUMMARY = """
-WITH window_jobs AS (
-    SELECT id, created_at, COALESCE(completed_at, created_at) AS held_since
+WITH window_jobs AS MATERIALIZED (
+    SELECT id, created_at
     FROM analysis_jobs
     WHERE project_id = %(project_id)s
       AND status = 'completed'
@@ -244,40 +244,50 @@ WITH window_jobs AS (
             SELECT id FROM analysis_jobs
             WHERE project_id = %(project_id)s AND status = 'completed'
             ORDER BY created_at DESC, id DESC LIMIT 1))
-), spans AS (
-    -- each history entry of the project's completed jobs holds its file from its job
-    -- until the file's next entry
-    SELECT h.file_id, h.job_id, h.change, j.created_at, j.id AS jid,
-           lead(j.created_at) OVER w AS next_at, lead(j.id) OVER w AS next_id
-    FROM analysis_jobs j JOIN file_history h ON h.job_id = j.id
+), jobs AS MATERIALIZED (
+    -- the project's completed jobs up to the window's last, in order: whether each is a
+    -- window job, and how many window jobs come before it
+    SELECT j.id, w.id IS NOT NULL AS in_window,
+           row_number() OVER (ORDER BY j.created_at, j.id) AS n,
+           count(w.id) OVER (ORDER BY j.created_at, j.id) - (w.id IS NOT NULL)::int AS before
+    FROM analysis_jobs j LEFT JOIN window_jobs w ON w.id = j.id
     WHERE j.project_id = %(project_id)s AND j.status = 'completed'
       AND j.created_at <= (SELECT max(created_at) FROM window_jobs)
-    WINDOW w AS (PARTITION BY h.file_id ORDER BY j.created_at, j.id)
-), held AS (
-    SELECT w.id AS window_job, s.file_id, s.job_id, s.change
-    FROM spans s JOIN window_jobs w
-      ON (s.created_at, s.jid) <= (w.created_at, w.id)
-     AND (s.next_at IS NULL OR (w.created_at, w.id) < (s.next_at, s.next_id))
+), held AS MATERIALIZED (
+    -- each history entry holds its file from its job until the file's next entry, so the
+    -- window jobs from its own up to the next entry's hold it: its own job, when one of
+    -- them (``own``), and the ``later`` ones
+    SELECT file_id, job_id, in_window AS own,
+           COALESCE(next_before, (SELECT count(*) FROM window_jobs)) - before
+             - in_window::int AS later
+    FROM (
+        SELECT h.file_id, h.job_id, h.change, j.in_window, j.before,
+               lead(j.before) OVER (PARTITION BY h.file_id ORDER BY j.n) AS next_before
+        FROM file_history h JOIN jobs j ON j.id = h.job_id
+    ) spans
+    WHERE change <> 'deleted'
 ), ar AS (
-    -- a job's own results count from when they were found, those it holds from an
-    -- earlier analysis from when the job completed
-    SELECT r.severity, r.category, r.confidence
+    -- each result counts once for every window job holding it: for its own job from
+    -- when it was found, for a later one from when that job completed (always in the
+    -- window)
+    SELECT r.severity, r.category, r.confidence,
+           held.later + CASE WHEN held.own AND r.created_at > %(since)s THEN 1 ELSE 0 END
+             AS times
     FROM held
-    JOIN window_jobs w ON w.id = held.window_job
     JOIN analysis_results r ON r.job_id = held.job_id AND r.file_id = held.file_id
-    WHERE held.change <> 'deleted'
-      AND CASE WHEN r.job_id = w.id THEN r.created_at ELSE w.held_since END > %(since)s
+    WHERE (held.own OR held.later > 0) AND r.job_id = ANY(ARRAY(SELECT id FROM jobs))
     UNION ALL
-    SELECT r.severity, r.category, r.confidence
+    SELECT r.severity, r.category, r.confidence, 1
     FROM window_jobs w JOIN analysis_results r ON r.job_id = w.id AND r.file_id IS NULL
     WHERE r.created_at > %(since)s
 )
 SELECT
     ar.severity,
     ar.category,
-    COUNT(*) as count,
-    AVG(ar.confidence) as avg_confidence
+    sum(ar.times) AS count,
+    sum(ar.times * ar.confidence) / sum(ar.times) AS avg_confidence
 FROM ar
+WHERE ar.times > 0
 GROUP BY ar.severity, ar.category
 ORDER BY
     CASE ar.severity
@@ -287,7 +297,7 @@ ORDER BY
         WHEN 'low' THEN 4
         WHEN 'info' THEN 5
     END,
-    COUNT(*) DESC,
+    sum(ar.times) DESC,
     ar.category COLLATE "C"
 """
 _SEVERITY_OF_RANK = {s.rank: s for s in Severity}
