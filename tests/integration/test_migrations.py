@@ -79,6 +79,36 @@ def test_upgrade_from_empty_builds_every_table_and_index(database: str) -> None:
     assert months == (14,)  # this month, twelve ahead, and the default partition
 
 
+def test_every_tenant_policy_reads_the_scope_once_per_statement(database: str) -> None:
+    """Each table of an organization's rows has row-level security forced, and each of its
+    policies reads both settings in sub-selects (computed once per statement), not through
+    a call per row: a later migration adding a tenant table must write its policy so."""
+    MigrationRunner(database).upgrade()
+    with psycopg.connect(database) as conn:
+        policies = conn.execute(
+            "SELECT tablename, qual, with_check FROM pg_policies"
+            " WHERE schemaname = current_schema()"
+        ).fetchall()
+        unforced = conn.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = current_schema() AND c.relrowsecurity"
+            " AND NOT c.relforcerowsecurity AND c.relname NOT LIKE 'audit%'"
+        ).fetchall()
+    assert unforced == []
+    assert {table for table, _, _ in policies} >= EXPECTED_TABLES - {
+        "users", "rules", "outbox_events", "audit_staging",
+    }  # fmt: skip
+    for table, *expressions in policies:
+        for expression in filter(None, expressions):
+            compact = expression.replace(" ", "")  # as the server prints it back
+            assert "codeant_visible(" not in compact, (table, expression)
+            assert "(SELECTcurrent_setting('codeant.scope'" in compact, (table, expression)
+            assert "(SELECT(NULLIF(current_setting('codeant.organization_id'" in compact, (
+                table,
+                expression,
+            )
+
+
 def test_full_downgrade_returns_to_an_empty_schema(database: str) -> None:
     """Rolling back every migration leaves no table, index, trigger or function."""
     runner = MigrationRunner(database)
