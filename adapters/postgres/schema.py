@@ -72,6 +72,7 @@ SELECT tablename || ' policy ' || policyname || ' ' || permissive || ' ' || cmd
 FROM pg_policies
 WHERE schemaname = current_schema() AND NOT (tablename = ANY(%(skip)s))
 """
+
 _TABLES = """
 SELECT c.relname || ' ' || c.relkind::text
 FROM pg_class c
