@@ -8,8 +8,10 @@ its analysis results (issues) and code metrics, with the same thresholds.
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import attrs
@@ -218,13 +220,46 @@ def evaluate_file(
     )
 
 
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+"""The characters str.splitlines ends a line at."""
+
+
 def _markers(text: str, configured: Any) -> list[tuple[int, str, str]]:
+    """The first marker of each line that holds one, with the line's number (as
+    ``str.splitlines`` counts them) and the line. Only the lines where a marker's text
+    occurs are matched against the markers' pattern (most files hold none)."""
     markers = [m for m in configured or () if isinstance(m, str) and m]
     if not markers:
         return []
     pattern = re.compile(r"\b(" + "|".join(re.escape(m) for m in markers) + r")\b")
+    if any(_LINE_BREAKS.intersection(m) for m in markers):  # a marker across lines
+        return _markers_by_line(text.splitlines(), pattern)
+    occurrences = [at for m in markers for at in _occurrences(text, m)]
+    if not occurrences:
+        return []
+    lines = text.splitlines(keepends=True)
+    ends = list(itertools.accumulate(map(len, lines)))
+    numbers = sorted({bisect.bisect_right(ends, at) + 1 for at in occurrences})
+    return _markers_by_line(
+        [lines[n - 1].splitlines()[0] for n in numbers], pattern, numbers=numbers
+    )
+
+
+def _occurrences(text: str, part: str) -> Iterator[int]:
+    """Where ``part`` starts in ``text``, each place."""
+    at = text.find(part)
+    while at != -1:
+        yield at
+        at = text.find(part, at + 1)
+
+
+def _markers_by_line(
+    lines: Sequence[str], pattern: re.Pattern[str], *, numbers: Sequence[int] | None = None
+) -> list[tuple[int, str, str]]:
+    """The first match of ``pattern`` in each of ``lines`` that has one, with the line's
+    number (``numbers``, else counted from 1) and the line."""
     found = []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in zip(numbers or range(1, len(lines) + 1), lines, strict=True):
         match = pattern.search(line)
         if match:
             found.append((number, match.group(1), line))
