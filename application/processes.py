@@ -14,8 +14,18 @@ import signal
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-__all__ = ["WATCH_SECONDS", "parent_process", "process_start_time", "worker_started"]
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
+__all__ = [
+    "WATCH_SECONDS",
+    "parent_process",
+    "process_start_time",
+    "worker_pool",
+    "worker_started",
+]
 
 WATCH_SECONDS = 1.0
 """How often a worker looks for the process that started it."""
@@ -51,6 +61,21 @@ def parent_process() -> tuple[int, str | None]:
     """This process, as :func:`worker_started` takes it: its pid and start time."""
     pid = os.getpid()
     return pid, process_start_time(pid)
+
+
+def worker_pool(workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` processes forked from multiprocessing's fork server (see
+    ``adapters.workers``), each started by :func:`worker_started` for this process:
+    Ctrl-C left to this process, and gone soon after it."""
+    import multiprocessing  # with the first pool, not with every command that loads this
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=multiprocessing.get_context("forkserver"),
+        initializer=worker_started,
+        initargs=parent_process(),
+    )
 
 
 def worker_started(parent: int, started: str | None) -> None:

@@ -24,17 +24,15 @@ import asyncio
 import hashlib
 import itertools
 import math
-import multiprocessing
 import operator
 import re
 import struct
 from array import array
 from collections import Counter
 from collections.abc import Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 from adapters.embedders._texts import check_texts
-from application.processes import parent_process, worker_started
+from application.processes import worker_pool
 
 __all__ = ["MAX_DIMENSION", "MIN_DIMENSION", "PARALLEL_FROM", "HashingEmbedder"]
 
@@ -140,12 +138,7 @@ class HashingEmbedder:
         chunks are embedded); a cancelled or failed call cancels the chunks not begun."""
         bounds = _chunk_bounds(texts, self._workers * _CHUNKS_PER_WORKER)
         loop = asyncio.get_running_loop()
-        executor = ProcessPoolExecutor(
-            max_workers=min(self._workers, len(bounds)),
-            mp_context=multiprocessing.get_context("forkserver"),
-            initializer=worker_started,
-            initargs=parent_process(),
-        )
+        executor = worker_pool(min(self._workers, len(bounds)))
         vector = struct.Struct(f"{self._dimension}d")  # as array("d") packed them
         vectors: list[tuple[float, ...]] = []
         chunks: list[asyncio.Future[bytes]] = []

@@ -275,6 +275,7 @@ WITH window_jobs AS MATERIALIZED (
              AS times
     FROM held
     JOIN analysis_results r ON r.job_id = held.job_id AND r.file_id = held.file_id
+    -- (the held entries' jobs are among these: read the results by job, not all of them)
     WHERE (held.own OR held.later > 0) AND r.job_id = ANY(ARRAY(SELECT id FROM jobs))
     UNION ALL
     SELECT r.severity, r.category, r.confidence, 1

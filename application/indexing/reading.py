@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import multiprocessing
 import os
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 
 import attrs
 
 from application.indexing.progress import Progress, every
-from application.processes import parent_process, worker_started
+from application.processes import worker_pool
 from domain.enums import AnalysisStatus, FileChange
 from domain.files import FileIndex, FileState
 from domain.ids import FileId, RepositoryId
@@ -234,12 +232,7 @@ async def _analyse_in_workers(
     chunks = _chunks(to_analyse, workers * _CHUNKS_PER_WORKER)
     analyses: list[FileAnalysis | None] = [None] * len(to_analyse)
     loop = asyncio.get_running_loop()
-    executor = ProcessPoolExecutor(
-        max_workers=min(workers, len(chunks)),
-        mp_context=multiprocessing.get_context("forkserver"),
-        initializer=worker_started,
-        initargs=parent_process(),
-    )
+    executor = worker_pool(min(workers, len(chunks)))
     pending: dict[asyncio.Future[list[FileAnalysis]], list[int]] = {}
     try:
         pending = {

@@ -83,13 +83,10 @@ def test_the_job_runs_with_few_collections_and_the_settings_come_back() -> None:
 
 
 _ORPHANED = """
-import multiprocessing
 import os
-import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
 
-from application.processes import parent_process, worker_started
+from application.processes import worker_pool
 
 
 def pid():
@@ -97,10 +94,7 @@ def pid():
 
 
 if __name__ == "__main__":
-    context = multiprocessing.get_context("forkserver")
-    pool = ProcessPoolExecutor(
-        2, mp_context=context, initializer=worker_started, initargs=parent_process()
-    )
+    pool = worker_pool(2)  # as the analysis and the embedding make theirs
     first, second = pool.submit(pid), pool.submit(time.sleep, 0.5)
     pids = {first.result(), pool.submit(pid).result()}
     second.result()
