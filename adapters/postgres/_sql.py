@@ -3,7 +3,6 @@ entity <-> row conversion, and keyset pages."""
 
 from __future__ import annotations
 
-import decimal
 import enum
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -76,13 +75,10 @@ def entity_params(entity: Any, *, json: Iterable[str] = ()) -> dict[str, Any]:
     return out
 
 
-def _native(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: float(v) if isinstance(v, decimal.Decimal) else v for k, v in row.items()}
-
-
 def to_entity(row: Mapping[str, Any], cls: type[T]) -> T:
-    """Structure a row whose column names are the fields of ``cls``."""
-    return structure(_native(row), cls)
+    """Structure a row whose column names are the fields of ``cls`` (a ``DECIMAL``
+    column's ``Decimal`` becomes the float its field holds, as the converter makes it)."""
+    return structure(row, cls)
 
 
 class Statements(Protocol):

@@ -9,9 +9,7 @@ value too large to index) ValidationError, never an outage.
 
 from __future__ import annotations
 
-import contextlib
 import re
-from collections.abc import AsyncIterator
 from typing import Any
 
 import psycopg
@@ -135,13 +133,29 @@ def translate(exc: BaseException) -> BaseException:
     return exc
 
 
-@contextlib.asynccontextmanager
-async def translated() -> AsyncIterator[None]:
-    """Re-raise driver errors raised in the block as port errors."""
-    try:
-        yield
-    except Exception as exc:
-        mapped: Any = translate(exc)
-        if mapped is exc:
-            raise
-        raise mapped from exc
+class _Translated:
+    """The context of :func:`translated`. It holds no state, so one serves every block:
+    every statement a repository runs enters one, and a generator-based context would be
+    made and driven for each."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:  # never swallows: no exception, or one that goes on as it is
+        if isinstance(exc, Exception):
+            mapped: Any = translate(exc)
+            if mapped is not exc:
+                raise mapped from exc
+
+
+_TRANSLATED = _Translated()
+
+
+def translated() -> _Translated:
+    """An ``async with`` context that re-raises driver errors raised in the block as port
+    errors."""
+    return _TRANSLATED
