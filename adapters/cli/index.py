@@ -28,6 +28,7 @@ WORKER_MODULES = (
     "lizard",
     "lizard_languages",
     "adapters.embedders.hashing",
+    "numpy",  # for the embedding workers (the embedder imports it with its first batch)
 )
 """The modules the index job's worker processes use: imported once, in their fork server."""
 

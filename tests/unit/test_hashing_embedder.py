@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import itertools
 import json
 import math
 import os
 import struct
 import subprocess
 import sys
+from array import array
 from pathlib import Path
 from typing import Any, cast
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 
-from adapters.embedders.hashing import PARALLEL_FROM, HashingEmbedder
+from adapters.embedders import hashing
+from adapters.embedders.hashing import BATCH_FROM, PARALLEL_FROM, HashingEmbedder
 from ports.errors import ValidationError
 from ports.vectors import Embedder
 
@@ -180,6 +185,93 @@ async def test_a_call_cancelled_while_workers_embed_leaves_no_chunk_behind() -> 
 
     assert again == await HashingEmbedder(64).embed(texts[:PARALLEL_FROM])
     assert unhandled == []
+
+
+# Pieces of code-like text: identifiers (keywords, cases, non-ASCII letters and digits),
+# numbers, every operator and other symbols, and white space of several kinds.
+PIECES = [
+    "if", "Return", "self", "None", "parseHTTPResponse2", "snake_case_name", "_", "x", "ÆØÅ",
+    "naïve", "变量", "Σσς", "x²", "١٢٣", "\U0001d518\U0001d52b", "ǅ", "0", "42", "0x1F", "1.5e3",
+    "2..3", "===", "!==", "**=", "//=", ">>=", "<<=", "...", "->", "=>", "::", ":=", "==", "!=",
+    "<=", ">=", "&&", "||", "++", "--", "+=", "-=", "*=", "/=", "%=", "&=", "|=", "^=", "<<",
+    ">>", "**", "//", "+", "-", "*", "/", "=", "<", ">", "!", "&", "|", "^", ".", ":", "(", ")",
+    "[", "]", "{", "}", ",", ";", "'", '"', "#", "@", "\\", "😀", "\x00",
+    " ", "  ", "\t", "\n", "\r\n", "\u00a0", "\u3000", "",
+]  # fmt: skip
+CODE_LIKE = st.lists(st.sampled_from(PIECES), max_size=60).map("".join)
+ANY_TEXT = st.text(st.characters(exclude_categories=["Cs"]), max_size=80)
+TEXTS = st.one_of(CODE_LIKE, ANY_TEXT, CODE_LIKE.map(lambda text: text * 40))
+
+# Texts the batches must get right: no token, no feature, operators alone, non-ASCII
+# identifiers, a feature counted more than 256 times (its scale computed, not looked up),
+# and one whose features cancel out in 8 (and 16) buckets.
+EDGE_TEXTS = [
+    "", "   ", "\n\t\u3000", "1", "1 2 3", "+++", "=== -> ...", "naïve = 'ü'", "变量名 = 值",
+    "a " * 300, "( " * 256, "x" + " +" * 1000, "& 1 **",
+]  # fmt: skip
+
+
+def one_by_one(dimension: int, texts: list[str]) -> bytes:
+    """The vectors of ``texts``, each embedded alone, packed as ``_embed_chunk`` packs them."""
+    embedder = HashingEmbedder(dimension)
+    return array("d", itertools.chain.from_iterable(map(embedder._vector, texts))).tobytes()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(TEXTS, max_size=12), st.sampled_from([8, 16, 100, 384, 1000]))
+@example(EDGE_TEXTS, 8)
+@example(EDGE_TEXTS, 16)
+@example(EDGE_TEXTS, 384)
+@example(["& 1 **"], 8)
+def test_a_batch_gets_the_vectors_of_its_texts_embedded_alone(
+    texts: list[str], dimension: int
+) -> None:
+    """Embedded as a batch (as workers and larger calls embed), every text gets, to the
+    last bit, the vector it gets alone, whatever the batch holds around it."""
+    assert hashing._embed_chunk(dimension, texts) == one_by_one(dimension, texts)
+
+
+def test_batches_split_into_runs_get_the_same_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A batch embedded a few texts at a time, with its numbering of tokens and features
+    renewed again and again, gets the same vectors."""
+    texts = [f"{AVERAGE}\nvalue_{i} = other_{i % 7} * {i}" for i in range(40)] + EDGE_TEXTS
+    monkeypatch.setattr(hashing, "_BATCH_SIZE", 600)
+    monkeypatch.setattr(hashing, "_BATCH_CELLS", 64 * 5)
+    monkeypatch.setattr(hashing, "_CACHED", 50)
+
+    assert hashing._embed_chunk(64, texts) == one_by_one(64, texts)
+
+
+async def test_a_batch_in_the_calling_process_gets_the_same_vectors() -> None:
+    """From :data:`BATCH_FROM` texts on, a call embeds them as one batch: the same vectors
+    as one by one."""
+    texts = [AVERAGE, AVERAGE_RENAMED, *UNRELATED, *EDGE_TEXTS]
+    assert len(texts) >= BATCH_FROM
+    embedder = HashingEmbedder(32)
+
+    vectors = await embedder.embed(texts)
+
+    assert vectors == [embedder._vector(text) for text in texts]
+    assert array("d", itertools.chain.from_iterable(vectors)).tobytes() == one_by_one(32, texts)
+
+
+def test_a_text_whose_features_cancel_out_gets_the_fixed_vector() -> None:
+    """Where a text's features cancel out in every bucket, its vector is that of a text
+    without tokens, never a zero vector (alone and in a batch alike)."""
+    embedder = HashingEmbedder(8)
+
+    assert embedder._vector("& 1 **") == embedder._vector("")
+    assert hashing._embed_chunk(8, ["& 1 **"]) == hashing._embed_chunk(8, [""])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(TEXTS, st.text(max_size=200)))
+@example("trailing space \t\n ")
+@example(" " * 1000)
+def test_tokens_found_with_their_spaces_are_the_tokens(text: str) -> None:
+    """The pattern that skips white space with each token finds the same tokens."""
+    tokens = ["".join(groups) for groups in hashing._TOKEN_RE.findall(text)]
+    assert hashing._SPACED_TOKEN_RE.findall(text.rstrip()) == tokens
 
 
 @pytest.mark.parametrize("workers", [0, -1, True, 1.5, "2"])
