@@ -327,6 +327,9 @@ class Settings:
     pgvector_build_memory_mb: int = attrs.field(
         default=0, converter=_as_int, validator=_checked(_int_from(0, 2 * 1024 * 1024 - 1))
     )
+    pgvector_index_threshold: int = attrs.field(
+        default=15_000, converter=_as_int, validator=_checked(_int_from(0, 2**31 - 1))
+    )
     embedder: str = attrs.field(
         default="hashing", converter=_as_lower, validator=_checked(_one_of(EMBEDDERS))
     )

@@ -144,6 +144,7 @@ class Container(containers.DeclarativeContainer):
             index=config.pgvector_index,
             rescore=config.pgvector_rescore,
             build_memory_mb=providers.Callable(_or_none, config.pgvector_build_memory_mb),
+            index_threshold=config.pgvector_index_threshold,
         ),
         qdrant=providers.Singleton(
             _qdrant_store,

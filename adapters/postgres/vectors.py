@@ -5,11 +5,13 @@ without pgvector, and which ``codeant db verify`` compares with the migrations):
 :meth:`PgVectorStore.ensure_collection` creates the ``vector`` extension, a schema of its
 own (``codeant_vectors`` by default) and in it the registry ``collections(name, dimension,
 distance, created_at)``; each collection is a table ``vectors_<name>`` (``id uuid``,
-``embedding vector(dimension)``, ``payload jsonb``, ``updated_at``) with an HNSW index on the
-embedding, using the operator class of its distance, and a GIN (``jsonb_path_ops``) index
-on the payload for filters. The HNSW index may instead hold the embeddings quantized (see
-:data:`INDEX_KINDS`): the table keeps every vector in full, and a search re-scores the
-index's candidates with the exact distance. A collection name longer than 50 characters
+``embedding vector(dimension)``, ``payload jsonb``, ``updated_at``) with a GIN
+(``jsonb_path_ops``) index on the payload for filters and, once it holds
+:data:`INDEX_THRESHOLD` points, an HNSW index on the embedding, using the operator class of
+its distance (a smaller collection is searched exactly, by a scan of its table). The HNSW
+index may instead hold the embeddings quantized (see :data:`INDEX_KINDS`): the table keeps
+every vector in full, and a search re-scores the index's candidates with the exact
+distance. A collection name longer than 50 characters
 becomes its first 34 and a hash of the whole, so that every identifier fits PostgreSQL's
 63 bytes.
 """
@@ -81,6 +83,12 @@ graph's links do not shrink: at 384 dimensions a halfvec index is 57% of a full 
 size, a binary one 17%. The two quantized kinds are searched for ``rescore`` candidates per hit
 asked (at least :data:`MIN_CANDIDATES`), ranked by their exact distance."""
 _MAX_INDEXED = {"vector": HNSW_MAX_DIMENSION, "halfvec": 4000, "binary": 64000}
+INDEX_THRESHOLD = 15_000
+"""The points from which a collection gets its HNSW index, by default. Below it, an exact
+search scans the table: about 0.55 ms per 1,000 points of 384 dimensions on one core, so
+that a collection just under it answers within 10 ms, and exactly, while a repository of
+that many functions is indexed without the cost of a graph build (several seconds of the
+server's CPU) that its searches would hardly use."""
 MIN_CANDIDATES = 100
 """The fewest candidates a search of a quantized index re-scores (all of a smaller
 collection's, so that its searches are exact)."""
@@ -98,6 +106,7 @@ COPY_POINTS = 200
 """An upsert of at least this many points goes through COPY (see PgVectorStore._copy)."""
 _ITERATIVE_SCAN_SINCE = (0, 8, 0)
 _MAX_BUILD_MEMORY_MB = 2 * 1024 * 1024 - 1
+_MAX_THRESHOLD = 2**31 - 1
 """PostgreSQL's largest maintenance_work_mem, in MB (just under 2 TB)."""
 
 
@@ -171,6 +180,8 @@ DROP_STAGE = sql.SQL("DROP TABLE {stage}")
 # A large upsert into an empty collection whose index it dropped: straight into the table.
 COPY_TABLE = sql.SQL("COPY {schema}.{table} (id, embedding, payload) FROM STDIN (FORMAT BINARY)")
 EMPTY = sql.SQL("SELECT NOT EXISTS (SELECT FROM {schema}.{table}) AS empty")
+# Whether a collection holds at least %s points, without counting past them.
+HOLDS = sql.SQL("SELECT count(*) >= %s AS holds FROM (SELECT FROM {schema}.{table} LIMIT %s) AS s")
 # The HNSW index of a collection, as created, and the table's estimated rows.
 HNSW_INDEX = """
 SELECT i.indexdef, c.reltuples FROM pg_indexes i JOIN pg_class c ON c.oid = %s::regclass
@@ -284,7 +295,12 @@ class PgVectorStore:
     module docstring for the objects it creates, and when).
 
     ``m``, ``ef_construction`` and ``index`` (one of :data:`INDEX_KINDS`) shape the HNSW
-    index of collections created from now on; ``ef_search`` is the candidate list of a
+    index of collections created from now on. A collection gets its index once it holds
+    ``index_threshold`` points (at creation with 0): the write that brings it there builds
+    the index after it commits, in a transaction of its own (searches wait for the build,
+    other writes of the collection too); until then, and in a collection of more dimensions
+    than its kind takes, searches scan the table (exact). Once built, the index stays
+    whatever the collection's size. ``ef_search`` is the candidate list of a
     search, raised to the number of hits asked for (at most 1000), and to the candidates
     of a quantized index (``rescore`` per hit, at least :data:`MIN_CANDIDATES`, at most
     1000), which a search then ranks by their exact distance. An existing collection is
@@ -321,6 +337,7 @@ class PgVectorStore:
         index: str = "vector",
         rescore: int = 10,
         build_memory_mb: int | None = None,
+        index_threshold: int = INDEX_THRESHOLD,
     ) -> None:
         if not isinstance(schema, str) or not _SCHEMA_RE.match(schema):
             raise ValueError(
@@ -330,6 +347,7 @@ class PgVectorStore:
         _check_setting("ef_construction", ef_construction, 4, 1000)
         _check_setting("ef_search", ef_search, 1, 1000)
         _check_setting("rescore", rescore, 1, 100)
+        _check_setting("index_threshold", index_threshold, 0, _MAX_THRESHOLD)
         if build_memory_mb is not None:
             _check_setting("build_memory_mb", build_memory_mb, 1, _MAX_BUILD_MEMORY_MB)
         if index not in INDEX_KINDS:
@@ -346,6 +364,9 @@ class PgVectorStore:
         self._index = index
         self._rescore = rescore
         self._build_memory = build_memory_mb
+        self._threshold = index_threshold
+        self._loading: dict[str, int] = {}
+        """The bulk loads of each collection under way in this store (see bulk_load)."""
         self._version: tuple[int, ...] | None = None
         self._kinds: dict[str, str] = {}
         """The index kind of each collection searched, as its definition says."""
@@ -371,6 +392,11 @@ class PgVectorStore:
     def build_memory_mb(self) -> int | None:
         return self._build_memory
 
+    @property
+    def index_threshold(self) -> int:
+        """The points from which a collection gets its HNSW index."""
+        return self._threshold
+
     async def ensure_collection(
         self,
         name: str,
@@ -386,10 +412,7 @@ class PgVectorStore:
             async with self._collection(name) as (conn, existing):
                 _check_same(existing, wanted)
                 if await self._hnsw_definition(conn, existing) is None:
-                    await conn.execute(LOCK)
-                    if await self._hnsw_definition(conn, existing) is None:
-                        await self._create_hnsw(conn, existing)  # a bulk load cut short
-                        await conn.execute(self._sql(ANALYZE, existing))
+                    await self._index_if_due(conn, existing)  # or a bulk load cut short
                 return
         async with self._connection(name) as conn, conn.transaction():
             await conn.execute(LOCK)
@@ -405,10 +428,13 @@ class PgVectorStore:
             checked = check_points(points, target.dimension)
             if not checked:
                 return
-            if await self._kind(conn, target) == "halfvec":
+            kind = await self._index_kind(conn, target)
+            if (kind or self._index) == "halfvec":  # the index it has, or will have
                 for point in checked:
                     _check_half(point.vector)
-            rebuild = await self._bulk_rebuild(conn, target, len(checked))
+            rebuild = None
+            if kind is not None:
+                rebuild = await self._bulk_rebuild(conn, target, len(checked))
             if len(checked) < COPY_POINTS:
                 async with conn.cursor() as cur:
                     await cur.executemany(
@@ -424,6 +450,12 @@ class PgVectorStore:
             if rebuild is not None:
                 await self._build(conn, rebuild)
                 await conn.execute(self._sql(ANALYZE, target))
+        if kind is None and not self._loading.get(collection):
+            # after the write's commit, with no lock of the table held: two writers that
+            # both brought the collection to the threshold each wait for the other's
+            # commit, and then for the first one's build, never for each other
+            async with self._collection(collection) as (conn, target):
+                await self._index_if_due(conn, target)
 
     @contextlib.asynccontextmanager
     async def bulk_load(self, collection: str) -> AsyncIterator[None]:
@@ -432,24 +464,30 @@ class PgVectorStore:
         scan it, exactly) and built once after it, as it was, even when the block fails.
         A process killed meanwhile leaves the collection without its index, which the
         next ensure_collection builds again (one called during the load, in any process,
-        builds it then, and the rest of the load goes into the live index)."""
+        builds it then, and the rest of the load goes into the live index). A collection
+        that had no index gets one after the load if it then holds ``index_threshold``
+        points."""
         async with self._collection(collection) as (conn, target):
             row = await self._hnsw_definition(conn, target)
             if row is not None:  # the load's upserts keep the checks of the index's kind
                 self._kinds[target.name] = _kind_of(row["indexdef"])
                 index = sql.Identifier(table_names(target.name)[1])
                 await conn.execute(self._sql(DROP_INDEX, index=index))
+        self._loading[target.name] = self._loading.get(target.name, 0) + 1
         try:
             yield
         finally:
+            self._loading[target.name] -= 1
+            if not self._loading[target.name]:
+                del self._loading[target.name]
             async with self._collection(collection) as (conn, target):
-                await conn.execute(LOCK)
-                if await self._hnsw_definition(conn, target) is None:
-                    if row is None:
-                        await self._create_hnsw(conn, target)
-                    else:
+                if row is None:
+                    await self._index_if_due(conn, target)
+                else:
+                    await conn.execute(LOCK)
+                    if await self._hnsw_definition(conn, target) is None:
                         await self._build(conn, str(row["indexdef"]))
-                await conn.execute(self._sql(ANALYZE, target))
+                    await conn.execute(self._sql(ANALYZE, target))
 
     async def search(
         self,
@@ -468,7 +506,7 @@ class PgVectorStore:
             if matches_nothing(checked):
                 return []
             where, params = _where(checked)
-            kind = await self._kind(conn, target)
+            kind = await self._index_kind(conn, target) or "vector"
             iterative = await self._version_at_least(conn, _ITERATIVE_SCAN_SINCE)
             if kind == "vector":
                 statement = self._sql(SEARCH, target, where=where)
@@ -623,7 +661,7 @@ class PgVectorStore:
                 " 'vector' index"
             )
         await conn.execute(self._sql(CREATE_TABLE, target, dimension=sql.Literal(target.dimension)))
-        if not await self._create_hnsw(conn, target):
+        if target.dimension > _MAX_INDEXED[self._index]:
             log.warning(
                 "collection %s: %d dimensions exceed pgvector's HNSW limit for a %s index"
                 " (%d); searches will scan it",
@@ -632,6 +670,8 @@ class PgVectorStore:
                 self._index,
                 _MAX_INDEXED[self._index],
             )
+        elif not self._threshold:
+            await self._create_hnsw(conn, target)
         await conn.execute(self._sql(CREATE_GIN, target, index=sql.Identifier(gin)))
         await conn.execute(
             self._sql(REGISTER), (target.name, target.dimension, target.distance.value)
@@ -660,6 +700,24 @@ class PgVectorStore:
         )
         self._kinds[target.name] = kind
         return True
+
+    async def _index_if_due(self, conn: Connection, target: _Collection) -> None:
+        """Give the collection (which had no HNSW index when its caller looked) its index
+        if it holds ``index_threshold`` points and has none yet, and analyse it; in the
+        caller's transaction, under the store's lock."""
+        if target.dimension > _MAX_INDEXED[self._index] or not await self._holds(conn, target):
+            return
+        await conn.execute(LOCK)
+        if await self._hnsw_definition(conn, target) is None:
+            await self._create_hnsw(conn, target)
+            await conn.execute(self._sql(ANALYZE, target))
+
+    async def _holds(self, conn: Connection, target: _Collection) -> bool:
+        """Whether the collection holds ``index_threshold`` points (counted up to them)."""
+        if not self._threshold:
+            return True
+        row = await _one(conn, self._sql(HOLDS, target), (self._threshold, self._threshold))
+        return row is not None and bool(row["holds"])
 
     async def _build(self, conn: Connection, statement: Query) -> None:
         """Run ``statement``, an HNSW index build, with the store's build memory (the
@@ -728,15 +786,15 @@ class PgVectorStore:
             self._version = _version(str(row["extversion"])) if row else ()
         return self._version >= version
 
-    async def _kind(self, conn: Connection, target: _Collection) -> str:
-        """The kind of the collection's HNSW index, read from its definition once; a
-        collection without one (too many dimensions, or a bulk load under way, here or in
-        another process) is searched as ``vector``, and asked again next time."""
+    async def _index_kind(self, conn: Connection, target: _Collection) -> str | None:
+        """The kind of the collection's HNSW index, read from its definition once; None
+        for a collection without one (below the threshold, too many dimensions, or a bulk
+        load under way, here or in another process), asked again next time."""
         kind = self._kinds.get(target.name)
         if kind is None:
             row = await self._hnsw_definition(conn, target)
             if row is None:
-                return "vector"
+                return None
             kind = self._kinds[target.name] = _kind_of(row["indexdef"])
         return kind
 

@@ -27,7 +27,7 @@ import pytest
 from adapters.memory.vectors import MemoryVectorStore
 from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import PoolSettings
-from adapters.postgres.vectors import PgVectorStore
+from adapters.postgres.vectors import INDEX_THRESHOLD, PgVectorStore
 from adapters.qdrant import QdrantEdgeVectorStore, QdrantVectorStore
 from ports.errors import NotFoundError, ValidationError
 from ports.vectors import CollectionInfo, Distance, VectorFilter, VectorPoint, VectorStore
@@ -96,10 +96,12 @@ def pgvector_database_url(postgres_server_url: str) -> Iterator[str]:
 
 
 def pgvector_store(
-    index: str = "vector",
+    index: str = "vector", index_threshold: int = INDEX_THRESHOLD
 ) -> Callable[..., AbstractAsyncContextManager[VectorStore]]:
     """pgvector in the session's scratch database, over a small pool of this test, whose
-    collections get an HNSW index of kind ``index``."""
+    collections get an HNSW index of kind ``index`` once they hold ``index_threshold``
+    points (the default: never at this suite's sizes, so that searches scan the table;
+    0: from their creation)."""
 
     @contextlib.asynccontextmanager
     async def factory(request: pytest.FixtureRequest) -> AsyncIterator[VectorStore]:
@@ -107,7 +109,7 @@ def pgvector_store(
         pool = PoolSettings(min_size=1, max_size=2)
         database = PostgresDatabase(url=url, migrate=False, pool=pool)
         try:
-            yield PgVectorStore(database, index=index)
+            yield PgVectorStore(database, index=index, index_threshold=index_threshold)
         finally:
             await database.close()
 
@@ -119,8 +121,9 @@ VECTOR_STORES: dict[str, Callable[..., AbstractAsyncContextManager[VectorStore]]
     "qdrant-edge": qdrant_edge_store,
     "qdrant-server": qdrant_server_store,
     "pgvector": pgvector_store(),
-    "pgvector-halfvec": pgvector_store("halfvec"),
-    "pgvector-binary": pgvector_store("binary"),
+    "pgvector-hnsw": pgvector_store("vector", 0),
+    "pgvector-halfvec": pgvector_store("halfvec", 0),
+    "pgvector-binary": pgvector_store("binary", 0),
 }
 
 store = contract_fixture(VECTOR_STORES, name="store")

@@ -1,5 +1,7 @@
 """The pgvector store on a real PostgreSQL: the objects it creates and when, HNSW searches
-under selective filters, and the error on a server without pgvector.
+under selective filters, the index a collection gets once it holds enough points, and the
+error on a server without pgvector. The stores of the other tests index a collection from
+its creation (``index_threshold=0``).
 
 Runs on the session's PostgreSQL server (tests/conftest.py) when it offers the ``vector``
 extension; the test of the missing extension runs against the machine's own server at
@@ -8,6 +10,7 @@ extension; the test of the missing extension runs against the machine's own serv
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -56,7 +59,7 @@ async def store(pgvector_database_url: str) -> AsyncIterator[PgVectorStore]:
     """A store in the session's pgvector database, in a schema of this test."""
     database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
     try:
-        yield PgVectorStore(database, schema=f"vectors_{uuid.uuid4().hex[:8]}")
+        yield PgVectorStore(database, schema=f"vectors_{uuid.uuid4().hex[:8]}", index_threshold=0)
     finally:
         await database.close()
 
@@ -82,7 +85,7 @@ async def test_first_ensure_creates_the_extension_registry_table_and_indexes(
     distance's operator class and the store's parameters, and a GIN index on payload."""
     assert catalog(fresh_database_url, "SELECT 1 FROM pg_extension WHERE extname = 'vector'") == []
     database = PostgresDatabase(url=fresh_database_url, migrate=False, pool=SMALL_POOL)
-    store = PgVectorStore(database, m=8, ef_construction=32)
+    store = PgVectorStore(database, m=8, ef_construction=32, index_threshold=0)
     try:
         assert await store.collections() == []
         await store.ensure_collection("code_function", dimension=12, distance=distance)
@@ -119,7 +122,9 @@ async def test_public_schema_is_left_alone(fresh_database_url: str) -> None:
     which ``codeant db verify`` compares with the migrations) gains no table."""
     database = PostgresDatabase(url=fresh_database_url, migrate=False, pool=SMALL_POOL)
     try:
-        await PgVectorStore(database).ensure_collection("code_class", dimension=4)
+        await PgVectorStore(database, index_threshold=0).ensure_collection(
+            "code_class", dimension=4
+        )
     finally:
         await database.close()
 
@@ -136,7 +141,7 @@ async def test_another_store_sees_the_registered_settings(
     with another dimension names both dimensions."""
     await store.ensure_collection("code_module", dimension=8)
     database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
-    other = PgVectorStore(database, schema=store.schema)
+    other = PgVectorStore(database, schema=store.schema, index_threshold=0)
     try:
         await other.ensure_collection("code_module", dimension=8)
         with pytest.raises(ValidationError) as raised:
@@ -169,7 +174,9 @@ async def test_selective_filter_still_returns_the_full_top_k(pgvector_database_u
     expected = [rare[i].id for i in np.argsort(distances)[:10]]
 
     database = PostgresDatabase(url=url, migrate=False, pool=SMALL_POOL)
-    store = PgVectorStore(database, schema=f"vectors_{uuid.uuid4().hex[:8]}", ef_search=20)
+    store = PgVectorStore(
+        database, schema=f"vectors_{uuid.uuid4().hex[:8]}", ef_search=20, index_threshold=0
+    )
     try:
         await store.ensure_collection("selective", dimension=16, distance=Distance.EUCLIDEAN)
         await store.upsert("selective", points)
@@ -232,7 +239,7 @@ async def test_server_without_pgvector_gets_a_clear_error() -> None:
     database = PostgresDatabase(url=NO_PGVECTOR_URL, migrate=False, pool=SMALL_POOL)
     schema = f"vectors_{uuid.uuid4().hex[:8]}"
     try:
-        store = PgVectorStore(database, schema=schema)
+        store = PgVectorStore(database, schema=schema, index_threshold=0)
         with pytest.raises(UnavailableError) as raised:
             await store.ensure_collection("code", dimension=4)
         with pytest.raises(UnavailableError, match="'vector' extension"):
@@ -264,7 +271,7 @@ async def test_role_that_may_not_create_the_extension_gets_a_clear_error(
     database = PostgresDatabase(url=url, migrate=False, pool=SMALL_POOL)
     try:
         with pytest.raises(UnavailableError, match="superuser") as raised:
-            await PgVectorStore(database).ensure_collection("code", dimension=4)
+            await PgVectorStore(database, index_threshold=0).ensure_collection("code", dimension=4)
     finally:
         await database.close()
         with psycopg.connect(fresh_database_url, autocommit=True) as conn:
@@ -435,7 +442,10 @@ async def test_an_index_build_runs_with_the_stores_build_memory(
     await pool.open()
     try:
         store = PgVectorStore(
-            pool, schema=f"vectors_{uuid.uuid4().hex[:8]}", build_memory_mb=build_memory_mb
+            pool,
+            schema=f"vectors_{uuid.uuid4().hex[:8]}",
+            build_memory_mb=build_memory_mb,
+            index_threshold=0,
         )
         await store.ensure_collection("c", dimension=64)
         vectors = _clustered(3000, 64, seed=9)
@@ -489,7 +499,7 @@ async def test_a_quantized_index_is_used_and_its_candidates_are_ranked_exactly(
     schema = f"vectors_{uuid.uuid4().hex[:8]}"
     table, hnsw, _ = table_names("q")
     database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
-    store = PgVectorStore(database, schema=schema, index=index, rescore=rescore)
+    store = PgVectorStore(database, schema=schema, index=index, rescore=rescore, index_threshold=0)
     try:
         await store.ensure_collection("q", dimension=64)
         await store.upsert("q", points)  # a bulk load: the index is built again after it
@@ -539,11 +549,13 @@ async def test_an_existing_collection_keeps_the_kind_of_its_index(
     database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
     points = [VectorPoint(uuid.uuid4(), tuple(map(float, v)), {}) for v in _clustered(1200, 8, 3)]
     try:
-        await PgVectorStore(database, schema=schema).ensure_collection("full", dimension=8)
-        binary = PgVectorStore(database, schema=schema, index="binary")
+        await PgVectorStore(database, schema=schema, index_threshold=0).ensure_collection(
+            "full", dimension=8
+        )
+        binary = PgVectorStore(database, schema=schema, index="binary", index_threshold=0)
         await binary.ensure_collection("bits", dimension=8)
         await binary.upsert("full", points)
-        await PgVectorStore(database, schema=schema).upsert("bits", points)
+        await PgVectorStore(database, schema=schema, index_threshold=0).upsert("bits", points)
         assert len(await binary.search("full", points[0].vector, limit=3)) == 3
     finally:
         await database.close()
@@ -565,7 +577,7 @@ async def test_an_existing_collection_keeps_the_kind_of_its_index(
 async def test_a_halfvec_index_refuses_components_it_cannot_hold(store: PgVectorStore) -> None:
     """A component beyond half precision's range fails the batch with ValidationError
     naming the limit before anything is written; a full index takes it."""
-    half = PgVectorStore(store.database, schema=store.schema, index="halfvec")
+    half = PgVectorStore(store.database, schema=store.schema, index="halfvec", index_threshold=0)
     await half.ensure_collection("h", dimension=3)
     batch = [
         VectorPoint(uuid.uuid4(), (1.0, 0.0, 0.0), {}),
@@ -608,7 +620,9 @@ async def test_a_bulk_load_builds_the_index_once_after_it(
     schema = f"vectors_{uuid.uuid4().hex[:8]}"
     table = table_names("bulk")[0]
     database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
-    store = PgVectorStore(database, schema=schema, index=index, m=8, ef_construction=32)
+    store = PgVectorStore(
+        database, schema=schema, index=index, m=8, ef_construction=32, index_threshold=0
+    )
     matrix = _clustered(600, 16, seed=5)
     points = [VectorPoint(uuid.uuid4(), tuple(map(float, v)), {}) for v in matrix]
     try:
@@ -636,7 +650,7 @@ async def test_a_failed_bulk_load_still_builds_the_index_and_a_lost_one_is_rebui
     index (a loading process killed) gets it back from the next ensure_collection."""
     schema = f"vectors_{uuid.uuid4().hex[:8]}"
     database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
-    store = PgVectorStore(database, schema=schema)
+    store = PgVectorStore(database, schema=schema, index_threshold=0)
     try:
         await store.ensure_collection("c", dimension=4)
         built = _hnsw_definitions(pgvector_database_url, schema)
@@ -648,7 +662,9 @@ async def test_a_failed_bulk_load_still_builds_the_index_and_a_lost_one_is_rebui
         loading = store.bulk_load("c")
         await loading.__aenter__()  # the process dies here: the block never ends
         assert _hnsw_definitions(pgvector_database_url, schema) == {}
-        await PgVectorStore(database, schema=schema).ensure_collection("c", dimension=4)
+        await PgVectorStore(database, schema=schema, index_threshold=0).ensure_collection(
+            "c", dimension=4
+        )
         assert _hnsw_definitions(pgvector_database_url, schema) == built
         await loading.__aexit__(None, None, None)  # finding the index there, builds none
         assert _hnsw_definitions(pgvector_database_url, schema) == built
@@ -665,10 +681,12 @@ async def test_a_bulk_load_keeps_the_checks_of_the_index_it_dropped(
     schema = f"vectors_{uuid.uuid4().hex[:8]}"
     database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
     try:
-        await PgVectorStore(database, schema=schema, index="halfvec").ensure_collection(
-            "h", dimension=3
-        )
-        store = PgVectorStore(database, schema=schema)  # configured for full indexes
+        await PgVectorStore(
+            database, schema=schema, index="halfvec", index_threshold=0
+        ).ensure_collection("h", dimension=3)
+        store = PgVectorStore(
+            database, schema=schema, index_threshold=0
+        )  # configured for full indexes
         async with store.bulk_load("h"):
             with pytest.raises(ValidationError, match="65504"):
                 await store.upsert("h", [VectorPoint(uuid.uuid4(), (7e4, 0.0, 1.0), {})])
@@ -718,3 +736,143 @@ async def test_a_filtered_search_after_a_bulk_write_goes_through_the_index(
     assert f"Index Scan using {hnsw}" in plan, plan
     [hit] = await store.search("c", points[9].vector, limit=1, filter={"project": "p"})
     assert hit.id == points[9].id
+
+
+def _points(count: int, dimension: int, seed: int) -> list[VectorPoint]:
+    return [
+        VectorPoint(uuid.uuid4(), tuple(map(float, v)), {"n": i})
+        for i, v in enumerate(_clustered(count, dimension, seed=seed))
+    ]
+
+
+async def test_a_collection_gets_its_index_with_the_write_that_brings_it_to_the_threshold(
+    pgvector_database_url: str,
+) -> None:
+    """Below ``index_threshold`` points a collection has no HNSW index and its searches
+    are exact; the upsert that brings it there builds the index of the store's kind and
+    analyses the table; the index then stays when points are deleted."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    table = table_names("t")[0]
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    store = PgVectorStore(database, schema=schema, index="halfvec", index_threshold=50)
+    points = _points(60, 8, seed=3)
+    try:
+        await store.ensure_collection("t", dimension=8)
+        await store.upsert("t", points[:49])
+        assert _hnsw_definitions(pgvector_database_url, schema) == {}
+        [hit] = await store.search("t", points[5].vector, limit=1)
+        assert hit.id == points[5].id
+        await store.upsert("t", points[49:50])
+        built = _hnsw_definitions(pgvector_database_url, schema)
+        assert "halfvec_cosine_ops" in built[table]
+        [(rows,)] = catalog(
+            pgvector_database_url, "SELECT reltuples FROM pg_class WHERE oid = %s::regclass",
+            f"{schema}.{table}",
+        )  # fmt: skip
+        assert rows == 50
+        await store.delete("t", [p.id for p in points[:40]])
+        await store.upsert("t", points[50:])
+        assert _hnsw_definitions(pgvector_database_url, schema) == built
+        [hit] = await store.search("t", points[55].vector, limit=1)
+        assert hit.id == points[55].id
+    finally:
+        await database.close()
+
+
+async def test_a_collection_below_the_threshold_refuses_what_its_index_could_not_hold(
+    pgvector_database_url: str,
+) -> None:
+    """A store of halfvec indexes refuses components half precision cannot hold before
+    the collection has its index, so that the build at the threshold never fails."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    store = PgVectorStore(database, schema=schema, index="halfvec", index_threshold=10)
+    try:
+        await store.ensure_collection("h", dimension=3)
+        with pytest.raises(ValidationError, match="65504"):
+            await store.upsert("h", [VectorPoint(uuid.uuid4(), (7e4, 0.0, 1.0), {})])
+        assert await store.count("h") == 0
+    finally:
+        await database.close()
+
+
+async def test_a_bulk_load_builds_no_index_below_the_threshold_and_one_at_it(
+    pgvector_database_url: str,
+) -> None:
+    """The upserts of a bulk load build no index, even past the threshold; the end of
+    the load builds one when the collection holds the threshold's points, and none when
+    it holds fewer."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    store = PgVectorStore(database, schema=schema, index_threshold=100)
+    points = _points(150, 8, seed=4)
+    try:
+        for name in ("small", "large"):
+            await store.ensure_collection(name, dimension=8)
+        async with store.bulk_load("small"):
+            await store.upsert("small", points[:60])
+        async with store.bulk_load("large"):
+            for start in range(0, 150, 50):
+                await store.upsert("large", points[start : start + 50])
+            assert _hnsw_definitions(pgvector_database_url, schema) == {}
+        assert set(_hnsw_definitions(pgvector_database_url, schema)) == {table_names("large")[0]}
+    finally:
+        await database.close()
+
+
+async def test_ensure_collection_builds_the_index_a_collection_at_the_threshold_lacks(
+    pgvector_database_url: str,
+) -> None:
+    """A collection that holds the threshold's points without an index (written by a
+    store of a higher threshold) gets it from the next ensure_collection of a store whose
+    threshold it reaches."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    database = PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+    try:
+        lax = PgVectorStore(database, schema=schema, index_threshold=1000)
+        await lax.ensure_collection("c", dimension=8)
+        await lax.upsert("c", _points(30, 8, seed=6))
+        assert _hnsw_definitions(pgvector_database_url, schema) == {}
+        await PgVectorStore(database, schema=schema, index_threshold=30).ensure_collection(
+            "c", dimension=8
+        )
+        assert set(_hnsw_definitions(pgvector_database_url, schema)) == {table_names("c")[0]}
+    finally:
+        await database.close()
+
+
+async def test_two_writers_that_reach_the_threshold_together_build_one_index(
+    pgvector_database_url: str,
+) -> None:
+    """Two stores, each on a pool of its own, whose concurrent upserts both bring the
+    collection to the threshold: both succeed (neither waits on the other's build while
+    holding its table lock), and the collection has one index."""
+    schema = f"vectors_{uuid.uuid4().hex[:8]}"
+    databases = [
+        PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
+        for _ in range(2)
+    ]
+    stores = [PgVectorStore(d, schema=schema, index_threshold=100) for d in databases]
+    points = _points(400, 8, seed=7)
+    try:
+        await stores[0].ensure_collection("c", dimension=8)
+        for _ in range(3):
+            await asyncio.wait_for(
+                asyncio.gather(
+                    stores[0].upsert("c", points[:200]), stores[1].upsert("c", points[200:])
+                ),
+                timeout=60,
+            )
+        assert await stores[1].count("c") == 400
+        assert set(_hnsw_definitions(pgvector_database_url, schema)) == {table_names("c")[0]}
+    finally:
+        for database in databases:
+            await database.close()
+
+
+def test_the_index_threshold_is_checked() -> None:
+    """A threshold that is no count of points is refused, naming the setting."""
+    database = PostgresDatabase(url="postgresql://nobody@127.0.0.1:1/none")
+    for bad in (-1, 2**31, 1.5, True, "10"):
+        with pytest.raises(ValueError, match="index_threshold must be an integer"):
+            PgVectorStore(database, index_threshold=bad)  # type: ignore[arg-type]

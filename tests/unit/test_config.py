@@ -70,6 +70,7 @@ def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: P
         "CODEANT_PGVECTOR_INDEX": "HalfVec",
         "CODEANT_PGVECTOR_RESCORE": "25",
         "CODEANT_PGVECTOR_BUILD_MEMORY_MB": "2048",
+        "CODEANT_PGVECTOR_INDEX_THRESHOLD": "0",
     }
     settings = load(env, cwd, home)
     assert settings == Settings(
@@ -92,6 +93,7 @@ def test_every_variable_is_read_and_converted(cwd: Path, home: Path, tmp_path: P
         pgvector_index="halfvec",
         pgvector_rescore=25,
         pgvector_build_memory_mb=2048,
+        pgvector_index_threshold=0,
     )
     assert settings.cache_backend == "redis"
     assert settings.vector_backend == "qdrant"
@@ -200,6 +202,8 @@ def test_missing_named_config_file_is_an_error(cwd: Path, home: Path) -> None:
         ("CODEANT_PGVECTOR_INDEX", "pq", "must be one of: vector, halfvec, binary"),
         ("CODEANT_PGVECTOR_RESCORE", "0", "must be an integer from 1 to 100"),
         ("CODEANT_PGVECTOR_BUILD_MEMORY_MB", "-1", "must be an integer from 0 to 2097151"),
+        ("CODEANT_PGVECTOR_INDEX_THRESHOLD", "-1", "must be an integer from 0 to 2147483647"),
+        ("CODEANT_PGVECTOR_INDEX_THRESHOLD", "many", "must be an integer"),
     ],
 )
 def test_bad_variable_names_variable_and_value(

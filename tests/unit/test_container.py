@@ -16,7 +16,7 @@ from adapters.memory.unit_of_work import MemoryUnitOfWork
 from adapters.memory.vectors import MemoryVectorStore
 from adapters.postgres.outbox import PostgresOutbox
 from adapters.postgres.unit_of_work import PostgresUnitOfWork
-from adapters.postgres.vectors import PgVectorStore
+from adapters.postgres.vectors import INDEX_THRESHOLD, PgVectorStore
 from adapters.qdrant import QdrantEdgeVectorStore, QdrantVectorStore
 from adapters.redis import RedisCache, RedisHealthCheck
 from application import create_project, register_organization, update_project
@@ -72,16 +72,17 @@ def test_a_redis_url_wires_the_redis_cache_without_connecting(tmp_path: Path) ->
 
 def test_pgvector_gets_the_configured_index(tmp_path: Path) -> None:
     """The pgvector store builds the configured kind of HNSW index, with the configured
-    build memory (the server's without one), and re-scores as many candidates as
-    configured."""
+    build memory (the server's without one), from the configured size of a collection,
+    and re-scores as many candidates as configured."""
     settings = Settings(data_dir=tmp_path, pgvector_index="binary", pgvector_rescore=25)
     store = build_container(settings).vector_store()
     assert isinstance(store, PgVectorStore)
     assert (store.index, store.rescore, store.build_memory_mb) == ("binary", 25, None)
-    settings = Settings(data_dir=tmp_path, pgvector_build_memory_mb=512)
+    assert store.index_threshold == INDEX_THRESHOLD
+    settings = Settings(data_dir=tmp_path, pgvector_build_memory_mb=512, pgvector_index_threshold=0)
     store = build_container(settings).vector_store()
     assert isinstance(store, PgVectorStore)
-    assert store.build_memory_mb == 512
+    assert (store.build_memory_mb, store.index_threshold) == (512, 0)
 
 
 def test_embedder_has_the_configured_dimension(tmp_path: Path) -> None:
