@@ -19,10 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from domain.vectors import Vector
+
 if TYPE_CHECKING:  # numpy itself loads with the first search, not with the adapters
     import numpy as np
 
-__all__ = ["ExactNeighbours"]
+__all__ = ["ExactNeighbours", "matrix_of"]
 
 _BLOCK_CELLS = 1 << 24
 """Rows times columns of one block of the similarity matrix (64 MiB of float32)."""
@@ -33,6 +35,18 @@ _MARGIN = 1e-4
 """How far below the float32 best a candidate is scored again in float64."""
 _TIE = 1e-12
 """float64 similarities this close are the same similarity (equal vectors)."""
+
+
+def matrix_of(vectors: Sequence[Sequence[float]]) -> np.ndarray:
+    """``vectors`` as one float64 matrix, a row each: Vectors of one length from their
+    bytes at once, anything else as numpy reads it."""
+    import numpy as np
+
+    rows = [v for v in vectors if type(v) is Vector]
+    if rows and len(rows) == len(vectors) and len({len(v) for v in rows}) == 1:
+        flat = np.frombuffer(b"".join(v.to_bytes() for v in rows), dtype=np.float32)
+        return flat.reshape(len(rows), len(rows[0])).astype(np.float64)
+    return np.asarray(vectors, dtype=np.float64)
 
 
 class ExactNeighbours:
@@ -50,7 +64,7 @@ class ExactNeighbours:
             return []
         import numpy as np
 
-        exact = np.asarray(vectors, dtype=np.float64)
+        exact = matrix_of(vectors)
         if exact.ndim != 2 or len(eligible) != len(exact):
             raise ValueError("vectors must be one sequence of equal-length vectors per flag")
         norms = np.linalg.norm(exact, axis=1)

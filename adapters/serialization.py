@@ -46,6 +46,7 @@ from cattrs.errors import (
 
 from domain.errors import ValidationError
 from domain.events import EVENT_TYPES, DomainEvent
+from domain.vectors import Vector
 
 __all__ = [
     "JsonCodec",
@@ -186,6 +187,13 @@ def _structure_enum(value: Any, cls: type[enum.Enum]) -> enum.Enum:
         raise ValueError(f"must be one of: {allowed}") from None
 
 
+def _structure_vector(value: Any, _: Any) -> Vector:
+    """A vector comes from a list of numbers."""
+    if isinstance(value, str | bytes | Mapping):
+        raise TypeError("must be a list of numbers")
+    return Vector(value)
+
+
 def _is_homogeneous_tuple(type_: Any) -> bool:
     args = get_args(type_)
     return get_origin(type_) is tuple and len(args) == 2 and args[1] is Ellipsis
@@ -240,6 +248,8 @@ converter.register_structure_hook(str, _structure_str)
 converter.register_structure_hook(int, _structure_int)
 converter.register_structure_hook(float, _structure_float)
 converter.register_structure_hook(bool, _structure_bool)
+converter.register_unstructure_hook(Vector, list)
+converter.register_structure_hook(Vector, _structure_vector)
 # StrEnum before str: its members are strings too, and str's hooks would take them.
 for _enum_base in (enum.StrEnum, enum.Enum):
     converter.register_unstructure_hook(_enum_base, _enum_value)

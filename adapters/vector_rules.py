@@ -9,13 +9,13 @@ bad request fails the same way, before anything is written, whatever the store.
 from __future__ import annotations
 
 import copy
-import functools
 import math
 import re
 import uuid
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence, Sized
 from typing import Any
 
+from domain.vectors import Vector
 from ports.errors import ValidationError
 from ports.vectors import Distance, ScoredPoint, VectorFilter, VectorPoint
 
@@ -147,76 +147,32 @@ def unique_ids(ids: Iterable[Any]) -> list[uuid.UUID]:
     return list(dict.fromkeys(check_id(point_id) for point_id in ids))
 
 
-@functools.cache
-def _numpy() -> tuple[Any, frozenset[type]]:
-    """numpy, and the component types a vector made by an embedder holds (never bool: its
-    type is its own); imported with the first vector checked rather than by every command
-    that loads the adapters."""
-    import numpy
-
-    return numpy, frozenset({float, int, numpy.float32, numpy.float64})
-
-
-_FLOATS = frozenset({float})
 _PLAIN_VALUES = frozenset({str, int, float, type(None)})
 """Payload values that need no copy (immutable)."""
 
 
-def check_vector(values: Any, dimension: int) -> tuple[float, ...]:
-    """``values`` as ``dimension`` finite floats."""
-    if (
-        type(values) is tuple
-        and len(values) == dimension
-        and set(map(type, values)) <= _FLOATS
-        and math.isfinite(sum(values))  # also false when finite values overflow
-    ):  # what an embedder gives: kept as it is
-        return values
-    np, plain_numbers = _numpy()
-    if (
-        (type(values) is tuple or type(values) is list)
-        and len(values) == dimension
-        and set(map(type, values)) <= plain_numbers
-    ):  # the common case, checked at once
-        array = np.asarray(values, dtype=np.float64)
-        if np.isfinite(array).all():
-            return tuple(array.tolist())
-    if isinstance(values, str | bytes) or not isinstance(values, Sequence | np.ndarray):
-        raise ValidationError("vector", values, "must be a sequence of numbers", entity=_ENTITY)
-    if len(values) != dimension:
+def check_vector(values: Any, dimension: int) -> Vector:
+    """``values`` as a :class:`~domain.vectors.Vector` of ``dimension`` components (a
+    Vector as it is)."""
+    try:
+        vector = Vector(values)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError("vector", _shown(values), str(exc), entity=_ENTITY) from None
+    if len(vector) != dimension:
         raise ValidationError(
             "vector",
-            f"{len(values)} component" + ("" if len(values) == 1 else "s"),
+            f"{len(vector)} component" + ("" if len(vector) == 1 else "s"),
             f"must have {dimension} components, the dimension of the collection",
             entity=_ENTITY,
         )
-    out = []
-    for x in values:
-        if (
-            isinstance(x, bool)
-            or not isinstance(x, int | float | np.number)
-            or not math.isfinite(x)
-        ):
-            raise ValidationError("vector", x, "components must be finite numbers", entity=_ENTITY)
-        out.append(float(x))
-    return tuple(out)
-
-
-FLOAT32_MAX = 3.4028234663852886e38
-"""The largest magnitude a 32-bit float holds."""
-
-
-def check_float32(vector: tuple[float, ...]) -> tuple[float, ...]:
-    """``vector`` (checked floats), for a store that keeps components as 32-bit floats: a
-    larger one would be stored as infinity, or refused by the server."""
-    if max(vector, default=0.0) > FLOAT32_MAX or min(vector, default=0.0) < -FLOAT32_MAX:
-        x = next(x for x in vector if abs(x) > FLOAT32_MAX)
-        raise ValidationError(
-            "vector",
-            x,
-            f"components must fit in a 32-bit float (magnitude at most {FLOAT32_MAX:.4g})",
-            entity=_ENTITY,
-        )
     return vector
+
+
+def _shown(values: Any) -> Any:
+    """A vector's value as an error shows it: its type alone when it is long."""
+    if isinstance(values, Sized) and len(values) > 8:
+        return f"{type(values).__name__} of {len(values)} components"
+    return values
 
 
 def check_points(points: Any, dimension: int) -> list[VectorPoint]:

@@ -20,6 +20,7 @@ from domain.organizations import Organization
 from domain.projects import Project
 from domain.validation import check_int, check_text
 from domain.values import FunctionSignature
+from domain.vectors import Vector
 from ports.code_index import CodeIndex
 from ports.errors import NotFoundError, ValidationError
 from ports.repositories import ProjectSearchFilters
@@ -312,7 +313,7 @@ async def similar_to_file(
         raise ValidationError("file", relative, _not_comparable(skipped))
     target: FunctionSignature | None = None
     own: EmbeddingId | None = None
-    vector: tuple[float, ...] | None = None
+    vector: Vector | None = None
     if function is not None:
         target = next((f for f in file.metadata.functions if f.name == function), None)
         if target is None:

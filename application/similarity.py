@@ -20,6 +20,7 @@ from domain.errors import ValidationError
 from domain.events import DomainEvent, FileChanged, ProjectDeleted
 from domain.ids import EmbeddingId, FileId, OrganizationId, ProjectId
 from domain.validation import check_instance, check_int, check_number, check_text
+from domain.vectors import Vector
 from ports.code_index import CodeIndex
 from ports.vectors import Embedder
 
@@ -244,7 +245,7 @@ def _up_to_date(stored: CodeEmbedding | None, unit: CodeUnit, model: str) -> boo
     )
 
 
-def _embedding(unit: CodeUnit, vector: Sequence[float], model: str) -> CodeEmbedding:
+def _embedding(unit: CodeUnit, vector: Vector, model: str) -> CodeEmbedding:
     return CodeEmbedding(
         id=EmbeddingId(unit.point_id),
         organization_id=unit.organization_id,
@@ -260,5 +261,5 @@ def _embedding(unit: CodeUnit, vector: Sequence[float], model: str) -> CodeEmbed
         code_hash=unit.code_hash,
         code_snippet=unit.code[:SNIPPET_LENGTH],
         model=model,
-        vector=tuple(vector),
+        vector=vector,
     )

@@ -3,7 +3,6 @@ metadata that lets a similarity search be filtered and its hits be shown."""
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import attrs
@@ -11,38 +10,28 @@ import attrs
 from domain import validation as v
 from domain.enums import CodeUnitKind, ProgrammingLanguage, to_code_unit_kind, to_optional_language
 from domain.ids import EmbeddingId, FileId, OrganizationId, ProjectId, RepositoryId, new_id
+from domain.vectors import Vector
 
 __all__ = ["CodeEmbedding", "SimilarCode"]
 
 
-_FLOATS = frozenset({float})
+def _to_vector(value: Any) -> Any:
+    """``value`` as a :class:`Vector`; as it is when it makes none, for the validator to
+    say why."""
+    try:
+        return Vector(value)
+    except (TypeError, ValueError):
+        return value
 
 
 def _vector(instance: Any, attribute: attrs.Attribute[Any], value: Any) -> None:
-    if type(value) is tuple and value:  # the converter made every component a float
-        if math.isfinite(sum(value)):
-            return  # floats whose sum is finite are all finite
-        bad = next((x for x in value if not math.isfinite(x)), None)
-        if bad is None:
-            return  # the sum overflowed
-        v.fail(instance, attribute, bad, "components must be finite floats")
-    if isinstance(value, list) and value:
-        for x in value:
-            if not isinstance(x, float) or not math.isfinite(x):
-                v.fail(instance, attribute, x, "components must be finite floats")
-    v.fail(instance, attribute, value, "must be a non-empty sequence of floats")
-
-
-def _to_vector(value: Any) -> Any:
-    """A tuple of floats, the components converted (so that the validator only checks that
-    they are finite); a list of the components when one is no number, for the validator
-    to name it; anything else as it is."""
-    if type(value) is tuple and set(map(type, value)) <= _FLOATS:
-        return value
+    if type(value) is Vector:
+        return
     try:
-        return tuple(float(x) for x in value)
-    except (TypeError, ValueError):
-        return list(value) if isinstance(value, list | tuple) else value
+        Vector(value)
+    except (TypeError, ValueError) as exc:
+        v.fail(instance, attribute, value, str(exc))
+    v.fail(instance, attribute, value, "must be a sequence of numbers")
 
 
 @attrs.frozen(kw_only=True)
@@ -71,7 +60,7 @@ class CodeEmbedding:
     code_hash: str = attrs.field(validator=v.hex_digest(64))
     code_snippet: str = ""
     model: str = attrs.field(validator=v.text(max_length=200))
-    vector: tuple[float, ...] = attrs.field(converter=_to_vector, validator=_vector)
+    vector: Vector = attrs.field(converter=_to_vector, validator=_vector)
 
     def __attrs_post_init__(self) -> None:
         if self.line_end < self.line_start:

@@ -9,6 +9,8 @@ from typing import Any, Protocol
 
 import attrs
 
+from domain.vectors import Vector
+
 __all__ = [
     "CollectionInfo",
     "Distance",
@@ -29,8 +31,11 @@ class Distance(enum.StrEnum):
 
 @attrs.frozen
 class VectorPoint:
+    """A point to store, or as stored: a store takes any sequence of numbers as its
+    vector (checked and made a :class:`~domain.vectors.Vector`) and gives back Vectors."""
+
     id: uuid.UUID
-    vector: tuple[float, ...]
+    vector: Sequence[float]
     payload: Mapping[str, Any] = attrs.field(factory=dict)
 
 
@@ -138,7 +143,7 @@ class Embedder(Protocol):
     def dimension(self) -> int: ...
     @property
     def model_name(self) -> str: ...
-    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]: ...
+    async def embed(self, texts: Sequence[str]) -> list[Vector]: ...
 
 
 class NearestNeighbours(Protocol):

@@ -33,7 +33,6 @@ import itertools
 import math
 import operator
 import re
-import struct
 import threading
 from array import array
 from collections import Counter
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.embedders._texts import check_texts
 from application.processes import worker_pool
+from domain.vectors import Vector
 
 if TYPE_CHECKING:  # numpy itself loads with the first batch, not with this module
     import numpy as np
@@ -131,15 +131,15 @@ class HashingEmbedder:
     def model_name(self) -> str:
         return self._model_name
 
-    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+    async def embed(self, texts: Sequence[str]) -> list[Vector]:
         """One unit vector per text, in order. ValidationError if ``texts`` is a string
         itself or holds anything but strings."""
         check_texts(texts)
         if self._workers > 1 and len(texts) >= PARALLEL_FROM:
             return await self._embed_in_processes(texts)
         if len(texts) >= BATCH_FROM:
-            return list(map(tuple, _embed_batch(self._dimension, texts).tolist()))
-        return [self._vector(text) for text in texts]
+            return _vectors(_packed(_embed_batch(self._dimension, texts)), self._dimension)
+        return [Vector(self._vector(text)) for text in texts]
 
     def __repr__(self) -> str:
         return (
@@ -147,15 +147,14 @@ class HashingEmbedder:
             f" workers={self._workers})"
         )
 
-    async def _embed_in_processes(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+    async def _embed_in_processes(self, texts: Sequence[str]) -> list[Vector]:
         """The vectors of ``texts``, in chunks of similar sizes, in worker processes (the
         event loop stays free meanwhile, and unpacks each chunk's vectors as the later
         chunks are embedded); a cancelled or failed call cancels the chunks not begun."""
         bounds = _chunk_bounds(texts, self._workers * _CHUNKS_PER_WORKER)
         loop = asyncio.get_running_loop()
         executor = worker_pool(min(self._workers, len(bounds)))
-        vector = struct.Struct(f"{self._dimension}d")  # as array("d") packed them
-        vectors: list[tuple[float, ...]] = []
+        vectors: list[Vector] = []
         chunks: list[asyncio.Future[bytes]] = []
         try:
             for start, end in bounds:
@@ -165,7 +164,7 @@ class HashingEmbedder:
                     )
                 )
             for chunk in chunks:  # each unpacked while the later ones are embedded
-                vectors += vector.iter_unpack(await chunk)
+                vectors += _vectors(await chunk, self._dimension)
         finally:
             for chunk in chunks:
                 if not chunk.done():
@@ -267,8 +266,21 @@ def _runs(texts: Sequence[str], size: int, most: int | None = None) -> list[tupl
 
 
 def _embed_chunk(dimension: int, texts: list[str]) -> bytes:
-    """In a worker process: the vectors of ``texts``, their components packed as doubles."""
-    return _embed_batch(dimension, texts).tobytes()
+    """In a worker process: the vectors of ``texts``, packed (see :func:`_packed`)."""
+    return _packed(_embed_batch(dimension, texts))
+
+
+def _packed(vectors: npt.NDArray[np.float64]) -> bytes:
+    """Vectors, a row each, as their components' 32-bit floats one after the other."""
+    import numpy as np
+
+    return vectors.astype(np.float32).tobytes()
+
+
+def _vectors(data: bytes, dimension: int) -> list[Vector]:
+    """The vectors :func:`_packed` packed into ``data``."""
+    view, width = memoryview(data), 4 * dimension
+    return [Vector.from_bytes(view[start : start + width]) for start in range(0, len(data), width)]
 
 
 def _embed_batch(dimension: int, texts: Sequence[str]) -> npt.NDArray[np.float64]:

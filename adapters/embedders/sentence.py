@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from adapters.embedders._texts import check_texts
+from domain.vectors import Vector
 
 __all__ = ["MODEL_NAME", "MissingExtraError", "SentenceTransformerEmbedder", "packaged_model"]
 
@@ -94,7 +95,7 @@ class SentenceTransformerEmbedder:
     def model_name(self) -> str:
         return self._model_name
 
-    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+    async def embed(self, texts: Sequence[str]) -> list[Vector]:
         """One unit vector per text, in order. ValidationError if ``texts`` is a string
         itself or holds anything but strings."""
         check_texts(texts)
@@ -109,7 +110,7 @@ class SentenceTransformerEmbedder:
             convert_to_numpy=True,
             show_progress_bar=False,
         )
-        return [tuple(float(x) for x in row) for row in matrix.tolist()]
+        return [Vector(row) for row in matrix]  # rows of 32-bit floats, taken as they are
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEmbedder(model_name={self._model_name!r}, path={self._path})"

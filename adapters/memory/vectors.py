@@ -10,6 +10,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from adapters.exact_neighbours import matrix_of
 from adapters.vector_rules import (
     Conditions,
     check_dimension,
@@ -49,7 +50,7 @@ class _Collection:
     def arrays(self) -> tuple[list[VectorPoint], npt.NDArray[np.float64]]:
         if self._order is None or self._matrix is None:
             self._order = list(self.points.values())
-            self._matrix = np.array([p.vector for p in self._order], dtype=np.float64).reshape(
+            self._matrix = matrix_of([p.vector for p in self._order]).reshape(
                 len(self._order), self.dimension
             )
         return self._order, self._matrix
@@ -111,7 +112,7 @@ class MemoryVectorStore:
             order, matrix = [order[i] for i in keep], matrix[keep]
         if not order:
             return []
-        scores = _scores(target.distance, np.array(query, dtype=np.float64), matrix)
+        scores = _scores(target.distance, matrix_of([query])[0], matrix)
         # closeness: higher is closer; keep the best ``limit`` and everything tied with them
         closeness = -scores if target.distance is Distance.EUCLIDEAN else scores
         if len(order) > limit:

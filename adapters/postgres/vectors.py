@@ -43,7 +43,6 @@ from adapters.vector_rules import (
     Conditions,
     check_dimension,
     check_distance,
-    check_float32,
     check_indexed,
     check_limit,
     check_name,
@@ -58,6 +57,7 @@ from adapters.vector_rules import (
     top_hits,
     unique_ids,
 )
+from domain.vectors import Vector
 from ports.errors import NotFoundError, PersistenceError, UnavailableError, ValidationError
 from ports.vectors import CollectionInfo, Distance, ScoredPoint, VectorFilter, VectorPoint
 
@@ -863,19 +863,17 @@ def _score(distance: Distance, value: float) -> float:
     return value
 
 
+_HEAD = struct.Struct(">HH")
+
+
 class _Packed:
     """A vector as pgvector receives it in binary: its dimension, a reserved zero, and
-    its components as big-endian 32-bit floats (ValidationError for a component beyond
-    their range)."""
+    its components as big-endian 32-bit floats."""
 
     __slots__ = ("data",)
 
-    def __init__(self, vector: tuple[float, ...]) -> None:
-        try:  # packing refuses what rounds beyond float32's range: no pass of its own
-            self.data = struct.pack(f">HH{len(vector)}f", len(vector), 0, *vector)
-        except OverflowError:
-            check_float32(vector)  # names the component
-            raise
+    def __init__(self, vector: Sequence[float]) -> None:  # checked: a Vector
+        self.data = _HEAD.pack(len(vector), 0) + Vector(vector).to_big_endian()
 
 
 class _PackedDumper(Dumper):
@@ -896,7 +894,7 @@ async def _points(conn: Connection, query: Query, params: Sequence[Any]) -> list
     return [
         VectorPoint(
             id=point_id,
-            vector=struct.unpack_from(f">{int.from_bytes(data[:2], 'big')}f", data, 4),
+            vector=Vector.from_big_endian(memoryview(data)[4:]),
             payload=payload,
         )
         for point_id, data, payload in await cur.fetchall()
@@ -908,7 +906,7 @@ def _check_same(existing: _Collection, wanted: tuple[int, Distance]) -> None:
         raise mismatch_error(existing.name, (existing.dimension, existing.distance), wanted)
 
 
-def _check_half(vector: tuple[float, ...]) -> None:
+def _check_half(vector: Sequence[float]) -> None:
     """ValidationError for a component a half-precision index cannot hold."""
     largest = max(map(abs, vector), default=0.0)
     if largest > HALF_MAX:

@@ -36,6 +36,7 @@ from adapters.vector_rules import (
     top_hits,
     unique_ids,
 )
+from domain.vectors import Vector
 from ports.errors import NotFoundError, PersistenceError, UnavailableError, ValidationError
 from ports.vectors import CollectionInfo, Distance, ScoredPoint, VectorFilter, VectorPoint
 
@@ -469,7 +470,7 @@ def _point_out(record: models.Record, distance: Distance) -> VectorPoint:
         norm = float((record.payload or {}).get(NORM_KEY, length))
         vector = [x * norm / length for x in vector] if length > 0 else vector
     return VectorPoint(
-        id=uuid.UUID(str(record.id)), vector=tuple(vector), payload=_payload_out(record.payload)
+        id=uuid.UUID(str(record.id)), vector=Vector(vector), payload=_payload_out(record.payload)
     )
 
 

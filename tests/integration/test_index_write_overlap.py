@@ -25,6 +25,7 @@ from domain.analysis import AnalysisJob
 from domain.enums import CodeUnitKind, JobStatus
 from domain.files import FileIndex
 from domain.ids import FileId
+from domain.vectors import Vector
 from ports.errors import UnavailableError
 from ports.pagination import PageRequest
 from tests.e2e.sample_repo import build_sample_repo
@@ -142,7 +143,7 @@ class NotingEmbedder(HashingEmbedder):
         super().__init__(64)
         self.log, self.hold, self.fail, self.called = log, hold, fail, threading.Event()
 
-    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+    async def embed(self, texts: Sequence[str]) -> list[Vector]:
         self.called.set()
         if self.fail:
             raise UnavailableError("embedding model down")

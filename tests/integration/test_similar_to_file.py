@@ -18,6 +18,7 @@ from application.code_units import unit_id
 from application.indexing import index_repository
 from application.search import SimilarTo, similar_to_file
 from domain.enums import CodeUnitKind
+from domain.vectors import Vector
 from tests.e2e.sample_repo import DUPLICATED_FUNCTION, build_sample_repo
 
 
@@ -33,7 +34,7 @@ class CountingEmbedder(HashingEmbedder):
     def model_name(self) -> str:
         return self._model or super().model_name
 
-    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+    async def embed(self, texts: Sequence[str]) -> list[Vector]:
         self.texts += len(texts)
         return await super().embed(texts)
 

@@ -52,6 +52,7 @@ from domain.values import (
     SecuritySettings,
     SourceLocation,
 )
+from domain.vectors import Vector
 
 NOW = dt.datetime(2024, 3, 1, tzinfo=dt.UTC)
 NAIVE = dt.datetime(2024, 3, 1)
@@ -365,10 +366,16 @@ def test_sixty_four_lowercase_hex_digits_are_a_file_hash(digest: str) -> None:
     assert build(CodeEmbedding, code_hash=digest).code_hash == digest
 
 
-def test_a_vector_of_finite_floats_is_valid_even_where_its_sum_overflows() -> None:
-    """Finite components are valid whatever their sum; numbers become floats."""
-    assert build(CodeEmbedding, vector=(1e308, 1e308, -1e308)).vector == (1e308, 1e308, -1e308)
-    assert build(CodeEmbedding, vector=[1, 2.5]).vector == (1.0, 2.5)
+def test_a_vector_holds_32_bit_floats_and_refuses_what_they_cannot_hold() -> None:
+    """A vector's components become 32-bit floats, whatever their sum; one beyond their
+    range is refused, naming it."""
+    largest = 3.4028234663852886e38
+    vector = build(CodeEmbedding, vector=(largest, largest, -largest)).vector
+    assert isinstance(vector, Vector) and vector == (largest, largest, -largest)
+    assert tuple(build(CodeEmbedding, vector=[1, 2.5]).vector) == (1.0, 2.5)
+    assert build(CodeEmbedding, vector=(0.1,)).vector[0] == 0.10000000149011612
+    with pytest.raises(ValidationError, match=r"component 1 is 1e\+39, not a finite 32-bit"):
+        build(CodeEmbedding, vector=(0.0, 1e39))
 
 
 @given(hexish.filter(lambda s: not HEX64.fullmatch(s)))

@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 from array import array
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -83,13 +84,13 @@ def send_welcome(user, smtp):
 ]
 
 
-def cosine(a: tuple[float, ...], b: tuple[float, ...]) -> float:
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True)) / math.sqrt(
         sum(x * x for x in a) * sum(y * y for y in b)
     )
 
 
-def norm(vector: tuple[float, ...]) -> float:
+def norm(vector: Sequence[float]) -> float:
     return math.sqrt(math.fsum(x * x for x in vector))
 
 
@@ -100,7 +101,7 @@ def test_same_text_gives_the_same_vector_in_another_process() -> None:
         "import asyncio, json, sys\n"
         "from adapters.embedders.hashing import HashingEmbedder\n"
         "[vector] = asyncio.run(HashingEmbedder(64).embed([sys.argv[1]]))\n"
-        "print(json.dumps(vector))\n"
+        "print(json.dumps(list(vector)))\n"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345", "PYTHONPATH": str(ROOT)}
     completed = subprocess.run(
@@ -135,11 +136,14 @@ RECORDED = {
 
 @pytest.mark.parametrize("dimension", sorted(RECORDED))
 async def test_vectors_are_the_ones_the_model_name_stands_for(dimension: int) -> None:
-    """The components, to the last bit, are those recorded for "hashing-v1"."""
-    vectors = await HashingEmbedder(dimension).embed(RECORDED_TEXTS)
+    """The components as computed, to the last bit, are those recorded for "hashing-v1";
+    the vectors given are their 32-bit floats."""
+    computed = [HashingEmbedder(dimension)._vector(text) for text in RECORDED_TEXTS]
 
-    packed = b"".join(struct.pack(f"<{dimension}d", *vector) for vector in vectors)
+    packed = b"".join(struct.pack(f"<{dimension}d", *vector) for vector in computed)
     assert hashlib.sha256(packed).hexdigest() == RECORDED[dimension]
+    vectors = await HashingEmbedder(dimension).embed(RECORDED_TEXTS)
+    assert [v.to_bytes() for v in vectors] == [array("f", c).tobytes() for c in computed]
 
 
 async def test_embedding_twice_gives_identical_vectors() -> None:
@@ -211,10 +215,11 @@ EDGE_TEXTS = [
 ]  # fmt: skip
 
 
-def one_by_one(dimension: int, texts: list[str]) -> bytes:
-    """The vectors of ``texts``, each embedded alone, packed as ``_embed_chunk`` packs them."""
+def one_by_one(dimension: int, texts: list[str], typecode: str = "d") -> bytes:
+    """The vectors of ``texts``, each embedded alone, their components as computed (or,
+    with ``typecode`` "f", as ``_embed_chunk`` packs them)."""
     embedder = HashingEmbedder(dimension)
-    return array("d", itertools.chain.from_iterable(map(embedder._vector, texts))).tobytes()
+    return array(typecode, itertools.chain.from_iterable(map(embedder._vector, texts))).tobytes()
 
 
 @settings(max_examples=300, deadline=None)
@@ -228,7 +233,8 @@ def test_a_batch_gets_the_vectors_of_its_texts_embedded_alone(
 ) -> None:
     """Embedded as a batch (as workers and larger calls embed), every text gets, to the
     last bit, the vector it gets alone, whatever the batch holds around it."""
-    assert hashing._embed_chunk(dimension, texts) == one_by_one(dimension, texts)
+    assert hashing._embed_batch(dimension, texts).tobytes() == one_by_one(dimension, texts)
+    assert hashing._embed_chunk(dimension, texts) == one_by_one(dimension, texts, "f")
 
 
 def test_batches_split_into_runs_get_the_same_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -239,7 +245,7 @@ def test_batches_split_into_runs_get_the_same_vectors(monkeypatch: pytest.Monkey
     monkeypatch.setattr(hashing, "_BATCH_CELLS", 64 * 5)
     monkeypatch.setattr(hashing, "_CACHED", 50)
 
-    assert hashing._embed_chunk(64, texts) == one_by_one(64, texts)
+    assert hashing._embed_batch(64, texts).tobytes() == one_by_one(64, texts)
 
 
 async def test_a_batch_in_the_calling_process_gets_the_same_vectors() -> None:
@@ -252,7 +258,7 @@ async def test_a_batch_in_the_calling_process_gets_the_same_vectors() -> None:
     vectors = await embedder.embed(texts)
 
     assert vectors == [embedder._vector(text) for text in texts]
-    assert array("d", itertools.chain.from_iterable(vectors)).tobytes() == one_by_one(32, texts)
+    assert b"".join(v.to_bytes() for v in vectors) == one_by_one(32, texts, "f")
 
 
 def test_a_text_whose_features_cancel_out_gets_the_fixed_vector() -> None:

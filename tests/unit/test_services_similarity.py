@@ -23,6 +23,7 @@ from domain.enums import CodeUnitKind, ProgrammingLanguage
 from domain.errors import ValidationError
 from domain.events import FileChanged, ProjectDeleted
 from domain.ids import FileId, OrganizationId, ProjectId, RepositoryId, new_id
+from domain.vectors import Vector
 
 ORG = OrganizationId(new_id())
 PROJECT = ProjectId(new_id())
@@ -72,7 +73,7 @@ class RecordingEmbedder:
     def model_name(self) -> str:
         return self._inner.model_name
 
-    async def embed(self, texts: Sequence[str]) -> list[tuple[float, ...]]:
+    async def embed(self, texts: Sequence[str]) -> list[Vector]:
         self.texts.extend(texts)
         return await self._inner.embed(texts)
 
