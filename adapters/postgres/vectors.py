@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
 import logging
 import math
 import re
@@ -180,6 +181,8 @@ DROP_STAGE = sql.SQL("DROP TABLE {stage}")
 # A large upsert into an empty collection whose index it dropped: straight into the table.
 COPY_TABLE = sql.SQL("COPY {schema}.{table} (id, embedding, payload) FROM STDIN (FORMAT BINARY)")
 EMPTY = sql.SQL("SELECT NOT EXISTS (SELECT FROM {schema}.{table}) AS empty")
+# Other writers wait (searches go on) until the transaction ends.
+LOCK_WRITES = sql.SQL("LOCK TABLE {schema}.{table} IN SHARE ROW EXCLUSIVE MODE")
 # Whether a collection holds at least %s points, without counting past them.
 HOLDS = sql.SQL("SELECT count(*) >= %s AS holds FROM (SELECT FROM {schema}.{table} LIMIT %s) AS s")
 # The HNSW index of a collection, as created, and the table's estimated rows.
@@ -313,8 +316,10 @@ class PgVectorStore:
     from :data:`COPY_POINTS` points, a binary COPY into a temporary stage merged into the
     table by one statement; a large one (at least 1,000 points and one eighth of the
     collection) drops the HNSW index and builds it again after the writes, in the same
-    transaction (searches of the collection wait for it), and copies its points straight
-    into the table when it holds none (the dropped index locks it meanwhile). After such a
+    transaction (searches of the collection wait for it). One of at least
+    :data:`COPY_POINTS` points into an empty collection copies them straight into the
+    table, which the dropped index, or else a lock, keeps from other writers until it
+    commits (they wait, and then merge theirs). After such a
     build (and after :meth:`bulk_load`) the table is analysed in the same transaction:
     until its statistics count the rows, the planner takes a filtered search for one that
     matches nearly nothing and scans the whole table rather than the index. Every HNSW
@@ -441,9 +446,11 @@ class PgVectorStore:
                         self._sql(UPSERT, target),
                         [(p.id, _Packed(p.vector), Jsonb(p.payload)) for p in checked],
                     )
-            elif rebuild is not None and await self._empty(conn, target):
-                # dropping the index locked the table until the transaction ends: no
-                # other writer can add one of these ids meanwhile
+            elif await self._empty(conn, target) and (
+                rebuild is not None or await self._locked_empty(conn, target)
+            ):
+                # the table is locked until the transaction ends (by dropping the index,
+                # or explicitly): no other writer can add one of these ids meanwhile
                 await self._copy_rows(conn, self._sql(COPY_TABLE, target), checked)
             else:
                 await self._copy(conn, target, checked)
@@ -762,10 +769,25 @@ class PgVectorStore:
 
     @staticmethod
     async def _copy_rows(conn: Connection, statement: Query, points: Sequence[VectorPoint]) -> None:
-        """``points`` (distinct ids) sent through ``statement``, a binary COPY."""
+        """``points`` (distinct ids, checked) sent through ``statement``, a binary COPY of
+        ``(id, embedding, payload)``, in blocks of rows built here (see :func:`_copy_row`)."""
         async with conn.cursor() as cur, cur.copy(statement) as copy:
-            for p in points:
-                await copy.write_row((p.id, _Packed(p.vector), Jsonb(p.payload)))
+            block, size = [COPY_SIGNATURE], len(COPY_SIGNATURE)
+            for point in points:
+                row = _copy_row(point)
+                block.append(row)
+                size += len(row)
+                if size >= _COPY_BLOCK:
+                    await copy.write(b"".join(block))
+                    block, size = [], 0
+            block.append(COPY_TRAILER)
+            await copy.write(b"".join(block))
+
+    async def _locked_empty(self, conn: Connection, target: _Collection) -> bool:
+        """Lock the collection's table against other writers until the transaction ends,
+        and whether it is empty then."""
+        await conn.execute(self._sql(LOCK_WRITES, target))
+        return await self._empty(conn, target)
 
     async def _empty(self, conn: Connection, target: _Collection) -> bool:
         row = await _one(conn, self._sql(EMPTY, target))
@@ -864,6 +886,31 @@ def _score(distance: Distance, value: float) -> float:
 
 
 _HEAD = struct.Struct(">HH")
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+"""What a binary COPY begins with: the signature, no flags, no header extension."""
+COPY_TRAILER = b"\xff\xff"
+_COPY_BLOCK = 1 << 20
+"""Bytes of rows sent to the server at a time."""
+_ROW = struct.Struct(">hi16siHH")
+"""A copied row's start: three fields; the id's length and bytes; the vector's length,
+dimension and reserved zero (its components follow)."""
+_JSONB = struct.Struct(">ib")
+"""The payload's length and the jsonb format's version (1), its JSON text following."""
+
+
+def _copy_row(point: VectorPoint) -> bytes:
+    """``point`` as one row of a binary COPY of ``(id uuid, embedding vector, payload
+    jsonb)``: each field its length and its binary form, as psycopg would send them (the
+    payload's JSON as ``json.dumps`` writes it), without a dumper to look up per value."""
+    vector = Vector(point.vector)
+    payload = json.dumps(point.payload).encode()
+    dimension = len(vector)
+    return b"".join((
+        _ROW.pack(3, 16, point.id.bytes, 4 + 4 * dimension, dimension, 0),
+        vector.to_big_endian(),
+        _JSONB.pack(len(payload) + 1, 1),
+        payload,
+    ))  # fmt: skip
 
 
 class _Packed:

@@ -846,7 +846,8 @@ async def test_two_writers_that_reach_the_threshold_together_build_one_index(
 ) -> None:
     """Two stores, each on a pool of its own, whose concurrent upserts both bring the
     collection to the threshold: both succeed (neither waits on the other's build while
-    holding its table lock), and the collection has one index."""
+    holding its table lock), and the collection has one index. Two that write the same
+    points into an empty collection both succeed too."""
     schema = f"vectors_{uuid.uuid4().hex[:8]}"
     databases = [
         PostgresDatabase(url=pgvector_database_url, migrate=False, pool=SMALL_POOL)
@@ -865,6 +866,14 @@ async def test_two_writers_that_reach_the_threshold_together_build_one_index(
             )
         assert await stores[1].count("c") == 400
         assert set(_hnsw_definitions(pgvector_database_url, schema)) == {table_names("c")[0]}
+        # the same points, into an empty collection: one copies them straight in, the
+        # other waits for it and merges its own over them
+        await stores[0].ensure_collection("same", dimension=8)
+        await asyncio.wait_for(
+            asyncio.gather(*(store.upsert("same", points[:300]) for store in stores)),
+            timeout=60,
+        )
+        assert await stores[0].count("same") == 300
     finally:
         for database in databases:
             await database.close()
@@ -876,3 +885,24 @@ def test_the_index_threshold_is_checked() -> None:
     for bad in (-1, 2**31, 1.5, True, "10"):
         with pytest.raises(ValueError, match="index_threshold must be an integer"):
             PgVectorStore(database, index_threshold=bad)  # type: ignore[arg-type]
+
+
+async def test_copied_points_keep_every_kind_of_payload(store: PgVectorStore) -> None:
+    """Points copied in (straight into an empty collection, then merged into the filled
+    one) keep payloads of every JSON shape, text that needs escaping included."""
+    await store.ensure_collection("c", dimension=4)
+    payloads: list[dict[str, Any]] = [
+        {"path": 'src/"quoted"\\back\\slash.py', "symbol": "naïve_变量_😀", "n": 2**53},
+        {"nested": {"a": [1, 2.5, None, True, {"b": "\x01\t\n"}]}, "empty": {}, "list": []},
+        {"float": -1.25e-300, "false": False, "none": None, "tab\tkey": "line\nbreak"},
+    ]
+    for round_ in range(2):
+        points = [
+            VectorPoint(uuid.UUID(int=i + 1), (float(i), 1.0, -2.5, 0.5 * round_), payloads[i % 3])
+            for i in range(COPY_POINTS + 10)
+        ]
+        await store.upsert("c", points)
+        stored = await store.retrieve("c", [p.id for p in points])
+        assert [(p.id, p.vector, p.payload) for p in stored] == [
+            (p.id, p.vector, p.payload) for p in points
+        ]
