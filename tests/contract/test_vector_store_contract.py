@@ -29,6 +29,7 @@ from adapters.postgres.database import PostgresDatabase
 from adapters.postgres.pool import PoolSettings
 from adapters.postgres.vectors import INDEX_THRESHOLD, PgVectorStore
 from adapters.qdrant import QdrantEdgeVectorStore, QdrantVectorStore
+from domain.vectors import Vector
 from ports.errors import NotFoundError, ValidationError
 from ports.vectors import CollectionInfo, Distance, VectorFilter, VectorPoint, VectorStore
 from tests.contract.conftest import contract_fixture
@@ -429,7 +430,7 @@ async def test_upsert_replaces_a_point_by_id(
 async def test_retrieve_returns_the_stored_points(
     store: VectorStore, name: Callable[[str], str]
 ) -> None:
-    """retrieve gives each known id's vector and payload and skips unknown ids."""
+    """retrieve gives each known id's vector (a Vector) and payload and skips unknown ids."""
     points = random_points(seed=5, count=6)
     collection = await new_collection(store, name("retrieve"), points)
     wanted = [points[4].id, uuid.uuid4(), points[1].id]
@@ -439,6 +440,7 @@ async def test_retrieve_returns_the_stored_points(
     assert set(found) == {points[1].id, points[4].id}
     for expected in (points[1], points[4]):
         assert found[expected.id].vector == pytest.approx(expected.vector)
+        assert isinstance(found[expected.id].vector, Vector)
         assert dict(found[expected.id].payload) == expected.payload
     assert await store.retrieve(collection, []) == []
 
