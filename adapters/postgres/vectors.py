@@ -107,8 +107,8 @@ COPY_POINTS = 200
 """An upsert of at least this many points goes through COPY (see PgVectorStore._copy)."""
 _ITERATIVE_SCAN_SINCE = (0, 8, 0)
 _MAX_BUILD_MEMORY_MB = 2 * 1024 * 1024 - 1
-_MAX_THRESHOLD = 2**31 - 1
 """PostgreSQL's largest maintenance_work_mem, in MB (just under 2 TB)."""
+_MAX_THRESHOLD = 2**31 - 1
 
 
 @attrs.frozen
@@ -178,7 +178,7 @@ ON CONFLICT (id) DO UPDATE
 SET embedding = EXCLUDED.embedding, payload = EXCLUDED.payload, updated_at = now()
 """)
 DROP_STAGE = sql.SQL("DROP TABLE {stage}")
-# A large upsert into an empty collection whose index it dropped: straight into the table.
+# An upsert into an empty collection, locked (or its index dropped): straight into the table.
 COPY_TABLE = sql.SQL("COPY {schema}.{table} (id, embedding, payload) FROM STDIN (FORMAT BINARY)")
 EMPTY = sql.SQL("SELECT NOT EXISTS (SELECT FROM {schema}.{table}) AS empty")
 # Other writers wait (searches go on) until the transaction ends.
