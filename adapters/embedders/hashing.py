@@ -21,7 +21,9 @@ A batch of texts (a worker process's, or one of :data:`BATCH_FROM` texts or more
 at once, with numpy: the tokens and features met are numbered, the features of the whole
 batch counted in arrays, and each text's terms summed and normalized in exactly the order
 and the arithmetic of a text embedded alone, so a vector is the same to the last bit
-whichever way it was computed.
+whichever way it was computed. Components are computed as 64-bit floats (those define
+"hashing-v1") and given as a :class:`~domain.vectors.Vector` of their 32-bit roundings,
+what every store keeps.
 """
 
 from __future__ import annotations
