@@ -4,11 +4,12 @@ former path; ``codeant jobs`` lists what ran; a job ends whatever ends its proce
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +114,13 @@ def test_jobs_lists_the_runs_with_what_they_analysed(cli: Cli, tmp_path: Path) -
     assert unknown.returncode == 1 and "project not found" in unknown.stderr
 
 
+LAST_STAGE_PROGRESS = 80
+"""The progress the main job's last stage writes as it begins (the duplicates stage);
+every stage that writes one runs inside the job, before its results are recorded."""
+HOLD_JOB = "SELECT progress FROM analysis_jobs WHERE id = %(id)s FOR UPDATE"
+WAITING_FOR = "SELECT count(*) FROM pg_stat_activity WHERE %(pid)s = ANY(pg_blocking_pids(pid))"
+
+
 def running_jobs(cli: Cli) -> list[dict[str, Any]]:
     try:
         return cli.rows(RUNNING_JOBS)
@@ -120,22 +128,45 @@ def running_jobs(cli: Cli) -> list[dict[str, Any]]:
         return []
 
 
-def start_indexing(cli: Cli) -> subprocess.Popen[str]:
-    """``codeant index`` of this repository (large enough to be caught mid-run), once its
-    job runs."""
+def _wait_for(condition: Callable[[], object], what: str) -> None:
+    deadline = time.monotonic() + 300  # a guard, not a timed assertion
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting: {what}")
+        time.sleep(0.02)
+
+
+@contextlib.contextmanager
+def held_run(cli: Cli) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``codeant index`` of this repository, and its job's id, held inside the job for
+    the block: the job's row is locked as soon as the job runs, so that the run waits at
+    the next stage's progress write, and the block begins once it does wait. Leaving the
+    block lets the run go on (an error in it kills the run). However fast the machine or
+    busy the test, the run is then inside its job, never recording its results."""
     process = subprocess.Popen(
         [sys.executable, "-m", "adapters.cli.main", "index", str(PROJECT_ROOT), "--json"],
         cwd=cli.workdir, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 300  # a guard, not a timed assertion
-    while not running_jobs(cli):
-        if process.poll() is not None:
-            pytest.fail(f"the run ended before its job ran: {process.communicate()}")
-        if time.monotonic() > deadline:
-            process.kill()
-            pytest.fail("no job started")
-        time.sleep(0.02)
-    return process
+    try:
+
+        def job_runs() -> bool:
+            if process.poll() is not None:
+                pytest.fail(f"the run ended before its job ran: {process.communicate()}")
+            return bool(running_jobs(cli))
+
+        _wait_for(job_runs, "no job started")
+        [job] = cli.rows(RUNNING_JOBS)
+        with psycopg.connect(cli.database_url) as holder:
+            [(progress,)] = holder.execute(HOLD_JOB, {"id": job["id"]}).fetchall()
+            if progress >= LAST_STAGE_PROGRESS:  # it began its last stage meanwhile
+                pytest.skip(f"the run was past its stages (progress {progress}) when held")
+            pid = {"pid": holder.info.backend_pid}
+            _wait_for(lambda: cli.value(WAITING_FOR, pid), "the run never waited for its job")
+            yield process, str(job["id"])
+    except BaseException:  # the test failed or skipped: nothing is left running
+        process.kill()
+        process.communicate()
+        raise
 
 
 @pytest.mark.parametrize(
@@ -147,27 +178,25 @@ def test_a_run_stopped_by_a_signal_cancels_its_job(
 ) -> None:
     """SIGTERM and Ctrl-C (SIGINT) stop the run with their exit status and one line, and
     its job ends cancelled."""
-    process = start_indexing(cli)
-    [job] = cli.rows(RUNNING_JOBS)
-    process.send_signal(sent)
+    with held_run(cli) as (process, job_id):
+        process.send_signal(sent)
     _, stderr = process.communicate(timeout=300)
 
     assert process.returncode == exit_status, stderr
     assert message in stderr and "Traceback" not in stderr
-    assert cli.rows(JOB_STATUS, {"id": job["id"]})[0]["status"] == "cancelled"
+    assert cli.rows(JOB_STATUS, {"id": job_id})[0]["status"] == "cancelled"
 
 
 def test_a_killed_run_is_failed_by_the_next_command(cli: Cli) -> None:
     """A run killed outright (SIGKILL) leaves its job running, and the next command that
     looks at jobs fails it, saying its process is gone."""
-    process = start_indexing(cli)
-    [job] = cli.rows(RUNNING_JOBS)
-    process.kill()
-    process.wait(60)
-    assert cli.rows(JOB_STATUS, {"id": job["id"]})[0]["status"] == "running"
+    with held_run(cli) as (process, job_id):
+        process.kill()
+        process.wait(60)
+    assert cli.rows(JOB_STATUS, {"id": job_id})[0]["status"] == "running"
 
     [listed] = cli.json("jobs")
 
-    assert (listed["id"], listed["status"]) == (str(job["id"]), "failed")
+    assert (listed["id"], listed["status"]) == (job_id, "failed")
     assert listed["error"].startswith("abandoned: its process (")
     assert listed["error"].endswith(") is gone")
