@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["INDEX", "WORKER_MODULES", "long_lived_objects"]
 
 WORKER_MODULES = (
-    "adapters.cli.main",  # each worker runs the command's main module again, as __mp_main__
     "application.indexing.reading",
     "adapters.source.analyzer",
     "lizard",
@@ -30,7 +29,8 @@ WORKER_MODULES = (
     "adapters.embedders.hashing",
     "numpy",  # for the embedding workers (the embedder imports it with its first batch)
 )
-"""The modules the index job's worker processes use: imported once, in their fork server."""
+"""The modules the index job's worker processes use: imported once, in their fork server
+(with the command line's modules, see :func:`_worker_modules`)."""
 
 
 def project_name(value: str) -> str:
@@ -113,13 +113,25 @@ def long_lived_objects() -> Iterator[None]:
             gc.unfreeze()
 
 
+def _worker_modules() -> list[str]:
+    """:data:`WORKER_MODULES` and the command line's modules this process has loaded:
+    each worker runs the process's main module again (as ``__mp_main__``), which imports
+    them. The main module itself is left out when it runs as a module (``python -m
+    adapters.cli.main``): loaded under its own name in the server, every worker's run of
+    it would print runpy's warning that it is already imported."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    running = spec.name if spec is not None else None
+    loaded = sorted(n for n in sys.modules if n.startswith("adapters.cli") and n != running)
+    return [*WORKER_MODULES, *loaded]
+
+
 def _start_workers() -> None:
     """Start the fork server of the job's workers, their modules imported in it, while
     the job gets ready to analyse (only when it analyses: an unchanged repository's run
     would only wait for the server's start)."""
     from adapters.workers import start_fork_server
 
-    start_fork_server(WORKER_MODULES)
+    start_fork_server(_worker_modules())
 
 
 def _where(report: IndexReport) -> str:

@@ -119,7 +119,12 @@ class Indexed:
 
 
 def index(cli: Cli, repo: SampleRepo, *args: str) -> dict[str, Any]:
-    """The summary of ``codeant index REPO ARGS --json`` (its timing printed, for -s)."""
-    summary: dict[str, Any] = cli.json("index", str(repo.root), *args)
+    """The summary of ``codeant index REPO ARGS --json`` (its timing printed, for -s);
+    fails the test if the run (its worker processes included) wrote to stderr."""
+    done = cli.run("index", str(repo.root), *args, "--json")
+    assert done.returncode == 0 and not done.stderr, (
+        f"codeant index exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
+    )
+    summary: dict[str, Any] = json.loads(done.stdout)
     print(f"codeant index {repo.root.name}: {summary['seconds']} s")
     return summary
