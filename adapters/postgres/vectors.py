@@ -737,7 +737,12 @@ class PgVectorStore:
         """The collection's HNSW index as created (``indexdef``) and the table's estimated
         rows (``reltuples``); None without an index."""
         table, hnsw, _ = table_names(target.name)
-        return await _one(conn, HNSW_INDEX, (f"{self._schema}.{table}", self._schema, hnsw))
+        return await _one(conn, HNSW_INDEX, (self._regclass(table), self._schema, hnsw))
+
+    def _regclass(self, table: str) -> str:
+        """``table`` of this store's schema as a ``regclass`` reads it: quoted, so that a
+        collection's upper-case letters and hyphens are its own (names hold no quote)."""
+        return f'"{self._schema}"."{table}"'
 
     async def _bulk_rebuild(self, conn: Connection, target: _Collection, points: int) -> str | None:
         """For an upsert of ``points`` large enough (see :data:`_BULK_POINTS`), drop the

@@ -202,6 +202,23 @@ async def test_long_collection_names_get_a_hashed_table(store: PgVectorStore) ->
     assert {i.name: i.points for i in await store.collections()} == {long_name: 1, similar: 0}
 
 
+async def test_names_with_capitals_and_hyphens_keep_their_index(
+    store: PgVectorStore, pgvector_database_url: str
+) -> None:
+    """A collection named with capitals and a hyphen is ensured again, bulk-written (its
+    index dropped and built again) and searched like any other: its table is looked up
+    by its exact name, never a lower-cased one that does not exist."""
+    name = "Code-Func"
+    await store.ensure_collection(name, dimension=8)
+    await store.ensure_collection(name, dimension=8)
+    points = _points(1000, 8, seed=3)  # a bulk write: the index is dropped and rebuilt
+    await store.upsert(name, points)
+
+    [hit] = await store.search(name, points[7].vector, limit=1)
+    assert hit.id == points[7].id
+    assert list(_hnsw_definitions(pgvector_database_url, store.schema)) == [table_names(name)[0]]
+
+
 async def test_health_lists_the_collections(store: PgVectorStore) -> None:
     """The health check of a pgvector store is HEALTHY and lists each collection with its
     dimension, distance and point count."""
