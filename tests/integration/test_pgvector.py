@@ -27,6 +27,7 @@ from adapters.postgres.pool import PoolSettings
 from adapters.postgres.vectors import (
     COPY_POINTS,
     HNSW_MAX_DIMENSION,
+    INLINE_ROWS,
     PgVectorStore,
     _key,
     _kind_of,
@@ -217,6 +218,58 @@ async def test_names_with_capitals_and_hyphens_keep_their_index(
     [hit] = await store.search(name, points[7].vector, limit=1)
     assert hit.id == points[7].id
     assert list(_hnsw_definitions(pgvector_database_url, store.schema)) == [table_names(name)[0]]
+
+
+def _toasted(url: str, schema: str, table: str) -> tuple[list[str], int]:
+    """The storage options of ``table`` and the bytes of its TOAST table."""
+    [(options, toasted)] = catalog(
+        url,
+        "SELECT coalesce(c.reloptions, '{}'), pg_relation_size(c.reltoastrelid) FROM pg_class c"
+        " JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = %s",
+        schema,
+        table,
+    )
+    return options, toasted
+
+
+async def test_points_are_stored_whole_in_the_table(
+    store: PgVectorStore, pgvector_database_url: str
+) -> None:
+    """Points of 384 dimensions with a payload of half a kilobyte (rows of about 2.3 kB,
+    beyond TOAST's default 2 kB) stay whole in the table's pages, written one by one or
+    copied: nothing goes to the TOAST table."""
+    await store.ensure_collection("code_function", dimension=384)
+    payload = {"code_snippet": "x = compute(y) + 1\n" * 25}
+    rows = np.random.default_rng(5).standard_normal((300, 384))
+    points = [VectorPoint(uuid.uuid4(), tuple(map(float, v)), payload) for v in rows]
+    await store.upsert("code_function", points[:10])  # one by one
+    await store.upsert("code_function", points[10:])  # copied
+
+    table = table_names("code_function")[0]
+    options, toasted = _toasted(pgvector_database_url, store.schema, table)
+    assert f"toast_tuple_target={INLINE_ROWS}" in options
+    assert toasted == 0
+    assert [p.id for p in await store.retrieve("code_function", [points[0].id])] == [points[0].id]
+
+
+async def test_a_collection_made_before_keeps_its_points_whole_from_its_next_ensure(
+    store: PgVectorStore, pgvector_database_url: str
+) -> None:
+    """A collection whose table has TOAST's default (as made before the setting) gets
+    the setting the next time it is ensured; what it stored reads as before."""
+    await store.ensure_collection("code_class", dimension=4)
+    point = VectorPoint(uuid.uuid4(), (1.0, 2.0, 3.0, 4.0), {"n": 1})
+    await store.upsert("code_class", [point])
+    table = table_names("code_class")[0]
+    with psycopg.connect(pgvector_database_url, autocommit=True) as conn:
+        conn.execute(f'ALTER TABLE "{store.schema}"."{table}" RESET (toast_tuple_target)')
+    assert _toasted(pgvector_database_url, store.schema, table)[0] == []
+
+    await store.ensure_collection("code_class", dimension=4)
+
+    options, _ = _toasted(pgvector_database_url, store.schema, table)
+    assert options == [f"toast_tuple_target={INLINE_ROWS}"]
+    assert await store.retrieve("code_class", [point.id]) == [point]
 
 
 async def test_health_lists_the_collections(store: PgVectorStore) -> None:
