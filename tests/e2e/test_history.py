@@ -136,6 +136,13 @@ def _wait_for(condition: Callable[[], object], what: str) -> None:
         time.sleep(0.02)
 
 
+def _interruptible() -> None:
+    """In the command's process, before it starts: Ctrl-C's signal at its default, as in
+    a terminal, even where the tests run with it ignored (a shell's background job passes
+    that on), so that the command takes it as a user's Ctrl-C."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextlib.contextmanager
 def held_run(cli: Cli) -> Iterator[tuple[subprocess.Popen[str], str]]:
     """``codeant index`` of this repository, and its job's id, held inside the job for
@@ -146,6 +153,7 @@ def held_run(cli: Cli) -> Iterator[tuple[subprocess.Popen[str], str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "adapters.cli.main", "index", str(PROJECT_ROOT), "--json"],
         cwd=cli.workdir, env=cli.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        preexec_fn=_interruptible,
     )  # fmt: skip
     try:
 
