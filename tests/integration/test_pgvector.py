@@ -11,6 +11,7 @@ extension; the test of the missing extension runs against the machine's own serv
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
@@ -270,6 +271,50 @@ async def test_a_collection_made_before_keeps_its_points_whole_from_its_next_ens
     options, _ = _toasted(pgvector_database_url, store.schema, table)
     assert options == [f"toast_tuple_target={INLINE_ROWS}"]
     assert await store.retrieve("code_class", [point.id]) == [point]
+
+
+async def test_a_role_that_does_not_own_an_old_collection_still_uses_it(
+    fresh_database_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A collection made before the setting, whose table another role owns: a role that
+    may read and write it but not alter it ensures it, writes and searches it as before,
+    and a warning names the statement its owner can run."""
+    owner = PostgresDatabase(url=fresh_database_url, migrate=False, pool=SMALL_POOL)
+    try:
+        await PgVectorStore(owner).ensure_collection("code_class", dimension=4)
+    finally:
+        await owner.close()
+    table = table_names("code_class")[0]
+    role = f"codeant_plain_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+        conn.execute(f'ALTER TABLE codeant_vectors."{table}" RESET (toast_tuple_target)')
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+        conn.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA codeant_vectors TO {}").format(sql.Identifier(role))
+        )
+        conn.execute(
+            sql.SQL(
+                "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA codeant_vectors TO {}"
+            ).format(sql.Identifier(role))
+        )
+    url = psycopg.conninfo.make_conninfo(fresh_database_url, user=role)
+    database = PostgresDatabase(url=url, migrate=False, pool=SMALL_POOL)
+    point = VectorPoint(uuid.uuid4(), (1.0, 0.0, 0.0, 0.0), {"n": 1})
+    try:
+        store = PgVectorStore(database)
+        with caplog.at_level(logging.WARNING, logger="adapters.postgres.vectors"):
+            await store.ensure_collection("code_class", dimension=4)
+        await store.upsert("code_class", [point])
+        [hit] = await store.search("code_class", (1.0, 0.0, 0.0, 0.0), limit=1)
+    finally:
+        await database.close()
+        with psycopg.connect(fresh_database_url, autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+    assert hit.id == point.id
+    assert _toasted(fresh_database_url, "codeant_vectors", table)[0] == []
+    assert f"SET (toast_tuple_target = {INLINE_ROWS})" in caplog.text
 
 
 async def test_health_lists_the_collections(store: PgVectorStore) -> None:
