@@ -121,7 +121,11 @@ def _worker_modules() -> list[str]:
     it would print runpy's warning that it is already imported."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
     running = spec.name if spec is not None else None
-    loaded = sorted(n for n in sys.modules if n.startswith("adapters.cli") and n != running)
+    loaded = sorted(
+        n
+        for n in sys.modules
+        if (n == "adapters.cli" or n.startswith("adapters.cli.")) and n != running
+    )
     return [*WORKER_MODULES, *loaded]
 
 

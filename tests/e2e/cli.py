@@ -53,11 +53,11 @@ class Cli:
             stdin=subprocess.DEVNULL, timeout=COMMAND_TIMEOUT, check=False,
         )  # fmt: skip
 
-    def json(self, *args: str) -> Any:
+    def json(self, *args: str, quiet: bool = False) -> Any:
         """The JSON ``codeant ARGS --json`` prints; fails the test, showing the command's
-        output, unless it exits 0."""
+        output, unless it exits 0 (and, ``quiet``, wrote nothing to stderr)."""
         done = self.run(*args, "--json")
-        assert done.returncode == 0, (
+        assert done.returncode == 0 and not (quiet and done.stderr), (
             f"codeant {' '.join(args)} --json exited {done.returncode}\n"
             f"stdout: {done.stdout}\nstderr: {done.stderr}"
         )
@@ -121,10 +121,6 @@ class Indexed:
 def index(cli: Cli, repo: SampleRepo, *args: str) -> dict[str, Any]:
     """The summary of ``codeant index REPO ARGS --json`` (its timing printed, for -s);
     fails the test if the run (its worker processes included) wrote to stderr."""
-    done = cli.run("index", str(repo.root), *args, "--json")
-    assert done.returncode == 0 and not done.stderr, (
-        f"codeant index exited {done.returncode}\nstdout: {done.stdout}\nstderr: {done.stderr}"
-    )
-    summary: dict[str, Any] = json.loads(done.stdout)
+    summary: dict[str, Any] = cli.json("index", str(repo.root), *args, quiet=True)
     print(f"codeant index {repo.root.name}: {summary['seconds']} s")
     return summary
