@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from adapters.cli import EXIT_OK, EXIT_TERMINATED, Command, Context, UsageError, text
+from adapters.cli.index_hints import IndexHints
 from adapters.cli.output import plural
 
 if TYPE_CHECKING:
@@ -131,8 +132,8 @@ def _worker_modules() -> list[str]:
 
 def _start_workers() -> None:
     """Start the fork server of the job's workers, their modules imported in it, while
-    the job gets ready to analyse (only when it analyses: an unchanged repository's run
-    would only wait for the server's start)."""
+    the job gets ready to analyse: as the command starts, or once the run knows it
+    analyses (see :mod:`adapters.cli.index_hints`); it does nothing once started."""
     from adapters.workers import start_fork_server
 
     start_fork_server(_worker_modules())
@@ -145,14 +146,29 @@ def _where(report: IndexReport) -> str:
     return where + (" with uncommitted changes" if report.dirty else "")
 
 
+def _hints(args: argparse.Namespace, context: Context) -> IndexHints | None:
+    """The run's hint (:mod:`adapters.cli.index_hints`); None with the memory backend,
+    whose every run begins with nothing stored."""
+    settings = context.settings
+    if settings.backend == "memory":
+        return None
+    database = settings.database_url or f"embedded {settings.data_dir.resolve()}"
+    scope = [database, args.organization, args.project or ""]
+    return IndexHints(settings.data_dir, scope, args.path)
+
+
 async def _run(args: argparse.Namespace, context: Context) -> int:
+    workers = os.cpu_count() or 1
+    hints = _hints(args, context)
+    if workers > 1 and (hints is None or not hints.unchanged()):
+        _start_workers()  # while the rest loads: the run will likely analyse
+
     from adapters.cli.progress import ProgressBar
     from application.indexing import DIRECTORY_NAME, index_repository
     from application.relay import OutboxRelay
     from domain.errors import ProjectTakenError, ValidationError
 
     c = context.container
-    workers = os.cpu_count() or 1
     bar = ProgressBar(enabled=None if not args.json else False)
     # SIGTERM cancels the run as Ctrl-C does, so that its job ends cancelled
     task = asyncio.current_task()
@@ -182,6 +198,8 @@ async def _run(args: argparse.Namespace, context: Context) -> int:
                 workers=workers,
                 on_analysis=_start_workers if workers > 1 else None,
             )
+        if hints is not None:
+            hints.remember()
     except ProjectTakenError as exc:
         raise UsageError(
             f"project {exc.project} already holds another repository ({exc.holder}):"
