@@ -5,13 +5,17 @@ from __future__ import annotations
 
 import codecs
 from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
 
+import lizard
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pygments.lexers import find_lexer_class_by_name, find_lexer_class_for_filename, get_all_lexers
 
 from adapters.source import FileAnalyzer
+from adapters.source.analyzer import _lizard
 from adapters.source.languages import LANGUAGE_BY_ALIAS, _claimants, detect_language
 from domain.enums import LineEndingType, ProgrammingLanguage
 from domain.values import FunctionSignature
@@ -254,6 +258,42 @@ def test_c_functions_and_metrics(analyzer: CodeAnalyzer) -> None:
     metrics = analysis.metadata.complexity_metrics
     assert metrics is not None
     assert (metrics.function_count, metrics.cyclomatic_total, metrics.cyclomatic_max) == (2, 5, 3)
+
+
+def _lizard_reading(found: Any) -> tuple[object, ...]:
+    functions = [
+        (
+            f.name,
+            tuple(f.full_parameters),
+            f.start_line,
+            f.end_line,
+            f.cyclomatic_complexity,
+            f.nloc,
+        )
+        for f in found.function_list
+    ]
+    return found.nloc, functions
+
+
+@pytest.mark.parametrize(
+    ("path", "source"),
+    [
+        *((f"project/{p.name}", p.read_text()) for p in sorted(Path(__file__).parent.glob("*.py"))),
+        ("web/cart.js", JAVASCRIPT.decode()),
+        ("shop/cart.go", GO.decode()),
+        ("src/Cart.java", JAVA.decode()),
+        ("src/main.c", C.decode()),
+    ],
+)
+def test_lizard_reads_each_file_as_its_own_analysis_does(path: str, source: str) -> None:
+    """The analyser runs lizard without its token counter, which it does not use: every
+    function, its lines, parameters, complexity and lines of code, and the file's lines
+    of code are those of lizard's own analysis (``lizard.analyze_file``)."""
+    ours = _lizard(path, source)
+    assert ours is not None
+    assert _lizard_reading(ours) == _lizard_reading(
+        lizard.analyze_file.analyze_source_code(path, source)
+    )
 
 
 def test_utf8_bom_is_reported_and_removed_from_the_text(analyzer: CodeAnalyzer) -> None:
