@@ -30,6 +30,7 @@ from domain.analysis import AnalysisResult
 from domain.enums import CodeUnitKind
 from domain.ids import JobId, new_id
 from domain.values import FileMetadata, FunctionSignature
+from domain.vectors import Vector
 from ports.errors import UnavailableError
 from ports.vectors import VectorPoint
 from tests.unit.test_near_duplicates import (
@@ -86,18 +87,21 @@ def _brute_force(
     return found
 
 
+@pytest.mark.parametrize("as_vectors", [False, True])
 @pytest.mark.parametrize("seed", range(6))
 def test_blocks_of_every_shape_give_the_one_at_a_time_answers(
-    seed: int, monkeypatch: pytest.MonkeyPatch
+    seed: int, as_vectors: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With blocks far smaller than the vectors (pairs of queries within a block, across
     blocks, against vectors no query asks, and queries that are not eligible themselves),
-    the answers are those of comparing each query with every other vector in float64:
-    exact copies, scaled copies and near copies found, ties to the lowest index."""
+    and unit vectors made a few rows at a time, the answers are those of comparing each
+    query with every other vector in float64: exact copies, scaled copies and near copies
+    found, ties to the lowest index; for tuples of floats and for Vectors (32-bit)."""
     import numpy as np
 
     monkeypatch.setattr(exact_neighbours, "_BLOCK_ROWS", 7)
     monkeypatch.setattr(exact_neighbours, "_BLOCK_CELLS", 7 * 90)
+    monkeypatch.setattr(exact_neighbours, "_SLICE_ROWS", 5)
     rng = np.random.default_rng(seed)
     base = rng.normal(size=(120, 12))
     vectors = [tuple(float(x) for x in row) for row in base]
@@ -109,12 +113,15 @@ def test_blocks_of_every_shape_give_the_one_at_a_time_answers(
     vectors += [(0.0,) * 12] * 2
     order = rng.permutation(len(vectors))
     vectors = [vectors[i] for i in order]
+    if as_vectors:  # rounded to 32-bit floats: what the brute force compares too
+        vectors = [tuple(Vector(v)) for v in vectors]
     eligible = [bool(flag) for flag in rng.random(len(vectors)) < 0.85]
     queries = [int(q) for q in rng.choice(len(vectors), size=110, replace=True)]
 
     for min_similarity in (0.95, 0.5, 0.0):
         expected = _brute_force(vectors, queries, eligible, min_similarity)
-        found = ExactNeighbours().closest(vectors, queries, eligible, min_similarity)
+        given = [Vector(v) for v in vectors] if as_vectors else vectors
+        found = ExactNeighbours().closest(given, queries, eligible, min_similarity)
         assert [f and f[0] for f in found] == [e and e[0] for e in expected]
         assert [f and round(f[1], 9) for f in found] == [e and round(e[1], 9) for e in expected]
         assert sum(f is not None for f in found) > 10  # not vacuous
