@@ -152,7 +152,7 @@ def _hints(args: argparse.Namespace, context: Context) -> IndexHints | None:
     settings = context.settings
     if settings.backend == "memory":
         return None
-    database = settings.database_url or f"embedded {settings.data_dir.resolve()}"
+    database = settings.database_url or f"embedded {os.path.realpath(settings.data_dir)}"
     scope = [database, args.organization, args.project or ""]
     return IndexHints(settings.data_dir, scope, args.path)
 
