@@ -87,6 +87,11 @@ class Statements(Protocol):
     async def execute(self, query: Any, params: Any = None) -> AsyncCursor[dict[str, Any]]:
         """Run one statement (the transaction begun first if it is not yet)."""
 
+    async def read(self, query: Any, params: Any = None) -> AsyncCursor[dict[str, Any]]:
+        """Run one plain read: a SELECT that locks nothing and changes nothing (not even
+        through a function it calls), which a transaction's later statements need not
+        follow (under READ COMMITTED each statement reads a snapshot of its own)."""
+
     async def connection(self) -> Connection:
         """The connection, its transaction begun, for cursors and COPY."""
 
@@ -109,6 +114,12 @@ class Repo:
     async def _one(self, query: Any, params: Any = None) -> dict[str, Any] | None:
         async with translated():
             cur = await self._statements().execute(query, params)
+            return await cur.fetchone()
+
+    async def _read_one(self, query: Any, params: Any = None) -> dict[str, Any] | None:
+        """:meth:`_one` of a plain read (see :meth:`Statements.read`)."""
+        async with translated():
+            cur = await self._statements().read(query, params)
             return await cur.fetchone()
 
     async def _rowcount(self, query: Any, params: Any = None) -> int:

@@ -130,13 +130,13 @@ class PostgresFileIndexRepository(Repo):
         return _file(row)
 
     async def find_by_id(self, id: FileId) -> FileIndex | None:
-        row = await self._one(SELECT_FILE, {"id": id})
+        row = await self._read_one(SELECT_FILE, {"id": id})
         return _file(row) if row else None
 
     async def find_by_path(
         self, repository_id: RepositoryId, relative_path: str
     ) -> FileIndex | None:
-        row = await self._one(
+        row = await self._read_one(
             SELECT_FILE_BY_PATH, {"repository_id": repository_id, "relative_path": relative_path}
         )
         return _file(row) if row else None

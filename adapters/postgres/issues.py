@@ -172,7 +172,7 @@ class PostgresIssueRepository(Repo):
         return len(rows)
 
     async def find_by_id(self, id: IssueId) -> Issue | None:
-        row = await self._one(SELECT_ISSUE, {"id": id})
+        row = await self._read_one(SELECT_ISSUE, {"id": id})
         return _issue(row) if row else None
 
     async def lock(self, id: IssueId) -> Issue:

@@ -112,11 +112,11 @@ class PostgresOrganizationRepository(Repo):
         return to_entity(row, Organization)
 
     async def find_by_id(self, id: OrganizationId) -> Organization | None:
-        row = await self._one(SELECT_ORGANIZATION, {"id": id})
+        row = await self._read_one(SELECT_ORGANIZATION, {"id": id})
         return to_entity(row, Organization) if row else None
 
     async def find_by_slug(self, slug: str) -> Organization | None:
-        row = await self._one(SELECT_ORGANIZATION_BY_SLUG, {"slug": slug})
+        row = await self._read_one(SELECT_ORGANIZATION_BY_SLUG, {"slug": slug})
         return to_entity(row, Organization) if row else None
 
     async def lock(self, id: OrganizationId) -> Organization:
@@ -151,15 +151,15 @@ class PostgresUserRepository(Repo):
         return to_entity(row, User)
 
     async def find_by_id(self, id: UserId) -> User | None:
-        row = await self._one(SELECT_USER, {"id": id})
+        row = await self._read_one(SELECT_USER, {"id": id})
         return to_entity(row, User) if row else None
 
     async def find_by_email(self, email: str) -> User | None:
-        row = await self._one(SELECT_USER_BY_EMAIL, {"email": email})
+        row = await self._read_one(SELECT_USER_BY_EMAIL, {"email": email})
         return to_entity(row, User) if row else None
 
     async def find_by_username(self, username: str) -> User | None:
-        row = await self._one(SELECT_USER_BY_USERNAME, {"username": username})
+        row = await self._read_one(SELECT_USER_BY_USERNAME, {"username": username})
         return to_entity(row, User) if row else None
 
     async def update(self, user: User) -> User:

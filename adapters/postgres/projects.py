@@ -126,11 +126,11 @@ class PostgresProjectRepository(Repo):
         return to_entity(row, Project)
 
     async def find_by_id(self, id: ProjectId) -> Project | None:
-        row = await self._one(SELECT_PROJECT, {"id": id})
+        row = await self._read_one(SELECT_PROJECT, {"id": id})
         return to_entity(row, Project) if row else None
 
     async def find_by_slug(self, organization_id: OrganizationId, slug: str) -> Project | None:
-        row = await self._one(
+        row = await self._read_one(
             SELECT_PROJECT_BY_SLUG, {"organization_id": organization_id, "slug": slug}
         )
         return to_entity(row, Project) if row else None
@@ -190,7 +190,7 @@ class PostgresRepositoryRepository(Repo):
         return to_entity(row, Repository)
 
     async def find_by_id(self, id: RepositoryId) -> Repository | None:
-        row = await self._one(SELECT_REPOSITORY, {"id": id})
+        row = await self._read_one(SELECT_REPOSITORY, {"id": id})
         return to_entity(row, Repository) if row else None
 
     async def update(self, repository: Repository) -> Repository:
@@ -211,7 +211,7 @@ class PostgresRepositoryRepository(Repo):
 
 class PostgresBranchRepository(Repo):
     async def find_by_name(self, repository_id: RepositoryId, name: str) -> RepositoryBranch | None:
-        row = await self._one(SELECT_BRANCH, {"repository_id": repository_id, "name": name})
+        row = await self._read_one(SELECT_BRANCH, {"repository_id": repository_id, "name": name})
         return to_entity(row, RepositoryBranch) if row else None
 
     async def list_by_repository(self, repository_id: RepositoryId) -> list[RepositoryBranch]:

@@ -223,11 +223,11 @@ class PostgresQualityGateRepository(Repo):
         return _gate(row)
 
     async def find_by_id(self, id: GateId) -> QualityGate | None:
-        row = await self._one(SELECT_GATE, {"id": id})
+        row = await self._read_one(SELECT_GATE, {"id": id})
         return _gate(row) if row else None
 
     async def find_by_name(self, organization_id: OrganizationId, name: str) -> QualityGate | None:
-        row = await self._one(
+        row = await self._read_one(
             SELECT_GATE_BY_NAME, {"organization_id": organization_id, "name": name}
         )
         return _gate(row) if row else None
@@ -294,7 +294,7 @@ class PostgresNewCodeRepository(Repo):
         await self._rowcount(SET_PERIOD, params)
 
     async def get(self, project_id: ProjectId, branch: str | None) -> NewCodePeriod | None:
-        row = await self._one(SELECT_PERIOD, {"project_id": project_id, "branch": branch})
+        row = await self._read_one(SELECT_PERIOD, {"project_id": project_id, "branch": branch})
         return to_entity(row, NewCodePeriod) if row else None
 
     async def clear(self, project_id: ProjectId, branch: str | None) -> bool:

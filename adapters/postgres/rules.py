@@ -85,7 +85,7 @@ class PostgresRuleRepository(Repo):
         return _rule(row)
 
     async def find_by_id(self, id: RuleId) -> Rule | None:
-        row = await self._one(SELECT_RULE, {"id": id})
+        row = await self._read_one(SELECT_RULE, {"id": id})
         return _rule(row) if row else None
 
     async def update(self, rule: Rule) -> Rule:

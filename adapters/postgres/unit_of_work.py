@@ -52,7 +52,8 @@ __all__ = ["PostgresUnitOfWork"]
 # and a connection returned to the pool carries none of it: the actor the audit triggers
 # record, and the organization whose rows row-level security lets it see (or the system
 # scope). Sent in one pipeline with BEGIN and the unit's first statement (see
-# _Transaction): one round trip, as that statement alone takes.
+# _Transaction): one round trip, as that statement alone takes; before a plain read that
+# comes first, in the pipeline's implicit transaction, without BEGIN.
 SET_SCOPE = (
     "SELECT set_config('codeant.actor', %s, true),"
     " set_config('codeant.organization_id', %s, true), set_config('codeant.scope', %s, true)"
@@ -65,7 +66,16 @@ class _Transaction:
     statement go to the server in one pipeline, one round trip (the driver's own BEGIN
     would be a round trip of its own, so the connection is in autocommit mode and the
     transaction is run here; COMMIT and ROLLBACK go through the driver, which sends
-    them whenever a transaction is open). A unit that runs no statement sends nothing."""
+    them whenever a transaction is open). A unit that runs no statement sends nothing.
+
+    Plain reads that come before any other statement run without BEGIN: the scope and
+    the read go in one pipeline, whose statements the server runs as one implicit
+    transaction that ends with it, so the scope holds for the read and is gone after it.
+    Under READ COMMITTED, the read sees what it would have seen as the transaction's
+    first statement (each statement reads a snapshot of its own) and takes no lock that
+    the transaction would have kept; the transaction begins with the next statement
+    that is not such a read. A unit that only reads so sends one round trip a read and
+    no ROLLBACK."""
 
     __slots__ = ("_scope", "conn")
 
@@ -78,6 +88,14 @@ class _Transaction:
             return await self.conn.execute(query, params)
         async with self.conn.pipeline():
             await self._begin()
+            cursor = await self.conn.execute(query, params)
+        return cursor
+
+    async def read(self, query: Any, params: Any = None) -> psycopg.AsyncCursor[Any]:
+        if self._scope is None:
+            return await self.conn.execute(query, params)
+        async with self.conn.pipeline():
+            await self.conn.execute(SET_SCOPE, self._scope)  # for this read alone
             cursor = await self.conn.execute(query, params)
         return cursor
 
@@ -105,9 +123,10 @@ class PostgresUnitOfWork:
     ``organization_id`` sees and writes only that organization's rows, as the database's
     row-level security enforces; one made with ``system=True`` every row. The
     transaction begins with the unit's first statement and sets both LOCAL, in the round
-    trip of that statement (see :class:`_Transaction`). After a port error from a
-    statement, PostgreSQL has aborted the transaction: leave the block (or roll back)
-    before using the unit again.
+    trip of that statement; lookups that come first (``find_by_...``) run before it, each
+    in a round trip of its own with the unit's scope (see :class:`_Transaction`). After
+    a port error from a statement, PostgreSQL has aborted the transaction: leave the
+    block (or roll back) before using the unit again.
     """
 
     def __init__(

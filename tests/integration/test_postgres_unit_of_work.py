@@ -9,6 +9,7 @@ import hashlib
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
+import attrs
 import psycopg
 import pytest
 from psycopg_pool import AsyncConnectionPool
@@ -27,6 +28,7 @@ from ports.errors import (
     ConcurrencyError,
     DuplicateError,
     NotFoundError,
+    PersistenceError,
     TransactionAbortedError,
     UnavailableError,
 )
@@ -383,33 +385,111 @@ def _round_trips(trace: str) -> list[str]:
     return trips
 
 
+async def _traced(pool: AsyncConnectionPool[Any], log: Any, units: Any) -> list[str]:
+    """The round trips (see :func:`_round_trips`) of ``units()`` on the pool's one
+    connection, the pool's own check of it included."""
+    with log.open("w") as out:
+        conn = await pool.getconn()
+        conn.pgconn.trace(out.fileno())
+        conn.pgconn.set_trace_flags(
+            psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
+        )
+        await pool.putconn(conn)
+        await units()
+        conn = await pool.getconn()
+        conn.pgconn.untrace()
+        await pool.putconn(conn)
+    return _round_trips(log.read_text())
+
+
 async def test_a_units_first_statement_goes_with_its_begin_in_one_round_trip(
     database: str, tmp_path: Any
 ) -> None:
-    """BEGIN, the unit's scope and its first statement reach the server in one round trip
-    (a read-only unit then costs that and its ROLLBACK); a unit that runs no statement
+    """BEGIN, the unit's scope and its first statement reach the server in one round trip,
+    and a unit left without commit ends with one ROLLBACK; a unit that runs no statement
     sends nothing at all."""
     async with open_pool(database, PoolSettings(min_size=1, max_size=1)) as pool:
         async with PostgresUnitOfWork(pool, system=True) as uow:
             acme = await uow.organizations.create(org())
             await uow.commit()
-        log = tmp_path / "trace.txt"
-        with log.open("w") as out:
-            conn = await pool.getconn()
-            conn.pgconn.trace(out.fileno())
-            conn.pgconn.set_trace_flags(
-                psycopg.pq.Trace.SUPPRESS_TIMESTAMPS | psycopg.pq.Trace.REGRESS_MODE
-            )
-            await pool.putconn(conn)
+
+        async def units() -> None:
             async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
                 pass
             async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
-                assert await uow.organizations.find_by_id(acme.id) == acme
-            conn = await pool.getconn()
-            conn.pgconn.untrace()
-            await pool.putconn(conn)
-    trips = _round_trips(log.read_text())
+                await uow.organizations.update(attrs.evolve(acme, name="Acme Two"))
+
+        trips = await _traced(pool, tmp_path / "trace.txt", units)
     [first] = [trip for trip in trips if '"BEGIN"' in trip]
-    assert "set_config" in first and "FROM organizations" in first
+    assert "set_config" in first and "UPDATE organizations" in first
     assert trips.index(first) == len(trips) - 3  # then the ROLLBACK, then the last check
     assert sum("ROLLBACK" in trip for trip in trips) == 1  # the unit that ran nothing: none
+    assert sql(database, "SELECT name FROM organizations") == [("Acme",)]
+
+
+async def test_a_unit_that_only_looks_up_sends_one_round_trip_a_lookup_and_no_rollback(
+    database: str, tmp_path: Any
+) -> None:
+    """Lookups (find_by_...) before any other statement go with the unit's scope in one
+    round trip each, without BEGIN: nothing is left to roll back. The transaction begins
+    with the first statement that is not such a lookup, and a lookup after it runs in it."""
+    async with open_pool(database, PoolSettings(min_size=1, max_size=1)) as pool:
+        async with PostgresUnitOfWork(pool, system=True) as uow:
+            acme = await uow.organizations.create(org())
+            await uow.commit()
+
+        async def lookups() -> None:
+            async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
+                assert await uow.organizations.find_by_id(acme.id) == acme
+                assert await uow.organizations.find_by_slug("acme") == acme
+
+        trips = await _traced(pool, tmp_path / "lookups.txt", lookups)
+        assert not any("BEGIN" in trip or "ROLLBACK" in trip for trip in trips)
+        reads = [trip for trip in trips if "FROM organizations" in trip]
+        assert len(reads) == 2 and all("set_config" in trip for trip in reads)
+
+        async def then_a_write() -> None:
+            async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
+                found = await uow.organizations.find_by_id(acme.id)
+                assert found is not None
+                await uow.organizations.update(attrs.evolve(found, name="Acme Two"))
+                assert await uow.organizations.find_by_slug("acme") is not None
+
+        trips = await _traced(pool, tmp_path / "write.txt", then_a_write)
+        [begun] = [trip for trip in trips if '"BEGIN"' in trip]
+        assert "UPDATE organizations" in begun and "FROM organizations" not in begun
+        after = trips[trips.index(begun) + 1]
+        assert "FROM organizations" in after and "set_config" not in after
+        assert sum("ROLLBACK" in trip for trip in trips) == 1
+    assert sql(database, "SELECT name FROM organizations") == [("Acme",)]  # rolled back
+
+
+def _project(organization: Organization, slug: str) -> Project:
+    return Project(organization_id=organization.id, name=slug, slug=slug, repository_url="u")
+
+
+async def test_a_lookup_before_the_transaction_keeps_the_units_atomicity(
+    database: str,
+) -> None:
+    """The unit's writes after a lookup that came first commit or roll back together, and
+    a lookup that fails leaves the unit usable and the connection clean. (That such a
+    lookup sees only what the unit's scope lets it see: test_row_level_security.)"""
+    async with open_pool(database, PoolSettings(min_size=1, max_size=1)) as pool:
+        async with PostgresUnitOfWork(pool, system=True) as uow:
+            beta = await uow.organizations.create(org("beta"))
+            theirs = await uow.projects.create(_project(beta, "theirs"))
+            await uow.commit()
+        async with PostgresUnitOfWork(pool, organization_id=beta.id) as uow:
+            assert await uow.projects.find_by_id(theirs.id) == theirs
+            await uow.projects.create(_project(beta, "two"))
+            await uow.projects.create(_project(beta, "six"))
+        async with PostgresUnitOfWork(pool, organization_id=beta.id) as uow:
+            assert await uow.projects.find_by_slug(beta.id, "two") is None  # rolled back
+            with pytest.raises(PersistenceError):  # not a uuid: the server refuses it
+                await uow.projects.find_by_id("not a uuid")  # type: ignore[arg-type]
+            assert await uow.projects.find_by_slug(beta.id, "theirs") == theirs
+            await uow.projects.create(_project(beta, "two"))
+            await uow.commit()
+        async with pool.connection() as conn:
+            assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    assert sql(database, "SELECT slug FROM projects ORDER BY slug") == [("theirs",), ("two",)]

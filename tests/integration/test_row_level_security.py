@@ -306,6 +306,25 @@ async def test_a_units_scope_ends_with_its_transaction(database: str) -> None:
                 assert await cur.fetchone() == {"o": "", "s": "", "a": "", "n": 0}
 
 
+async def test_a_lookup_that_comes_first_sees_only_its_organization(database: str) -> None:
+    """A unit's lookups that run before its transaction begins (find_by_...: the unit's
+    scope goes with each in one round trip) see the unit's organization's rows alone, as
+    its statements inside the transaction do."""
+    orgs = fill(database)
+    a, b = OrganizationId(orgs["a"]), OrganizationId(orgs["b"])
+    async with open_pool(database, PoolSettings(role=ROLE, min_size=1, max_size=1)) as pool:
+        async with PostgresUnitOfWork(pool, system=True) as uow:
+            theirs = list(await uow.projects.list_by_organization(b, PageRequest(limit=10)))
+        assert len(theirs) == 1
+        async with PostgresUnitOfWork(pool, organization_id=a) as uow:
+            assert await uow.organizations.find_by_id(b) is None
+            assert await uow.projects.find_by_id(theirs[0].id) is None
+            assert await uow.projects.find_by_slug(b, theirs[0].slug) is None
+            assert await uow.organizations.find_by_id(a) is not None
+        async with PostgresUnitOfWork(pool, organization_id=b) as uow:
+            assert await uow.projects.find_by_id(theirs[0].id) == theirs[0]
+
+
 async def test_a_session_level_scope_never_widens_a_units(database: str) -> None:
     """Settings a connection's session brings with it (the URL's options, a role's
     defaults) do not reach a unit: it sets all three LOCAL, so a unit of one organization
