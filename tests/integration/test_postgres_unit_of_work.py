@@ -402,24 +402,33 @@ async def _traced(pool: AsyncConnectionPool[Any], log: Any, units: Any) -> list[
     return _round_trips(log.read_text())
 
 
-async def test_a_units_first_statement_goes_with_its_begin_in_one_round_trip(
-    database: str, tmp_path: Any
-) -> None:
-    """BEGIN, the unit's scope and its first statement reach the server in one round trip,
-    and a unit left without commit ends with one ROLLBACK; a unit that runs no statement
-    sends nothing at all."""
+@pytest.fixture
+async def one_connection(
+    database: str,
+) -> AsyncIterator[tuple[AsyncConnectionPool[Any], Organization]]:
+    """A pool of one connection (a trace of it sees every unit) and an organization."""
     async with open_pool(database, PoolSettings(min_size=1, max_size=1)) as pool:
         async with PostgresUnitOfWork(pool, system=True) as uow:
             acme = await uow.organizations.create(org())
             await uow.commit()
+        yield pool, acme
 
-        async def units() -> None:
-            async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
-                pass
-            async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
-                await uow.organizations.update(attrs.evolve(acme, name="Acme Two"))
 
-        trips = await _traced(pool, tmp_path / "trace.txt", units)
+async def test_a_units_first_statement_goes_with_its_begin_in_one_round_trip(
+    database: str, one_connection: tuple[AsyncConnectionPool[Any], Organization], tmp_path: Any
+) -> None:
+    """BEGIN, the unit's scope and its first statement reach the server in one round trip,
+    and a unit left without commit ends with one ROLLBACK; a unit that runs no statement
+    sends nothing at all."""
+    pool, acme = one_connection
+
+    async def units() -> None:
+        async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
+            pass
+        async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
+            await uow.organizations.update(attrs.evolve(acme, name="Acme Two"))
+
+    trips = await _traced(pool, tmp_path / "trace.txt", units)
     [first] = [trip for trip in trips if '"BEGIN"' in trip]
     assert "set_config" in first and "UPDATE organizations" in first
     assert trips.index(first) == len(trips) - 3  # then the ROLLBACK, then the last check
@@ -428,39 +437,36 @@ async def test_a_units_first_statement_goes_with_its_begin_in_one_round_trip(
 
 
 async def test_a_unit_that_only_looks_up_sends_one_round_trip_a_lookup_and_no_rollback(
-    database: str, tmp_path: Any
+    database: str, one_connection: tuple[AsyncConnectionPool[Any], Organization], tmp_path: Any
 ) -> None:
     """Lookups (find_by_...) before any other statement go with the unit's scope in one
     round trip each, without BEGIN: nothing is left to roll back. The transaction begins
     with the first statement that is not such a lookup, and a lookup after it runs in it."""
-    async with open_pool(database, PoolSettings(min_size=1, max_size=1)) as pool:
-        async with PostgresUnitOfWork(pool, system=True) as uow:
-            acme = await uow.organizations.create(org())
-            await uow.commit()
+    pool, acme = one_connection
 
-        async def lookups() -> None:
-            async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
-                assert await uow.organizations.find_by_id(acme.id) == acme
-                assert await uow.organizations.find_by_slug("acme") == acme
+    async def lookups() -> None:
+        async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
+            assert await uow.organizations.find_by_id(acme.id) == acme
+            assert await uow.organizations.find_by_slug("acme") == acme
 
-        trips = await _traced(pool, tmp_path / "lookups.txt", lookups)
-        assert not any("BEGIN" in trip or "ROLLBACK" in trip for trip in trips)
-        reads = [trip for trip in trips if "FROM organizations" in trip]
-        assert len(reads) == 2 and all("set_config" in trip for trip in reads)
+    trips = await _traced(pool, tmp_path / "lookups.txt", lookups)
+    assert not any("BEGIN" in trip or "ROLLBACK" in trip for trip in trips)
+    reads = [trip for trip in trips if "FROM organizations" in trip]
+    assert len(reads) == 2 and all("set_config" in trip for trip in reads)
 
-        async def then_a_write() -> None:
-            async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
-                found = await uow.organizations.find_by_id(acme.id)
-                assert found is not None
-                await uow.organizations.update(attrs.evolve(found, name="Acme Two"))
-                assert await uow.organizations.find_by_slug("acme") is not None
+    async def then_a_write() -> None:
+        async with PostgresUnitOfWork(pool, organization_id=acme.id) as uow:
+            found = await uow.organizations.find_by_id(acme.id)
+            assert found is not None
+            await uow.organizations.update(attrs.evolve(found, name="Acme Two"))
+            assert await uow.organizations.find_by_slug("acme") is not None
 
-        trips = await _traced(pool, tmp_path / "write.txt", then_a_write)
-        [begun] = [trip for trip in trips if '"BEGIN"' in trip]
-        assert "UPDATE organizations" in begun and "FROM organizations" not in begun
-        after = trips[trips.index(begun) + 1]
-        assert "FROM organizations" in after and "set_config" not in after
-        assert sum("ROLLBACK" in trip for trip in trips) == 1
+    trips = await _traced(pool, tmp_path / "write.txt", then_a_write)
+    [begun] = [trip for trip in trips if '"BEGIN"' in trip]
+    assert "UPDATE organizations" in begun and "FROM organizations" not in begun
+    after = trips[trips.index(begun) + 1]
+    assert "FROM organizations" in after and "set_config" not in after
+    assert sum("ROLLBACK" in trip for trip in trips) == 1
     assert sql(database, "SELECT name FROM organizations") == [("Acme",)]  # rolled back
 
 
