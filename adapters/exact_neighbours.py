@@ -160,9 +160,7 @@ class _Pass:
         products = self._buffer(min(step, count) * len(self.fast))
         for start in range(0, count, step):
             end = min(start + step, count)
-            shape = (end - start, len(self.fast) - start)
-            scores = products[: shape[0] * shape[1]].reshape(shape)
-            np.matmul(self.fast[start:end], self.fast[start:].T, out=scores)
+            scores = self._product(products, self.fast[start:end], self.fast[start:])
             inner = np.arange(end - start)
             scores[inner, inner] = -np.inf  # a vector is no neighbour of itself
             self._fold(scores, start, start)
@@ -171,19 +169,22 @@ class _Pass:
 
     def _rectangular(self, rows: np.ndarray, first_slot: int) -> None:
         """``rows``, queries that are not eligible themselves, against every eligible row."""
-        np = self._np
         step = max(1, _BLOCK_CELLS // max(1, len(self.fast)))
         products = self._buffer(min(step, len(rows)) * len(self.fast))
         for start in range(0, len(rows), step):
-            block = rows[start : start + step]
-            scores = products[: len(block) * len(self.fast)].reshape(len(block), len(self.fast))
-            np.matmul(block, self.fast.T, out=scores)
+            scores = self._product(products, rows[start : start + step], self.fast)
             self._fold(scores, first_slot + start, 0)
 
     def _buffer(self, cells: int) -> np.ndarray:
         """Room for the products of every block of one kind, written in turn (a block's
         candidates are copied out of it before the next is made)."""
         return self._np.empty(cells, dtype=self._np.float32)
+
+    def _product(self, products: np.ndarray, rows: np.ndarray, columns: np.ndarray) -> np.ndarray:
+        """``rows @ columns.T``, written into the start of ``products`` (see :meth:`_buffer`)."""
+        scores: np.ndarray = products[: len(rows) * len(columns)].reshape(len(rows), len(columns))
+        self._np.matmul(rows, columns.T, out=scores)
+        return scores
 
     def _fold(self, scores: np.ndarray, first_slot: int, first_column: int) -> None:
         """Take in one block: row ``i`` of ``scores`` is slot ``first_slot + i`` against the

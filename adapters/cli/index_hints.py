@@ -89,9 +89,10 @@ class IndexHints:
 
     def __init__(self, data_dir: Path, scope: Sequence[str], path: str) -> None:
         self._file = data_dir / HINTS_FILE
-        key = "\0".join([*scope, os.path.realpath(path)])
+        real = os.path.realpath(path)
+        key = "\0".join([*scope, real])
         self._key = hashlib.sha256(key.encode("utf-8", "surrogateescape")).hexdigest()
-        self._state = repository_state(path)
+        self._state = repository_state(real)
 
     def unchanged(self) -> bool:
         """Whether the repository's git files are as the last run that ended well found
